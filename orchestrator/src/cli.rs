@@ -1,0 +1,33 @@
+//! The command line (clap). Only subcommands that work are listed.
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "genoprot",
+    version,
+    about = "Run the Geno-Prot benchmark of biomolecular foundation models on a laptop or a Slurm cluster",
+    long_about = None
+)]
+pub struct Cli {
+    /// More log output (-v debug, -vv trace). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check this machine: Slurm, MPI and HDF5 as genoprot will use them.
+    Doctor(crate::doctor::DoctorArgs),
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Doctor(a) => crate::doctor::run(&a),
+    }
+}

@@ -1,0 +1,72 @@
+//! `genoprot doctor`: what a user runs first on a new cluster — can genoprot
+//! write HDF5 here, is Slurm reachable and with which limits, is there an MPI launcher.
+
+use anyhow::Context;
+use slurm::Scheduler;
+use std::path::PathBuf;
+use std::process::Command;
+
+#[derive(Debug, clap::Args)]
+pub struct DoctorArgs {
+    /// Folder for the HDF5 write test (default: a temp folder).
+    #[arg(long)]
+    pub scratch: Option<PathBuf>,
+    /// Fail (exit 1) unless Slurm answers too.
+    #[arg(long)]
+    pub require_slurm: bool,
+}
+
+fn which(prog: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(prog))
+            .find(|p| p.is_file())
+    })
+}
+
+pub fn run(a: &DoctorArgs) -> anyhow::Result<()> {
+    // HDF5: write a tiny store and read it back.
+    let tmp = tempfile::Builder::new()
+        .prefix("genoprot-doctor")
+        .tempdir_in(a.scratch.clone().unwrap_or_else(std::env::temp_dir))?;
+    let p = tmp.path().join("doctor.h5");
+    let e = workers::store::Embeddings {
+        ids: vec!["g1".into(), "g2".into()],
+        emb: ndarray::Array2::from_shape_vec((2, 2), vec![1.0, 2.0, 3.0, 4.0])?,
+        meta: Default::default(),
+    };
+    e.write(&p).context("HDF5 write test")?;
+    let back = workers::store::Embeddings::read(&p).context("HDF5 read test")?;
+    anyhow::ensure!(back.emb == e.emb, "HDF5 round trip changed the values");
+    println!("hdf5    ok   (wrote and read {})", p.display());
+
+    // Slurm.
+    let cli = slurm::SlurmCli::new();
+    match cli.max_array_size() {
+        Ok(m) => println!("slurm   ok   (MaxArraySize={m})"),
+        Err(e) if a.require_slurm => return Err(e).context("Slurm is required (--require-slurm)"),
+        Err(e) => println!("slurm   --   not usable: {e} (the local executor still works)"),
+    }
+
+    // MPI launchers.
+    for l in ["srun", "mpirun"] {
+        match which(l) {
+            Some(p) => {
+                let v = Command::new(&p).arg("--version").output();
+                let first = v
+                    .ok()
+                    .map(|o| {
+                        String::from_utf8_lossy(&o.stdout)
+                            .lines()
+                            .next()
+                            .unwrap_or("")
+                            .to_string()
+                    })
+                    .unwrap_or_default();
+                println!("{l:<7} ok   ({}; {first})", p.display());
+            }
+            None => println!("{l:<7} --   not on PATH"),
+        }
+    }
+    Ok(())
+}

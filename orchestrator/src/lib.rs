@@ -1,0 +1,6 @@
+//! genoprot's orchestrator: the CLI, sweep configs, the grid, the journal, the
+//! executors (local and Slurm), status, resume, aggregate and report.
+
+pub mod cli;
+pub mod doctor;
+pub mod logging;

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs everything genoprot's build and tests need on a fresh Debian 12 machine (as root).
+# Idempotent: packages already present are skipped, the venv is reused.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+
+pkgs=(
+  pkg-config clang libclang-dev            # bindgen for the mpi crate
+  libhdf5-dev                              # serial HDF5 (hdf5-metno)
+  openmpi-bin libopenmpi-dev               # mpirun + mpi crate
+  munge slurm-wlm slurm-client slurmd slurmctld
+  python3-venv procps
+)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt_opts=(-y --no-install-recommends -o DPkg::Lock::Timeout=900)
+  if ! apt-get install "${apt_opts[@]}" "${missing[@]}"; then
+    apt-get update -o DPkg::Lock::Timeout=900
+    apt-get install "${apt_opts[@]}" "${missing[@]}"
+  fi
+else
+  echo "install-deps: system packages present"
+fi
+
+# Python venv with h5py + numpy for the store-schema tests (h5py reads what Rust wrote).
+venv="$here/.venv"
+if ! "$venv/bin/python" -c 'import h5py, numpy' 2>/dev/null; then
+  echo "install-deps: creating $venv with h5py"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check h5py numpy
+fi
+echo "install-deps: done"

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Starts a real single-node Slurm cluster (munge + slurmctld + slurmd) without systemd,
+# as root, on a Debian 12 machine where scripts/install-deps.sh ran. Idempotent: if the
+# cluster already answers and the node is usable, it does nothing.
+#
+# Partitions like LLNL: pdebug (default) and pbatch. Every wait has a timeout.
+# Recipe: shared/notes/slurm-local.md.
+set -euo pipefail
+
+state=${GENOPROT_SLURM_STATE:-/var/spool/genoprot-slurm}
+logs=${GENOPROT_SLURM_LOGS:-/var/log/genoprot-slurm}
+conf=/etc/slurm/slurm.conf
+
+wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...
+  local secs=$1 what=$2; shift 2
+  local deadline=$((SECONDS + secs))
+  until "$@" >/dev/null 2>&1; do
+    if ((SECONDS >= deadline)); then
+      echo "slurm-up: timed out after ${secs}s waiting for $what" >&2
+      for f in "$logs"/*.log; do [ -f "$f" ] && { echo "--- $f" >&2; tail -n 20 "$f" >&2; }; done
+      return 1
+    fi
+    sleep 0.5
+  done
+}
+node_usable() { sinfo -h -N -o '%T' 2>/dev/null | grep -Eq '^(idle|mixed|allocated|completing)'; }
+
+if scontrol ping 2>/dev/null | grep -q 'is UP' && node_usable; then
+  echo "slurm-up: cluster already up"; exit 0
+fi
+
+for b in munged slurmctld slurmd; do
+  [ -x "/usr/sbin/$b" ] || { echo "slurm-up: /usr/sbin/$b missing; run scripts/install-deps.sh first" >&2; exit 1; }
+done
+mkdir -p "$state/ctld" "$state/d" "$logs"
+
+# 1. munge
+install -d -o munge -g munge -m 700 /etc/munge
+install -d -o munge -g munge -m 755 /run/munge
+install -d -o munge -g munge -m 700 /var/lib/munge /var/log/munge
+if [ ! -s /etc/munge/munge.key ]; then
+  mungekey -c -f -k /etc/munge/munge.key
+fi
+chown munge:munge /etc/munge/munge.key && chmod 400 /etc/munge/munge.key
+if ! (munge -n | unmunge) >/dev/null 2>&1; then
+  runuser -u munge -- /usr/sbin/munged --pid-file=/run/munge/munged.pid --force
+  wait_for 15 "munged" bash -c 'munge -n | unmunge'
+fi
+
+# 2. slurm.conf (only rewritten while the daemons are down)
+if ! pgrep -x slurmctld >/dev/null && ! pgrep -x slurmd >/dev/null; then
+  node=$(slurmd -C | head -n1)
+  nodename=$(sed -E 's/^NodeName=([^ ]+).*/\1/' <<<"$node")
+  cat > "$conf" <<CONF
+# Written by genoprot scripts/slurm-up.sh: a single-node test cluster.
+ClusterName=genoprot
+SlurmctldHost=$nodename
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+CredType=cred/munge
+AuthInfo=cred_expire=10
+StateSaveLocation=$state/ctld
+SlurmdSpoolDir=$state/d
+SlurmctldPidFile=$state/slurmctld.pid
+SlurmdPidFile=$state/slurmd.pid
+SlurmctldLogFile=$logs/slurmctld.log
+SlurmdLogFile=$logs/slurmd.log
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+SchedulerType=sched/backfill
+SchedulerParameters=sched_interval=2,sched_min_interval=100000,bf_interval=1,batch_sched_delay=0,default_queue_depth=1000
+MaxArraySize=100001
+MaxJobCount=200000
+MinJobAge=86400
+JobRequeue=1
+ReturnToService=2
+KillWait=5
+MpiDefault=none
+AccountingStorageType=accounting_storage/none
+JobCompType=jobcomp/filetxt
+JobCompLoc=$logs/jobcomp.txt
+SlurmctldTimeout=30
+SlurmdTimeout=30
+InactiveLimit=0
+$node State=UNKNOWN
+PartitionName=pdebug Nodes=$nodename Default=YES MaxTime=INFINITE State=UP
+PartitionName=pbatch Nodes=$nodename Default=NO MaxTime=INFINITE State=UP
+CONF
+fi
+
+# 3. slurmctld, then slurmd
+if ! pgrep -x slurmctld >/dev/null; then
+  /usr/sbin/slurmctld
+fi
+wait_for 30 "slurmctld (scontrol ping)" bash -c 'scontrol ping | grep -q "is UP"'
+if ! pgrep -x slurmd >/dev/null; then
+  /usr/sbin/slurmd
+fi
+wait_for 60 "the node to become idle" node_usable || {
+  # A node left DOWN/DRAIN by an earlier run: bring it back once.
+  scontrol update nodename="$(sinfo -h -N -o %N | head -n1)" state=resume 2>/dev/null || true
+  wait_for 30 "the node to become idle after resume" node_usable
+}
+echo "slurm-up: cluster up"; sinfo

@@ -1,0 +1,54 @@
+//! The binary's edge: --version, --help, exit codes, -q/-v.
+
+mod common;
+
+#[test]
+fn version_and_help_list_only_real_subcommands() {
+    let out = common::genoprot().arg("--version").output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("genoprot {}", env!("CARGO_PKG_VERSION"))
+    );
+
+    let out = common::genoprot().arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    let commands: Vec<&str> = help
+        .split("Commands:")
+        .nth(1)
+        .unwrap()
+        .split("Options:")
+        .next()
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(commands, ["doctor", "help"], "{help}");
+    assert!(help.contains("--verbose") && help.contains("--quiet"));
+}
+
+#[test]
+fn unknown_subcommand_is_a_usage_error() {
+    let out = common::genoprot().arg("frobnicate").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unrecognized subcommand"));
+}
+
+#[test]
+fn doctor_checks_hdf5_and_reports_slurm() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = common::genoprot()
+        .args(["doctor", "--scratch"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("hdf5    ok"), "{text}");
+    assert!(text.lines().any(|l| l.starts_with("slurm")), "{text}");
+}

@@ -1,0 +1,82 @@
+//! Helpers shared by the end-to-end tests: where things are, and checks that
+//! the real services are up (failing with a hint, never hanging).
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// The genoprot binary built for these tests.
+pub fn genoprot() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_genoprot"))
+}
+
+/// Runs a command with a deadline; kills it and panics with its output if it overruns.
+pub fn run_with_timeout(mut cmd: Command, timeout: Duration) -> Output {
+    let desc = format!("{cmd:?}");
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("could not start {desc}: {e}"));
+    let start = Instant::now();
+    loop {
+        if child.try_wait().expect("try_wait").is_some() {
+            return child.wait_with_output().expect("output");
+        }
+        if start.elapsed() > timeout {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("output");
+            panic!(
+                "{desc} did not finish within {timeout:?}\nstdout:\n{}\nstderr:\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The Python with h5py that scripts/install-deps.sh sets up (or `GENOPROT_PYTHON`).
+pub fn python_with_h5py() -> PathBuf {
+    let p = std::env::var_os("GENOPROT_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join(".venv/bin/python"));
+    assert!(
+        p.exists(),
+        "no Python with h5py at {}: run `bash scripts/install-deps.sh` (or set GENOPROT_PYTHON)",
+        p.display()
+    );
+    p
+}
+
+/// Panics with a hint unless the local Slurm test cluster answers and its node is usable.
+pub fn require_slurm() {
+    let mut ping = Command::new("scontrol");
+    ping.arg("ping");
+    let out = run_with_timeout(ping, Duration::from_secs(20));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("is UP"),
+        "Slurm controller is not up (`scontrol ping`: {}{}): run `bash scripts/slurm-up.sh`",
+        text.trim(),
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    let mut sinfo = Command::new("sinfo");
+    sinfo.args(["-h", "-N", "-o", "%N %T"]);
+    let out = run_with_timeout(sinfo, Duration::from_secs(20));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.split_whitespace()
+            .any(|s| ["idle", "mixed", "allocated", "completing"].contains(&s)),
+        "no usable Slurm node (sinfo: {}): is slurmd running? run `bash scripts/slurm-up.sh`",
+        text.trim()
+    );
+}

@@ -1,0 +1,11 @@
+//! genoprot workers: everything a Slurm array task or a local worker does —
+//! datasets, embedders, probes, metrics, HDF5 stores and MPI sharding.
+//! Workers never call Slurm.
+
+pub mod atomic;
+#[cfg(feature = "mpi")]
+pub mod distributed;
+pub mod store;
+
+/// The version written into every store this build creates.
+pub const TOOL_VERSION: &str = concat!("genoprot ", env!("CARGO_PKG_VERSION"));

@@ -1,0 +1,305 @@
+//! HDF5 stores, readable from h5py (schema: docs/store-schema.md).
+//!
+//! `store/embeddings/<model>.h5`: `ids` (variable-length UTF-8 strings, [N]),
+//! `emb` (f32 [N, D], chunked, deflate-compressed, resizable along N), and
+//! attributes `model`, `modality`, `pooling`, `weights_hash`, `config_hash`,
+//! `tool_version`, `created` (strings), `dim` and `format_version` (integers).
+
+use crate::atomic::AtomicPath;
+use hdf5::types::VarLenUnicode;
+use ndarray::{Array2, Axis};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+/// Version of the on-disk layout; part of every cell id.
+pub const STORE_FORMAT_VERSION: i64 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{path}: {source}")]
+    Hdf5 {
+        path: PathBuf,
+        #[source]
+        source: hdf5::Error,
+    },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {msg}")]
+    Invalid { path: PathBuf, msg: String },
+}
+
+/// Attributes of an embedding store.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EmbeddingMeta {
+    pub model: String,
+    pub modality: String,
+    pub pooling: String,
+    pub weights_hash: String,
+    pub config_hash: String,
+    pub created: String,
+    pub tool_version: String,
+}
+
+/// One model's embeddings: row `i` of `emb` belongs to `ids[i]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Embeddings {
+    pub ids: Vec<String>,
+    pub emb: Array2<f32>,
+    pub meta: EmbeddingMeta,
+}
+
+fn h5err(path: &Path) -> impl FnOnce(hdf5::Error) -> StoreError + '_ {
+    move |source| StoreError::Hdf5 {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn write_str_attr(
+    loc: &hdf5::Location,
+    name: &str,
+    v: &str,
+    path: &Path,
+) -> Result<(), StoreError> {
+    let s = VarLenUnicode::from_str(v).map_err(|e| StoreError::Invalid {
+        path: path.to_path_buf(),
+        msg: format!("attribute {name}: {e}"),
+    })?;
+    loc.new_attr::<VarLenUnicode>()
+        .shape(())
+        .create(name)
+        .and_then(|a| a.write_scalar(&s))
+        .map_err(h5err(path))
+}
+
+fn write_int_attr(loc: &hdf5::Location, name: &str, v: i64, path: &Path) -> Result<(), StoreError> {
+    loc.new_attr::<i64>()
+        .shape(())
+        .create(name)
+        .and_then(|a| a.write_scalar(&v))
+        .map_err(h5err(path))
+}
+
+fn read_str_attr(loc: &hdf5::Location, name: &str, path: &Path) -> Result<String, StoreError> {
+    let v: VarLenUnicode = loc
+        .attr(name)
+        .and_then(|a| a.read_scalar())
+        .map_err(h5err(path))?;
+    Ok(v.as_str().to_string())
+}
+
+fn read_int_attr(loc: &hdf5::Location, name: &str, path: &Path) -> Result<i64, StoreError> {
+    loc.attr(name)
+        .and_then(|a| a.read_scalar())
+        .map_err(h5err(path))
+}
+
+/// Seconds since the Unix epoch as an RFC 3339 UTC timestamp.
+pub fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // civil-from-days (Howard Hinnant's algorithm)
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+impl Embeddings {
+    /// Checks shape agreement, unique ids and finiteness.
+    pub fn validate(&self, path: &Path) -> Result<(), StoreError> {
+        let bad = |msg: String| StoreError::Invalid {
+            path: path.to_path_buf(),
+            msg,
+        };
+        if self.ids.len() != self.emb.nrows() {
+            return Err(bad(format!(
+                "{} ids but {} embedding rows",
+                self.ids.len(),
+                self.emb.nrows()
+            )));
+        }
+        let mut seen = HashMap::with_capacity(self.ids.len());
+        for (i, id) in self.ids.iter().enumerate() {
+            if let Some(j) = seen.insert(id.as_str(), i) {
+                return Err(bad(format!("id {id:?} appears at rows {j} and {i}")));
+            }
+        }
+        if let Some((r, row)) = self
+            .emb
+            .axis_iter(Axis(0))
+            .enumerate()
+            .find(|(_, r)| r.iter().any(|x| !x.is_finite()))
+        {
+            let c = row.iter().position(|x| !x.is_finite()).unwrap_or(0);
+            return Err(bad(format!(
+                "non-finite value at row {r} (id {:?}), column {c}",
+                self.ids[r]
+            )));
+        }
+        Ok(())
+    }
+
+    /// Writes the store to `dest` through a temp file + rename.
+    pub fn write(&self, dest: &Path) -> Result<(), StoreError> {
+        self.validate(dest)?;
+        let tmp = AtomicPath::new(dest).map_err(|source| StoreError::Io {
+            path: dest.to_path_buf(),
+            source,
+        })?;
+        {
+            let p = tmp.path();
+            let f = hdf5::File::create(p).map_err(h5err(dest))?;
+            let ids: Vec<VarLenUnicode> = self
+                .ids
+                .iter()
+                .map(|s| VarLenUnicode::from_str(s))
+                .collect::<Result<_, _>>()
+                .map_err(|e| StoreError::Invalid {
+                    path: dest.to_path_buf(),
+                    msg: format!("id: {e}"),
+                })?;
+            f.new_dataset_builder()
+                .with_data(&ids)
+                .create("ids")
+                .map_err(h5err(dest))?;
+            let (n, d) = self.emb.dim();
+            let chunk_rows = (65_536 / d.max(1)).clamp(1, n.max(1));
+            let ds = f
+                .new_dataset::<f32>()
+                .chunk((chunk_rows, d.max(1)))
+                .deflate(4)
+                .shape((hdf5::Extent::resizable(n), hdf5::Extent::fixed(d)))
+                .create("emb")
+                .map_err(h5err(dest))?;
+            if n > 0 {
+                ds.write(&self.emb).map_err(h5err(dest))?;
+            }
+            let m = &self.meta;
+            for (k, v) in [
+                ("model", m.model.as_str()),
+                ("modality", &m.modality),
+                ("pooling", &m.pooling),
+                ("weights_hash", &m.weights_hash),
+                ("config_hash", &m.config_hash),
+                (
+                    "tool_version",
+                    if m.tool_version.is_empty() {
+                        crate::TOOL_VERSION
+                    } else {
+                        &m.tool_version
+                    },
+                ),
+                (
+                    "created",
+                    &if m.created.is_empty() {
+                        now_rfc3339()
+                    } else {
+                        m.created.clone()
+                    },
+                ),
+            ] {
+                write_str_attr(&f, k, v, dest)?;
+            }
+            write_int_attr(&f, "dim", d as i64, dest)?;
+            write_int_attr(&f, "format_version", STORE_FORMAT_VERSION, dest)?;
+            f.close().map_err(h5err(dest))?;
+        }
+        tmp.commit().map_err(|source| StoreError::Io {
+            path: dest.to_path_buf(),
+            source,
+        })?;
+        Ok(())
+    }
+
+    /// Reads a whole store.
+    pub fn read(path: &Path) -> Result<Self, StoreError> {
+        let f = hdf5::File::open(path).map_err(h5err(path))?;
+        let ids: Vec<VarLenUnicode> = f
+            .dataset("ids")
+            .and_then(|d| d.read_raw())
+            .map_err(h5err(path))?;
+        let emb: Array2<f32> = f
+            .dataset("emb")
+            .and_then(|d| d.read_2d())
+            .map_err(h5err(path))?;
+        let dim = read_int_attr(&f, "dim", path)?;
+        if dim as usize != emb.ncols() {
+            return Err(StoreError::Invalid {
+                path: path.to_path_buf(),
+                msg: format!("attribute dim = {dim} but emb has {} columns", emb.ncols()),
+            });
+        }
+        let meta = EmbeddingMeta {
+            model: read_str_attr(&f, "model", path)?,
+            modality: read_str_attr(&f, "modality", path)?,
+            pooling: read_str_attr(&f, "pooling", path)?,
+            weights_hash: read_str_attr(&f, "weights_hash", path)?,
+            config_hash: read_str_attr(&f, "config_hash", path)?,
+            created: read_str_attr(&f, "created", path)?,
+            tool_version: read_str_attr(&f, "tool_version", path)?,
+        };
+        let e = Embeddings {
+            ids: ids.iter().map(|s| s.as_str().to_string()).collect(),
+            emb,
+            meta,
+        };
+        e.validate(path)?;
+        Ok(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamp_format() {
+        let t = now_rfc3339();
+        assert_eq!(t.len(), 20);
+        assert!(t.starts_with("20") && t.ends_with('Z'), "{t}");
+    }
+
+    #[test]
+    fn rejects_bad_embeddings_before_writing() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("m.h5");
+        let mut e = Embeddings {
+            ids: vec!["a".into(), "b".into()],
+            emb: Array2::zeros((2, 3)),
+            meta: EmbeddingMeta::default(),
+        };
+        e.emb[[1, 2]] = f32::NAN;
+        let err = e.write(&p).unwrap_err().to_string();
+        assert!(err.contains("row 1") && err.contains("\"b\""), "{err}");
+        e.emb[[1, 2]] = 0.0;
+        e.ids[1] = "a".into();
+        assert!(
+            e.write(&p)
+                .unwrap_err()
+                .to_string()
+                .contains("appears at rows 0 and 1")
+        );
+        assert!(!p.exists());
+        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 0);
+    }
+}
