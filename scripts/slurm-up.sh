@@ -23,7 +23,7 @@ wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...
     sleep 0.5
   done
 }
-node_usable() { sinfo -h -N -o '%T' 2>/dev/null | grep -Eq '^(idle|mixed|allocated|completing)'; }
+node_usable() { sinfo -h -N -o '%T' 2>/dev/null | grep -Eqx '(idle|mixed|allocated|completing)'; }
 
 if scontrol ping 2>/dev/null | grep -q 'is UP' && node_usable; then
   echo "slurm-up: cluster already up"; exit 0

@@ -21,13 +21,18 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process
 pub enum Command {
+    /// Build, validate or synthesize a benchmark dataset.
+    #[command(subcommand)]
+    Dataset(crate::dataset::DatasetCommand),
     /// Check this machine: Slurm, MPI and HDF5 as genoprot will use them.
     Doctor(crate::doctor::DoctorArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Dataset(c) => crate::dataset::run(c),
         Command::Doctor(a) => crate::doctor::run(&a),
     }
 }

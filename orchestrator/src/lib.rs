@@ -2,5 +2,6 @@
 //! executors (local and Slurm), status, resume, aggregate and report.
 
 pub mod cli;
+pub mod dataset;
 pub mod doctor;
 pub mod logging;

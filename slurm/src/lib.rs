@@ -44,7 +44,9 @@ pub enum SlurmError {
     Refused { script: String, message: String },
     #[error("could not parse {what} output: {detail}")]
     Parse { what: &'static str, detail: String },
-    #[error("timed out after {0:?} waiting for jobs {1:?} (last states: {2})")]
+    #[error(
+        "timed out after {0:?} waiting for jobs {1:?} (last states: {2}); hint: `sinfo` shows whether a node is up to run them"
+    )]
     Timeout(Duration, Vec<JobId>, String),
     #[error("invalid job options: {0}")]
     Options(String),
@@ -80,7 +82,10 @@ pub fn wait_terminal(
         if start.elapsed() >= timeout {
             let last = states
                 .iter()
-                .map(|t| format!("{}={}", t.id, t.state))
+                .map(|t| match &t.reason {
+                    Some(r) => format!("{}={}({r})", t.id, t.state),
+                    None => format!("{}={}", t.id, t.state),
+                })
                 .collect::<Vec<_>>()
                 .join(", ");
             return Err(SlurmError::Timeout(

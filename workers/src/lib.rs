@@ -3,6 +3,7 @@
 //! Workers never call Slurm.
 
 pub mod atomic;
+pub mod dataset;
 #[cfg(feature = "mpi")]
 pub mod distributed;
 pub mod store;

@@ -1,0 +1,177 @@
+//! `genoprot dataset synth|build|validate`.
+
+use anyhow::{Context, bail};
+use std::path::PathBuf;
+use workers::dataset::{self, BuildOptions, CdsChoice, Findings, GeneKey, Inputs};
+
+#[derive(Debug, clap::Subcommand)]
+pub enum DatasetCommand {
+    /// Write a planted-signal synthetic dataset (the demo's and the tests' data).
+    Synth {
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 400)]
+        genes: usize,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
+    /// Build a dataset folder from sequence, label and pair files; every input is validated.
+    Build(Box<BuildArgs>),
+    /// Re-check a dataset folder: every rule, plus the manifest's content hash.
+    Validate {
+        dir: PathBuf,
+        /// Treat warnings as errors.
+        #[arg(long)]
+        strict: bool,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BuildArgs {
+    /// Coding sequences (FASTA, optionally .gz): plain ids or Ensembl CDS headers.
+    #[arg(long)]
+    pub cds: PathBuf,
+    /// Proteins (FASTA, optionally .gz): plain ids or UniProt headers.
+    #[arg(long)]
+    pub proteins: PathBuf,
+    /// Wide label table: gene_id, then one column per gene task (optional group, symbol).
+    #[arg(long)]
+    pub labels: Option<PathBuf>,
+    /// Pair table: task, gene_a, gene_b, label.
+    #[arg(long)]
+    pub pairs: Option<PathBuf>,
+    /// Task spec (YAML); inferred from the label columns when absent.
+    #[arg(long)]
+    pub tasks: Option<PathBuf>,
+    /// Id map TSV: gene_id plus any of transcript_id, uniprot, symbol, alias.
+    #[arg(long)]
+    pub id_map: Option<PathBuf>,
+    /// UniProt TSV export to derive attributes from.
+    #[arg(long)]
+    pub uniprot: Option<PathBuf>,
+    /// STRING protein.links file (pair task `interact`).
+    #[arg(long)]
+    pub string: Option<PathBuf>,
+    /// STRING combined score threshold for a positive pair.
+    #[arg(long, default_value_t = 700)]
+    pub string_min_score: u32,
+    /// GO annotation GAF file (multilabel tasks go_mf/go_bp/go_cc).
+    #[arg(long)]
+    pub gaf: Option<PathBuf>,
+    /// GAF evidence codes to drop (comma-separated).
+    #[arg(long, default_value = "IEA,ND", value_delimiter = ',')]
+    pub gaf_exclude_evidence: Vec<String>,
+    /// Match CDS and proteins by gene id or by gene symbol.
+    #[arg(long, value_enum, default_value_t = KeyArg::Id)]
+    pub key: KeyArg,
+    /// Which CDS to keep when a gene has several transcripts.
+    #[arg(long, value_enum, default_value_t = ChoiceArg::Matching)]
+    pub cds_choice: ChoiceArg,
+    /// Treat warnings as errors.
+    #[arg(long)]
+    pub strict: bool,
+    /// Output dataset folder (replaced atomically on success only).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum KeyArg {
+    Id,
+    Symbol,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ChoiceArg {
+    Matching,
+    Canonical,
+    Longest,
+}
+
+fn report(f: &Findings) {
+    let text = f.report(50);
+    if !text.is_empty() {
+        eprint!("{text}");
+    }
+}
+
+fn fail(f: &Findings, what: &str) -> anyhow::Error {
+    report(f);
+    let n = f.errors().count();
+    anyhow::anyhow!(
+        "{what}: {n} error{} (see above)",
+        if n == 1 { "" } else { "s" }
+    )
+}
+
+fn summary(ds: &dataset::Dataset) -> String {
+    let c = &ds.manifest.counts;
+    format!(
+        "{} genes, {} tasks ({} gene labels, {} pairs), {:.2} Mbp CDS, hash {}",
+        c.get("genes").unwrap_or(&0),
+        c.get("tasks").unwrap_or(&0),
+        c.get("gene_labels").unwrap_or(&0),
+        c.get("pairs").unwrap_or(&0),
+        *c.get("cds_bp").unwrap_or(&0) as f64 / 1e6,
+        ds.manifest.dataset_hash.get(..12).unwrap_or("")
+    )
+}
+
+pub fn run(cmd: DatasetCommand) -> anyhow::Result<()> {
+    match cmd {
+        DatasetCommand::Synth { out, genes, seed } => {
+            if genes < 8 {
+                bail!("--genes {genes}: a synthetic dataset needs at least 8 genes");
+            }
+            let cfg = dataset::synth::SynthConfig {
+                genes,
+                seed,
+                ..Default::default()
+            };
+            let mut ds = dataset::synth::synthesize(&cfg);
+            ds.write(&out)
+                .with_context(|| format!("writing {}", out.display()))?;
+            println!("wrote {}: {}", out.display(), summary(&ds));
+        }
+        DatasetCommand::Build(a) => {
+            let a = *a;
+            let inputs = Inputs {
+                cds: a.cds,
+                proteins: a.proteins,
+                labels: a.labels,
+                pairs: a.pairs,
+                tasks: a.tasks,
+                id_map: a.id_map,
+                genes: None,
+                uniprot: a.uniprot,
+                string: a.string,
+                gaf: a.gaf,
+            };
+            let opts = BuildOptions {
+                strict: a.strict,
+                key: match a.key {
+                    KeyArg::Id => GeneKey::Id,
+                    KeyArg::Symbol => GeneKey::Symbol,
+                },
+                cds_choice: match a.cds_choice {
+                    ChoiceArg::Matching => CdsChoice::Matching,
+                    ChoiceArg::Canonical => CdsChoice::Canonical,
+                    ChoiceArg::Longest => CdsChoice::Longest,
+                },
+                string_min_score: a.string_min_score,
+                gaf_exclude_evidence: a.gaf_exclude_evidence,
+                ..Default::default()
+            };
+            let (ds, f) = dataset::build(&inputs, &opts, &a.out)
+                .map_err(|f| fail(&f, "dataset build failed; nothing was written"))?;
+            report(&f);
+            println!("wrote {}: {}", a.out.display(), summary(&ds));
+        }
+        DatasetCommand::Validate { dir, strict } => {
+            let ds = dataset::validate_dir(&dir, strict)
+                .map_err(|f| fail(&f, &format!("{} is not valid", dir.display())))?;
+            println!("{} is valid: {}", dir.display(), summary(&ds));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,866 @@
+//! Building a dataset from input files, with every validation rule.
+//! `dataset build` and `dataset validate` run the same code.
+
+use super::fasta::{FastaRecord, parse_header, read_fasta_into};
+use super::findings::Findings;
+use super::sources::{self, PairRow, SourceLabels, read_tsv};
+use super::tasks::{Label, Scope, TaskKind, TaskSpec, infer_gene_task};
+use super::translate::check_pairing;
+use super::{Dataset, Gene, InputRecord, Manifest, sha256_file};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+/// The input files of `dataset build`.
+#[derive(Debug, Clone, Default)]
+pub struct Inputs {
+    pub cds: PathBuf,
+    pub proteins: PathBuf,
+    /// Wide label table: `gene_id` then one column per gene task (optional `group`, `symbol`).
+    pub labels: Option<PathBuf>,
+    /// `task gene_a gene_b label`.
+    pub pairs: Option<PathBuf>,
+    /// Task spec (YAML list of tasks); inferred from the label columns when absent.
+    pub tasks: Option<PathBuf>,
+    /// `gene_id` plus any of `transcript_id`, `uniprot`, `symbol`, `alias` columns.
+    pub id_map: Option<PathBuf>,
+    /// A dataset's own `genes.tsv` (symbol, group), when re-validating a folder.
+    pub genes: Option<PathBuf>,
+    /// UniProt TSV export → derived attributes.
+    pub uniprot: Option<PathBuf>,
+    /// STRING `protein.links` file → the `interact` pair task.
+    pub string: Option<PathBuf>,
+    /// GO annotation GAF → multilabel GO tasks.
+    pub gaf: Option<PathBuf>,
+}
+
+/// How records are matched into genes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GeneKey {
+    /// Plain first word; Ensembl `gene:`; UniProt accession (through the id map).
+    #[default]
+    Id,
+    /// Gene symbols (Ensembl `gene_symbol:`, UniProt `GN=`).
+    Symbol,
+}
+
+/// Which CDS to keep when a gene has several (Ensembl: one per transcript).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CdsChoice {
+    /// The one that translates to the gene's protein; ties → canonical → longest.
+    #[default]
+    Matching,
+    /// Tagged `Ensembl_canonical`, else longest.
+    Canonical,
+    Longest,
+}
+
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    pub strict: bool,
+    pub key: GeneKey,
+    pub cds_choice: CdsChoice,
+    /// STRING combined score threshold (0–1000).
+    pub string_min_score: u32,
+    /// GAF evidence codes to drop (e.g. IEA).
+    pub gaf_exclude_evidence: Vec<String>,
+    /// GO terms with fewer genes than this are not made labels.
+    pub gaf_min_genes: usize,
+}
+
+impl Default for BuildOptions {
+    fn default() -> Self {
+        BuildOptions {
+            strict: false,
+            key: GeneKey::Id,
+            cds_choice: CdsChoice::Matching,
+            string_min_score: 700,
+            gaf_exclude_evidence: vec!["IEA".into(), "ND".into()],
+            gaf_min_genes: 5,
+        }
+    }
+}
+
+const PROTEIN_ALPHABET: &[u8] = b"ACDEFGHIKLMNPQRSTVWYX";
+
+/// Resolves any identifier a user may write (gene id, transcript, accession,
+/// symbol, alias) to a gene key.
+#[derive(Debug, Default)]
+pub(crate) struct Resolver {
+    alias: HashMap<String, String>,
+}
+
+impl Resolver {
+    fn from_id_map(path: &Path, f: &mut Findings) -> Resolver {
+        let mut r = Resolver::default();
+        let Some(t) = read_tsv(path, f) else { return r };
+        let Some(gcol) = t.col("gene_id") else {
+            f.error("tsv-header", path, 1, None, "id map needs a `gene_id` column (plus any of transcript_id, uniprot, symbol, alias)");
+            return r;
+        };
+        for row in &t.rows {
+            let gene = row.cells[gcol].trim();
+            if gene.is_empty() {
+                f.error("tsv-value", path, row.line, None, "empty gene_id");
+                continue;
+            }
+            for (i, cell) in row.cells.iter().enumerate() {
+                for v in cell
+                    .split([';', ','])
+                    .map(str::trim)
+                    .filter(|v| !v.is_empty())
+                {
+                    let v = super::fasta::strip_version(v).to_string();
+                    if i != gcol || v != gene {
+                        r.alias.entry(v).or_insert_with(|| gene.to_string());
+                    }
+                }
+            }
+            r.alias
+                .entry(gene.to_string())
+                .or_insert_with(|| gene.to_string());
+        }
+        r
+    }
+
+    fn resolve<'a>(&'a self, s: &'a str) -> &'a str {
+        self.alias.get(s).map(String::as_str).unwrap_or(s)
+    }
+}
+
+struct Candidate {
+    rec: FastaRecord,
+    key: String,
+    symbol: Option<String>,
+    canonical: bool,
+}
+
+fn record_key(
+    rec: &FastaRecord,
+    opts: &BuildOptions,
+    res: &Resolver,
+    has_map: bool,
+) -> (String, Option<String>, bool) {
+    let h = parse_header(&rec.header);
+    let symbol = h.symbol.clone();
+    let canonical = h.tags.iter().any(|t| t == "Ensembl_canonical");
+    if opts.key == GeneKey::Symbol {
+        return (
+            symbol.clone().unwrap_or_else(|| h.primary.clone()),
+            symbol,
+            canonical,
+        );
+    }
+    if has_map {
+        for c in [
+            h.transcript.as_deref(),
+            h.accession.as_deref(),
+            Some(h.primary.as_str()),
+            h.gene.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if let Some(g) = res.alias.get(c) {
+                return (g.clone(), symbol, canonical);
+            }
+        }
+    }
+    (h.gene.clone().unwrap_or(h.primary), symbol, canonical)
+}
+
+fn check_seqs(recs: &[FastaRecord], path: &Path, dna: bool, f: &mut Findings) -> Vec<bool> {
+    let mut ok = vec![true; recs.len()];
+    let mut seen: HashMap<&str, u64> = HashMap::new();
+    for (i, r) in recs.iter().enumerate() {
+        let id = r.first_word();
+        if let Some(prev) = seen.insert(id, r.line) {
+            f.error(
+                "duplicate-id",
+                path,
+                r.line,
+                Some(id),
+                format!("id also at line {prev}"),
+            );
+            ok[i] = false;
+            continue;
+        }
+        let seq: &[u8] = if dna {
+            &r.seq
+        } else {
+            r.seq.strip_suffix(b"*").unwrap_or(&r.seq)
+        };
+        if seq.is_empty() {
+            f.error("empty-sequence", path, r.line, Some(id), "empty sequence");
+            ok[i] = false;
+            continue;
+        }
+        if dna {
+            if let Some(p) = seq
+                .iter()
+                .position(|b| !matches!(b, b'A' | b'C' | b'G' | b'T' | b'N'))
+            {
+                f.error(
+                    "cds-alphabet",
+                    path,
+                    r.line,
+                    Some(id),
+                    format!(
+                        "illegal base {:?} at position {} (CDS must be A, C, G, T or N)",
+                        seq[p] as char,
+                        p + 1
+                    ),
+                );
+                ok[i] = false;
+            } else if !seq.len().is_multiple_of(3) {
+                f.error(
+                    "cds-length",
+                    path,
+                    r.line,
+                    Some(id),
+                    format!("CDS length {} is not a multiple of 3", seq.len()),
+                );
+                ok[i] = false;
+            }
+        } else if let Some(p) = seq.iter().position(|b| !PROTEIN_ALPHABET.contains(b)) {
+            f.error(
+                "protein-alphabet",
+                path,
+                r.line,
+                Some(id),
+                format!(
+                    "illegal residue {:?} at position {} (allowed: 20 amino acids and X; hint: write U/O/B/Z/J as X)",
+                    seq[p] as char,
+                    p + 1
+                ),
+            );
+            ok[i] = false;
+        }
+    }
+    ok
+}
+
+/// Reads, checks and assembles a dataset. Returns it with the findings (warnings
+/// only) or, if anything is an error, `Err` with every finding.
+pub fn ingest(inp: &Inputs, opts: &BuildOptions) -> Result<(Dataset, Findings), Findings> {
+    let mut f = Findings::new(opts.strict);
+    let has_map = inp.id_map.is_some();
+    let res = inp
+        .id_map
+        .as_deref()
+        .map(|p| Resolver::from_id_map(p, &mut f))
+        .unwrap_or_default();
+
+    // Task spec.
+    let spec: Option<Vec<TaskSpec>> = inp
+        .tasks
+        .as_deref()
+        .and_then(|p| sources::read_task_spec(p, &mut f));
+
+    // Sequences.
+    let cds_recs = read_fasta_into(&inp.cds, &mut f);
+    let prot_recs = read_fasta_into(&inp.proteins, &mut f);
+    let cds_ok = check_seqs(&cds_recs, &inp.cds, true, &mut f);
+    let prot_ok = check_seqs(&prot_recs, &inp.proteins, false, &mut f);
+
+    let mut by_gene_prot: BTreeMap<String, Candidate> = BTreeMap::new();
+    for (rec, ok) in prot_recs.into_iter().zip(prot_ok) {
+        if !ok {
+            continue;
+        }
+        let (key, symbol, canonical) = record_key(&rec, opts, &res, has_map);
+        if let Some(prev) = by_gene_prot.get(&key) {
+            f.error(
+                "duplicate-gene",
+                &inp.proteins,
+                rec.line,
+                Some(&key),
+                format!(
+                    "a second protein for this gene (first at line {}); keep one protein per gene",
+                    prev.rec.line
+                ),
+            );
+            continue;
+        }
+        by_gene_prot.insert(
+            key.clone(),
+            Candidate {
+                rec,
+                key,
+                symbol,
+                canonical,
+            },
+        );
+    }
+    let mut cds_cands: BTreeMap<String, Vec<Candidate>> = BTreeMap::new();
+    for (rec, ok) in cds_recs.into_iter().zip(cds_ok) {
+        if !ok {
+            continue;
+        }
+        let (key, symbol, canonical) = record_key(&rec, opts, &res, has_map);
+        cds_cands.entry(key.clone()).or_default().push(Candidate {
+            rec,
+            key,
+            symbol,
+            canonical,
+        });
+    }
+
+    // Optional per-gene symbol/group (a dataset's genes.tsv, or labels' group column).
+    let mut groups: HashMap<String, String> = HashMap::new();
+    let mut symbols: HashMap<String, String> = HashMap::new();
+    if let Some(p) = inp.genes.as_deref()
+        && let Some(t) = read_tsv(p, &mut f)
+    {
+        match (t.col("gene_id"), t.col("symbol"), t.col("group")) {
+            (Some(g), s, gr) => {
+                for row in &t.rows {
+                    let id = row.cells[g].trim().to_string();
+                    if let Some(s) = s {
+                        symbols.insert(id.clone(), row.cells[s].trim().to_string());
+                    }
+                    if let Some(gr) = gr {
+                        groups.insert(id, row.cells[gr].trim().to_string());
+                    }
+                }
+            }
+            _ => f.error("tsv-header", p, 1, None, "genes.tsv needs a gene_id column"),
+        }
+    }
+
+    // Pair CDS with proteins.
+    let mut genes: Vec<Gene> = Vec::new();
+    let mut multi_cds = 0usize;
+    for (key, prot) in &by_gene_prot {
+        let Some(cands) = cds_cands.get(key) else {
+            f.warn(
+                "missing-cds",
+                &inp.proteins,
+                prot.rec.line,
+                Some(key),
+                "protein without a CDS: gene left out (hint: check ids, or give --id-map)",
+            );
+            continue;
+        };
+        let protein: Vec<u8> = prot
+            .rec
+            .seq
+            .strip_suffix(b"*")
+            .unwrap_or(&prot.rec.seq)
+            .to_vec();
+        if cands.len() > 1 {
+            multi_cds += 1;
+        }
+        let longest = |c: &&Candidate| (c.rec.seq.len(), std::cmp::Reverse(c.rec.line));
+        let chosen: &Candidate = match opts.cds_choice {
+            CdsChoice::Longest => cands.iter().max_by_key(longest).unwrap(),
+            CdsChoice::Canonical => cands
+                .iter()
+                .filter(|c| c.canonical)
+                .max_by_key(longest)
+                .unwrap_or_else(|| cands.iter().max_by_key(longest).unwrap()),
+            CdsChoice::Matching => {
+                let matching: Vec<&Candidate> = cands
+                    .iter()
+                    .filter(|c| check_pairing(&c.rec.seq, &protein).is_ok())
+                    .collect();
+                let pool: Vec<&Candidate> = if matching.is_empty() {
+                    cands.iter().collect()
+                } else {
+                    matching
+                };
+                pool.iter()
+                    .copied()
+                    .filter(|c| c.canonical)
+                    .max_by_key(longest)
+                    .or_else(|| pool.iter().copied().max_by_key(longest))
+                    .unwrap()
+            }
+        };
+        if let Err(e) = check_pairing(&chosen.rec.seq, &protein) {
+            f.error(
+                "translation",
+                &inp.cds,
+                chosen.rec.line,
+                Some(key),
+                e.to_string(),
+            );
+            continue;
+        }
+        let symbol = symbols
+            .get(key)
+            .cloned()
+            .or_else(|| prot.symbol.clone())
+            .or_else(|| chosen.symbol.clone())
+            .unwrap_or_default();
+        genes.push(Gene {
+            id: chosen.key.clone(),
+            symbol,
+            group: groups.get(key).cloned().unwrap_or_default(),
+            cds: chosen.rec.seq.clone(),
+            protein,
+        });
+    }
+    for (key, cands) in &cds_cands {
+        if !by_gene_prot.contains_key(key) {
+            f.warn(
+                "missing-protein",
+                &inp.cds,
+                cands[0].rec.line,
+                Some(key),
+                "CDS without a protein: gene left out (hint: check ids, or give --id-map)",
+            );
+        }
+    }
+    if multi_cds > 0 {
+        tracing::info!(genes = multi_cds, choice = ?opts.cds_choice, "picked one CDS among several transcripts");
+    }
+    genes.sort_by(|a, b| a.id.cmp(&b.id));
+
+    // Index by id, symbol and aliases for label references.
+    let mut index: HashMap<String, u32> = HashMap::new();
+    let mut sym_index: HashMap<String, u32> = HashMap::new();
+    for (i, g) in genes.iter().enumerate() {
+        index.insert(g.id.clone(), i as u32);
+        if !g.symbol.is_empty() {
+            sym_index.entry(g.symbol.clone()).or_insert(i as u32);
+        }
+    }
+    let lookup = |s: &str| -> Option<u32> {
+        let s = s.trim();
+        index
+            .get(s)
+            .or_else(|| index.get(res.resolve(s)))
+            .or_else(|| index.get(res.resolve(super::fasta::strip_version(s))))
+            .or_else(|| sym_index.get(s))
+            .copied()
+    };
+
+    // Labels from every source.
+    let mut sources_read: Vec<SourceLabels> = Vec::new();
+    let mut pending_groups: Vec<(u32, String)> = Vec::new();
+    if let Some(p) = inp.labels.as_deref()
+        && let Some(s) = sources::read_labels_tsv(p, spec.as_deref(), &mut f)
+    {
+        for (gref, grp, _) in &s.groups {
+            if let Some(i) = lookup(gref) {
+                pending_groups.push((i, grp.clone()));
+            }
+        }
+        sources_read.push(s);
+    }
+    if let Some(p) = inp.pairs.as_deref()
+        && let Some(s) = sources::read_pairs_tsv(p, spec.as_deref(), &mut f)
+    {
+        sources_read.push(s);
+    }
+    if let Some(p) = inp.uniprot.as_deref()
+        && let Some(s) = sources::read_uniprot_tsv(p, &mut f)
+    {
+        sources_read.push(s);
+    }
+    if let Some(p) = inp.string.as_deref()
+        && let Some(s) = sources::read_string_links(p, opts.string_min_score, &mut f)
+    {
+        sources_read.push(s);
+    }
+    if let Some(p) = inp.gaf.as_deref()
+        && let Some(s) =
+            sources::read_gaf(p, &opts.gaf_exclude_evidence, opts.gaf_min_genes, &mut f)
+    {
+        sources_read.push(s);
+    }
+
+    let mut tasks: Vec<TaskSpec> = Vec::new();
+    let mut gene_labels: BTreeMap<String, Vec<(u32, Label)>> = BTreeMap::new();
+    let mut pair_labels: BTreeMap<String, Vec<(u32, u32, Label)>> = BTreeMap::new();
+    let mut task_origin: HashMap<String, PathBuf> = HashMap::new();
+    for s in sources_read {
+        for (task, rows) in s.gene {
+            if let Some(prev) = task_origin.insert(task.name.clone(), s.file.clone()) {
+                f.error(
+                    "duplicate-task",
+                    &s.file,
+                    1,
+                    Some(&task.name),
+                    format!("task also defined by {}", prev.display()),
+                );
+                continue;
+            }
+            let mut out: Vec<(u32, Label)> = Vec::with_capacity(rows.len());
+            let mut unknown = 0usize;
+            for r in rows {
+                match lookup(&r.gene).or_else(|| r.alt.as_deref().and_then(&lookup)) {
+                    Some(i) => out.push((i, r.label)),
+                    None => {
+                        unknown += 1;
+                        if unknown <= 3 || opts.strict {
+                            f.warn(
+                                "unknown-gene",
+                                &s.file,
+                                r.line,
+                                Some(&r.gene),
+                                format!(
+                                    "task {}: gene not in the sequences; label dropped",
+                                    task.name
+                                ),
+                            );
+                        }
+                    }
+                }
+            }
+            if unknown > 3 && !opts.strict {
+                f.warn(
+                    "unknown-gene",
+                    &s.file,
+                    0,
+                    None,
+                    format!(
+                        "task {}: {} labels in all name genes not in the sequences",
+                        task.name, unknown
+                    ),
+                );
+            }
+            out.sort_by_key(|(i, _)| *i);
+            out.dedup_by_key(|(i, _)| *i);
+            if out.is_empty() {
+                f.warn(
+                    "empty-task",
+                    &s.file,
+                    0,
+                    Some(&task.name),
+                    "no labels on known genes: task left out",
+                );
+                continue;
+            }
+            gene_labels.insert(task.name.clone(), out);
+            tasks.push(task);
+        }
+        for (task, rows) in s.pair {
+            if let Some(prev) = task_origin.get(&task.name)
+                && prev != &s.file
+            {
+                f.error(
+                    "duplicate-task",
+                    &s.file,
+                    1,
+                    Some(&task.name),
+                    format!("task also defined by {}", prev.display()),
+                );
+                continue;
+            }
+            task_origin.insert(task.name.clone(), s.file.clone());
+            let out = resolve_pairs(&task, rows, &s.file, &lookup, &mut f);
+            if out.is_empty() {
+                f.warn(
+                    "empty-task",
+                    &s.file,
+                    0,
+                    Some(&task.name),
+                    "no pairs on known genes: task left out",
+                );
+                continue;
+            }
+            pair_labels.insert(task.name.clone(), out);
+            tasks.push(task);
+        }
+    }
+    // Keep the spec's order where there is one.
+    if let Some(spec) = &spec {
+        tasks.sort_by_key(|t| {
+            spec.iter()
+                .position(|s| s.name == t.name)
+                .unwrap_or(usize::MAX)
+        });
+        for s in spec {
+            if !tasks.iter().any(|t| t.name == s.name) {
+                f.warn(
+                    "empty-task",
+                    inp.tasks.as_deref().unwrap(),
+                    0,
+                    Some(&s.name),
+                    "task in the spec has no labels",
+                );
+            }
+        }
+    }
+    for (i, grp) in pending_groups {
+        genes[i as usize].group = grp;
+    }
+    if genes.is_empty() && !f.has_errors() {
+        f.error("no-genes", &inp.cds, 0, None, "no gene has both a CDS and a protein (hint: do the ids match? try --id-map or --key symbol)");
+    }
+
+    if f.has_errors() {
+        return Err(f);
+    }
+    let mut inputs = Vec::new();
+    for (role, p) in [
+        ("cds", Some(&inp.cds)),
+        ("proteins", Some(&inp.proteins)),
+        ("labels", inp.labels.as_ref()),
+        ("pairs", inp.pairs.as_ref()),
+        ("tasks", inp.tasks.as_ref()),
+        ("id_map", inp.id_map.as_ref()),
+        ("uniprot", inp.uniprot.as_ref()),
+        ("string", inp.string.as_ref()),
+        ("gaf", inp.gaf.as_ref()),
+    ] {
+        if let Some(p) = p
+            && let Ok((sha256, bytes)) = sha256_file(p)
+        {
+            inputs.push(InputRecord {
+                role: role.into(),
+                path: p.display().to_string(),
+                sha256,
+                bytes,
+            });
+        }
+    }
+    let ds = Dataset {
+        genes,
+        tasks,
+        gene_labels,
+        pair_labels,
+        manifest: Manifest {
+            inputs,
+            ..Default::default()
+        },
+    };
+    Ok((ds, f))
+}
+
+fn resolve_pairs(
+    task: &TaskSpec,
+    rows: Vec<PairRow>,
+    file: &Path,
+    lookup: &dyn Fn(&str) -> Option<u32>,
+    f: &mut Findings,
+) -> Vec<(u32, u32, Label)> {
+    let mut seen: HashMap<(u32, u32), (Label, u64)> = HashMap::new();
+    let mut unknown = 0usize;
+    let mut dup = 0usize;
+    for r in rows {
+        let (Some(a), Some(b)) = (lookup(&r.a), lookup(&r.b)) else {
+            unknown += 1;
+            if unknown <= 3 || f.strict {
+                let which = if lookup(&r.a).is_none() { &r.a } else { &r.b };
+                f.warn(
+                    "unknown-gene",
+                    file,
+                    r.line,
+                    Some(which),
+                    format!(
+                        "task {}: pair names a gene not in the sequences; pair dropped",
+                        task.name
+                    ),
+                );
+            }
+            continue;
+        };
+        if a == b {
+            f.warn(
+                "self-pair",
+                file,
+                r.line,
+                Some(&r.a),
+                format!(
+                    "task {}: a gene paired with itself; pair dropped",
+                    task.name
+                ),
+            );
+            continue;
+        }
+        let k = (a.min(b), a.max(b));
+        match seen.get(&k) {
+            Some((l, line)) if *l == r.label => {
+                dup += 1;
+                if dup <= 3 || f.strict {
+                    f.warn(
+                        "duplicate-pair",
+                        file,
+                        r.line,
+                        Some(&format!("{}-{}", r.a, r.b)),
+                        format!("task {}: same pair as line {line}; kept once", task.name),
+                    );
+                }
+            }
+            Some((_, line)) => f.error(
+                "conflicting-pair",
+                file,
+                r.line,
+                Some(&format!("{}-{}", r.a, r.b)),
+                format!(
+                    "task {}: label differs from the same pair at line {line}",
+                    task.name
+                ),
+            ),
+            None => {
+                seen.insert(k, (r.label, r.line));
+            }
+        }
+    }
+    if unknown > 3 && !f.strict {
+        f.warn(
+            "unknown-gene",
+            file,
+            0,
+            None,
+            format!(
+                "task {}: {unknown} pairs in all name genes not in the sequences",
+                task.name
+            ),
+        );
+    }
+    if dup > 3 && !f.strict {
+        f.warn(
+            "duplicate-pair",
+            file,
+            0,
+            None,
+            format!("task {}: {dup} duplicate pairs in all", task.name),
+        );
+    }
+    let mut out: Vec<(u32, u32, Label)> =
+        seen.into_iter().map(|((a, b), (l, _))| (a, b, l)).collect();
+    out.sort_by_key(|(a, b, _)| (*a, *b));
+    out
+}
+
+/// `dataset build`: ingest, then write the folder atomically.
+pub fn build(
+    inp: &Inputs,
+    opts: &BuildOptions,
+    out: &Path,
+) -> Result<(Dataset, Findings), Findings> {
+    let (mut ds, mut f) = ingest(inp, opts)?;
+    if let Err(e) = ds.write(out) {
+        f.error("write", out, 0, None, e.to_string());
+        return Err(f);
+    }
+    Ok((ds, f))
+}
+
+/// `dataset validate`: re-reads a dataset folder through every rule and checks
+/// that the content still matches the manifest's hash.
+pub fn validate_dir(dir: &Path, strict: bool) -> Result<Dataset, Findings> {
+    let mut f = Findings::new(strict);
+    let mpath = dir.join("manifest.json");
+    let manifest: Option<Manifest> = match std::fs::read(&mpath) {
+        Ok(b) => match serde_json::from_slice(&b) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                f.error(
+                    "manifest",
+                    &mpath,
+                    e.line() as u64,
+                    None,
+                    format!("not a dataset manifest: {e}"),
+                );
+                None
+            }
+        },
+        Err(e) => {
+            f.error(
+                "manifest",
+                &mpath,
+                0,
+                None,
+                format!("{e} (hint: is {} a dataset folder made by `genoprot dataset build` or `synth`?)", dir.display()),
+            );
+            None
+        }
+    };
+    if f.has_errors() {
+        return Err(f);
+    }
+    let inp = Inputs {
+        cds: dir.join("cds.fa"),
+        proteins: dir.join("protein.fa"),
+        labels: Some(dir.join("labels.tsv")),
+        pairs: Some(dir.join("pairs.tsv")),
+        tasks: Some(dir.join("tasks.yaml")),
+        genes: Some(dir.join("genes.tsv")),
+        ..Default::default()
+    };
+    let opts = BuildOptions {
+        strict,
+        ..Default::default()
+    };
+    let (mut ds, f2) = ingest(&inp, &opts)?;
+    let manifest = manifest.expect("checked above");
+    let hash = ds.content_hash();
+    if hash != manifest.dataset_hash {
+        let mut f2 = f2;
+        f2.error(
+            "manifest-hash",
+            &mpath,
+            0,
+            None,
+            format!(
+                "content hash {} does not match the manifest's {} (files edited after the build? rebuild with `genoprot dataset build`)",
+                &hash[..12],
+                &manifest.dataset_hash.get(..12).unwrap_or("")
+            ),
+        );
+        return Err(f2);
+    }
+    ds.manifest = manifest;
+    Ok(ds)
+}
+
+pub(crate) fn check_scope(t: &TaskSpec, want: Scope, file: &Path, f: &mut Findings) -> bool {
+    if t.scope != want {
+        f.error(
+            "task-scope",
+            file,
+            1,
+            Some(&t.name),
+            format!(
+                "task is a {:?} task in the spec but appears in a {:?} file",
+                t.scope, want
+            ),
+        );
+        return false;
+    }
+    if want == Scope::Pair && matches!(t.kind, TaskKind::Multilabel) {
+        f.error(
+            "task-kind",
+            file,
+            1,
+            Some(&t.name),
+            "pair tasks must be binary, multiclass or regression",
+        );
+        return false;
+    }
+    true
+}
+
+pub(crate) fn infer_or_spec(
+    name: &str,
+    values: &[&str],
+    spec: Option<&[TaskSpec]>,
+    file: &Path,
+    line: u64,
+    f: &mut Findings,
+) -> Option<TaskSpec> {
+    match spec {
+        Some(spec) => match spec.iter().find(|t| t.name == name) {
+            Some(t) => Some(t.clone()),
+            None => {
+                let names: Vec<&str> = spec.iter().map(|t| t.name.as_str()).collect();
+                f.error(
+                    "unknown-task",
+                    file,
+                    line,
+                    Some(name),
+                    format!(
+                        "task not in the task spec (known: {}); add it to tasks.yaml",
+                        names.join(", ")
+                    ),
+                );
+                None
+            }
+        },
+        None => Some(infer_gene_task(name, values)),
+    }
+}
