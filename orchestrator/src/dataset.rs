@@ -14,6 +14,12 @@ pub enum DatasetCommand {
         genes: usize,
         #[arg(long, default_value_t = 7)]
         seed: u64,
+        /// Shortest family ancestor protein (residues).
+        #[arg(long, default_value_t = 80)]
+        min_len: usize,
+        /// Longest family ancestor protein (residues).
+        #[arg(long, default_value_t = 320)]
+        max_len: usize,
     },
     /// Build a dataset folder from sequence, label and pair files; every input is validated.
     Build(Box<BuildArgs>),
@@ -58,6 +64,9 @@ pub struct BuildArgs {
     /// GO annotation GAF file (multilabel tasks go_mf/go_bp/go_cc).
     #[arg(long)]
     pub gaf: Option<PathBuf>,
+    /// GO terms annotated to fewer genes are not made labels.
+    #[arg(long, default_value_t = 5)]
+    pub gaf_min_genes: usize,
     /// GAF evidence codes to drop (comma-separated).
     #[arg(long, default_value = "IEA,ND", value_delimiter = ',')]
     pub gaf_exclude_evidence: Vec<String>,
@@ -119,13 +128,26 @@ fn summary(ds: &dataset::Dataset) -> String {
 
 pub fn run(cmd: DatasetCommand) -> anyhow::Result<()> {
     match cmd {
-        DatasetCommand::Synth { out, genes, seed } => {
+        DatasetCommand::Synth {
+            out,
+            genes,
+            seed,
+            min_len,
+            max_len,
+        } => {
             if genes < 8 {
                 bail!("--genes {genes}: a synthetic dataset needs at least 8 genes");
+            }
+            if min_len < 40 || max_len < min_len {
+                bail!(
+                    "--min-len {min_len} --max-len {max_len}: need 40 <= min-len <= max-len (motifs need room)"
+                );
             }
             let cfg = dataset::synth::SynthConfig {
                 genes,
                 seed,
+                min_len,
+                max_len,
                 ..Default::default()
             };
             let mut ds = dataset::synth::synthesize(&cfg);
@@ -160,7 +182,7 @@ pub fn run(cmd: DatasetCommand) -> anyhow::Result<()> {
                 },
                 string_min_score: a.string_min_score,
                 gaf_exclude_evidence: a.gaf_exclude_evidence,
-                ..Default::default()
+                gaf_min_genes: a.gaf_min_genes,
             };
             let (ds, f) = dataset::build(&inputs, &opts, &a.out)
                 .map_err(|f| fail(&f, "dataset build failed; nothing was written"))?;

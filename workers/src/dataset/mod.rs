@@ -308,3 +308,6 @@ fn hash_files(files: &[(&'static str, Vec<u8>)]) -> String {
     }
     hex::encode(h.finalize())
 }
+
+#[cfg(test)]
+mod tests;
