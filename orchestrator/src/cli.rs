@@ -26,6 +26,9 @@ pub enum Command {
     /// Build, validate or synthesize a benchmark dataset.
     #[command(subcommand)]
     Dataset(crate::dataset::DatasetCommand),
+    /// What sbatch scripts and the local executor run (not for users).
+    #[command(subcommand, hide = true)]
+    Worker(crate::worker::WorkerCommand),
     /// Check this machine: Slurm, MPI and HDF5 as genoprot will use them.
     Doctor(crate::doctor::DoctorArgs),
 }
@@ -34,5 +37,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Dataset(c) => crate::dataset::run(c),
         Command::Doctor(a) => crate::doctor::run(&a),
+        Command::Worker(w) => crate::worker::run(w),
     }
 }

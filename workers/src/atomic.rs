@@ -23,11 +23,16 @@ impl AtomicPath {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let tmp = tempfile::Builder::new()
-            .prefix(&format!(".{name}."))
-            .suffix(".tmp")
-            .tempfile_in(dir)?
-            .into_temp_path();
+        // Mode 0666 before the umask, like a plain create: stores on shared
+        // project file systems stay readable by the group.
+        #[cfg(unix)]
+        let perms = std::os::unix::fs::PermissionsExt::from_mode(0o666);
+        let prefix = format!(".{name}.");
+        let mut b = tempfile::Builder::new();
+        b.prefix(&prefix).suffix(".tmp");
+        #[cfg(unix)]
+        b.permissions(perms);
+        let tmp = b.tempfile_in(dir)?.into_temp_path();
         Ok(AtomicPath {
             tmp: Some(tmp),
             dest: dest.to_path_buf(),
@@ -44,6 +49,28 @@ impl AtomicPath {
         let tmp = self.tmp.take().expect("commit once");
         tmp.persist(&self.dest).map_err(|e| e.error)?;
         Ok(self.dest.clone())
+    }
+}
+
+/// Removes temp files left beside `dest` by writers that were killed
+/// (`.<name>.*.tmp`). Call only where one writer owns `dest`.
+pub fn remove_stale(dest: &Path) {
+    let (Some(dir), Some(name)) = (dest.parent(), dest.file_name()) else {
+        return;
+    };
+    let prefix = format!(".{}.", name.to_string_lossy());
+    if let Ok(rd) = std::fs::read_dir(if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    }) {
+        for e in rd.flatten() {
+            let n = e.file_name().to_string_lossy().into_owned();
+            if n.starts_with(&prefix) && n.ends_with(".tmp") {
+                tracing::debug!(file = %e.path().display(), "removing a temp file left by a killed writer");
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
     }
 }
 

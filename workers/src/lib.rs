@@ -3,9 +3,11 @@
 //! Workers never call Slurm.
 
 pub mod atomic;
+pub mod batching;
 pub mod dataset;
 #[cfg(feature = "mpi")]
 pub mod distributed;
+pub mod embed;
 pub mod store;
 
 /// The version written into every store this build creates.

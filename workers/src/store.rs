@@ -268,9 +268,249 @@ impl Embeddings {
     }
 }
 
+/// Reads a store's attributes and ids without its embedding matrix (cheap:
+/// used to decide whether a store is complete and current).
+pub fn read_meta(path: &Path) -> Result<(EmbeddingMeta, Vec<String>, usize), StoreError> {
+    let f = hdf5::File::open(path).map_err(h5err(path))?;
+    let ids: Vec<VarLenUnicode> = f
+        .dataset("ids")
+        .and_then(|d| d.read_raw())
+        .map_err(h5err(path))?;
+    let dim = read_int_attr(&f, "dim", path)? as usize;
+    let meta = EmbeddingMeta {
+        model: read_str_attr(&f, "model", path)?,
+        modality: read_str_attr(&f, "modality", path)?,
+        pooling: read_str_attr(&f, "pooling", path)?,
+        weights_hash: read_str_attr(&f, "weights_hash", path)?,
+        config_hash: read_str_attr(&f, "config_hash", path)?,
+        created: read_str_attr(&f, "created", path)?,
+        tool_version: read_str_attr(&f, "tool_version", path)?,
+    };
+    Ok((
+        meta,
+        ids.iter().map(|s| s.as_str().to_string()).collect(),
+        dim,
+    ))
+}
+
+/// Reads the rows of `ids` (in that order) from a store, touching only the
+/// chunks that hold them: requested rows are read as contiguous runs.
+pub fn read_rows(path: &Path, ids: &[&str]) -> Result<Array2<f32>, StoreError> {
+    let f = hdf5::File::open(path).map_err(h5err(path))?;
+    let all: Vec<VarLenUnicode> = f
+        .dataset("ids")
+        .and_then(|d| d.read_raw())
+        .map_err(h5err(path))?;
+    let pos: HashMap<&str, usize> = all
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.as_str(), i))
+        .collect();
+    let mut missing = Vec::new();
+    let rows: Vec<usize> = ids
+        .iter()
+        .filter_map(|id| {
+            let r = pos.get(id).copied();
+            if r.is_none() {
+                missing.push(*id);
+            }
+            r
+        })
+        .collect();
+    if !missing.is_empty() {
+        return Err(StoreError::Invalid {
+            path: path.to_path_buf(),
+            msg: format!(
+                "{} requested ids are not in the store, e.g. {:?} (hint: was the store built from another dataset?)",
+                missing.len(),
+                &missing[..missing.len().min(5)]
+            ),
+        });
+    }
+    let ds = f.dataset("emb").map_err(h5err(path))?;
+    let d = ds.shape().get(1).copied().unwrap_or(0);
+    let mut sorted: Vec<(usize, usize)> = rows.iter().enumerate().map(|(k, r)| (*r, k)).collect();
+    sorted.sort_unstable();
+    let mut out = Array2::<f32>::zeros((ids.len(), d));
+    let mut i = 0;
+    while i < sorted.len() {
+        let start = sorted[i].0;
+        let mut j = i;
+        while j + 1 < sorted.len() && sorted[j + 1].0 <= sorted[j].0 + 1 {
+            j += 1;
+        }
+        let end = sorted[j].0 + 1;
+        let block: Array2<f32> = ds
+            .read_slice_2d(ndarray::s![start..end, ..])
+            .map_err(h5err(path))?;
+        for &(r, k) in &sorted[i..=j] {
+            out.row_mut(k).assign(&block.row(r - start));
+        }
+        i = j + 1;
+    }
+    Ok(out)
+}
+
+/// The file of shard `i` of `n` of a model's store.
+pub fn shard_path(dest: &Path, i: usize, n: usize) -> PathBuf {
+    let stem = dest
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    dest.with_file_name(format!("{stem}.shard-{i:04}-of-{n:04}.h5"))
+}
+
+/// Merges shard stores into one, in the order of `expected` ids. Every
+/// expected id must appear in exactly one shard; shards must agree on
+/// dimension, model and config hash. The merged store is written atomically;
+/// the shards are left for the caller to remove.
+pub fn merge_shards(
+    shards: &[PathBuf],
+    expected: &[String],
+    dest: &Path,
+) -> Result<Embeddings, StoreError> {
+    let bad = |msg: String| StoreError::Invalid {
+        path: dest.to_path_buf(),
+        msg,
+    };
+    let mut parts = Vec::with_capacity(shards.len());
+    for p in shards {
+        parts.push(Embeddings::read(p)?);
+    }
+    let first = parts
+        .first()
+        .ok_or_else(|| bad("no shards to merge".into()))?;
+    let (d, meta) = (first.emb.ncols(), first.meta.clone());
+    let mut where_: HashMap<&str, (usize, usize)> = HashMap::new();
+    for (s, part) in parts.iter().enumerate() {
+        if part.emb.ncols() != d
+            || part.meta.config_hash != meta.config_hash
+            || part.meta.model != meta.model
+        {
+            return Err(bad(format!(
+                "shard {} does not match shard {} (dim/model/config hash differ)",
+                shards[s].display(),
+                shards[0].display()
+            )));
+        }
+        for (r, id) in part.ids.iter().enumerate() {
+            if let Some((s0, _)) = where_.insert(id.as_str(), (s, r)) {
+                return Err(bad(format!(
+                    "id {id:?} is in two shards: {} and {}",
+                    shards[s0].display(),
+                    shards[s].display()
+                )));
+            }
+        }
+    }
+    let missing: Vec<&str> = expected
+        .iter()
+        .map(String::as_str)
+        .filter(|id| !where_.contains_key(id))
+        .collect();
+    if !missing.is_empty() {
+        return Err(bad(format!(
+            "{} ids are in no shard, e.g. {:?} (hint: a shard job did not finish; rerun it)",
+            missing.len(),
+            &missing[..missing.len().min(5)]
+        )));
+    }
+    if where_.len() != expected.len() {
+        return Err(bad(format!(
+            "shards hold {} ids that were not expected",
+            where_.len() - expected.len()
+        )));
+    }
+    let mut emb = Array2::<f32>::zeros((expected.len(), d));
+    for (k, id) in expected.iter().enumerate() {
+        let (s, r) = where_[id.as_str()];
+        emb.row_mut(k).assign(&parts[s].emb.row(r));
+    }
+    let merged = Embeddings {
+        ids: expected.to_vec(),
+        emb,
+        meta: EmbeddingMeta {
+            created: String::new(),
+            ..meta
+        },
+    };
+    merged.write(dest)?;
+    Ok(merged)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shards_merge_to_the_one_shot_store_and_bad_shards_are_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let ids: Vec<String> = (0..7).map(|i| format!("g{i}")).collect();
+        let whole = Embeddings {
+            ids: ids.clone(),
+            emb: Array2::from_shape_fn((7, 3), |(i, j)| i as f32 * 10.0 + j as f32),
+            meta: EmbeddingMeta {
+                model: "m".into(),
+                config_hash: "h".into(),
+                ..Default::default()
+            },
+        };
+        let dest = d.path().join("m.h5");
+        let mut shards = Vec::new();
+        for (s, rows) in [
+            (0usize, vec![4usize, 0, 2]),
+            (1, vec![1, 5]),
+            (2, vec![3, 6]),
+        ] {
+            let part = Embeddings {
+                ids: rows.iter().map(|r| ids[*r].clone()).collect(),
+                emb: whole.emb.select(ndarray::Axis(0), &rows),
+                meta: whole.meta.clone(),
+            };
+            let p = shard_path(&dest, s, 3);
+            part.write(&p).unwrap();
+            shards.push(p);
+        }
+        assert!(
+            shards[1]
+                .display()
+                .to_string()
+                .ends_with("m.shard-0001-of-0003.h5")
+        );
+        let merged = merge_shards(&shards, &ids, &dest).unwrap();
+        assert_eq!(merged.emb, whole.emb);
+        assert_eq!(Embeddings::read(&dest).unwrap().emb, whole.emb);
+        // A missing shard, or an id in two shards, is refused and writes nothing.
+        let dest2 = d.path().join("m2.h5");
+        let e = merge_shards(&shards[..2], &ids, &dest2)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("2 ids are in no shard"), "{e}");
+        let dup = vec![shards[0].clone(), shards[0].clone()];
+        assert!(
+            merge_shards(&dup, &ids, &dest2)
+                .unwrap_err()
+                .to_string()
+                .contains("in two shards")
+        );
+        assert!(!dest2.exists());
+        // Subset reads in any order.
+        let r = read_rows(&dest, &["g6", "g1", "g2", "g3"]).unwrap();
+        assert_eq!(r.row(0).to_vec(), vec![60.0, 61.0, 62.0]);
+        assert_eq!(r.row(1).to_vec(), vec![10.0, 11.0, 12.0]);
+        assert_eq!(r.row(3).to_vec(), vec![30.0, 31.0, 32.0]);
+        assert!(
+            read_rows(&dest, &["nope"])
+                .unwrap_err()
+                .to_string()
+                .contains("not in the store")
+        );
+        let (meta, back_ids, dim) = read_meta(&dest).unwrap();
+        assert_eq!(
+            (meta.config_hash.as_str(), back_ids.len(), dim),
+            ("h", 7, 3)
+        );
+    }
 
     #[test]
     fn timestamp_format() {

@@ -1,0 +1,481 @@
+//! The YAML sweep config (reference: docs/config.md). Unknown keys, wrong
+//! types and dangling references are rejected with file:line:column and a
+//! suggestion.
+
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use workers::dataset::splits::SplitConfig;
+use workers::embed::spec::ModelSpec;
+
+#[derive(Debug, thiserror::Error)]
+#[error("{file}:{line}:{column}: {message}")]
+pub struct ConfigError {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+/// `tasks: all` or a list of task names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(untagged)]
+pub enum TaskSelection {
+    #[default]
+    #[serde(skip)]
+    All,
+    Word(String),
+    List(Vec<String>),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Fusion {
+    /// Early fusion: concatenate standardized member embeddings, then probe.
+    Concat,
+    /// Late fusion: average members' predicted probabilities.
+    MeanProb,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnsembleSpec {
+    pub name: String,
+    pub members: Vec<String>,
+    #[serde(default = "default_fusion")]
+    pub fusion: Vec<Fusion>,
+}
+
+fn default_fusion() -> Vec<Fusion> {
+    vec![Fusion::Concat, Fusion::MeanProb]
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ProbeKind {
+    Logreg,
+    #[default]
+    Mlp,
+}
+
+/// Probe settings (every cell of the sweep uses them).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProbeConfig {
+    pub kind: ProbeKind,
+    pub hidden: Vec<usize>,
+    pub dropout: f64,
+    pub lr: f64,
+    pub weight_decay: f64,
+    pub batch: usize,
+    pub max_epochs: usize,
+    pub patience: usize,
+    pub class_weights: bool,
+}
+
+impl Default for ProbeConfig {
+    fn default() -> Self {
+        ProbeConfig {
+            kind: ProbeKind::Mlp,
+            hidden: vec![256],
+            dropout: 0.1,
+            lr: 1e-3,
+            weight_decay: 1e-4,
+            batch: 256,
+            max_epochs: 100,
+            patience: 10,
+            class_weights: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ExecutorKind {
+    #[default]
+    Local,
+    Slurm,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct SlurmConfig {
+    pub account: Option<String>,
+    pub partition: Option<String>,
+    pub qos: Option<String>,
+    pub time: Option<String>,
+    pub nodes: Option<u32>,
+    pub ntasks_per_node: Option<u32>,
+    pub cpus_per_task: Option<u32>,
+    pub gpus_per_node: Option<u32>,
+    pub mem: Option<String>,
+    pub constraint: Option<String>,
+    pub max_array_size: Option<u32>,
+    pub throttle: Option<u32>,
+    pub cells_per_task: Option<usize>,
+    pub retries: Option<u32>,
+    pub launcher: Option<String>,
+    pub extra: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExecutorConfig {
+    pub kind: ExecutorKind,
+    /// Local executor: worker processes (0 = one per core).
+    pub workers: usize,
+    pub slurm: SlurmConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepConfig {
+    pub name: String,
+    /// Dataset folder (relative paths: to the directory genoprot runs in).
+    pub dataset: PathBuf,
+    /// Store folder: embeddings/, cells/, journal/, slurm/, logs/, results.h5, report/.
+    pub store: PathBuf,
+    #[serde(default = "default_seeds")]
+    pub seeds: Vec<u64>,
+    #[serde(default)]
+    pub tasks: TaskSelection,
+    pub models: Vec<ModelSpec>,
+    #[serde(default)]
+    pub ensembles: Vec<EnsembleSpec>,
+    #[serde(default)]
+    pub splits: SplitConfig,
+    #[serde(default)]
+    pub probe: ProbeConfig,
+    #[serde(default)]
+    pub executor: ExecutorConfig,
+    /// `cpu` (default), `cuda`, `cuda:N`, `auto`.
+    #[serde(default = "default_device")]
+    pub device: String,
+    /// The file this config was read from (not a YAML key).
+    #[serde(skip)]
+    pub path: PathBuf,
+}
+
+fn default_seeds() -> Vec<u64> {
+    vec![0, 1, 2]
+}
+fn default_device() -> String {
+    "cpu".into()
+}
+
+/// Top-level and nested keys, for "did you mean" hints.
+fn suggest(message: &str) -> Option<String> {
+    // serde: "unknown field `lenght`, expected one of `a`, `b`" / "unknown variant `x`, expected `a` or `b`"
+    let start = message.find('`')? + 1;
+    let end = start + message[start..].find('`')?;
+    let bad = &message[start..end];
+    let rest = &message[end..];
+    let candidates: Vec<&str> = rest.split('`').skip(2).step_by(2).collect();
+    candidates
+        .iter()
+        .map(|c| (strsim::jaro_winkler(bad, c), *c))
+        .filter(|(s, _)| *s > 0.75)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| format!("did you mean `{c}`?"))
+}
+
+/// 1-based line and column of the first line of `text` that contains `needle`
+/// as a whole value (used to place semantic errors).
+fn locate(text: &str, key: &str, value: &str) -> (usize, usize) {
+    for (i, line) in text.lines().enumerate() {
+        let mut from = 0;
+        while let Some(p) = line[from..].find(key) {
+            let at = from + p;
+            let after = line[at + key.len()..].trim_start_matches([':', ' ']);
+            let word: String = after
+                .chars()
+                .take_while(|c| !",}]#\n".contains(*c))
+                .collect();
+            if word.trim().trim_matches(['"', '\'']) == value {
+                return (i + 1, at + 1);
+            }
+            from = at + key.len();
+        }
+    }
+    for (i, line) in text.lines().enumerate() {
+        if let Some(p) = line.find(value) {
+            return (i + 1, p + 1);
+        }
+    }
+    (1, 1)
+}
+
+impl SweepConfig {
+    /// Reads and checks a config file (structure and internal references; the
+    /// dataset's task names are checked by [`SweepConfig::check_tasks`]).
+    pub fn load(path: &Path) -> Result<SweepConfig, ConfigError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: file.clone(),
+            line: 0,
+            column: 0,
+            message: format!("cannot read: {e}"),
+        })?;
+        Self::parse(&text, &file)
+    }
+
+    pub fn parse(text: &str, file: &str) -> Result<SweepConfig, ConfigError> {
+        let mut cfg: SweepConfig = yaml_serde::from_str(text).map_err(|e| {
+            let (line, column) = e
+                .location()
+                .map(|l| (l.line(), l.column()))
+                .unwrap_or((0, 0));
+            let mut message = e.to_string();
+            // yaml_serde appends " at line L column C"; the prefix says it already.
+            if let Some(i) = message.find(" at line ") {
+                message.truncate(i);
+            }
+            if let Some(s) = suggest(&message) {
+                message = format!("{message}; {s}");
+            }
+            ConfigError {
+                file: file.into(),
+                line,
+                column,
+                message,
+            }
+        })?;
+        cfg.path = PathBuf::from(file);
+        let err = |key: &str, value: &str, message: String| {
+            let (line, column) = locate(text, key, value);
+            ConfigError {
+                file: file.into(),
+                line,
+                column,
+                message,
+            }
+        };
+        if cfg.models.is_empty() {
+            return Err(err(
+                "models",
+                "",
+                "no models: list at least one under `models:`".into(),
+            ));
+        }
+        if cfg.seeds.is_empty() {
+            return Err(err(
+                "seeds",
+                "[]",
+                "no seeds: give at least one, e.g. `seeds: [0, 1, 2]`".into(),
+            ));
+        }
+        let mut names = std::collections::HashSet::new();
+        for m in &cfg.models {
+            if let Err(msg) = m.check() {
+                return Err(err("name", &m.name, format!("model {}: {msg}", m.name)));
+            }
+            if !names.insert(m.name.clone()) {
+                return Err(err(
+                    "name",
+                    &m.name,
+                    format!("model name {} is used twice", m.name),
+                ));
+            }
+        }
+        for e in &cfg.ensembles {
+            if !names.insert(e.name.clone()) {
+                return Err(err(
+                    "name",
+                    &e.name,
+                    format!("ensemble name {} is already a model or ensemble", e.name),
+                ));
+            }
+            if e.members.len() < 2 {
+                return Err(err(
+                    "name",
+                    &e.name,
+                    format!("ensemble {} needs at least two members", e.name),
+                ));
+            }
+            for m in &e.members {
+                if !cfg.models.iter().any(|x| &x.name == m) {
+                    let known: Vec<&str> = cfg.models.iter().map(|x| x.name.as_str()).collect();
+                    let hint = known
+                        .iter()
+                        .map(|k| (strsim::jaro_winkler(m, k), *k))
+                        .filter(|(s, _)| *s > 0.75)
+                        .max_by(|a, b| a.0.total_cmp(&b.0))
+                        .map(|(_, k)| format!("did you mean `{k}`?"))
+                        .unwrap_or_else(|| format!("models are: {}", known.join(", ")));
+                    let (line, column) = text
+                        .lines()
+                        .enumerate()
+                        .find_map(|(i, l)| {
+                            let at = l.find("members")?;
+                            l[at..].find(m.as_str()).map(|p| (i + 1, at + p + 1))
+                        })
+                        .unwrap_or_else(|| locate(text, "name", &e.name));
+                    return Err(ConfigError {
+                        file: file.into(),
+                        line,
+                        column,
+                        message: format!(
+                            "ensemble {}: member `{m}` is not a model; {hint}",
+                            e.name
+                        ),
+                    });
+                }
+            }
+        }
+        if let TaskSelection::Word(w) = &cfg.tasks {
+            if w != "all" {
+                return Err(err(
+                    "tasks",
+                    w,
+                    format!("tasks: {w:?} — expected `all` or a list of task names"),
+                ));
+            }
+            cfg.tasks = TaskSelection::All;
+        }
+        if cfg.executor.kind == ExecutorKind::Slurm
+            && let Some(l) = &cfg.executor.slurm.launcher
+            && !["srun", "mpirun"].contains(&l.as_str())
+        {
+            return Err(err(
+                "launcher",
+                l,
+                format!("launcher {l:?}: expected srun or mpirun"),
+            ));
+        }
+        Ok(cfg)
+    }
+
+    /// The selected task names, checked against the dataset's tasks.
+    pub fn check_tasks(&self, available: &[String]) -> Result<Vec<String>, ConfigError> {
+        match &self.tasks {
+            TaskSelection::All | TaskSelection::Word(_) => Ok(available.to_vec()),
+            TaskSelection::List(v) => {
+                for t in v {
+                    if !available.contains(t) {
+                        let text = std::fs::read_to_string(&self.path).unwrap_or_default();
+                        let (line, column) = text
+                            .lines()
+                            .enumerate()
+                            .find_map(|(i, l)| l.find(t.as_str()).map(|p| (i + 1, p + 1)))
+                            .unwrap_or((0, 0));
+                        let hint = available
+                            .iter()
+                            .map(|k| (strsim::jaro_winkler(t, k), k))
+                            .filter(|(s, _)| *s > 0.75)
+                            .max_by(|a, b| a.0.total_cmp(&b.0))
+                            .map(|(_, k)| format!("did you mean `{k}`?"))
+                            .unwrap_or_else(|| {
+                                format!("the dataset's tasks are: {}", available.join(", "))
+                            });
+                        return Err(ConfigError {
+                            file: self.path.display().to_string(),
+                            line,
+                            column,
+                            message: format!(
+                                "task `{t}` is not in the dataset {}; {hint}",
+                                self.dataset.display()
+                            ),
+                        });
+                    }
+                }
+                Ok(v.clone())
+            }
+        }
+    }
+
+    pub fn model(&self, name: &str) -> Option<&ModelSpec> {
+        self.models.iter().find(|m| m.name == name)
+    }
+
+    /// Folder relative model paths resolve against (the working directory).
+    pub fn base_dir(&self) -> PathBuf {
+        std::env::current_dir().unwrap_or_default()
+    }
+
+    pub fn embeddings_dir(&self) -> PathBuf {
+        self.store.join("embeddings")
+    }
+
+    pub fn logs_dir(&self) -> PathBuf {
+        self.store.join("logs")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OK: &str = "name: t\ndataset: data/demo\nstore: runs/t\nmodels:\n  - {name: k3, kind: kmer, modality: dna, k: 3}\n  - {name: aac, kind: kmer, modality: protein, k: 1}\nensembles:\n  - {name: both, members: [k3, aac]}\n";
+
+    fn err(text: &str) -> String {
+        SweepConfig::parse(text, "c.yaml").unwrap_err().to_string()
+    }
+
+    #[test]
+    fn parses_defaults() {
+        let c = SweepConfig::parse(OK, "c.yaml").unwrap();
+        assert_eq!(c.seeds, vec![0, 1, 2]);
+        assert_eq!(c.tasks, TaskSelection::All);
+        assert_eq!(
+            c.ensembles[0].fusion,
+            vec![Fusion::Concat, Fusion::MeanProb]
+        );
+        assert_eq!(c.executor.kind, ExecutorKind::Local);
+        assert_eq!(c.probe.hidden, vec![256]);
+        assert_eq!(c.check_tasks(&["a".into()]).unwrap(), vec!["a".to_string()]);
+    }
+
+    #[test]
+    fn errors_carry_positions_and_suggestions() {
+        assert_eq!(
+            err(&OK.replace("store:", "stroe:")),
+            "c.yaml:3:1: unknown field `stroe`, expected one of `name`, `dataset`, `store`, `seeds`, `tasks`, `models`, `ensembles`, `splits`, `probe`, `executor`, `device`; did you mean `store`?"
+        );
+        let e = err(&format!("{OK}probe: {{kind: mlp, hiden: [8]}}\n"));
+        assert!(
+            e.starts_with("c.yaml:9:") && e.contains("did you mean `hidden`?"),
+            "{e}"
+        );
+        let e = err(&format!("{OK}seeds: one\n"));
+        assert!(
+            e.starts_with("c.yaml:9:") && e.contains("invalid type"),
+            "{e}"
+        );
+        let e = err(&OK.replace("members: [k3, aac]", "members: [k3, aacc]"));
+        assert_eq!(
+            e,
+            "c.yaml:8:32: ensemble both: member `aacc` is not a model; did you mean `aac`?"
+        );
+        let e = err(&OK.replace(
+            "kind: kmer, modality: dna, k: 3",
+            "kind: kmer, modality: dna",
+        ));
+        assert_eq!(e, "c.yaml:5:6: model k3: a kmer model needs `k`");
+        let e = err(&OK.replace("k: 1}", "k: 1, weights: w}"));
+        assert!(
+            e.starts_with("c.yaml:6:6: model aac: `weights` does not apply to a kmer model"),
+            "{e}"
+        );
+        let e = err(&OK.replace("name: aac", "name: k3"));
+        assert!(e.contains("model name k3 is used twice"), "{e}");
+        let e = err(&OK.replace("kind: kmer, modality: dna", "kind: kmers, modality: dna"));
+        assert!(
+            e.starts_with("c.yaml:5:") && e.contains("did you mean `kmer`?"),
+            "{e}"
+        );
+        let e = err(&format!("{OK}tasks: everything\n"));
+        assert!(e.contains("expected `all` or a list"), "{e}");
+    }
+
+    #[test]
+    fn task_names_are_checked_against_the_dataset() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("c.yaml");
+        std::fs::write(&p, format!("{OK}tasks: [membrane, expresion]\n")).unwrap();
+        let c = SweepConfig::load(&p).unwrap();
+        let e = c
+            .check_tasks(&["membrane".into(), "expression".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(e.ends_with("c.yaml:9:19: task `expresion` is not in the dataset data/demo; did you mean `expression`?"), "{e}");
+    }
+}

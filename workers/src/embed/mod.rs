@@ -1,0 +1,136 @@
+//! Embedders: frozen models (and baselines) that turn a gene's sequences into
+//! one vector. Native foundation models implement the same trait.
+
+pub mod command;
+pub mod kmer;
+pub mod precomputed;
+pub mod spec;
+
+use ndarray::Array2;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// Which sequence of a gene a model reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Modality {
+    /// The coding DNA sequence.
+    Dna,
+    /// The protein.
+    Protein,
+    /// Both (multimodal models): one vector per gene.
+    Gene,
+}
+
+impl Modality {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Modality::Dna => "dna",
+            Modality::Protein => "protein",
+            Modality::Gene => "gene",
+        }
+    }
+}
+
+/// One gene as an embedder sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct SeqInput<'a> {
+    pub id: &'a str,
+    pub dna: &'a [u8],
+    pub protein: &'a [u8],
+}
+
+impl SeqInput<'_> {
+    /// The sequence of `m` (for `Gene`, the DNA length is reported).
+    pub fn seq(&self, m: Modality) -> &[u8] {
+        match m {
+            Modality::Protein => self.protein,
+            Modality::Dna | Modality::Gene => self.dna,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EmbedError {
+    #[error("model {model}: {msg}")]
+    Config { model: String, msg: String },
+    #[error("model {model}: external command failed: {msg}")]
+    Command { model: String, msg: String },
+    #[error("model {model}: output {path}: {msg}")]
+    Output {
+        model: String,
+        path: PathBuf,
+        msg: String,
+    },
+    #[error("model {model}: {msg}")]
+    Missing { model: String, msg: String },
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error("model {model}: {source}")]
+    Io {
+        model: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A frozen model that embeds genes.
+pub trait Embedder: Send + Sync {
+    fn name(&self) -> &str;
+    fn modality(&self) -> Modality;
+    /// Output dimension.
+    fn dim(&self) -> usize;
+    /// How token vectors become one vector (`mean`, `cls`; `none` for baselines).
+    fn pooling(&self) -> &str {
+        "none"
+    }
+    /// Content hash of the weights (empty for baselines).
+    fn weights_hash(&self) -> String {
+        String::new()
+    }
+    /// Token budget per batch (length-bucketed batching); `usize::MAX` = all at once.
+    fn max_tokens(&self) -> usize {
+        usize::MAX
+    }
+    /// Embeds a batch: one row per input, in input order.
+    fn embed(&self, batch: &[SeqInput<'_>]) -> Result<Array2<f32>, EmbedError>;
+}
+
+/// Embeds every input in length-bucketed batches, calling `progress(done)` after
+/// each batch. Rows come back in input order.
+pub fn embed_all(
+    e: &dyn Embedder,
+    inputs: &[SeqInput<'_>],
+    progress: &mut dyn FnMut(usize),
+) -> Result<Array2<f32>, EmbedError> {
+    // A dimension of 0 means "unknown until the first batch" (command embedders).
+    let mut d = e.dim();
+    let mut out = Array2::<f32>::zeros((inputs.len(), d));
+    let lens: Vec<usize> = inputs.iter().map(|s| s.seq(e.modality()).len()).collect();
+    let mut done = 0;
+    for batch in crate::batching::length_buckets(&lens, e.max_tokens(), usize::MAX) {
+        let items: Vec<SeqInput<'_>> = batch.iter().map(|i| inputs[*i]).collect();
+        let m = e.embed(&items)?;
+        if d == 0 && done == 0 {
+            d = m.ncols();
+            out = Array2::<f32>::zeros((inputs.len(), d));
+        }
+        if m.dim() != (items.len(), d) {
+            return Err(EmbedError::Output {
+                model: e.name().into(),
+                path: PathBuf::new(),
+                msg: format!(
+                    "batch gave shape {:?}, expected ({}, {d})",
+                    m.dim(),
+                    items.len()
+                ),
+            });
+        }
+        for (r, i) in batch.iter().enumerate() {
+            out.row_mut(*i).assign(&m.row(r));
+        }
+        done += batch.len();
+        progress(done);
+    }
+    Ok(out)
+}

@@ -1,0 +1,144 @@
+//! The `precomputed` embedder: imports an existing embedding file — HDF5 (dataset
+//! names configurable) or NPY with a text file of ids (one per line).
+
+use super::{EmbedError, Embedder, Modality, SeqInput};
+use hdf5::types::{VarLenAscii, VarLenUnicode};
+use ndarray::Array2;
+use std::collections::HashMap;
+use std::path::Path;
+
+#[derive(Debug, Clone)]
+pub struct PrecomputedEmbedder {
+    name: String,
+    modality: Modality,
+    index: HashMap<String, usize>,
+    emb: Array2<f32>,
+}
+
+impl PrecomputedEmbedder {
+    /// Loads `path`: `.npy` (with `ids_file`) or HDF5 (`ids_dataset`, `emb_dataset`).
+    pub fn load(
+        name: &str,
+        modality: Modality,
+        path: &Path,
+        ids_dataset: &str,
+        emb_dataset: &str,
+        ids_file: Option<&Path>,
+    ) -> Result<Self, EmbedError> {
+        let bad = |msg: String| EmbedError::Output {
+            model: name.into(),
+            path: path.to_path_buf(),
+            msg,
+        };
+        let (ids, emb): (Vec<String>, Array2<f32>) = if path.extension().is_some_and(|e| e == "npy")
+        {
+            let ids_file = ids_file.ok_or_else(|| {
+                bad("an .npy file needs `ids_file` (one id per line, in row order)".into())
+            })?;
+            let emb: Array2<f32> = match ndarray_npy::read_npy::<_, Array2<f32>>(path) {
+                Ok(a) => a,
+                Err(_) => ndarray_npy::read_npy::<_, Array2<f64>>(path)
+                    .map(|a| a.mapv(|x| x as f32))
+                    .map_err(|e| bad(format!("not a 2-D float32/float64 .npy array: {e}")))?,
+            };
+            let text = std::fs::read_to_string(ids_file).map_err(|source| EmbedError::Io {
+                model: name.into(),
+                source,
+            })?;
+            (
+                text.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+                emb,
+            )
+        } else {
+            let f = hdf5::File::open(path).map_err(|e| bad(format!("not an HDF5 file: {e}")))?;
+            let ds = f.dataset(ids_dataset).map_err(|e| {
+                bad(format!(
+                    "no ids dataset {ids_dataset:?}: {e} (set `ids_dataset`)"
+                ))
+            })?;
+            let ids: Vec<String> = match ds.read_raw::<VarLenUnicode>() {
+                Ok(v) => v.iter().map(|s| s.as_str().to_string()).collect(),
+                Err(_) => ds
+                    .read_raw::<VarLenAscii>()
+                    .map(|v| v.iter().map(|s| s.as_str().to_string()).collect())
+                    .map_err(|e| bad(format!("{ids_dataset:?} is not a string dataset: {e}")))?,
+            };
+            let e = f.dataset(emb_dataset).map_err(|e| {
+                bad(format!(
+                    "no embedding dataset {emb_dataset:?}: {e} (set `emb_dataset`)"
+                ))
+            })?;
+            let emb = match e.read_2d::<f32>() {
+                Ok(a) => a,
+                Err(_) => e
+                    .read_2d::<f64>()
+                    .map(|a| a.mapv(|x| x as f32))
+                    .map_err(|e| {
+                        bad(format!("{emb_dataset:?} is not a float [N, D] array: {e}"))
+                    })?,
+            };
+            (ids, emb)
+        };
+        if ids.len() != emb.nrows() {
+            return Err(bad(format!("{} ids but {} rows", ids.len(), emb.nrows())));
+        }
+        let mut index = HashMap::with_capacity(ids.len());
+        for (i, id) in ids.into_iter().enumerate() {
+            if index.insert(id.clone(), i).is_some() {
+                return Err(bad(format!("id {id:?} appears twice")));
+            }
+        }
+        if let Some((r, c)) = emb
+            .indexed_iter()
+            .find(|(_, x)| !x.is_finite())
+            .map(|(i, _)| i)
+        {
+            return Err(bad(format!("non-finite value at row {r}, column {c}")));
+        }
+        Ok(PrecomputedEmbedder {
+            name: name.into(),
+            modality,
+            index,
+            emb,
+        })
+    }
+}
+
+impl Embedder for PrecomputedEmbedder {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn modality(&self) -> Modality {
+        self.modality
+    }
+    fn dim(&self) -> usize {
+        self.emb.ncols()
+    }
+    fn embed(&self, batch: &[SeqInput<'_>]) -> Result<Array2<f32>, EmbedError> {
+        let missing: Vec<&str> = batch
+            .iter()
+            .filter(|s| !self.index.contains_key(s.id))
+            .map(|s| s.id)
+            .collect();
+        if !missing.is_empty() {
+            return Err(EmbedError::Missing {
+                model: self.name.clone(),
+                msg: format!(
+                    "{} of {} genes have no precomputed embedding, e.g. {:?}",
+                    missing.len(),
+                    batch.len(),
+                    &missing[..missing.len().min(5)]
+                ),
+            });
+        }
+        let mut out = Array2::<f32>::zeros((batch.len(), self.dim()));
+        for (r, s) in batch.iter().enumerate() {
+            out.row_mut(r).assign(&self.emb.row(self.index[s.id]));
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,258 @@
+//! A model as a sweep config names it, and how it becomes an [`Embedder`].
+
+use super::command::CommandEmbedder;
+use super::kmer::{CodonEmbedder, KmerEmbedder};
+use super::precomputed::PrecomputedEmbedder;
+use super::{EmbedError, Embedder, Modality};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelKind {
+    /// Native ESM-family encoder (ESM-2, Nucleotide Transformer) from a HF folder.
+    Esm,
+    /// k-mer spectrum.
+    Kmer,
+    /// Codon usage.
+    Codon,
+    /// External program under the command contract.
+    Command,
+    /// An existing embedding file.
+    Precomputed,
+}
+
+/// One model entry of a sweep config. Which fields apply depends on `kind`
+/// (docs/config.md); [`ModelSpec::check`] rejects fields of another kind.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSpec {
+    pub name: String,
+    pub kind: ModelKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modality: Option<Modality>,
+    // kmer
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub k: Option<usize>,
+    // codon
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rscu: bool,
+    // esm
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pooling: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stride: Option<usize>,
+    // command
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dim: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_s: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<usize>,
+    // precomputed
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ids_dataset: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emb_dataset: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ids_file: Option<PathBuf>,
+}
+
+/// Run-time context for building embedders.
+#[derive(Debug, Clone, Default)]
+pub struct BuildContext {
+    /// Folder relative paths (weights, files) are resolved against: the config's folder.
+    pub base_dir: PathBuf,
+    /// Log file for external commands.
+    pub log: Option<PathBuf>,
+    /// Scratch folder for exchange files.
+    pub workdir: Option<PathBuf>,
+    /// `cpu`, `cuda`, `cuda:N`.
+    pub device: String,
+}
+
+impl ModelSpec {
+    fn fields_set(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        let mut f = |name: &'static str, set: bool| {
+            if set {
+                v.push(name)
+            }
+        };
+        f("k", self.k.is_some());
+        f("rscu", self.rscu);
+        f("weights", self.weights.is_some());
+        f("pooling", self.pooling.is_some());
+        f("layer", self.layer.is_some());
+        f("max_tokens", self.max_tokens.is_some());
+        f("window", self.window.is_some());
+        f("stride", self.stride.is_some());
+        f("command", self.command.is_some());
+        f("dim", self.dim.is_some());
+        f("timeout_s", self.timeout_s.is_some());
+        f("batch_size", self.batch_size.is_some());
+        f("path", self.path.is_some());
+        f("ids_dataset", self.ids_dataset.is_some());
+        f("emb_dataset", self.emb_dataset.is_some());
+        f("ids_file", self.ids_file.is_some());
+        v
+    }
+
+    /// The modality, with the kind's default.
+    pub fn modality(&self) -> Modality {
+        self.modality.unwrap_or(match self.kind {
+            ModelKind::Codon => Modality::Dna,
+            _ => Modality::Protein,
+        })
+    }
+
+    /// Checks required and allowed fields for the kind. `Err` is a message with a hint.
+    pub fn check(&self) -> Result<(), String> {
+        if self.name.is_empty()
+            || !self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_+.".contains(c))
+        {
+            return Err(format!(
+                "model name {:?}: use letters, digits and - _ + . only (it names files)",
+                self.name
+            ));
+        }
+        let (allowed, required): (&[&str], &[&str]) = match self.kind {
+            ModelKind::Kmer => (&["k"], &["k"]),
+            ModelKind::Codon => (&["rscu"], &[]),
+            ModelKind::Esm => (
+                &[
+                    "weights",
+                    "pooling",
+                    "layer",
+                    "max_tokens",
+                    "window",
+                    "stride",
+                ],
+                &["weights"],
+            ),
+            ModelKind::Command => (
+                &["command", "dim", "timeout_s", "batch_size", "max_tokens"],
+                &["command"],
+            ),
+            ModelKind::Precomputed => (
+                &["path", "ids_dataset", "emb_dataset", "ids_file"],
+                &["path"],
+            ),
+        };
+        let set = self.fields_set();
+        let kind = format!("{:?}", self.kind).to_lowercase();
+        if let Some(bad) = set.iter().find(|f| !allowed.contains(f)) {
+            return Err(format!(
+                "`{bad}` does not apply to a {kind} model (its fields: {})",
+                allowed.join(", ")
+            ));
+        }
+        if let Some(missing) = required.iter().find(|f| !set.contains(f)) {
+            return Err(format!("a {kind} model needs `{missing}`"));
+        }
+        if self.kind == ModelKind::Codon && self.modality.is_some_and(|m| m != Modality::Dna) {
+            return Err("a codon model reads dna".into());
+        }
+        if self.kind == ModelKind::Kmer && self.modality.is_none() {
+            return Err("a kmer model needs `modality: dna` or `modality: protein`".into());
+        }
+        if let Some(p) = &self.pooling
+            && !["mean", "cls"].contains(&p.as_str())
+        {
+            return Err(format!("pooling {p:?}: expected mean or cls"));
+        }
+        if self.kind == ModelKind::Esm {
+            return Err("native ESM-family models are not in this build yet; embed them with `kind: command` (see docs/embedders.md) or `kind: precomputed`".into());
+        }
+        Ok(())
+    }
+
+    fn resolve(base: &Path, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            base.join(p)
+        }
+    }
+
+    /// Hash of everything that determines this model's embeddings (its fields
+    /// except the name, plus the content hash of a precomputed file).
+    pub fn config_hash(&self, dataset_hash: &str, base_dir: &Path) -> String {
+        let mut v = self.clone();
+        v.name = String::new();
+        let mut h = Sha256::new();
+        h.update(b"genoprot-embed-v1\0");
+        h.update(dataset_hash.as_bytes());
+        h.update(serde_json::to_vec(&v).expect("spec serializes"));
+        h.update(self.weights_hash(base_dir).as_bytes());
+        hex::encode(h.finalize())
+    }
+
+    /// Content hash of the model's weights or input file ("" for baselines).
+    pub fn weights_hash(&self, base_dir: &Path) -> String {
+        let file = match self.kind {
+            ModelKind::Precomputed => self.path.as_ref(),
+            _ => None,
+        };
+        file.and_then(|p| crate::dataset::sha256_file(&Self::resolve(base_dir, p)).ok())
+            .map(|(h, _)| h)
+            .unwrap_or_default()
+    }
+
+    /// Builds the embedder.
+    pub fn build(&self, ctx: &BuildContext) -> Result<Box<dyn Embedder>, EmbedError> {
+        self.check().map_err(|msg| EmbedError::Config {
+            model: self.name.clone(),
+            msg,
+        })?;
+        let m = self.modality();
+        Ok(match self.kind {
+            ModelKind::Kmer => Box::new(KmerEmbedder::new(&self.name, m, self.k.unwrap_or(0))?),
+            ModelKind::Codon => Box::new(CodonEmbedder::new(&self.name, self.rscu)),
+            ModelKind::Command => Box::new(CommandEmbedder {
+                name: self.name.clone(),
+                modality: m,
+                template: self.command.clone().unwrap_or_default(),
+                dim: self.dim.unwrap_or(0),
+                device: if ctx.device.is_empty() {
+                    "cpu".into()
+                } else {
+                    ctx.device.clone()
+                },
+                batch_size: self.batch_size.unwrap_or(8),
+                timeout: Duration::from_secs(self.timeout_s.unwrap_or(3600)),
+                log: ctx.log.clone(),
+                workdir: ctx.workdir.clone(),
+            }),
+            ModelKind::Precomputed => Box::new(PrecomputedEmbedder::load(
+                &self.name,
+                m,
+                &Self::resolve(&ctx.base_dir, self.path.as_deref().unwrap_or(Path::new(""))),
+                self.ids_dataset.as_deref().unwrap_or("ids"),
+                self.emb_dataset.as_deref().unwrap_or("emb"),
+                self.ids_file
+                    .as_deref()
+                    .map(|p| Self::resolve(&ctx.base_dir, p))
+                    .as_deref(),
+            )?),
+            ModelKind::Esm => unreachable!("rejected by check"),
+        })
+    }
+}
