@@ -332,6 +332,21 @@ pub fn read_rows(path: &Path, ids: &[&str]) -> Result<Array2<f32>, StoreError> {
     let mut sorted: Vec<(usize, usize)> = rows.iter().enumerate().map(|(k, r)| (*r, k)).collect();
     sorted.sort_unstable();
     let mut out = Array2::<f32>::zeros((ids.len(), d));
+    // Scattered rows touching most chunks: one sequential read beats many small ones.
+    let n_total = all.len();
+    let chunk_rows = ds
+        .chunk()
+        .and_then(|c| c.first().copied())
+        .unwrap_or(1)
+        .max(1);
+    let runs = 1 + sorted.windows(2).filter(|w| w[1].0 > w[0].0 + 1).count();
+    if runs * chunk_rows * 2 > n_total {
+        let whole: Array2<f32> = ds.read_2d().map_err(h5err(path))?;
+        for &(r, k) in &sorted {
+            out.row_mut(k).assign(&whole.row(r));
+        }
+        return Ok(out);
+    }
     let mut i = 0;
     while i < sorted.len() {
         let start = sorted[i].0;
@@ -505,6 +520,18 @@ mod tests {
                 .to_string()
                 .contains("not in the store")
         );
+        // Wide rows (16-row chunks): a sparse subset is read run by run.
+        let wide = Embeddings {
+            ids: (0..200).map(|i| format!("w{i}")).collect(),
+            emb: Array2::from_shape_fn((200, 4096), |(i, j)| (i * 4096 + j) as f32),
+            meta: whole.meta.clone(),
+        };
+        let wp = d.path().join("wide.h5");
+        wide.write(&wp).unwrap();
+        let r = read_rows(&wp, &["w150", "w3", "w4", "w199"]).unwrap();
+        for (k, i) in [150usize, 3, 4, 199].iter().enumerate() {
+            assert_eq!(r.row(k), wide.emb.row(*i));
+        }
         let (meta, back_ids, dim) = read_meta(&dest).unwrap();
         assert_eq!(
             (meta.config_hash.as_str(), back_ids.len(), dim),
