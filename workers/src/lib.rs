@@ -8,6 +8,7 @@ pub mod dataset;
 #[cfg(feature = "mpi")]
 pub mod distributed;
 pub mod embed;
+pub mod probe;
 pub mod store;
 
 /// The version written into every store this build creates.

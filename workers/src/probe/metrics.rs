@@ -1,0 +1,259 @@
+//! Metrics: AUROC (ties handled), AUPRC (average precision), F1, MCC,
+//! accuracy, Spearman and R². Undefined values are `None` with a reason,
+//! never a silent NaN. Definitions follow scikit-learn (checked against
+//! fixtures it computed: tests/fixtures/metrics.json).
+
+/// 1-based average ranks (ties share the mean rank).
+pub fn average_ranks(x: &[f64]) -> Vec<f64> {
+    let mut idx: Vec<usize> = (0..x.len()).collect();
+    idx.sort_by(|a, b| x[*a].total_cmp(&x[*b]));
+    let mut ranks = vec![0.0; x.len()];
+    let mut i = 0;
+    while i < idx.len() {
+        let mut j = i;
+        while j + 1 < idx.len() && x[idx[j + 1]] == x[idx[i]] {
+            j += 1;
+        }
+        let r = (i + j) as f64 / 2.0 + 1.0;
+        for k in &idx[i..=j] {
+            ranks[*k] = r;
+        }
+        i = j + 1;
+    }
+    ranks
+}
+
+/// Area under the ROC curve (Mann–Whitney U with tie-averaged ranks).
+/// `None` when `y` has only one class.
+pub fn auroc(y: &[bool], score: &[f64]) -> Option<f64> {
+    let pos = y.iter().filter(|v| **v).count();
+    let neg = y.len() - pos;
+    if pos == 0 || neg == 0 {
+        return None;
+    }
+    let r = average_ranks(score);
+    let sum_pos: f64 = r.iter().zip(y).filter(|(_, y)| **y).map(|(r, _)| r).sum();
+    Some((sum_pos - (pos * (pos + 1)) as f64 / 2.0) / (pos as f64 * neg as f64))
+}
+
+/// Average precision (scikit-learn's step-wise AUPRC: Σ (Rₙ − Rₙ₋₁) Pₙ over
+/// distinct thresholds). `None` without positives.
+pub fn average_precision(y: &[bool], score: &[f64]) -> Option<f64> {
+    let pos = y.iter().filter(|v| **v).count();
+    if pos == 0 {
+        return None;
+    }
+    let mut idx: Vec<usize> = (0..y.len()).collect();
+    idx.sort_by(|a, b| score[*b].total_cmp(&score[*a]));
+    let (mut tp, mut fp, mut ap, mut prev_recall) = (0usize, 0usize, 0.0, 0.0);
+    let mut i = 0;
+    while i < idx.len() {
+        let mut j = i;
+        while j + 1 < idx.len() && score[idx[j + 1]] == score[idx[i]] {
+            j += 1;
+        }
+        for k in &idx[i..=j] {
+            if y[*k] { tp += 1 } else { fp += 1 }
+        }
+        let recall = tp as f64 / pos as f64;
+        let precision = tp as f64 / (tp + fp) as f64;
+        ap += (recall - prev_recall) * precision;
+        prev_recall = recall;
+        i = j + 1;
+    }
+    Some(ap)
+}
+
+/// Confusion counts (tp, fp, fn, tn).
+fn counts(y: &[bool], p: &[bool]) -> (f64, f64, f64, f64) {
+    let (mut tp, mut fp, mut fne, mut tn) = (0.0, 0.0, 0.0, 0.0);
+    for (a, b) in y.iter().zip(p) {
+        match (a, b) {
+            (true, true) => tp += 1.0,
+            (false, true) => fp += 1.0,
+            (true, false) => fne += 1.0,
+            (false, false) => tn += 1.0,
+        }
+    }
+    (tp, fp, fne, tn)
+}
+
+/// F1 of the positive class (0 when there is no positive in truth or prediction: scikit-learn's zero_division=0).
+pub fn f1_binary(y: &[bool], p: &[bool]) -> f64 {
+    let (tp, fp, fne, _) = counts(y, p);
+    if 2.0 * tp + fp + fne == 0.0 {
+        0.0
+    } else {
+        2.0 * tp / (2.0 * tp + fp + fne)
+    }
+}
+
+/// Matthews correlation for two classes (0 when undefined, as scikit-learn).
+pub fn mcc_binary(y: &[bool], p: &[bool]) -> f64 {
+    let yc: Vec<usize> = y.iter().map(|b| *b as usize).collect();
+    let pc: Vec<usize> = p.iter().map(|b| *b as usize).collect();
+    mcc_multiclass(&yc, &pc, 2)
+}
+
+pub fn accuracy<T: PartialEq>(y: &[T], p: &[T]) -> f64 {
+    if y.is_empty() {
+        return 0.0;
+    }
+    y.iter().zip(p).filter(|(a, b)| a == b).count() as f64 / y.len() as f64
+}
+
+/// Multiclass MCC (Gorodkin's R_K, scikit-learn's formula); 0 when undefined.
+pub fn mcc_multiclass(y: &[usize], p: &[usize], k: usize) -> f64 {
+    let n = y.len() as f64;
+    let mut t = vec![0.0; k];
+    let mut q = vec![0.0; k];
+    let mut c = 0.0;
+    for (a, b) in y.iter().zip(p) {
+        t[*a] += 1.0;
+        q[*b] += 1.0;
+        if a == b {
+            c += 1.0;
+        }
+    }
+    let tq: f64 = t.iter().zip(&q).map(|(a, b)| a * b).sum();
+    let cov_ytyp = c * n - tq;
+    let cov_ypyp = n * n - q.iter().map(|x| x * x).sum::<f64>();
+    let cov_ytyt = n * n - t.iter().map(|x| x * x).sum::<f64>();
+    let d = (cov_ytyt * cov_ypyp).sqrt();
+    if d == 0.0 { 0.0 } else { cov_ytyp / d }
+}
+
+/// Macro F1 over the classes present in truth or prediction (scikit-learn's default labels).
+pub fn f1_macro_multiclass(y: &[usize], p: &[usize]) -> f64 {
+    let mut labels: Vec<usize> = y.iter().chain(p).copied().collect();
+    labels.sort_unstable();
+    labels.dedup();
+    if labels.is_empty() {
+        return 0.0;
+    }
+    let f: f64 = labels
+        .iter()
+        .map(|c| {
+            let yb: Vec<bool> = y.iter().map(|v| v == c).collect();
+            let pb: Vec<bool> = p.iter().map(|v| v == c).collect();
+            f1_binary(&yb, &pb)
+        })
+        .sum();
+    f / labels.len() as f64
+}
+
+/// Spearman rank correlation; `None` when either side is constant.
+pub fn spearman(y: &[f64], p: &[f64]) -> Option<f64> {
+    pearson(&average_ranks(y), &average_ranks(p))
+}
+
+pub fn pearson(a: &[f64], b: &[f64]) -> Option<f64> {
+    let n = a.len() as f64;
+    if a.len() < 2 {
+        return None;
+    }
+    let ma = a.iter().sum::<f64>() / n;
+    let mb = b.iter().sum::<f64>() / n;
+    let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
+    for (x, y) in a.iter().zip(b) {
+        sab += (x - ma) * (y - mb);
+        saa += (x - ma) * (x - ma);
+        sbb += (y - mb) * (y - mb);
+    }
+    if saa == 0.0 || sbb == 0.0 {
+        None
+    } else {
+        Some(sab / (saa * sbb).sqrt())
+    }
+}
+
+/// Coefficient of determination; `None` when the truth is constant.
+pub fn r2(y: &[f64], p: &[f64]) -> Option<f64> {
+    let n = y.len() as f64;
+    let m = y.iter().sum::<f64>() / n;
+    let ss_tot: f64 = y.iter().map(|v| (v - m) * (v - m)).sum();
+    let ss_res: f64 = y.iter().zip(p).map(|(a, b)| (a - b) * (a - b)).sum();
+    if ss_tot == 0.0 {
+        None
+    } else {
+        Some(1.0 - ss_res / ss_tot)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hand_checked_cases() {
+        // Perfect, reversed, all-tied scores.
+        let y = [false, false, true, true];
+        assert_eq!(auroc(&y, &[0.1, 0.2, 0.8, 0.9]), Some(1.0));
+        assert_eq!(auroc(&y, &[0.9, 0.8, 0.2, 0.1]), Some(0.0));
+        assert_eq!(auroc(&y, &[0.5; 4]), Some(0.5));
+        assert_eq!(auroc(&[true, true], &[0.1, 0.2]), None);
+        assert_eq!(average_precision(&[false, false], &[0.1, 0.2]), None);
+        assert_eq!(average_precision(&y, &[0.1, 0.2, 0.8, 0.9]), Some(1.0));
+        assert_eq!(r2(&[1.0, 1.0], &[0.0, 2.0]), None);
+        assert_eq!(spearman(&[1.0, 2.0, 3.0], &[10.0, 20.0, 30.0]), Some(1.0));
+        assert_eq!(
+            average_ranks(&[3.0, 1.0, 3.0, 2.0]),
+            vec![3.5, 1.0, 3.5, 2.0]
+        );
+    }
+}
+
+#[cfg(test)]
+mod sklearn_fixtures {
+    use super::*;
+
+    #[test]
+    fn agree_with_scikit_learn() {
+        let p =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/metrics.json");
+        let cases: Vec<serde_json::Value> =
+            serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
+        let f = |v: &serde_json::Value| -> Vec<f64> {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap())
+                .collect()
+        };
+        let close = |a: f64, b: &serde_json::Value, what: &str| {
+            let b = b.as_f64().unwrap();
+            assert!((a - b).abs() < 1e-9, "{what}: ours {a} vs scikit-learn {b}");
+        };
+        let mut n = 0;
+        for c in &cases {
+            match c["kind"].as_str().unwrap() {
+                "binary" => {
+                    let y: Vec<bool> = f(&c["y"]).iter().map(|v| *v > 0.5).collect();
+                    let p: Vec<bool> = f(&c["pred"]).iter().map(|v| *v > 0.5).collect();
+                    let s = f(&c["score"]);
+                    close(auroc(&y, &s).unwrap(), &c["auroc"], "auroc");
+                    close(average_precision(&y, &s).unwrap(), &c["auprc"], "auprc");
+                    close(f1_binary(&y, &p), &c["f1"], "f1");
+                    close(mcc_binary(&y, &p), &c["mcc"], "mcc");
+                    close(accuracy(&y, &p), &c["accuracy"], "accuracy");
+                }
+                "multiclass" => {
+                    let k = c["k"].as_u64().unwrap() as usize;
+                    let y: Vec<usize> = f(&c["y"]).iter().map(|v| *v as usize).collect();
+                    let p: Vec<usize> = f(&c["pred"]).iter().map(|v| *v as usize).collect();
+                    close(f1_macro_multiclass(&y, &p), &c["f1_macro"], "f1_macro");
+                    close(mcc_multiclass(&y, &p, k), &c["mcc"], "mcc multiclass");
+                    close(accuracy(&y, &p), &c["accuracy"], "accuracy");
+                }
+                _ => {
+                    let y = f(&c["y"]);
+                    let p = f(&c["pred"]);
+                    close(spearman(&y, &p).unwrap(), &c["spearman"], "spearman");
+                    close(r2(&y, &p).unwrap(), &c["r2"], "r2");
+                }
+            }
+            n += 1;
+        }
+        assert_eq!(n, 24);
+    }
+}

@@ -1,0 +1,2 @@
+pub mod burn_probe;
+pub mod metrics;
