@@ -12,10 +12,10 @@
 //!
 //! | task | kind | signal |
 //! |---|---|---|
-//! | membrane | binary | protein (hydrophobic TM segments) |
+//! | membrane | binary | protein (2–4 hydrophobic TM segments) |
 //! | fold_class | multiclass | protein (family composition) |
 //! | disorder | regression | protein (fraction of P/E/S/Q/K) |
-//! | enzyme | binary | protein (HExxH motif) |
+//! | enzyme | binary | protein (3 × HExxH motif) |
 //! | localization | multiclass | protein (signal peptide / TM / NLS) |
 //! | ligand_binding | multilabel | protein (ligand motifs) |
 //! | expression | regression | dna (codon GC3 bias only) |
@@ -181,7 +181,7 @@ pub fn synthesize(cfg: &SynthConfig) -> Dataset {
         }
         // Gene-level protein latent: cysteine/tryptophan/histidine richness.
         let chw: f64 = normal.sample(&mut rng);
-        let frac = (0.03 + 0.02 * chw).clamp(0.0, 0.12);
+        let frac = (0.05 + 0.035 * chw).clamp(0.0, 0.16);
         for a in p.iter_mut().skip(1) {
             if rng.random_bool(frac) {
                 *a = b"CWH"[rng.random_range(0..3)];
@@ -200,27 +200,37 @@ pub fn synthesize(cfg: &SynthConfig) -> Dataset {
             .filter(|_| rng.random_bool(0.92))
             .collect();
         if tm {
-            for _ in 0..rng.random_range(1..=3) {
+            for _ in 0..rng.random_range(2..=4) {
                 let seg = hydrophobic_segment(&mut rng);
                 place(&mut p, &seg, &mut rng, 30);
             }
         }
+        // Motifs come in a few copies (repeated domains), so that both
+        // composition baselines and sequence models can pick them up.
         if enzyme {
-            let m = [
-                b'H',
-                b'E',
-                draw_aa(&mut rng, &comp),
-                draw_aa(&mut rng, &comp),
-                b'H',
-            ];
-            place(&mut p, &m, &mut rng, 25);
+            for _ in 0..3 {
+                let m = [
+                    b'H',
+                    b'E',
+                    draw_aa(&mut rng, &comp),
+                    draw_aa(&mut rng, &comp),
+                    b'H',
+                ];
+                place(&mut p, &m, &mut rng, 25);
+            }
         }
         for &l in &ligands {
-            place(&mut p, LIGAND_MOTIFS[l], &mut rng, 25);
+            for _ in 0..2 {
+                place(&mut p, LIGAND_MOTIFS[l], &mut rng, 25);
+            }
         }
-        place(&mut p, INTERFACE_MOTIFS[fam.interface], &mut rng, 25);
+        for _ in 0..3 {
+            place(&mut p, INTERFACE_MOTIFS[fam.interface], &mut rng, 25);
+        }
         if nls {
-            place(&mut p, b"PKKKRKV", &mut rng, 25);
+            for _ in 0..2 {
+                place(&mut p, b"PKKKRKV", &mut rng, 25);
+            }
         }
         if sp && p.len() > 24 {
             let mut s = b"MKKLLLALLAALAVSQA".to_vec();

@@ -1,2 +1,104 @@
-pub mod burn_probe;
+//! Probes on frozen embeddings: logistic regression and MLP heads trained in
+//! burn, with features standardized on the training split, symmetric pair
+//! features built per batch, and the metrics of each task kind.
+
+pub mod cell;
+pub mod features;
 pub mod metrics;
+pub mod train;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ProbeKind {
+    Logreg,
+    #[default]
+    Mlp,
+}
+
+/// Probe settings (the sweep's `probe:` block).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProbeParams {
+    pub kind: ProbeKind,
+    /// MLP hidden layer sizes (ignored by logreg).
+    pub hidden: Vec<usize>,
+    pub dropout: f64,
+    pub lr: f64,
+    pub weight_decay: f64,
+    pub batch: usize,
+    pub max_epochs: usize,
+    /// Epochs without a better validation score before stopping.
+    pub patience: usize,
+    /// Weight classes inversely to their frequency (binary/multilabel: positive weight).
+    pub class_weights: bool,
+}
+
+impl Default for ProbeParams {
+    fn default() -> Self {
+        ProbeParams {
+            kind: ProbeKind::Mlp,
+            hidden: vec![256],
+            dropout: 0.1,
+            lr: 1e-3,
+            weight_decay: 1e-4,
+            batch: 256,
+            max_epochs: 100,
+            patience: 10,
+            class_weights: true,
+        }
+    }
+}
+
+impl ProbeParams {
+    pub fn check(&self) -> Result<(), String> {
+        if !(self.lr > 0.0 && self.lr.is_finite()) {
+            return Err(format!("probe.lr = {}: must be > 0", self.lr));
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(format!(
+                "probe.dropout = {}: must be in [0, 1)",
+                self.dropout
+            ));
+        }
+        if self.weight_decay < 0.0 {
+            return Err("probe.weight_decay must be >= 0".into());
+        }
+        if self.batch == 0 || self.max_epochs == 0 {
+            return Err("probe.batch and probe.max_epochs must be >= 1".into());
+        }
+        if self.hidden.contains(&0) {
+            return Err("probe.hidden sizes must be >= 1".into());
+        }
+        Ok(())
+    }
+}
+
+/// What the probe predicts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Head {
+    Binary,
+    Multiclass(usize),
+    Multilabel(usize),
+    Regression,
+}
+
+impl Head {
+    pub fn outputs(self) -> usize {
+        match self {
+            Head::Binary | Head::Regression => 1,
+            Head::Multiclass(k) | Head::Multilabel(k) => k,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error("{0}")]
+    Degenerate(String),
+    #[error("{0}")]
+    Input(String),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}

@@ -1,0 +1,913 @@
+//! A cell: one model (or ensemble) × task × seed. Trains the probe on the
+//! training split, selects by validation, scores the test split, and writes
+//! `store/cells/<cell-id>.h5` (schema: docs/store-schema.md).
+
+use super::features::{DenseFeatures, Features, PairFeatures};
+use super::metrics;
+use super::train::{CurvePoint, train_probe};
+use super::{Head, ProbeError, ProbeParams};
+use crate::atomic::AtomicPath;
+use crate::dataset::splits::{SplitConfig, split_task};
+use crate::dataset::{Dataset, Label, Scope, TaskKind, TaskSpec};
+use crate::store::StoreError;
+use burn::tensor::Device;
+use hdf5::types::VarLenUnicode;
+use ndarray::{Array1, Array2, Axis};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Instant;
+
+pub const CELL_FORMAT_VERSION: i64 = 1;
+
+/// How an ensemble combines its members.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Fusion {
+    /// A single model.
+    None,
+    /// Early fusion: concatenate standardized member embeddings, then probe.
+    Concat,
+    /// Late fusion: average the members' predicted probabilities.
+    MeanProb,
+    /// Late fusion with member weights chosen on the validation split.
+    WeightedProb,
+}
+
+impl Fusion {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Fusion::None => "none",
+            Fusion::Concat => "concat",
+            Fusion::MeanProb => "mean-prob",
+            Fusion::WeightedProb => "weighted-prob",
+        }
+    }
+    pub fn is_late(self) -> bool {
+        matches!(self, Fusion::MeanProb | Fusion::WeightedProb)
+    }
+}
+
+/// Everything that determines a cell's output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CellSpec {
+    pub id: String,
+    /// Model or ensemble name (a row of the report).
+    pub model: String,
+    /// The embedding models it reads (one for a single model).
+    pub members: Vec<String>,
+    pub fusion: Fusion,
+    pub task: String,
+    pub seed: u64,
+    pub probe: ProbeParams,
+    pub splits: SplitConfig,
+    /// For late fusion: the member cells' ids, in `members` order.
+    #[serde(default)]
+    pub member_cells: Vec<String>,
+}
+
+/// A finished cell as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CellResult {
+    pub id: String,
+    pub model: String,
+    pub members: Vec<String>,
+    pub fusion: Fusion,
+    pub task: String,
+    pub seed: u64,
+    pub kind: TaskKind,
+    pub scope: Scope,
+    /// Metric → value; `None` when undefined (see `undefined`).
+    pub metrics: BTreeMap<String, Option<f64>>,
+    /// Why undefined metrics are undefined.
+    pub undefined: Vec<String>,
+    pub test_ids: Vec<String>,
+    pub test_labels: Array2<f32>,
+    pub test_pred: Array2<f32>,
+    pub valid_ids: Vec<String>,
+    pub valid_labels: Array2<f32>,
+    pub valid_pred: Array2<f32>,
+    pub curve: Vec<CurvePoint>,
+    pub best_epoch: usize,
+    pub seconds: f64,
+    pub dataset_hash: String,
+    pub n_train: usize,
+    pub dropped_pairs: usize,
+    /// Late fusion member weights.
+    pub weights: Vec<f64>,
+}
+
+fn head_of(t: &TaskSpec) -> Head {
+    match t.kind {
+        TaskKind::Binary => Head::Binary,
+        TaskKind::Multiclass => Head::Multiclass(t.classes.len()),
+        TaskKind::Multilabel => Head::Multilabel(t.classes.len()),
+        TaskKind::Regression => Head::Regression,
+    }
+}
+
+fn target_row(t: &TaskSpec, l: &Label) -> Vec<f32> {
+    let k = t.n_outputs();
+    let mut v = vec![0f32; k];
+    match l {
+        Label::Binary(b) => v[0] = *b as u8 as f32,
+        Label::Class(c) => v[*c as usize] = 1.0,
+        Label::Multi(cs) => cs.iter().for_each(|c| v[*c as usize] = 1.0),
+        Label::Value(x) => v[0] = *x,
+    }
+    v
+}
+
+/// Test-split metrics of predictions `p` against targets `y`.
+pub fn compute_metrics(
+    kind: TaskKind,
+    y: &Array2<f32>,
+    p: &Array2<f32>,
+) -> (BTreeMap<String, Option<f64>>, Vec<String>) {
+    let mut m = BTreeMap::new();
+    let mut why = Vec::new();
+    let col =
+        |a: &Array2<f32>, c: usize| -> Vec<f64> { a.column(c).iter().map(|v| *v as f64).collect() };
+    let bools =
+        |a: &Array2<f32>, c: usize| -> Vec<bool> { a.column(c).iter().map(|v| *v > 0.5).collect() };
+    match kind {
+        TaskKind::Binary => {
+            let (yt, s) = (bools(y, 0), col(p, 0));
+            let pred: Vec<bool> = s.iter().map(|v| *v >= 0.5).collect();
+            let au = metrics::auroc(&yt, &s);
+            if au.is_none() {
+                why.push(format!(
+                    "auroc: the test split has only {} (no {})",
+                    if yt.iter().any(|v| *v) {
+                        "positives"
+                    } else {
+                        "negatives"
+                    },
+                    if yt.iter().any(|v| *v) {
+                        "negatives"
+                    } else {
+                        "positives"
+                    }
+                ));
+            }
+            let ap = metrics::average_precision(&yt, &s);
+            if ap.is_none() {
+                why.push("auprc: the test split has no positives".into());
+            }
+            m.insert("auroc".into(), au);
+            m.insert("auprc".into(), ap);
+            m.insert("f1".into(), Some(metrics::f1_binary(&yt, &pred)));
+            m.insert("mcc".into(), Some(metrics::mcc_binary(&yt, &pred)));
+            m.insert("accuracy".into(), Some(metrics::accuracy(&yt, &pred)));
+        }
+        TaskKind::Multiclass | TaskKind::Multilabel => {
+            let k = y.ncols();
+            let (mut aus, mut aps, mut undefined) = (Vec::new(), Vec::new(), 0);
+            for c in 0..k {
+                let (yt, s) = (bools(y, c), col(p, c));
+                match (metrics::auroc(&yt, &s), metrics::average_precision(&yt, &s)) {
+                    (Some(a), Some(b)) => {
+                        aus.push(a);
+                        aps.push(b);
+                    }
+                    _ => undefined += 1,
+                }
+            }
+            if undefined > 0 {
+                why.push(format!("auroc/auprc: macro over {} of {k} classes ({undefined} have no positive or no negative in the test split)", k - undefined));
+            }
+            let mean =
+                |v: &Vec<f64>| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
+            if aus.is_empty() {
+                why.push(
+                    "auroc: no class has both positives and negatives in the test split".into(),
+                );
+            }
+            m.insert("auroc".into(), mean(&aus));
+            m.insert("auprc".into(), mean(&aps));
+            if kind == TaskKind::Multiclass {
+                let argmax = |a: &Array2<f32>| -> Vec<usize> {
+                    a.rows()
+                        .into_iter()
+                        .map(|r| {
+                            r.iter()
+                                .enumerate()
+                                .max_by(|x, y| x.1.total_cmp(y.1))
+                                .map(|(i, _)| i)
+                                .unwrap_or(0)
+                        })
+                        .collect()
+                };
+                let (yt, pt) = (argmax(y), argmax(p));
+                m.insert("f1".into(), Some(metrics::f1_macro_multiclass(&yt, &pt)));
+                m.insert("mcc".into(), Some(metrics::mcc_multiclass(&yt, &pt, k)));
+                m.insert("accuracy".into(), Some(metrics::accuracy(&yt, &pt)));
+            } else {
+                let f1s: Vec<f64> = (0..k)
+                    .map(|c| {
+                        let pred: Vec<bool> = p.column(c).iter().map(|v| *v >= 0.5).collect();
+                        metrics::f1_binary(&bools(y, c), &pred)
+                    })
+                    .collect();
+                m.insert("f1".into(), Some(f1s.iter().sum::<f64>() / k as f64));
+                let yf: Vec<bool> = y.iter().map(|v| *v > 0.5).collect();
+                let pf: Vec<bool> = p.iter().map(|v| *v >= 0.5).collect();
+                m.insert("mcc".into(), Some(metrics::mcc_binary(&yf, &pf)));
+                let exact = y
+                    .rows()
+                    .into_iter()
+                    .zip(p.rows())
+                    .filter(|(a, b)| {
+                        a.iter()
+                            .zip(b.iter())
+                            .all(|(u, v)| (*u > 0.5) == (*v >= 0.5))
+                    })
+                    .count();
+                m.insert(
+                    "accuracy".into(),
+                    Some(exact as f64 / y.nrows().max(1) as f64),
+                );
+            }
+        }
+        TaskKind::Regression => {
+            let (yt, pt) = (col(y, 0), col(p, 0));
+            let sp = metrics::spearman(&yt, &pt);
+            let r2 = metrics::r2(&yt, &pt);
+            if sp.is_none() {
+                why.push("spearman: constant truth or prediction on the test split".into());
+            }
+            if r2.is_none() {
+                why.push("r2: constant truth on the test split".into());
+            }
+            m.insert("spearman".into(), sp);
+            m.insert("r2".into(), r2);
+            let mse = yt
+                .iter()
+                .zip(&pt)
+                .map(|(a, b)| (a - b).powi(2))
+                .sum::<f64>()
+                / yt.len().max(1) as f64;
+            m.insert("mse".into(), Some(mse));
+        }
+    }
+    (m, why)
+}
+
+/// The headline metric of a task kind (the report's main table).
+pub fn primary_metric(kind: TaskKind) -> &'static str {
+    match kind {
+        TaskKind::Regression => "spearman",
+        _ => "auroc",
+    }
+}
+
+struct Prepared {
+    spec: TaskSpec,
+    /// For each task row: its id (gene id or "a|b").
+    ids: Vec<String>,
+    y: Array2<f32>,
+    train: Vec<usize>,
+    valid: Vec<usize>,
+    test: Vec<usize>,
+    dropped: usize,
+    /// Gene rows (into ds.genes) the features need; pair tasks: pair → (row, row) into this list.
+    genes: Vec<usize>,
+    pairs: Vec<(usize, usize)>,
+}
+
+fn prepare(ds: &Dataset, cell: &CellSpec) -> Result<Prepared, ProbeError> {
+    let spec = ds
+        .task(&cell.task)
+        .ok_or_else(|| ProbeError::Input(format!("task {:?} is not in the dataset", cell.task)))?
+        .clone();
+    let split = split_task(ds, &cell.task, cell.seed, &cell.splits)
+        .map_err(|e| ProbeError::Input(e.to_string()))?;
+    let k = spec.n_outputs();
+    match spec.scope {
+        Scope::Gene => {
+            let rows = &ds.gene_labels[&cell.task];
+            let mut y = Array2::<f32>::zeros((rows.len(), k));
+            for (i, (_, l)) in rows.iter().enumerate() {
+                y.row_mut(i).assign(&Array1::from(target_row(&spec, l)));
+            }
+            Ok(Prepared {
+                ids: rows
+                    .iter()
+                    .map(|(g, _)| ds.genes[*g as usize].id.clone())
+                    .collect(),
+                genes: rows.iter().map(|(g, _)| *g as usize).collect(),
+                pairs: Vec::new(),
+                y,
+                train: split.train,
+                valid: split.valid,
+                test: split.test,
+                dropped: 0,
+                spec,
+            })
+        }
+        Scope::Pair => {
+            let rows = &ds.pair_labels[&cell.task];
+            let mut genes: Vec<usize> = rows
+                .iter()
+                .flat_map(|(a, b, _)| [*a as usize, *b as usize])
+                .collect();
+            genes.sort_unstable();
+            genes.dedup();
+            let pos: BTreeMap<usize, usize> =
+                genes.iter().enumerate().map(|(i, g)| (*g, i)).collect();
+            let mut y = Array2::<f32>::zeros((rows.len(), k));
+            for (i, (_, _, l)) in rows.iter().enumerate() {
+                y.row_mut(i).assign(&Array1::from(target_row(&spec, l)));
+            }
+            Ok(Prepared {
+                ids: rows
+                    .iter()
+                    .map(|(a, b, _)| {
+                        format!("{}|{}", ds.genes[*a as usize].id, ds.genes[*b as usize].id)
+                    })
+                    .collect(),
+                pairs: rows
+                    .iter()
+                    .map(|(a, b, _)| (pos[&(*a as usize)], pos[&(*b as usize)]))
+                    .collect(),
+                genes,
+                y,
+                train: split.train,
+                valid: split.valid,
+                test: split.test,
+                dropped: split.dropped,
+                spec,
+            })
+        }
+    }
+}
+
+/// Loads the members' embeddings of `genes` and concatenates them.
+fn load_embeddings(
+    ds: &Dataset,
+    emb_dir: &Path,
+    members: &[String],
+    genes: &[usize],
+) -> Result<Array2<f32>, ProbeError> {
+    let ids: Vec<&str> = genes.iter().map(|g| ds.genes[*g].id.as_str()).collect();
+    let mut parts = Vec::new();
+    for m in members {
+        let p = emb_dir.join(format!("{m}.h5"));
+        if !p.exists() {
+            return Err(ProbeError::Input(format!(
+                "model {m}: no embedding store {} (run the embed stage first)",
+                p.display()
+            )));
+        }
+        let e = crate::store::read_rows(&p, &ids)?;
+        if let Some(((r, c), _)) = e.indexed_iter().find(|(_, v)| !v.is_finite()) {
+            return Err(ProbeError::Input(format!(
+                "model {m}: non-finite embedding for gene {} (column {c}) in {}",
+                ids[r],
+                p.display()
+            )));
+        }
+        parts.push(e);
+    }
+    let views: Vec<_> = parts.iter().map(|a| a.view()).collect();
+    ndarray::concatenate(Axis(1), &views)
+        .map_err(|e| ProbeError::Input(format!("cannot concatenate members {members:?}: {e}")))
+}
+
+/// Runs one cell and writes its store to `cells_dir/<id>.h5`.
+pub fn run_cell(
+    ds: &Dataset,
+    emb_dir: &Path,
+    cells_dir: &Path,
+    cell: &CellSpec,
+    device: &Device,
+) -> Result<CellResult, ProbeError> {
+    let t0 = Instant::now();
+    let prep = prepare(ds, cell)?;
+    let head = head_of(&prep.spec);
+    let (valid_pred, test_pred, curve, best_epoch, weights) = if cell.fusion.is_late() {
+        late_fusion(cells_dir, cell, &prep)?
+    } else {
+        let emb = load_embeddings(ds, emb_dir, &cell.members, &prep.genes)?;
+        let feats: Box<dyn Features> = match prep.spec.scope {
+            Scope::Gene => Box::new(DenseFeatures::standardized(&emb, &prep.train)),
+            Scope::Pair => Box::new(PairFeatures::new(&emb, prep.pairs.clone(), &prep.train)),
+        };
+        let seed = u64::from_str_radix(&cell.id[..16.min(cell.id.len())], 16).unwrap_or(cell.seed);
+        let out = train_probe(
+            feats.as_ref(),
+            &prep.y,
+            &prep.train,
+            &prep.valid,
+            &prep.test,
+            head,
+            &cell.probe,
+            seed,
+            device,
+        )
+        .map_err(|e| {
+            ProbeError::Degenerate(format!(
+                "{} × {} (seed {}): {e}",
+                cell.model, cell.task, cell.seed
+            ))
+        })?;
+        (out.valid, out.test, out.curve, out.best_epoch, Vec::new())
+    };
+    let test_labels = prep.y.select(Axis(0), &prep.test);
+    let valid_labels = prep.y.select(Axis(0), &prep.valid);
+    let (metrics, undefined) = compute_metrics(prep.spec.kind, &test_labels, &test_pred);
+    let res = CellResult {
+        id: cell.id.clone(),
+        model: cell.model.clone(),
+        members: cell.members.clone(),
+        fusion: cell.fusion,
+        task: cell.task.clone(),
+        seed: cell.seed,
+        kind: prep.spec.kind,
+        scope: prep.spec.scope,
+        metrics,
+        undefined,
+        test_ids: prep.test.iter().map(|r| prep.ids[*r].clone()).collect(),
+        test_labels,
+        test_pred,
+        valid_ids: prep.valid.iter().map(|r| prep.ids[*r].clone()).collect(),
+        valid_labels,
+        valid_pred,
+        curve,
+        best_epoch,
+        seconds: t0.elapsed().as_secs_f64(),
+        dataset_hash: ds.manifest.dataset_hash.clone(),
+        n_train: prep.train.len(),
+        dropped_pairs: prep.dropped,
+        weights,
+    };
+    res.write(&cells_dir.join(format!("{}.h5", cell.id)))?;
+    Ok(res)
+}
+
+/// ids, labels, predictions of one split.
+type SplitArrays = (Vec<String>, Array2<f32>, Array2<f32>);
+
+type Fused = (Array2<f32>, Array2<f32>, Vec<CurvePoint>, usize, Vec<f64>);
+
+fn late_fusion(cells_dir: &Path, cell: &CellSpec, prep: &Prepared) -> Result<Fused, ProbeError> {
+    if cell.member_cells.len() != cell.members.len() {
+        return Err(ProbeError::Input(format!(
+            "late fusion {}: member cells not given",
+            cell.model
+        )));
+    }
+    let mut members = Vec::new();
+    for (m, id) in cell.members.iter().zip(&cell.member_cells) {
+        let p = cells_dir.join(format!("{id}.h5"));
+        let r = CellResult::read(&p).map_err(|e| {
+            ProbeError::Input(format!(
+                "late fusion {}: member {m}'s cell {} is not available: {e}",
+                cell.model,
+                p.display()
+            ))
+        })?;
+        let want_test: Vec<&String> = prep.test.iter().map(|r| &prep.ids[*r]).collect();
+        if r.test_ids.iter().collect::<Vec<_>>() != want_test {
+            return Err(ProbeError::Input(format!(
+                "late fusion {}: member {m}'s cell has other test genes (different split?)",
+                cell.model
+            )));
+        }
+        members.push(r);
+    }
+    let k = members[0].test_pred.ncols();
+    if members.iter().any(|r| r.test_pred.ncols() != k) {
+        return Err(ProbeError::Input(format!(
+            "late fusion {}: members predict different numbers of outputs",
+            cell.model
+        )));
+    }
+    let combine = |w: &[f64], valid: bool| -> Array2<f32> {
+        let mut out = Array2::<f32>::zeros(if valid {
+            members[0].valid_pred.dim()
+        } else {
+            members[0].test_pred.dim()
+        });
+        for (r, wi) in members.iter().zip(w) {
+            out += &(if valid { &r.valid_pred } else { &r.test_pred }).mapv(|v| v * *wi as f32);
+        }
+        out
+    };
+    let n = members.len();
+    let mut weights = vec![1.0 / n as f64; n];
+    if cell.fusion == Fusion::WeightedProb {
+        // Grid over the simplex in steps of 0.1 (n ≤ 3); beyond that, equal weights.
+        let grid: Vec<Vec<f64>> = match n {
+            2 => (0..=10)
+                .map(|i| vec![i as f64 / 10.0, 1.0 - i as f64 / 10.0])
+                .collect(),
+            3 => (0..=10)
+                .flat_map(|i| {
+                    (0..=10 - i).map(move |j| {
+                        vec![i as f64 / 10.0, j as f64 / 10.0, (10 - i - j) as f64 / 10.0]
+                    })
+                })
+                .collect(),
+            _ => vec![weights.clone()],
+        };
+        let valid_labels = prep.y.select(Axis(0), &prep.valid);
+        let key = primary_metric(prep.spec.kind);
+        let mut best = f64::NEG_INFINITY;
+        for w in grid {
+            let (m, _) = compute_metrics(prep.spec.kind, &valid_labels, &combine(&w, true));
+            if let Some(Some(s)) = m.get(key)
+                && *s > best + 1e-12
+            {
+                best = *s;
+                weights = w;
+            }
+        }
+    }
+    Ok((
+        combine(&weights, true),
+        combine(&weights, false),
+        Vec::new(),
+        0,
+        weights,
+    ))
+}
+
+fn h5e(path: &Path) -> impl Fn(hdf5::Error) -> StoreError + '_ {
+    move |source| StoreError::Hdf5 {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn vlu(s: &str) -> VarLenUnicode {
+    VarLenUnicode::from_str(s).unwrap_or_default()
+}
+
+impl CellResult {
+    /// Writes the cell store atomically.
+    pub fn write(&self, dest: &Path) -> Result<(), StoreError> {
+        let tmp = AtomicPath::new(dest).map_err(|source| StoreError::Io {
+            path: dest.to_path_buf(),
+            source,
+        })?;
+        {
+            let e = h5e(dest);
+            let f = hdf5::File::create(tmp.path()).map_err(&e)?;
+            let sattr = |loc: &hdf5::Location, k: &str, v: &str| -> Result<(), StoreError> {
+                loc.new_attr::<VarLenUnicode>()
+                    .shape(())
+                    .create(k)
+                    .and_then(|a| a.write_scalar(&vlu(v)))
+                    .map_err(&e)
+            };
+            let iattr = |loc: &hdf5::Location, k: &str, v: i64| -> Result<(), StoreError> {
+                loc.new_attr::<i64>()
+                    .shape(())
+                    .create(k)
+                    .and_then(|a| a.write_scalar(&v))
+                    .map_err(&e)
+            };
+            let fattr = |loc: &hdf5::Location, k: &str, v: f64| -> Result<(), StoreError> {
+                loc.new_attr::<f64>()
+                    .shape(())
+                    .create(k)
+                    .and_then(|a| a.write_scalar(&v))
+                    .map_err(&e)
+            };
+            let kind = format!("{:?}", self.kind).to_lowercase();
+            let scope = format!("{:?}", self.scope).to_lowercase();
+            for (k, v) in [
+                ("cell_id", self.id.as_str()),
+                ("model", &self.model),
+                ("members", &self.members.join(",")),
+                ("fusion", self.fusion.as_str()),
+                ("task", &self.task),
+                ("task_kind", &kind),
+                ("scope", &scope),
+                ("dataset_hash", &self.dataset_hash),
+                ("tool_version", crate::TOOL_VERSION),
+                ("created", &crate::store::now_rfc3339()),
+                ("undefined", &self.undefined.join("; ")),
+            ] {
+                sattr(&f, k, v)?;
+            }
+            iattr(&f, "seed", self.seed as i64)?;
+            iattr(&f, "best_epoch", self.best_epoch as i64)?;
+            iattr(&f, "n_train", self.n_train as i64)?;
+            iattr(&f, "dropped_pairs", self.dropped_pairs as i64)?;
+            iattr(&f, "format_version", CELL_FORMAT_VERSION)?;
+            fattr(&f, "seconds", self.seconds)?;
+            let mg = f.create_group("metrics").map_err(&e)?;
+            for (k, v) in &self.metrics {
+                fattr(&mg, k, v.unwrap_or(f64::NAN))?;
+            }
+            for (split, ids, y, p) in [
+                ("test", &self.test_ids, &self.test_labels, &self.test_pred),
+                (
+                    "valid",
+                    &self.valid_ids,
+                    &self.valid_labels,
+                    &self.valid_pred,
+                ),
+            ] {
+                let g = f.create_group(split).map_err(&e)?;
+                let v: Vec<VarLenUnicode> = ids.iter().map(|s| vlu(s)).collect();
+                g.new_dataset_builder()
+                    .with_data(&v)
+                    .create("ids")
+                    .map_err(&e)?;
+                g.new_dataset_builder()
+                    .with_data(y)
+                    .create("labels")
+                    .map_err(&e)?;
+                g.new_dataset_builder()
+                    .with_data(p)
+                    .create("pred")
+                    .map_err(&e)?;
+            }
+            let c = f.create_group("curve").map_err(&e)?;
+            let ep: Vec<i64> = self.curve.iter().map(|p| p.epoch as i64).collect();
+            c.new_dataset_builder()
+                .with_data(&ep)
+                .create("epoch")
+                .map_err(&e)?;
+            for (name, vals) in [
+                (
+                    "train_loss",
+                    self.curve
+                        .iter()
+                        .map(|p| p.train_loss)
+                        .collect::<Vec<f64>>(),
+                ),
+                (
+                    "valid_loss",
+                    self.curve.iter().map(|p| p.valid_loss).collect(),
+                ),
+                (
+                    "valid_score",
+                    self.curve.iter().map(|p| p.valid_score).collect(),
+                ),
+            ] {
+                c.new_dataset_builder()
+                    .with_data(&vals)
+                    .create(name)
+                    .map_err(&e)?;
+            }
+            f.new_dataset_builder()
+                .with_data(&self.weights)
+                .create("fusion_weights")
+                .map_err(&e)?;
+            f.close().map_err(&e)?;
+        }
+        tmp.commit().map_err(|source| StoreError::Io {
+            path: dest.to_path_buf(),
+            source,
+        })?;
+        Ok(())
+    }
+
+    /// Reads a cell store.
+    pub fn read(path: &Path) -> Result<CellResult, StoreError> {
+        let e = h5e(path);
+        let f = hdf5::File::open(path).map_err(&e)?;
+        let s = |loc: &hdf5::Location, k: &str| -> Result<String, StoreError> {
+            loc.attr(k)
+                .and_then(|a| a.read_scalar::<VarLenUnicode>())
+                .map(|v| v.as_str().to_string())
+                .map_err(&e)
+        };
+        let i = |k: &str| -> Result<i64, StoreError> {
+            f.attr(k).and_then(|a| a.read_scalar::<i64>()).map_err(&e)
+        };
+        let kind = match s(&f, "task_kind")?.as_str() {
+            "binary" => TaskKind::Binary,
+            "multiclass" => TaskKind::Multiclass,
+            "multilabel" => TaskKind::Multilabel,
+            _ => TaskKind::Regression,
+        };
+        let fusion = match s(&f, "fusion")?.as_str() {
+            "concat" => Fusion::Concat,
+            "mean-prob" => Fusion::MeanProb,
+            "weighted-prob" => Fusion::WeightedProb,
+            _ => Fusion::None,
+        };
+        let mg = f.group("metrics").map_err(&e)?;
+        let mut metrics = BTreeMap::new();
+        for name in mg.attr_names().map_err(&e)? {
+            let v: f64 = mg.attr(&name).and_then(|a| a.read_scalar()).map_err(&e)?;
+            metrics.insert(name, v.is_finite().then_some(v));
+        }
+        let read_split = |split: &str| -> Result<SplitArrays, StoreError> {
+            let g = f.group(split).map_err(&e)?;
+            let ids: Vec<VarLenUnicode> =
+                g.dataset("ids").and_then(|d| d.read_raw()).map_err(&e)?;
+            let y: Array2<f32> = g.dataset("labels").and_then(|d| d.read_2d()).map_err(&e)?;
+            let p: Array2<f32> = g.dataset("pred").and_then(|d| d.read_2d()).map_err(&e)?;
+            Ok((ids.iter().map(|s| s.as_str().to_string()).collect(), y, p))
+        };
+        let (test_ids, test_labels, test_pred) = read_split("test")?;
+        let (valid_ids, valid_labels, valid_pred) = read_split("valid")?;
+        let c = f.group("curve").map_err(&e)?;
+        let ep: Vec<i64> = c.dataset("epoch").and_then(|d| d.read_raw()).map_err(&e)?;
+        let col = |n: &str| -> Result<Vec<f64>, StoreError> {
+            c.dataset(n).and_then(|d| d.read_raw()).map_err(&e)
+        };
+        let (tl, vl, vs) = (col("train_loss")?, col("valid_loss")?, col("valid_score")?);
+        let curve = (0..ep.len())
+            .map(|j| CurvePoint {
+                epoch: ep[j] as usize,
+                train_loss: tl[j],
+                valid_loss: vl[j],
+                valid_score: vs[j],
+            })
+            .collect();
+        let undefined = s(&f, "undefined")?;
+        Ok(CellResult {
+            id: s(&f, "cell_id")?,
+            model: s(&f, "model")?,
+            members: s(&f, "members")?
+                .split(',')
+                .filter(|x| !x.is_empty())
+                .map(str::to_string)
+                .collect(),
+            fusion,
+            task: s(&f, "task")?,
+            seed: i("seed")? as u64,
+            kind,
+            scope: if s(&f, "scope")? == "pair" {
+                Scope::Pair
+            } else {
+                Scope::Gene
+            },
+            metrics,
+            undefined: undefined
+                .split("; ")
+                .filter(|x| !x.is_empty())
+                .map(str::to_string)
+                .collect(),
+            test_ids,
+            test_labels,
+            test_pred,
+            valid_ids,
+            valid_labels,
+            valid_pred,
+            curve,
+            best_epoch: i("best_epoch")? as usize,
+            seconds: f
+                .attr("seconds")
+                .and_then(|a| a.read_scalar::<f64>())
+                .map_err(&e)?,
+            dataset_hash: s(&f, "dataset_hash")?,
+            n_train: i("n_train")? as usize,
+            dropped_pairs: i("dropped_pairs")? as usize,
+            weights: f
+                .dataset("fusion_weights")
+                .and_then(|d| d.read_raw())
+                .map_err(&e)?,
+        })
+    }
+}
+
+/// Cell stores in `dir` by id (file stem).
+pub fn cell_path(dir: &Path, id: &str) -> PathBuf {
+    dir.join(format!("{id}.h5"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn undefined_metrics_are_reported_not_nan() {
+        let y = array![[0.0f32], [0.0], [0.0]];
+        let p = array![[0.1f32], [0.7], [0.2]];
+        let (m, why) = compute_metrics(TaskKind::Binary, &y, &p);
+        assert_eq!(m["auroc"], None);
+        assert_eq!(m["auprc"], None);
+        assert_eq!(m["accuracy"], Some(2.0 / 3.0));
+        assert!(
+            why[0].starts_with("auroc: the test split has only negatives"),
+            "{why:?}"
+        );
+        let (m, why) = compute_metrics(
+            TaskKind::Regression,
+            &array![[1.0f32], [1.0]],
+            &array![[0.5f32], [2.0]],
+        );
+        assert_eq!((m["spearman"], m["r2"]), (None, None));
+        assert_eq!(why.len(), 2);
+        // Multiclass: classes absent from the test split are left out of the macro average, and said so.
+        let y = array![[1.0f32, 0.0, 0.0], [0.0, 1.0, 0.0], [1.0, 0.0, 0.0]];
+        let p = array![[0.8f32, 0.1, 0.1], [0.2, 0.7, 0.1], [0.6, 0.3, 0.1]];
+        let (m, why) = compute_metrics(TaskKind::Multiclass, &y, &p);
+        assert_eq!(m["auroc"], Some(1.0));
+        assert_eq!(m["accuracy"], Some(1.0));
+        assert!(why[0].contains("macro over 2 of 3 classes"), "{why:?}");
+    }
+
+    fn tiny() -> (tempfile::TempDir, Dataset) {
+        let d = tempfile::tempdir().unwrap();
+        let mut ds = crate::dataset::synth::synthesize(&crate::dataset::synth::SynthConfig {
+            genes: 60,
+            seed: 2,
+            ..Default::default()
+        });
+        ds.write(&d.path().join("data")).unwrap();
+        (d, ds)
+    }
+
+    fn spec(members: &[&str], fusion: Fusion, member_cells: Vec<String>) -> CellSpec {
+        CellSpec {
+            id: "c".into(),
+            model: members.join("+"),
+            members: members.iter().map(|s| s.to_string()).collect(),
+            fusion,
+            task: "membrane".into(),
+            seed: 0,
+            probe: ProbeParams {
+                max_epochs: 3,
+                ..Default::default()
+            },
+            splits: SplitConfig::default(),
+            member_cells,
+        }
+    }
+
+    #[test]
+    fn bad_embedding_inputs_are_clear_errors() {
+        let (d, ds) = tiny();
+        let emb = d.path().join("emb");
+        let cells = d.path().join("cells");
+        let dev = Device::flex();
+        let e = run_cell(
+            &ds,
+            &emb,
+            &cells,
+            &spec(&["nope"], Fusion::None, vec![]),
+            &dev,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("model nope: no embedding store"), "{e}");
+        // A store missing genes.
+        let some = crate::store::Embeddings {
+            ids: ds.genes[..10].iter().map(|g| g.id.clone()).collect(),
+            emb: Array2::zeros((10, 4)),
+            meta: Default::default(),
+        };
+        some.write(&emb.join("part.h5")).unwrap();
+        let e = run_cell(
+            &ds,
+            &emb,
+            &cells,
+            &spec(&["part"], Fusion::None, vec![]),
+            &dev,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("requested ids are not in the store"), "{e}");
+        // NaN written behind genoprot's back (another tool).
+        let p = emb.join("nan.h5");
+        {
+            let f = hdf5::File::create(&p).unwrap();
+            let ids: Vec<VarLenUnicode> = ds.genes.iter().map(|g| vlu(&g.id)).collect();
+            f.new_dataset_builder()
+                .with_data(&ids)
+                .create("ids")
+                .unwrap();
+            let mut a = Array2::<f32>::zeros((ds.genes.len(), 3));
+            a[[5, 2]] = f32::NAN;
+            f.new_dataset_builder().with_data(&a).create("emb").unwrap();
+        }
+        let e = run_cell(
+            &ds,
+            &emb,
+            &cells,
+            &spec(&["nan"], Fusion::None, vec![]),
+            &dev,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("model nan: non-finite embedding") && e.contains("column 2"),
+            "{e}"
+        );
+        // Late fusion without member cells.
+        let e = run_cell(
+            &ds,
+            &emb,
+            &cells,
+            &spec(&["a", "b"], Fusion::MeanProb, vec!["x".into(), "y".into()]),
+            &dev,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("member a's cell") && e.contains("is not available"),
+            "{e}"
+        );
+    }
+}

@@ -1,0 +1,430 @@
+//! Training a probe in burn: AdamW, mini-batches, dropout, class weights,
+//! early stopping on the validation score, the best epoch's weights kept.
+//!
+//! Deterministic: initial weights, batch order and dropout masks come from a
+//! ChaCha stream seeded by the caller (the cell), not from the backend's RNG,
+//! so the same cell gives the same metrics on the same backend and thread count.
+
+use super::features::Features;
+use super::metrics::auroc;
+use super::{Head, ProbeError, ProbeKind, ProbeParams};
+use burn::module::{Module, Param};
+use burn::nn::Linear;
+use burn::optim::{AdamWConfig, GradientsParams};
+use burn::tensor::activation::{log_softmax, relu, sigmoid, softmax};
+use burn::tensor::{Device, Tensor, TensorData};
+use ndarray::Array2;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+#[derive(Module, Debug)]
+pub struct ProbeNet {
+    layers: Vec<Linear>,
+}
+
+impl ProbeNet {
+    fn init(dims: &[usize], rng: &mut ChaCha8Rng, device: &Device) -> ProbeNet {
+        let layers = dims
+            .windows(2)
+            .map(|w| {
+                let (din, dout) = (w[0], w[1]);
+                let limit = (6.0 / (din + dout) as f64).sqrt() as f32;
+                let wv: Vec<f32> = (0..din * dout)
+                    .map(|_| rng.random_range(-limit..limit))
+                    .collect();
+                Linear {
+                    weight: Param::from_data(TensorData::new(wv, [din, dout]), device),
+                    bias: Some(Param::from_data(
+                        TensorData::new(vec![0f32; dout], [dout]),
+                        device,
+                    )),
+                }
+            })
+            .collect();
+        ProbeNet { layers }
+    }
+
+    /// Logits; `masks` (one per hidden layer, already scaled by 1/(1-p)) apply dropout.
+    fn forward(&self, x: Tensor<2>, masks: Option<&[Tensor<2>]>) -> Tensor<2> {
+        let n = self.layers.len();
+        let mut h = x;
+        for (i, l) in self.layers.iter().enumerate() {
+            h = l.forward(h);
+            if i + 1 < n {
+                h = relu(h);
+                if let Some(m) = masks {
+                    h = h * m[i].clone();
+                }
+            }
+        }
+        h
+    }
+}
+
+/// One point of the training curve.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CurvePoint {
+    pub epoch: usize,
+    pub train_loss: f64,
+    pub valid_loss: f64,
+    pub valid_score: f64,
+}
+
+/// Predictions of the best epoch.
+#[derive(Debug, Clone)]
+pub struct ProbeOutput {
+    /// Probabilities (sigmoid/softmax) or values (regression, original scale), [n, outputs].
+    pub valid: Array2<f32>,
+    pub test: Array2<f32>,
+    pub curve: Vec<CurvePoint>,
+    pub best_epoch: usize,
+    /// What the validation score is (`auroc`, `neg_mse`, `neg_loss`).
+    pub score_name: &'static str,
+}
+
+fn to_tensor(a: &Array2<f32>, device: &Device) -> Tensor<2> {
+    let (n, d) = a.dim();
+    let v: Vec<f32> = a.iter().copied().collect();
+    Tensor::from_data(TensorData::new(v, [n, d]), device)
+}
+
+fn to_array(t: Tensor<2>) -> Array2<f32> {
+    let [n, d] = t.dims();
+    let v = t.into_data().try_to_vec::<f32>().expect("f32 tensor");
+    Array2::from_shape_vec((n, d), v).expect("shape")
+}
+
+/// Loss as a tensor (mean over the batch, weighted).
+fn loss(head: Head, logits: Tensor<2>, y: Tensor<2>, w: &Tensor<2>) -> Tensor<1> {
+    match head {
+        Head::Binary | Head::Multilabel(_) => {
+            // BCE with logits and positive weights (PyTorch's formula):
+            // (1 - y) z + (1 + (pw - 1) y) (log(1 + e^{-|z|}) + max(-z, 0))
+            let z = logits;
+            let lw = w.clone().sub_scalar(1.0).mul(y.clone()).add_scalar(1.0);
+            let softplus_neg = z.clone().abs().neg().exp().log1p() + z.clone().neg().clamp_min(0.0);
+            (y.neg().add_scalar(1.0) * z + lw * softplus_neg).mean()
+        }
+        Head::Multiclass(_) => {
+            // Weighted cross entropy: sum_i w_{y_i} (-log p_{i,y_i}) / sum_i w_{y_i}
+            let lp = log_softmax(logits, 1);
+            let wy = (y.clone() * w.clone()).sum_dim(1); // [n,1]
+            let nll = (y * lp).sum_dim(1).neg(); // [n,1]
+            (nll * wy.clone()).sum() / wy.sum()
+        }
+        Head::Regression => (logits - y).powi_scalar(2).mean(),
+    }
+}
+
+fn activate(head: Head, logits: Tensor<2>) -> Tensor<2> {
+    match head {
+        Head::Binary | Head::Multilabel(_) => sigmoid(logits),
+        Head::Multiclass(_) => softmax(logits, 1),
+        Head::Regression => logits,
+    }
+}
+
+/// Validation score (higher is better): mean AUROC over defined outputs for
+/// classification, negative MSE for regression; negative loss when no AUROC
+/// is defined.
+fn score(head: Head, pred: &Array2<f32>, y: &Array2<f32>, vloss: f64) -> (f64, &'static str) {
+    match head {
+        Head::Regression => {
+            let mse = pred
+                .iter()
+                .zip(y.iter())
+                .map(|(a, b)| ((a - b) as f64).powi(2))
+                .sum::<f64>()
+                / pred.len().max(1) as f64;
+            (-mse, "neg_mse")
+        }
+        _ => {
+            let mut s = Vec::new();
+            for c in 0..pred.ncols() {
+                let yc: Vec<bool> = y.column(c).iter().map(|v| *v > 0.5).collect();
+                let pc: Vec<f64> = pred.column(c).iter().map(|v| *v as f64).collect();
+                if let Some(a) = auroc(&yc, &pc) {
+                    s.push(a);
+                }
+            }
+            if s.is_empty() {
+                (-vloss, "neg_loss")
+            } else {
+                (s.iter().sum::<f64>() / s.len() as f64, "auroc")
+            }
+        }
+    }
+}
+
+/// Trains on `train` rows, early-stops on `valid`, predicts `valid` and `test`.
+/// `y` holds one target row per feature row: 0/1 for binary/multilabel,
+/// one-hot for multiclass, the value for regression.
+#[allow(clippy::too_many_arguments)]
+pub fn train_probe(
+    x: &dyn Features,
+    y: &Array2<f32>,
+    train: &[usize],
+    valid: &[usize],
+    test: &[usize],
+    head: Head,
+    p: &ProbeParams,
+    seed: u64,
+    device: &Device,
+) -> Result<ProbeOutput, ProbeError> {
+    p.check().map_err(ProbeError::Input)?;
+    let k = head.outputs();
+    if y.ncols() != k || y.nrows() != x.len() {
+        return Err(ProbeError::Input(format!(
+            "targets are {:?}, expected ({}, {k})",
+            y.dim(),
+            x.len()
+        )));
+    }
+    if train.is_empty() || valid.is_empty() || test.is_empty() {
+        return Err(ProbeError::Degenerate(format!(
+            "empty split (train {}, valid {}, test {}): too few labelled examples",
+            train.len(),
+            valid.len(),
+            test.len()
+        )));
+    }
+    // Degenerate training labels.
+    let ytr = y.select(ndarray::Axis(0), train);
+    match head {
+        Head::Binary | Head::Multiclass(_) => {
+            let present = (0..k)
+                .filter(|c| ytr.column(*c).iter().any(|v| *v > 0.5))
+                .count();
+            let classes = if head == Head::Binary {
+                if ytr.iter().any(|v| *v > 0.5) && ytr.iter().any(|v| *v < 0.5) {
+                    2
+                } else {
+                    1
+                }
+            } else {
+                present
+            };
+            if classes < 2 {
+                return Err(ProbeError::Degenerate(
+                    "the training split has only one class: a probe cannot be trained".into(),
+                ));
+            }
+        }
+        Head::Regression => {
+            let v = ytr.column(0);
+            if v.iter().all(|a| *a == v[0]) {
+                return Err(ProbeError::Degenerate(
+                    "the training targets are constant".into(),
+                ));
+            }
+        }
+        Head::Multilabel(_) => {}
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let ad = device.clone().autodiff();
+    let inner = device.clone();
+
+    // Regression targets are standardized for training.
+    let (ymean, ystd) = if head == Head::Regression {
+        let v: Vec<f64> = ytr.column(0).iter().map(|a| *a as f64).collect();
+        let m = v.iter().sum::<f64>() / v.len() as f64;
+        let s = (v.iter().map(|a| (a - m).powi(2)).sum::<f64>() / v.len() as f64)
+            .sqrt()
+            .max(1e-12);
+        (m as f32, s as f32)
+    } else {
+        (0.0, 1.0)
+    };
+    let yt = y.mapv(|v| (v - ymean) / ystd);
+
+    // Class weights: positive weight per output (binary/multilabel), or per class (multiclass).
+    let wvec: Vec<f32> = match head {
+        Head::Binary | Head::Multilabel(_) if p.class_weights => (0..k)
+            .map(|c| {
+                let pos = ytr.column(c).iter().filter(|v| **v > 0.5).count() as f32;
+                let neg = ytr.nrows() as f32 - pos;
+                if pos > 0.0 {
+                    (neg / pos).clamp(0.05, 100.0)
+                } else {
+                    1.0
+                }
+            })
+            .collect(),
+        Head::Multiclass(_) if p.class_weights => (0..k)
+            .map(|c| {
+                let n_c = ytr.column(c).iter().filter(|v| **v > 0.5).count() as f32;
+                if n_c > 0.0 {
+                    ytr.nrows() as f32 / (k as f32 * n_c)
+                } else {
+                    1.0
+                }
+            })
+            .collect(),
+        _ => vec![1.0; k],
+    };
+    let w_ad = Tensor::<2>::from_data(TensorData::new(wvec.clone(), [1, k]), &ad);
+    let w_inner = Tensor::<2>::from_data(TensorData::new(wvec, [1, k]), &inner);
+
+    let mut dims = vec![x.dim()];
+    if p.kind == ProbeKind::Mlp {
+        dims.extend(&p.hidden);
+    }
+    dims.push(k);
+    let mut net = ProbeNet::init(&dims, &mut rng, &ad);
+    let mut opt = AdamWConfig::new()
+        .with_weight_decay(p.weight_decay as f32)
+        .init();
+
+    // Validation features are fixed: build them once.
+    let xv = to_tensor(&x.rows(valid), &inner);
+    let yv_arr = yt.select(ndarray::Axis(0), valid);
+    let yv = to_tensor(&yv_arr, &inner);
+    let yv_orig = y.select(ndarray::Axis(0), valid);
+
+    let mut order = train.to_vec();
+    let mut best: Option<(f64, usize, ProbeNet)> = None;
+    let mut curve = Vec::new();
+    let mut score_name = "auroc";
+    let mut since_best = 0;
+    for epoch in 1..=p.max_epochs {
+        order.shuffle(&mut rng);
+        let mut tl = 0.0;
+        let mut nb = 0usize;
+        for batch in order.chunks(p.batch) {
+            let xb = to_tensor(&x.rows(batch), &ad);
+            let yb = to_tensor(&yt.select(ndarray::Axis(0), batch), &ad);
+            let masks: Option<Vec<Tensor<2>>> =
+                (p.kind == ProbeKind::Mlp && p.dropout > 0.0).then(|| {
+                    p.hidden
+                        .iter()
+                        .map(|h| {
+                            let keep = 1.0 - p.dropout;
+                            let m: Vec<f32> = (0..batch.len() * h)
+                                .map(|_| {
+                                    if rng.random_bool(keep) {
+                                        (1.0 / keep) as f32
+                                    } else {
+                                        0.0
+                                    }
+                                })
+                                .collect();
+                            Tensor::from_data(TensorData::new(m, [batch.len(), *h]), &ad)
+                        })
+                        .collect()
+                });
+            let logits = net.forward(xb, masks.as_deref());
+            let l = loss(head, logits, yb, &w_ad);
+            tl += l.clone().into_scalar::<f32>() as f64 * batch.len() as f64;
+            nb += batch.len();
+            let grads = GradientsParams::from_grads(l.backward(), &net);
+            net = opt.step(p.lr, net, grads);
+        }
+        let eval = net.valid();
+        let vlogits = eval.forward(xv.clone(), None);
+        let vloss = loss(head, vlogits.clone(), yv.clone(), &w_inner).into_scalar::<f32>() as f64;
+        let mut vpred = to_array(activate(head, vlogits));
+        if head == Head::Regression {
+            vpred.mapv_inplace(|v| v * ystd + ymean);
+        }
+        let (s, name) = score(head, &vpred, &yv_orig, vloss);
+        score_name = name;
+        curve.push(CurvePoint {
+            epoch,
+            train_loss: tl / nb.max(1) as f64,
+            valid_loss: vloss,
+            valid_score: s,
+        });
+        if !s.is_finite() {
+            return Err(ProbeError::Degenerate(format!(
+                "training diverged at epoch {epoch} (validation score {s}); lower probe.lr"
+            )));
+        }
+        if best.as_ref().is_none_or(|(b, _, _)| s > *b + 1e-6) {
+            best = Some((s, epoch, eval));
+            since_best = 0;
+        } else {
+            since_best += 1;
+            if since_best >= p.patience {
+                break;
+            }
+        }
+    }
+    let (_, best_epoch, model) = best.expect("at least one epoch");
+    let predict = |rows: &[usize]| -> Array2<f32> {
+        let mut out = Array2::<f32>::zeros((rows.len(), k));
+        for (c, chunk) in rows.chunks(4096).enumerate() {
+            let xt = to_tensor(&x.rows(chunk), &inner);
+            let pr = to_array(activate(head, model.forward(xt, None)));
+            out.slice_mut(ndarray::s![c * 4096..c * 4096 + chunk.len(), ..])
+                .assign(&pr);
+        }
+        if head == Head::Regression {
+            out.mapv_inplace(|v| v * ystd + ymean);
+        }
+        out
+    };
+    Ok(ProbeOutput {
+        valid: predict(valid),
+        test: predict(test),
+        curve,
+        best_epoch,
+        score_name,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::features::DenseFeatures;
+
+    fn toy(n: usize, seed: u64) -> (DenseFeatures, Array2<f32>) {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let x = Array2::from_shape_fn((n, 5), |_| rng.random_range(-1.0f32..1.0));
+        let y = Array2::from_shape_fn((n, 1), |(i, _)| {
+            if x[[i, 0]] + 0.5 * x[[i, 1]] > 0.0 {
+                1.0
+            } else {
+                0.0
+            }
+        });
+        let rows: Vec<usize> = (0..n * 6 / 10).collect();
+        (DenseFeatures::standardized(&x, &rows), y)
+    }
+
+    #[test]
+    fn learns_a_linear_rule_and_is_deterministic() {
+        let (x, y) = toy(400, 1);
+        let (tr, va, te): (Vec<usize>, Vec<usize>, Vec<usize>) = (
+            (0..240).collect(),
+            (240..320).collect(),
+            (320..400).collect(),
+        );
+        let p = ProbeParams {
+            max_epochs: 60,
+            batch: 64,
+            lr: 1e-2,
+            ..Default::default()
+        };
+        let dev = Device::flex();
+        let a = train_probe(&x, &y, &tr, &va, &te, Head::Binary, &p, 7, &dev).unwrap();
+        let yt: Vec<bool> = te.iter().map(|i| y[[*i, 0]] > 0.5).collect();
+        let s: Vec<f64> = a.test.column(0).iter().map(|v| *v as f64).collect();
+        let au = auroc(&yt, &s).unwrap();
+        assert!(au > 0.95, "{au}");
+        let b = train_probe(&x, &y, &tr, &va, &te, Head::Binary, &p, 7, &dev).unwrap();
+        assert_eq!(a.test, b.test, "same seed, same predictions");
+        assert_eq!(a.best_epoch, b.best_epoch);
+        let lr = ProbeParams {
+            kind: ProbeKind::Logreg,
+            ..p.clone()
+        };
+        let c = train_probe(&x, &y, &tr, &va, &te, Head::Binary, &lr, 7, &dev).unwrap();
+        let s: Vec<f64> = c.test.column(0).iter().map(|v| *v as f64).collect();
+        assert!(auroc(&yt, &s).unwrap() > 0.95);
+        // One training class is an error, not a NaN.
+        let y1 = Array2::<f32>::ones((400, 1));
+        let e = train_probe(&x, &y1, &tr, &va, &te, Head::Binary, &p, 7, &dev).unwrap_err();
+        assert!(e.to_string().contains("only one class"), "{e}");
+    }
+}
