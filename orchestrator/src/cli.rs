@@ -29,6 +29,14 @@ pub enum Command {
     /// What sbatch scripts and the local executor run (not for users).
     #[command(subcommand, hide = true)]
     Worker(crate::worker::WorkerCommand),
+    /// Print the grid per stage: total, done, missing, failed.
+    Plan(crate::commands::PlanArgs),
+    /// Run the whole sweep on this machine: embed, probe, aggregate, report.
+    Run(crate::commands::ConfigArg),
+    /// Gather every cell into store/results.h5 and results.csv.
+    Aggregate(crate::commands::ConfigArg),
+    /// Aggregate, then write tables and plots to store/report/.
+    Report(crate::commands::ConfigArg),
     /// Check this machine: Slurm, MPI and HDF5 as genoprot will use them.
     Doctor(crate::doctor::DoctorArgs),
 }
@@ -38,5 +46,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Dataset(c) => crate::dataset::run(c),
         Command::Doctor(a) => crate::doctor::run(&a),
         Command::Worker(w) => crate::worker::run(w),
+        Command::Plan(a) => crate::commands::plan(&a),
+        Command::Run(a) => crate::commands::run(&a.config),
+        Command::Aggregate(a) => crate::commands::aggregate(&a.config, false),
+        Command::Report(a) => crate::commands::aggregate(&a.config, true),
     }
 }

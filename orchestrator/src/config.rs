@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use workers::dataset::splits::SplitConfig;
 use workers::embed::spec::ModelSpec;
+pub use workers::probe::ProbeParams as ProbeConfig;
+pub use workers::probe::cell::Fusion;
 
 #[derive(Debug, thiserror::Error)]
 #[error("{file}:{line}:{column}: {message}")]
@@ -28,15 +30,6 @@ pub enum TaskSelection {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Fusion {
-    /// Early fusion: concatenate standardized member embeddings, then probe.
-    Concat,
-    /// Late fusion: average members' predicted probabilities.
-    MeanProb,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EnsembleSpec {
     pub name: String,
@@ -47,45 +40,6 @@ pub struct EnsembleSpec {
 
 fn default_fusion() -> Vec<Fusion> {
     vec![Fusion::Concat, Fusion::MeanProb]
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum ProbeKind {
-    Logreg,
-    #[default]
-    Mlp,
-}
-
-/// Probe settings (every cell of the sweep uses them).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ProbeConfig {
-    pub kind: ProbeKind,
-    pub hidden: Vec<usize>,
-    pub dropout: f64,
-    pub lr: f64,
-    pub weight_decay: f64,
-    pub batch: usize,
-    pub max_epochs: usize,
-    pub patience: usize,
-    pub class_weights: bool,
-}
-
-impl Default for ProbeConfig {
-    fn default() -> Self {
-        ProbeConfig {
-            kind: ProbeKind::Mlp,
-            hidden: vec![256],
-            dropout: 0.1,
-            lr: 1e-3,
-            weight_decay: 1e-4,
-            batch: 256,
-            max_epochs: 100,
-            patience: 10,
-            class_weights: true,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -284,6 +238,16 @@ impl SweepConfig {
                     format!("ensemble name {} is already a model or ensemble", e.name),
                 ));
             }
+            if e.fusion.is_empty() || e.fusion.contains(&Fusion::None) {
+                return Err(err(
+                    "name",
+                    &e.name,
+                    format!(
+                        "ensemble {}: fusion must list concat, mean-prob and/or weighted-prob",
+                        e.name
+                    ),
+                ));
+            }
             if e.members.len() < 2 {
                 return Err(err(
                     "name",
@@ -330,6 +294,9 @@ impl SweepConfig {
                 ));
             }
             cfg.tasks = TaskSelection::All;
+        }
+        if let Err(msg) = cfg.probe.check() {
+            return Err(err("probe", "", msg));
         }
         if cfg.executor.kind == ExecutorKind::Slurm
             && let Some(l) = &cfg.executor.slurm.launcher

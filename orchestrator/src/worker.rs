@@ -30,7 +30,8 @@ pub enum WorkerCommand {
     },
 }
 
-pub fn load(config: &std::path::Path) -> anyhow::Result<(SweepConfig, Dataset)> {
+/// Reads the config and its dataset, and resolves the task list.
+pub fn load(config: &std::path::Path) -> anyhow::Result<(SweepConfig, Dataset, Vec<String>)> {
     let cfg = SweepConfig::load(config)?;
     let ds = Dataset::load(&cfg.dataset).map_err(|f| {
         anyhow::anyhow!(
@@ -41,8 +42,8 @@ pub fn load(config: &std::path::Path) -> anyhow::Result<(SweepConfig, Dataset)> 
         )
     })?;
     let names: Vec<String> = ds.tasks.iter().map(|t| t.name.clone()).collect();
-    cfg.check_tasks(&names)?;
-    Ok((cfg, ds))
+    let tasks = cfg.check_tasks(&names)?;
+    Ok((cfg, ds, tasks))
 }
 
 pub fn run(cmd: WorkerCommand) -> anyhow::Result<()> {
@@ -52,7 +53,7 @@ pub fn run(cmd: WorkerCommand) -> anyhow::Result<()> {
             model,
             shard,
         } => {
-            let (cfg, ds) = load(&config)?;
+            let (cfg, ds, _) = load(&config)?;
             match crate::embed::run_embed(
                 &cfg,
                 &ds,
@@ -79,7 +80,7 @@ pub fn run(cmd: WorkerCommand) -> anyhow::Result<()> {
             model,
             shards,
         } => {
-            let (cfg, ds) = load(&config)?;
+            let (cfg, ds, _) = load(&config)?;
             let p = crate::embed::merge(&cfg, &ds, &model, shards)
                 .with_context(|| format!("merging {model}"))?;
             println!("{model}: merged {shards} shards -> {}", p.display());

@@ -254,6 +254,28 @@ pub fn compute_metrics(
     (m, why)
 }
 
+/// The primary metric only (fast path for bootstrap resampling).
+pub fn primary_value(kind: TaskKind, y: &Array2<f32>, p: &Array2<f32>) -> Option<f64> {
+    match kind {
+        TaskKind::Regression => {
+            let yt: Vec<f64> = y.column(0).iter().map(|v| *v as f64).collect();
+            let pt: Vec<f64> = p.column(0).iter().map(|v| *v as f64).collect();
+            metrics::spearman(&yt, &pt)
+        }
+        _ => {
+            let mut s = Vec::new();
+            for c in 0..y.ncols() {
+                let yt: Vec<bool> = y.column(c).iter().map(|v| *v > 0.5).collect();
+                let pt: Vec<f64> = p.column(c).iter().map(|v| *v as f64).collect();
+                if let Some(a) = metrics::auroc(&yt, &pt) {
+                    s.push(a);
+                }
+            }
+            (!s.is_empty()).then(|| s.iter().sum::<f64>() / s.len() as f64)
+        }
+    }
+}
+
 /// The headline metric of a task kind (the report's main table).
 pub fn primary_metric(kind: TaskKind) -> &'static str {
     match kind {

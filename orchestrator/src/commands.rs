@@ -1,0 +1,126 @@
+//! `genoprot plan | run | aggregate | report`.
+
+use crate::grid::Grid;
+use crate::worker::load;
+use anyhow::bail;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, clap::Args)]
+pub struct ConfigArg {
+    /// The sweep config (YAML).
+    pub config: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    pub config: PathBuf,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn plan(a: &PlanArgs) -> anyhow::Result<()> {
+    let (cfg, ds, tasks) = load(&a.config)?;
+    let grid = Grid::build(&cfg, &ds, &tasks);
+    let counts = crate::run::stage_counts(&cfg, &ds, &grid);
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({"sweep": cfg.name, "stages": counts})
+            )?
+        );
+        return Ok(());
+    }
+    println!(
+        "sweep {}: {} models, {} ensembles, {} tasks, {} seeds",
+        cfg.name,
+        cfg.models.len(),
+        cfg.ensembles.len(),
+        tasks.len(),
+        cfg.seeds.len()
+    );
+    println!(
+        "{:<8} {:>8} {:>8} {:>8} {:>8}",
+        "stage", "total", "done", "missing", "failed"
+    );
+    for c in counts {
+        println!(
+            "{:<8} {:>8} {:>8} {:>8} {:>8}",
+            c.stage, c.total, c.done, c.missing, c.failed
+        );
+    }
+    Ok(())
+}
+
+fn aggregate_and_report(
+    cfg: &crate::config::SweepConfig,
+    ds: &workers::dataset::Dataset,
+    tasks: &[String],
+    report: bool,
+) -> anyhow::Result<()> {
+    let grid = Grid::build(cfg, ds, tasks);
+    let agg = crate::aggregate::collect(&grid, &cfg.store.join("cells"));
+    let (h5, csv) = crate::aggregate::write(&agg, &cfg.store)?;
+    println!(
+        "aggregated {} cells into {} and {}",
+        agg.rows.len(),
+        h5.display(),
+        csv.display()
+    );
+    for (id, e) in &agg.unreadable {
+        eprintln!("warning: cell {id} is unreadable and counted as missing: {e}");
+    }
+    if !agg.missing.is_empty() {
+        eprintln!(
+            "warning: {} of {} cells are missing (listed in results.h5 `missing`); `genoprot run` computes them",
+            agg.missing.len(),
+            agg.missing.len() + agg.rows.len()
+        );
+    }
+    if report {
+        let dir = crate::report::write_report(cfg, ds, &agg)?;
+        println!("report: {}", dir.join("summary.md").display());
+    }
+    Ok(())
+}
+
+pub fn run(config: &Path) -> anyhow::Result<()> {
+    let (cfg, ds, tasks) = load(config)?;
+    if cfg.executor.kind == crate::config::ExecutorKind::Slurm {
+        tracing::warn!("executor.kind is slurm; `genoprot run` runs the sweep locally anyway");
+    }
+    let t0 = std::time::Instant::now();
+    let s = crate::run::run_local(&cfg, &ds, &tasks, std::io::stderr().is_terminal())?;
+    println!(
+        "{}: {} models embedded, {} cells run, {} already done, {:.1} s",
+        cfg.name,
+        s.embedded,
+        s.cells_run,
+        s.cells_skipped,
+        t0.elapsed().as_secs_f64()
+    );
+    if s.stopped {
+        bail!(
+            "stopped by Ctrl-C; run `genoprot run {}` again to continue where it stopped",
+            config.display()
+        );
+    }
+    aggregate_and_report(&cfg, &ds, &tasks, true)?;
+    if !s.failed.is_empty() {
+        for (_, msg) in s.failed.iter().take(20) {
+            eprintln!("failed: {msg}");
+        }
+        bail!(
+            "{} units failed (see above and store/logs); the rest is done — fix and rerun to finish",
+            s.failed.len()
+        );
+    }
+    Ok(())
+}
+
+pub fn aggregate(config: &Path, report: bool) -> anyhow::Result<()> {
+    let (cfg, ds, tasks) = load(config)?;
+    aggregate_and_report(&cfg, &ds, &tasks, report)
+}

@@ -1,0 +1,547 @@
+//! `genoprot report`: markdown and CSV tables (task × model, mean ± std over
+//! seeds, best per task marked; each ensemble's gain over its best member
+//! with a paired bootstrap 95% CI over test genes) and SVG plots (per-task
+//! bars with error bars, DNA vs protein vs multimodal vs ensemble, the
+//! ensemble-gain heatmap).
+
+use crate::aggregate::{Aggregate, METRICS};
+use crate::config::SweepConfig;
+use anyhow::Context;
+use plotters::prelude::*;
+use rand::{Rng, SeedableRng};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use workers::dataset::{Dataset, TaskKind};
+use workers::embed::Modality;
+use workers::probe::cell::{CellResult, primary_metric, primary_value};
+
+/// A named bar series: per task, (mean, std) when present.
+type Series = (String, Vec<Option<(f64, f64)>>);
+
+/// Mean and sample standard deviation.
+fn mean_std(v: &[f64]) -> (f64, f64) {
+    let n = v.len() as f64;
+    let m = v.iter().sum::<f64>() / n;
+    let s = if v.len() > 1 {
+        (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+    } else {
+        0.0
+    };
+    (m, s)
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Score {
+    pub task: String,
+    pub model: String,
+    pub group: String,
+    pub metric: String,
+    pub mean: f64,
+    pub std: f64,
+    pub seeds: usize,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Gain {
+    pub task: String,
+    pub ensemble: String,
+    pub best_member: String,
+    pub metric: String,
+    pub ensemble_mean: f64,
+    pub member_mean: f64,
+    pub gain: f64,
+    pub ci_low: f64,
+    pub ci_high: f64,
+}
+
+fn group_of(cfg: &SweepConfig, model: &str) -> String {
+    if model.contains(':') {
+        return "ensemble".into();
+    }
+    match cfg.model(model).map(|m| m.modality()) {
+        Some(Modality::Dna) => "dna".into(),
+        Some(Modality::Protein) => "protein".into(),
+        Some(Modality::Gene) => "multimodal".into(),
+        None => "other".into(),
+    }
+}
+
+/// Mean ± std of each task's primary metric per model (undefined values skipped, counted).
+pub fn scores(cfg: &SweepConfig, ds: &Dataset, agg: &Aggregate) -> Vec<Score> {
+    let mut by: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
+    for r in &agg.rows {
+        let kind = ds.task(&r.task).map(|t| t.kind).unwrap_or(TaskKind::Binary);
+        let j = METRICS
+            .iter()
+            .position(|m| *m == primary_metric(kind))
+            .unwrap();
+        let v = r.metrics[j];
+        let e = by.entry((r.task.clone(), r.model.clone())).or_default();
+        if v.is_finite() {
+            e.push(v);
+        }
+    }
+    by.into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|((task, model), v)| {
+            let (mean, std) = mean_std(&v);
+            let kind = ds.task(&task).map(|t| t.kind).unwrap_or(TaskKind::Binary);
+            Score {
+                group: group_of(cfg, &model),
+                metric: primary_metric(kind).into(),
+                task,
+                model,
+                mean,
+                std,
+                seeds: v.len(),
+            }
+        })
+        .collect()
+}
+
+/// Paired bootstrap over test genes of (ensemble − best member), averaged over seeds.
+pub fn ensemble_gains(
+    cfg: &SweepConfig,
+    ds: &Dataset,
+    scores: &[Score],
+    cells_dir: &Path,
+    agg: &Aggregate,
+    boot: usize,
+) -> Vec<Gain> {
+    let mean_of = |task: &str, model: &str| {
+        scores
+            .iter()
+            .find(|s| s.task == task && s.model == model)
+            .map(|s| s.mean)
+    };
+    let cell_of: BTreeMap<(String, String, u64), String> = agg
+        .rows
+        .iter()
+        .map(|r| ((r.task.clone(), r.model.clone(), r.seed), r.cell_id.clone()))
+        .collect();
+    let mut out = Vec::new();
+    for e in &cfg.ensembles {
+        for f in &e.fusion {
+            let ename = format!("{}:{}", e.name, f.as_str());
+            for task in scores
+                .iter()
+                .map(|s| s.task.clone())
+                .collect::<BTreeSet<_>>()
+            {
+                let Some(em) = mean_of(&task, &ename) else {
+                    continue;
+                };
+                let Some((best, bm)) = e
+                    .members
+                    .iter()
+                    .filter_map(|m| mean_of(&task, m).map(|v| (m.clone(), v)))
+                    .max_by(|a, b| a.1.total_cmp(&b.1))
+                else {
+                    continue;
+                };
+                let kind = ds.task(&task).map(|t| t.kind).unwrap_or(TaskKind::Binary);
+                // Paired test sets per seed.
+                let mut pairs = Vec::new();
+                for &seed in &cfg.seeds {
+                    let (Some(ec), Some(mc)) = (
+                        cell_of.get(&(task.clone(), ename.clone(), seed)),
+                        cell_of.get(&(task.clone(), best.clone(), seed)),
+                    ) else {
+                        continue;
+                    };
+                    let (Ok(ecell), Ok(mcell)) = (
+                        CellResult::read(&cells_dir.join(format!("{ec}.h5"))),
+                        CellResult::read(&cells_dir.join(format!("{mc}.h5"))),
+                    ) else {
+                        continue;
+                    };
+                    if ecell.test_ids != mcell.test_ids {
+                        continue;
+                    }
+                    pairs.push((ecell, mcell));
+                }
+                if pairs.is_empty() {
+                    continue;
+                }
+                let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0x9e3779b97f4a7c15);
+                let mut diffs = Vec::with_capacity(boot);
+                for _ in 0..boot {
+                    let mut acc = Vec::new();
+                    for (ec, mc) in &pairs {
+                        let n = ec.test_ids.len();
+                        let idx: Vec<usize> = (0..n).map(|_| rng.random_range(0..n)).collect();
+                        let sel = |a: &ndarray::Array2<f32>| a.select(ndarray::Axis(0), &idx);
+                        if let (Some(a), Some(b)) = (
+                            primary_value(kind, &sel(&ec.test_labels), &sel(&ec.test_pred)),
+                            primary_value(kind, &sel(&mc.test_labels), &sel(&mc.test_pred)),
+                        ) {
+                            acc.push(a - b);
+                        }
+                    }
+                    if !acc.is_empty() {
+                        diffs.push(acc.iter().sum::<f64>() / acc.len() as f64);
+                    }
+                }
+                diffs.sort_by(f64::total_cmp);
+                let q = |p: f64| {
+                    diffs
+                        .get(((diffs.len() as f64 - 1.0) * p).round() as usize)
+                        .copied()
+                        .unwrap_or(f64::NAN)
+                };
+                out.push(Gain {
+                    task: task.clone(),
+                    ensemble: ename.clone(),
+                    best_member: best,
+                    metric: primary_metric(kind).into(),
+                    ensemble_mean: em,
+                    member_mean: bm,
+                    gain: em - bm,
+                    ci_low: q(0.025),
+                    ci_high: q(0.975),
+                });
+            }
+        }
+    }
+    out
+}
+
+fn bars_svg(
+    path: &Path,
+    title: &str,
+    tasks: &[String],
+    series: &[Series],
+    y_label: &str,
+) -> anyhow::Result<()> {
+    let width = (160 + tasks.len() * (series.len() * 14 + 24)).max(640) as u32;
+    let root = SVGBackend::new(path, (width, 480)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let (lo, hi) = series
+        .iter()
+        .flat_map(|(_, v)| v.iter().flatten())
+        .fold((0.0f64, 1.0f64), |(lo, hi), (m, s)| {
+            (lo.min(m - s), hi.max(m + s))
+        });
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 20))
+        .margin(10)
+        .x_label_area_size(70)
+        .y_label_area_size(50)
+        .right_y_label_area_size(0)
+        .build_cartesian_2d(
+            0f64..tasks.len() as f64,
+            (lo - 0.05).min(0.0)..(hi + 0.1 + 0.045 * series.len() as f64),
+        )?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(tasks.len() * 2 + 1)
+        .x_label_formatter(&|x| {
+            let i = (*x - 0.5).round();
+            if (x - 0.5 - i).abs() < 1e-6 && i >= 0.0 {
+                tasks.get(i as usize).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
+        })
+        .y_desc(y_label)
+        .draw()?;
+    let w = 0.8 / series.len().max(1) as f64;
+    for (k, (name, vals)) in series.iter().enumerate() {
+        let color = Palette99::pick(k).to_rgba();
+        chart
+            .draw_series(vals.iter().enumerate().filter_map(|(t, v)| {
+                v.map(|(m, _)| {
+                    let x0 = t as f64 + 0.1 + k as f64 * w;
+                    Rectangle::new([(x0, 0.0), (x0 + w * 0.9, m)], color.filled())
+                })
+            }))?
+            .label(name.clone())
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled()));
+        chart.draw_series(vals.iter().enumerate().filter_map(|(t, v)| {
+            v.map(|(m, s)| {
+                let x = t as f64 + 0.1 + k as f64 * w + w * 0.45;
+                ErrorBar::new_vertical(x, m - s, m, m + s, BLACK.stroke_width(1), 4)
+            })
+        }))?;
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::UpperRight)
+        .draw()?;
+    root.present()?;
+    Ok(())
+}
+
+fn heatmap_svg(
+    path: &Path,
+    tasks: &[String],
+    ens: &[String],
+    gains: &[Gain],
+) -> anyhow::Result<()> {
+    let cw = 70i32;
+    let (w, h) = (220 + cw * tasks.len() as i32, 80 + 36 * ens.len() as i32);
+    let root = SVGBackend::new(path, (w as u32, h as u32 + 40)).into_drawing_area();
+    root.fill(&WHITE)?;
+    root.draw(&Text::new(
+        "Ensemble gain over best member (primary metric; * = 95% CI excludes 0)",
+        (10, 10),
+        ("sans-serif", 16),
+    ))?;
+    let maxabs = gains.iter().map(|g| g.gain.abs()).fold(0.05f64, f64::max);
+    for (j, t) in tasks.iter().enumerate() {
+        root.draw(&Text::new(
+            t.clone(),
+            (220 + cw * j as i32 + 4, 40),
+            ("sans-serif", 11),
+        ))?;
+    }
+    for (i, e) in ens.iter().enumerate() {
+        let y = 60 + 36 * i as i32;
+        root.draw(&Text::new(e.clone(), (10, y + 12), ("sans-serif", 13)))?;
+        for (j, t) in tasks.iter().enumerate() {
+            let x = 220 + cw * j as i32;
+            let g = gains.iter().find(|g| &g.ensemble == e && &g.task == t);
+            let color = match g {
+                Some(g) => {
+                    let a = (g.gain.abs() / maxabs).min(1.0);
+                    let c = (255.0 * (1.0 - a)) as u8;
+                    if g.gain >= 0.0 {
+                        RGBColor(c, 255, c)
+                    } else {
+                        RGBColor(255, c, c)
+                    }
+                }
+                None => RGBColor(230, 230, 230),
+            };
+            root.draw(&Rectangle::new(
+                [(x, y), (x + cw - 4, y + 30)],
+                color.filled(),
+            ))?;
+            if let Some(g) = g {
+                let sig = if g.ci_low > 0.0 || g.ci_high < 0.0 {
+                    "*"
+                } else {
+                    ""
+                };
+                root.draw(&Text::new(
+                    format!("{:+.3}{sig}", g.gain),
+                    (x + 6, y + 9),
+                    ("sans-serif", 12),
+                ))?;
+            }
+        }
+    }
+    root.present()?;
+    Ok(())
+}
+
+/// Writes report/summary.md, summary.csv, ensemble_gain.csv and the plots.
+pub fn write_report(cfg: &SweepConfig, ds: &Dataset, agg: &Aggregate) -> anyhow::Result<PathBuf> {
+    let dir = cfg.store.join("report");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let scores = scores(cfg, ds, agg);
+    let gains = ensemble_gains(cfg, ds, &scores, &cfg.store.join("cells"), agg, 1000);
+    let tasks: Vec<String> = ds
+        .tasks
+        .iter()
+        .map(|t| t.name.clone())
+        .filter(|t| scores.iter().any(|s| &s.task == t))
+        .collect();
+    let mut models: Vec<String> = cfg.models.iter().map(|m| m.name.clone()).collect();
+    for e in &cfg.ensembles {
+        for f in &e.fusion {
+            models.push(format!("{}:{}", e.name, f.as_str()));
+        }
+    }
+    let get = |t: &str, m: &str| scores.iter().find(|s| s.task == t && s.model == m);
+
+    let mut md = String::new();
+    let _ = writeln!(md, "# {} — Geno-Prot results\n", cfg.name);
+    let _ = writeln!(
+        md,
+        "Dataset `{}` (hash `{}`), {} cells aggregated, {} missing. Primary metric: AUROC (classification, macro over classes), Spearman (regression); mean ± std over seeds {:?}. **Bold**: best per task.\n",
+        cfg.dataset.display(),
+        &ds.manifest.dataset_hash[..12.min(ds.manifest.dataset_hash.len())],
+        agg.rows.len(),
+        agg.missing.len(),
+        cfg.seeds
+    );
+    let _ = write!(md, "| task | kind | metric |");
+    for m in &models {
+        let _ = write!(md, " {m} |");
+    }
+    let _ = write!(md, "\n|---|---|---|");
+    for _ in &models {
+        let _ = write!(md, "---|");
+    }
+    md.push('\n');
+    for t in &tasks {
+        let spec = ds.task(t).unwrap();
+        let best = models
+            .iter()
+            .filter_map(|m| get(t, m))
+            .map(|s| s.mean)
+            .fold(f64::NEG_INFINITY, f64::max);
+        let _ = write!(
+            md,
+            "| {t} | {} | {} |",
+            format!("{:?}", spec.kind).to_lowercase(),
+            primary_metric(spec.kind)
+        );
+        for m in &models {
+            match get(t, m) {
+                Some(s) if (s.mean - best).abs() < 1e-12 => {
+                    let _ = write!(md, " **{:.3} ± {:.3}** |", s.mean, s.std);
+                }
+                Some(s) => {
+                    let _ = write!(md, " {:.3} ± {:.3} |", s.mean, s.std);
+                }
+                None => md.push_str(" – |"),
+            }
+        }
+        md.push('\n');
+    }
+    let _ = writeln!(
+        md,
+        "\n## Does the ensemble beat its best member?\n\nGain = ensemble − best member (by mean over seeds); 95% CI from a paired bootstrap over test genes (1000 resamples, averaged over seeds).\n"
+    );
+    let _ = writeln!(
+        md,
+        "| task | ensemble | best member | ensemble | member | gain | 95% CI | beats member |\n|---|---|---|---|---|---|---|---|"
+    );
+    for g in &gains {
+        let verdict = if g.ci_low > 0.0 {
+            "yes"
+        } else if g.ci_high < 0.0 {
+            "no (worse)"
+        } else {
+            "not significant"
+        };
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {:.3} | {:.3} | {:+.3} | [{:+.3}, {:+.3}] | {verdict} |",
+            g.task,
+            g.ensemble,
+            g.best_member,
+            g.ensemble_mean,
+            g.member_mean,
+            g.gain,
+            g.ci_low,
+            g.ci_high
+        );
+    }
+    let groups = ["dna", "protein", "multimodal", "ensemble"];
+    let _ = writeln!(
+        md,
+        "\n## DNA vs protein vs multimodal vs ensemble (best model of each kind)\n\n| task | dna | protein | multimodal | ensemble |\n|---|---|---|---|---|"
+    );
+    let mut group_series: Vec<Series> =
+        groups.iter().map(|g| (g.to_string(), Vec::new())).collect();
+    for t in &tasks {
+        let _ = write!(md, "| {t} |");
+        for (gi, g) in groups.iter().enumerate() {
+            let best = scores
+                .iter()
+                .filter(|s| &s.task == t && s.group == *g)
+                .max_by(|a, b| a.mean.total_cmp(&b.mean));
+            match best {
+                Some(s) => {
+                    let _ = write!(md, " {:.3} ({}) |", s.mean, s.model);
+                    group_series[gi].1.push(Some((s.mean, s.std)));
+                }
+                None => {
+                    md.push_str(" – |");
+                    group_series[gi].1.push(None);
+                }
+            }
+        }
+        md.push('\n');
+    }
+    if !agg.missing.is_empty() {
+        let _ = writeln!(md, "\n## Missing cells ({})\n", agg.missing.len());
+        for c in agg.missing.iter().take(50) {
+            let _ = writeln!(
+                md,
+                "- `{}` {} × {} (seed {})",
+                c.id, c.model, c.task, c.seed
+            );
+        }
+    }
+    let _ = writeln!(
+        md,
+        "\n![per-task scores](task_scores.svg)\n\n![by model kind](model_kinds.svg)\n\n![ensemble gains](ensemble_gain.svg)"
+    );
+    workers::atomic::write_atomic(&dir.join("summary.md"), md.as_bytes())?;
+
+    let mut csv = String::from("task,model,group,metric,mean,std,seeds\n");
+    for s in &scores {
+        let _ = writeln!(
+            csv,
+            "{},{},{},{},{},{},{}",
+            s.task, s.model, s.group, s.metric, s.mean, s.std, s.seeds
+        );
+    }
+    workers::atomic::write_atomic(&dir.join("summary.csv"), csv.as_bytes())?;
+    let mut gcsv = String::from(
+        "task,ensemble,best_member,metric,ensemble_mean,member_mean,gain,ci_low,ci_high\n",
+    );
+    for g in &gains {
+        let _ = writeln!(
+            gcsv,
+            "{},{},{},{},{},{},{},{},{}",
+            g.task,
+            g.ensemble,
+            g.best_member,
+            g.metric,
+            g.ensemble_mean,
+            g.member_mean,
+            g.gain,
+            g.ci_low,
+            g.ci_high
+        );
+    }
+    workers::atomic::write_atomic(&dir.join("ensemble_gain.csv"), gcsv.as_bytes())?;
+
+    let series: Vec<Series> = models
+        .iter()
+        .map(|m| {
+            (
+                m.clone(),
+                tasks
+                    .iter()
+                    .map(|t| get(t, m).map(|s| (s.mean, s.std)))
+                    .collect(),
+            )
+        })
+        .collect();
+    bars_svg(
+        &dir.join("task_scores.svg"),
+        "Per-task score (mean ± std over seeds)",
+        &tasks,
+        &series,
+        "AUROC / Spearman",
+    )?;
+    let present: Vec<Series> = group_series
+        .into_iter()
+        .filter(|(_, v)| v.iter().any(Option::is_some))
+        .collect();
+    bars_svg(
+        &dir.join("model_kinds.svg"),
+        "Best DNA vs protein vs multimodal vs ensemble model",
+        &tasks,
+        &present,
+        "AUROC / Spearman",
+    )?;
+    let ens: Vec<String> = gains
+        .iter()
+        .map(|g| g.ensemble.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    heatmap_svg(&dir.join("ensemble_gain.svg"), &tasks, &ens, &gains)?;
+    Ok(dir)
+}

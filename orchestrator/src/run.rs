@@ -1,0 +1,294 @@
+//! The local executor (the embedded default): stages in dependency order on
+//! this machine — embeddings, probe cells, late-fusion cells, aggregate,
+//! report — with a worker pool, progress bars, per-cell logs, a journal, and a
+//! clean stop on Ctrl-C. Running it again continues where it stopped.
+
+use crate::config::SweepConfig;
+use crate::embed::{EmbedOutcome, is_current, run_embed};
+use crate::grid::Grid;
+use crate::journal::Journal;
+use anyhow::Context;
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Instant;
+use workers::dataset::Dataset;
+use workers::probe::cell::{CellResult, CellSpec, run_cell};
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+/// Installs the Ctrl-C handler once: the first Ctrl-C lets running cells
+/// finish and starts no new ones; a second one exits at once.
+pub fn install_ctrlc() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = ctrlc::set_handler(|| {
+            if STOP.swap(true, Ordering::SeqCst) {
+                eprintln!("\nstopping now");
+                std::process::exit(130);
+            }
+            eprintln!(
+                "\nCtrl-C: finishing running cells, starting no new ones (Ctrl-C again to quit now)"
+            );
+        });
+    });
+}
+
+pub fn stopped() -> bool {
+    STOP.load(Ordering::SeqCst)
+}
+
+pub fn cells_dir(cfg: &SweepConfig) -> PathBuf {
+    cfg.store.join("cells")
+}
+
+/// Is a cell's store there and readable?
+pub fn cell_done(cfg: &SweepConfig, id: &str) -> bool {
+    let p = cells_dir(cfg).join(format!("{id}.h5"));
+    p.exists() && CellResult::read(&p).is_ok()
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct RunSummary {
+    pub embedded: usize,
+    pub cells_run: usize,
+    pub cells_skipped: usize,
+    pub failed: Vec<(String, String)>,
+    pub stopped: bool,
+}
+
+fn bar(mp: &MultiProgress, len: usize, prefix: &str, show: bool) -> ProgressBar {
+    let pb = if show {
+        mp.add(ProgressBar::new(len as u64))
+    } else {
+        ProgressBar::hidden()
+    };
+    pb.set_style(
+        ProgressStyle::with_template("{prefix:>8} [{bar:30}] {pos}/{len} {msg} eta {eta}")
+            .expect("template")
+            .progress_chars("=> "),
+    );
+    pb.set_prefix(prefix.to_string());
+    pb
+}
+
+/// Runs the cells that are not done, `workers` at a time.
+fn run_cells(
+    cfg: &SweepConfig,
+    ds: &Dataset,
+    journal: &Journal,
+    cells: &[&CellSpec],
+    workers: usize,
+    pb: &ProgressBar,
+    failed_models: &BTreeSet<String>,
+) -> anyhow::Result<(usize, Vec<(String, String)>)> {
+    let emb_dir = cfg.embeddings_dir();
+    let cdir = cells_dir(cfg);
+    let log_dir = cfg.logs_dir().join("cells");
+    std::fs::create_dir_all(&log_dir)?;
+    std::fs::create_dir_all(&cdir)?;
+    let ran = AtomicUsize::new(0);
+    let failures = std::sync::Mutex::new(Vec::new());
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(workers.max(1))
+        .build()?;
+    pool.install(|| {
+        cells.par_iter().for_each(|c| {
+            if stopped() {
+                return;
+            }
+            let label = format!("{} × {} (seed {})", c.model, c.task, c.seed);
+            if let Some(m) = c.members.iter().find(|m| failed_models.contains(*m)) {
+                failures.lock().unwrap().push((
+                    c.id.clone(),
+                    format!("{label}: not run, the embedding of {m} failed"),
+                ));
+                pb.inc(1);
+                return;
+            }
+            let _ = journal.record(&c.id, "start", None, None);
+            let t0 = Instant::now();
+            let res = run_cell(ds, &emb_dir, &cdir, c, &burn::tensor::Device::flex());
+            let secs = t0.elapsed().as_secs_f64();
+            let log = log_dir.join(format!("{}.log", c.id));
+            match res {
+                Ok(r) => {
+                    let m: Vec<String> = r
+                        .metrics
+                        .iter()
+                        .map(|(k, v)| {
+                            format!(
+                                "{k}={}",
+                                v.map_or("undefined".into(), |x| format!("{x:.4}"))
+                            )
+                        })
+                        .collect();
+                    let _ = std::fs::write(
+                        &log,
+                        format!(
+                            "{label}\ncell {}\n{}\nbest epoch {}\n{}\n{secs:.2} s\n",
+                            c.id,
+                            m.join(" "),
+                            r.best_epoch,
+                            r.undefined.join("\n")
+                        ),
+                    );
+                    let _ = journal.record(&c.id, "done", None, Some(secs));
+                    tracing::debug!(cell = %c.id, %label, seconds = secs, "cell done");
+                    ran.fetch_add(1, Ordering::SeqCst);
+                }
+                Err(e) => {
+                    let msg = format!("{label}: {e} (log {})", log.display());
+                    let _ = std::fs::write(&log, format!("{label}\ncell {}\nFAILED: {e}\n", c.id));
+                    let _ = journal.record(&c.id, "failed", Some(e.to_string()), Some(secs));
+                    tracing::warn!(cell = %c.id, "{msg}");
+                    failures.lock().unwrap().push((c.id.clone(), msg));
+                }
+            }
+            pb.inc(1);
+        })
+    });
+    Ok((ran.into_inner(), failures.into_inner().unwrap()))
+}
+
+/// `genoprot run`: the whole sweep on this machine.
+pub fn run_local(
+    cfg: &SweepConfig,
+    ds: &Dataset,
+    tasks: &[String],
+    show_progress: bool,
+) -> anyhow::Result<RunSummary> {
+    install_ctrlc();
+    std::fs::create_dir_all(&cfg.store)
+        .with_context(|| format!("creating store {}", cfg.store.display()))?;
+    let journal = Journal::open(&cfg.store)?;
+    let grid = Grid::build(cfg, ds, tasks);
+    journal.write_plan(&grid)?;
+    let workers = if cfg.executor.workers > 0 {
+        cfg.executor.workers
+    } else {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    };
+    let mut summary = RunSummary::default();
+    let mp = MultiProgress::new();
+
+    // Stage 1: embeddings.
+    let mut failed_models = BTreeSet::new();
+    let eb = bar(&mp, grid.embed.len(), "embed", show_progress);
+    for job in &grid.embed {
+        if stopped() {
+            break;
+        }
+        eb.set_message(job.model.clone());
+        let unit = format!("embed:{}", job.model);
+        if is_current(cfg, ds, &job.model) {
+            eb.inc(1);
+            continue;
+        }
+        journal.record(&unit, "start", None, None)?;
+        let t0 = Instant::now();
+        match run_embed(cfg, ds, &job.model, None, false) {
+            Ok(EmbedOutcome::Written { .. }) => {
+                summary.embedded += 1;
+                journal.record(&unit, "done", None, Some(t0.elapsed().as_secs_f64()))?;
+            }
+            Ok(EmbedOutcome::UpToDate(_)) => {}
+            Err(e) => {
+                let msg = format!("{e:#}");
+                tracing::error!(model = %job.model, "embedding failed: {msg}");
+                journal.record(
+                    &unit,
+                    "failed",
+                    Some(msg.clone()),
+                    Some(t0.elapsed().as_secs_f64()),
+                )?;
+                summary
+                    .failed
+                    .push((unit, format!("embedding {}: {msg}", job.model)));
+                failed_models.insert(job.model.clone());
+            }
+        }
+        eb.inc(1);
+    }
+    eb.finish_and_clear();
+
+    // Stages 2 and 3: cells, then late-fusion cells (they read their members' cells).
+    for (stage, list) in [("probe", &grid.cells), ("fusion", &grid.late)] {
+        if stopped() {
+            break;
+        }
+        let todo: Vec<&CellSpec> = list.iter().filter(|c| !cell_done(cfg, &c.id)).collect();
+        summary.cells_skipped += list.len() - todo.len();
+        let pb = bar(&mp, todo.len(), stage, show_progress);
+        let (ran, failed) = run_cells(cfg, ds, &journal, &todo, workers, &pb, &failed_models)?;
+        pb.finish_and_clear();
+        summary.cells_run += ran;
+        summary.failed.extend(failed);
+    }
+    summary.stopped = stopped();
+    Ok(summary)
+}
+
+/// Counts per stage for `plan` and `status`.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct StageCounts {
+    pub stage: String,
+    pub total: usize,
+    pub done: usize,
+    pub missing: usize,
+    pub failed: usize,
+}
+
+pub fn stage_counts(cfg: &SweepConfig, ds: &Dataset, grid: &Grid) -> Vec<StageCounts> {
+    let hist = Journal::open(&cfg.store)
+        .map(|j| j.history())
+        .unwrap_or_default();
+    let failed =
+        |unit: &str, done: bool| !done && hist.get(unit).is_some_and(|h| h.last == "failed");
+    let mut out = Vec::new();
+    let mut e = StageCounts {
+        stage: "embed".into(),
+        total: grid.embed.len(),
+        ..Default::default()
+    };
+    for j in &grid.embed {
+        let d = is_current(cfg, ds, &j.model);
+        e.done += d as usize;
+        e.failed += failed(&format!("embed:{}", j.model), d) as usize;
+    }
+    e.missing = e.total - e.done;
+    out.push(e);
+    // Existence of the file named by the content-hashed id is enough here:
+    // reading 100,000 HDF5 files would not be "well under a second".
+    let present: std::collections::HashSet<String> = std::fs::read_dir(cells_dir(cfg))
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| {
+                    e.file_name()
+                        .to_str()
+                        .and_then(|n| n.strip_suffix(".h5"))
+                        .map(str::to_string)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    for (stage, list) in [("probe", &grid.cells), ("fusion", &grid.late)] {
+        let mut s = StageCounts {
+            stage: stage.into(),
+            total: list.len(),
+            ..Default::default()
+        };
+        for c in list {
+            let d = present.contains(&c.id);
+            s.done += d as usize;
+            s.failed += failed(&c.id, d) as usize;
+        }
+        s.missing = s.total - s.done;
+        out.push(s);
+    }
+    out
+}
