@@ -24,7 +24,19 @@ fn version_and_help_list_only_real_subcommands() {
         .lines()
         .filter_map(|l| l.split_whitespace().next())
         .collect();
-    assert_eq!(commands, ["dataset", "doctor", "help"], "{help}");
+    assert_eq!(
+        commands,
+        [
+            "dataset",
+            "plan",
+            "run",
+            "aggregate",
+            "report",
+            "doctor",
+            "help"
+        ],
+        "{help}"
+    );
     assert!(help.contains("--verbose") && help.contains("--quiet"));
 }
 

@@ -141,3 +141,79 @@ impl Grid {
         self.cells.iter().chain(&self.late)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    fn grid(yaml: &str, ds: &Dataset) -> Grid {
+        let cfg = SweepConfig::parse(yaml, "c.yaml").unwrap();
+        let tasks: Vec<String> = ds.tasks.iter().map(|t| t.name.clone()).collect();
+        Grid::build(&cfg, ds, &tasks)
+    }
+
+    fn ids(g: &Grid, model: &str) -> BTreeSet<String> {
+        g.all_cells()
+            .filter(|c| c.model == model || c.model.starts_with(&format!("{model}:")))
+            .map(|c| c.id.clone())
+            .collect()
+    }
+
+    #[test]
+    fn cell_ids_are_stable_and_change_only_with_what_matters() {
+        let mut ds = workers::dataset::synth::synthesize(&workers::dataset::synth::SynthConfig {
+            genes: 40,
+            seed: 1,
+            ..Default::default()
+        });
+        ds.manifest.dataset_hash = ds.content_hash();
+        let base = "name: t\ndataset: d\nstore: s\nseeds: [0, 1]\nmodels:\n  - {name: a, kind: kmer, modality: dna, k: 3}\n  - {name: b, kind: kmer, modality: protein, k: 1}\nensembles:\n  - {name: e, members: [a, b], fusion: [concat, mean-prob]}\n";
+        let g1 = grid(base, &ds);
+        let g2 = grid(base, &ds);
+        let all1: Vec<&String> = g1.all_cells().map(|c| &c.id).collect();
+        assert_eq!(
+            all1,
+            g2.all_cells().map(|c| &c.id).collect::<Vec<_>>(),
+            "stable across runs"
+        );
+        assert_eq!(
+            all1.iter().collect::<BTreeSet<_>>().len(),
+            all1.len(),
+            "unique"
+        );
+        assert_eq!(g1.cells.len(), 12 * 2 * 3);
+        assert_eq!(g1.late.len(), 12 * 2);
+        // Changing model a's settings changes a's cells and the ensemble's, not b's.
+        let g3 = grid(&base.replace("k: 3", "k: 4"), &ds);
+        assert!(ids(&g1, "a").is_disjoint(&ids(&g3, "a")));
+        assert!(ids(&g1, "e").is_disjoint(&ids(&g3, "e")));
+        assert_eq!(ids(&g1, "b"), ids(&g3, "b"));
+        // Renaming the sweep or the store changes nothing; a new seed adds cells only.
+        let g4 = grid(
+            &base
+                .replace("name: t", "name: other")
+                .replace("store: s", "store: s2")
+                .replace("[0, 1]", "[0, 1, 2]"),
+            &ds,
+        );
+        let ids4: BTreeSet<&String> = g4.all_cells().map(|c| &c.id).collect();
+        assert!(all1.iter().all(|id| ids4.contains(id)));
+        assert_eq!(ids4.len(), all1.len() * 3 / 2);
+        // Probe settings and the dataset change every cell.
+        let g5 = grid(&format!("{base}probe: {{lr: 0.01}}\n"), &ds);
+        assert!(
+            g1.all_cells()
+                .zip(g5.all_cells())
+                .all(|(a, b)| a.id != b.id)
+        );
+        let mut ds2 = ds.clone();
+        ds2.manifest.dataset_hash = "other".into();
+        let g6 = grid(base, &ds2);
+        assert!(
+            g1.all_cells()
+                .zip(g6.all_cells())
+                .all(|(a, b)| a.id != b.id)
+        );
+    }
+}

@@ -1,0 +1,271 @@
+//! The orchestrator end to end: plan/run/aggregate/report on a small
+//! synthetic sweep; a run killed with SIGKILL mid-stage and started again
+//! ends with the same results and recomputes no finished cell; Ctrl-C stops
+//! cleanly; config errors carry positions.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const CONFIG: &str = "name: small
+dataset: data
+store: STORE
+seeds: [0, 1]
+tasks: [membrane, expression, essential, fold_class, interact]
+models:
+  - {name: rscu, kind: codon, rscu: true}
+  - {name: dipep, kind: kmer, modality: protein, k: 2}
+ensembles:
+  - {name: both, members: [rscu, dipep], fusion: [concat, mean-prob]}
+probe: {hidden: [32], max_epochs: 40, lr: 3.0e-3, batch: 64}
+executor: {workers: 2}
+";
+
+fn setup() -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    let out = common::genoprot()
+        .current_dir(d.path())
+        .args([
+            "-q", "dataset", "synth", "--out", "data", "--genes", "150", "--seed", "3",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    for store in ["a", "b"] {
+        std::fs::write(
+            d.path().join(format!("{store}.yaml")),
+            CONFIG.replace("STORE", &format!("runs/{store}")),
+        )
+        .unwrap();
+    }
+    d
+}
+
+fn gp(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let mut c = common::genoprot();
+    c.current_dir(dir).args(args);
+    let out = common::run_with_timeout(c, Duration::from_secs(300));
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// cell id → metrics (from results.csv).
+fn results(dir: &Path, store: &str) -> std::collections::BTreeMap<String, String> {
+    let text = std::fs::read_to_string(dir.join(format!("runs/{store}/results.csv"))).unwrap();
+    text.lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            // cell_id, then everything but the timing column.
+            (
+                f[0].to_string(),
+                format!("{}|{}", f[1..17].join(","), f[18..].join(",")),
+            )
+        })
+        .collect()
+}
+
+fn completions(dir: &Path, store: &str) -> std::collections::BTreeMap<String, usize> {
+    let text = std::fs::read_to_string(dir.join(format!("runs/{store}/journal/events.jsonl")))
+        .unwrap_or_default();
+    let mut m = std::collections::BTreeMap::new();
+    for l in text.lines() {
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(l)
+            && v["event"] == "done"
+        {
+            *m.entry(v["unit"].as_str().unwrap().to_string())
+                .or_insert(0) += 1;
+        }
+    }
+    m
+}
+
+#[test]
+fn killed_run_resumes_to_the_same_results_without_recomputing() {
+    let d = setup();
+    // Uninterrupted reference run.
+    let (code, out, err) = gp(d.path(), &["run", "a.yaml"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("2 models embedded, 40 cells run"), "{out}");
+    let reference = results(d.path(), "a");
+    assert_eq!(reference.len(), 40);
+
+    // Plan before: everything missing.
+    let (_, out, _) = gp(d.path(), &["plan", "b.yaml", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["stages"][1]["total"], 30);
+    assert_eq!(v["stages"][1]["missing"], 30);
+    assert_eq!(v["stages"][2]["total"], 10);
+
+    // Killed mid probe stage.
+    let mut child = common::genoprot()
+        .current_dir(d.path())
+        .args(["-q", "run", "b.yaml"])
+        .spawn()
+        .unwrap();
+    let cells = d.path().join("runs/b/cells");
+    let t0 = Instant::now();
+    loop {
+        let n = std::fs::read_dir(&cells)
+            .map(|r| {
+                r.flatten()
+                    .filter(|e| e.file_name().to_string_lossy().ends_with(".h5"))
+                    .count()
+            })
+            .unwrap_or(0);
+        if n >= 8 {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(120),
+            "no cells written in time"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run finished before it could be killed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let before = completions(d.path(), "b");
+    assert!(
+        !before.is_empty() && before.len() < 42,
+        "killed mid-stage: {} units done",
+        before.len()
+    );
+    let (_, out, _) = gp(d.path(), &["plan", "b.yaml"]);
+    assert!(out.contains("probe"), "{out}");
+
+    // Started again: continues, same results, nothing finished is recomputed.
+    let (code, out, err) = gp(d.path(), &["run", "b.yaml"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("already done"), "{out}");
+    let after = completions(d.path(), "b");
+    for (unit, n) in &after {
+        assert_eq!(*n, 1, "{unit} completed {n} times");
+    }
+    assert_eq!(
+        results(d.path(), "b"),
+        reference,
+        "same metrics as the uninterrupted run"
+    );
+    // A third run computes nothing.
+    let (code, out, _) = gp(d.path(), &["run", "b.yaml"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("0 models embedded, 0 cells run, 40 already done"),
+        "{out}"
+    );
+    let (_, out, _) = gp(d.path(), &["plan", "b.yaml"]);
+    assert!(
+        out.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["probe", "30", "30", "0", "0"]),
+        "{out}"
+    );
+
+    // results.h5 read by h5py; report files present.
+    let py = "import h5py, sys; f = h5py.File(sys.argv[1]); g = f['cells']; print(len(g['cell_id']), int(f.attrs['n_missing']), sorted(g.keys())[:3])";
+    let o = Command::new(common::python_with_h5py())
+        .args(["-c", py])
+        .arg(d.path().join("runs/b/results.h5"))
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&o.stdout).starts_with("40 0 ['accuracy', 'auprc', 'auroc']"),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    for f in [
+        "summary.md",
+        "summary.csv",
+        "ensemble_gain.csv",
+        "task_scores.svg",
+        "model_kinds.svg",
+        "ensemble_gain.svg",
+    ] {
+        assert!(d.path().join("runs/b/report").join(f).exists(), "{f}");
+    }
+    let md = std::fs::read_to_string(d.path().join("runs/b/report/summary.md")).unwrap();
+    assert!(
+        md.contains("| essential | binary | auroc |") && md.contains("95% CI"),
+        "{md}"
+    );
+}
+
+#[test]
+fn missing_cells_are_reported_and_ctrl_c_stops_cleanly() {
+    let d = setup();
+    // Aggregate before anything ran: every cell missing, listed, exit 0.
+    let (code, out, err) = gp(d.path(), &["aggregate", "a.yaml"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("aggregated 0 cells"), "{out}");
+    assert!(err.contains("40 of 40 cells are missing"), "{err}");
+    // Ctrl-C: no new cells start, exit non-zero with a hint.
+    let mut child = common::genoprot()
+        .current_dir(d.path())
+        .args(["-q", "run", "a.yaml"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let cells = d.path().join("runs/a/cells");
+    let t0 = Instant::now();
+    while std::fs::read_dir(&cells).map(|r| r.count()).unwrap_or(0) < 2 {
+        assert!(t0.elapsed() < Duration::from_secs(120));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Command::new("kill")
+        .args(["-s", "INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("stopped by Ctrl-C") && err.contains("again to continue"),
+        "{err}"
+    );
+    let (code, out, _) = gp(d.path(), &["run", "a.yaml"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("already done"), "{out}");
+}
+
+#[test]
+fn config_errors_name_file_line_and_column() {
+    let d = setup();
+    std::fs::write(
+        d.path().join("bad.yaml"),
+        CONFIG.replace("store: STORE", "stroe: x"),
+    )
+    .unwrap();
+    let (code, _, err) = gp(d.path(), &["plan", "bad.yaml"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("bad.yaml:3:1: unknown field `stroe`")
+            && err.contains("did you mean `store`?"),
+        "{err}"
+    );
+    std::fs::write(
+        d.path().join("bad2.yaml"),
+        CONFIG.replace("[membrane, expression", "[membrane, expresion"),
+    )
+    .unwrap();
+    let (code, _, err) = gp(d.path(), &["run", "bad2.yaml"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("bad2.yaml:5:") && err.contains("did you mean `expression`?"),
+        "{err}"
+    );
+    let (code, _, err) = gp(d.path(), &["run", "missing.yaml"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("missing.yaml") && err.contains("cannot read"),
+        "{err}"
+    );
+}
