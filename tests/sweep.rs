@@ -208,7 +208,7 @@ fn missing_cells_are_reported_and_ctrl_c_stops_cleanly() {
     assert!(out.contains("aggregated 0 cells"), "{out}");
     assert!(err.contains("40 of 40 cells are missing"), "{err}");
     // Ctrl-C: no new cells start, exit non-zero with a hint.
-    let mut child = common::genoprot()
+    let child = common::genoprot()
         .current_dir(d.path())
         .args(["-q", "run", "a.yaml"])
         .stderr(std::process::Stdio::piped())
