@@ -1,6 +1,8 @@
 //! The sweep's grid: embed jobs per model, probe cells per model × task ×
 //! seed, and ensemble cells. A cell's id is a hash of everything that
-//! determines its output, so changing one model's settings reruns only its cells.
+//! determines its output (plus the model's name, so two identically
+//! configured models keep separate rows), so changing one model's settings
+//! reruns only its cells.
 
 use crate::config::{Fusion, SweepConfig};
 use serde::Serialize;
@@ -65,6 +67,7 @@ impl Grid {
                 for m in &cfg.models {
                     let id = hash(&[
                         "single",
+                        &m.name,
                         model_hash[m.name.as_str()],
                         task,
                         &s,
@@ -95,7 +98,7 @@ impl Grid {
                                 .iter()
                                 .map(|m| single_id[&(m.clone(), task.clone(), seed)].clone())
                                 .collect();
-                            let mut parts = vec!["late", f.as_str()];
+                            let mut parts = vec!["late", name.as_str(), f.as_str()];
                             parts.extend(member_cells.iter().map(String::as_str));
                             late.push(CellSpec {
                                 id: hash(&parts),
@@ -109,7 +112,7 @@ impl Grid {
                                 member_cells,
                             });
                         } else {
-                            let mut parts = vec!["concat"];
+                            let mut parts = vec!["concat", name.as_str()];
                             parts.extend(member_hashes.iter().copied());
                             parts.extend([task.as_str(), &s, &probe, &splits]);
                             cells.push(CellSpec {
@@ -189,6 +192,15 @@ mod tests {
         assert!(ids(&g1, "a").is_disjoint(&ids(&g3, "a")));
         assert!(ids(&g1, "e").is_disjoint(&ids(&g3, "e")));
         assert_eq!(ids(&g1, "b"), ids(&g3, "b"));
+        // Two identically configured models keep separate cells.
+        let g7 = grid(
+            &base.replace(
+                "- {name: b, kind: kmer, modality: protein, k: 1}",
+                "- {name: b, kind: kmer, modality: dna, k: 3}",
+            ),
+            &ds,
+        );
+        assert!(ids(&g7, "a").is_disjoint(&ids(&g7, "b")));
         // Renaming the sweep or the store changes nothing; a new seed adds cells only.
         let g4 = grid(
             &base

@@ -233,6 +233,45 @@ pub fn run_local(
     Ok(summary)
 }
 
+/// Runs a bundle of cells in this process (what a Slurm array task does);
+/// finished cells are skipped.
+pub fn run_bundle(
+    cfg: &SweepConfig,
+    ds: &Dataset,
+    cells: &[&CellSpec],
+) -> anyhow::Result<RunSummary> {
+    install_ctrlc();
+    let journal = Journal::open(&cfg.store)?;
+    let todo: Vec<&CellSpec> = cells
+        .iter()
+        .copied()
+        .filter(|c| !cell_done(cfg, &c.id))
+        .collect();
+    let workers = if cfg.executor.workers > 0 {
+        cfg.executor.workers
+    } else {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    };
+    let (ran, failed) = run_cells(
+        cfg,
+        ds,
+        &journal,
+        &todo,
+        workers,
+        &ProgressBar::hidden(),
+        &BTreeSet::new(),
+    )?;
+    Ok(RunSummary {
+        cells_run: ran,
+        cells_skipped: cells.len() - todo.len(),
+        failed,
+        stopped: stopped(),
+        ..Default::default()
+    })
+}
+
 /// Counts per stage for `plan` and `status`.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct StageCounts {

@@ -19,6 +19,23 @@ pub enum WorkerCommand {
         #[arg(long)]
         shard: Option<Shard>,
     },
+    /// Run a bundle of probe cells (each skipped when its store exists).
+    Probe {
+        #[arg(long)]
+        config: PathBuf,
+        /// Cell ids, comma-separated.
+        #[arg(long, value_delimiter = ',', conflicts_with_all = ["stage", "bundle"])]
+        cells: Vec<String>,
+        /// Which cells: `probe` (single models, early fusion) or `fusion` (late fusion).
+        #[arg(long, requires = "bundle")]
+        stage: Option<String>,
+        /// Bundle index k: cells [k*size, (k+1)*size) of the stage, in plan order.
+        #[arg(long, requires = "stage")]
+        bundle: Option<usize>,
+        /// Cells per bundle.
+        #[arg(long, default_value_t = 20)]
+        bundle_size: usize,
+    },
     /// Merge the n shard stores of a model into its store.
     MergeEmbeddings {
         #[arg(long)]
@@ -73,6 +90,60 @@ pub fn run(cmd: WorkerCommand) -> anyhow::Result<()> {
                         path.display()
                     )
                 }
+            }
+        }
+        WorkerCommand::Probe {
+            config,
+            cells,
+            stage,
+            bundle,
+            bundle_size,
+        } => {
+            let (cfg, ds, tasks) = load(&config)?;
+            let grid = crate::grid::Grid::build(&cfg, &ds, &tasks);
+            let chosen: Vec<&workers::probe::cell::CellSpec> = match (stage.as_deref(), bundle) {
+                (Some(st), Some(k)) => {
+                    let list = match st {
+                        "probe" => &grid.cells,
+                        "fusion" => &grid.late,
+                        other => anyhow::bail!("--stage {other:?}: expected probe or fusion"),
+                    };
+                    let size = bundle_size.max(1);
+                    let start = k * size;
+                    if start >= list.len() {
+                        anyhow::bail!(
+                            "bundle {k} of stage {st} is empty ({} cells, {size} per bundle)",
+                            list.len()
+                        );
+                    }
+                    list[start..(start + size).min(list.len())].iter().collect()
+                }
+                _ => {
+                    let mut v = Vec::new();
+                    for id in &cells {
+                        match grid.all_cells().find(|c| &c.id == id) {
+                            Some(c) => v.push(c),
+                            None => anyhow::bail!(
+                                "{}: no cell {id} in this sweep's grid (see `genoprot plan`)",
+                                config.display()
+                            ),
+                        }
+                    }
+                    v
+                }
+            };
+            let r = crate::run::run_bundle(&cfg, &ds, &chosen)?;
+            println!(
+                "{} cells run, {} already done, {} failed",
+                r.cells_run,
+                r.cells_skipped,
+                r.failed.len()
+            );
+            if !r.failed.is_empty() {
+                for (_, m) in &r.failed {
+                    eprintln!("failed: {m}");
+                }
+                anyhow::bail!("{} of {} cells failed", r.failed.len(), chosen.len());
             }
         }
         WorkerCommand::MergeEmbeddings {

@@ -12,7 +12,7 @@ use burn::module::{Module, Param};
 use burn::nn::Linear;
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::tensor::activation::{log_softmax, relu, sigmoid, softmax};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 use ndarray::Array2;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -282,7 +282,16 @@ pub fn train_probe(
     let yv = to_tensor(&yv_arr, &inner);
     let yv_orig = y.select(ndarray::Axis(0), valid);
 
-    let mut order = train.to_vec();
+    // Training features live on the device once (when they fit in 1 GiB);
+    // each batch is a `select` of shuffled row positions, not a host copy.
+    let resident = train.len() * x.dim() * 4 <= 1 << 30;
+    let xtr_dev = resident.then(|| to_tensor(&x.rows(train), &ad));
+    let ytr_dev = resident.then(|| to_tensor(&yt.select(ndarray::Axis(0), train), &ad));
+    let mut order: Vec<usize> = if resident {
+        (0..train.len()).collect()
+    } else {
+        train.to_vec()
+    };
     let mut best: Option<(f64, usize, ProbeNet)> = None;
     let mut curve = Vec::new();
     let mut score_name = "auroc";
@@ -292,8 +301,17 @@ pub fn train_probe(
         let mut tl = 0.0;
         let mut nb = 0usize;
         for batch in order.chunks(p.batch) {
-            let xb = to_tensor(&x.rows(batch), &ad);
-            let yb = to_tensor(&yt.select(ndarray::Axis(0), batch), &ad);
+            let (xb, yb) = match (&xtr_dev, &ytr_dev) {
+                (Some(xd), Some(yd)) => {
+                    let idx: Vec<i64> = batch.iter().map(|i| *i as i64).collect();
+                    let it = Tensor::<1, Int>::from_data(TensorData::new(idx, [batch.len()]), &ad);
+                    (xd.clone().select(0, it.clone()), yd.clone().select(0, it))
+                }
+                _ => (
+                    to_tensor(&x.rows(batch), &ad),
+                    to_tensor(&yt.select(ndarray::Axis(0), batch), &ad),
+                ),
+            };
             let masks: Option<Vec<Tensor<2>>> =
                 (p.kind == ProbeKind::Mlp && p.dropout > 0.0).then(|| {
                     p.hidden

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Benchmark: genoprot's burn probes vs scikit-learn on the same embeddings and
+# splits (2,000 synthetic genes, 400-d dipeptide spectra, 3 binary tasks x 3
+# seeds): logistic-regression AUROC agreement, MLP time at comparable AUROC.
+# Usage: bash bench/probe.sh [GENES]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+genes=${1:-2000}
+bash scripts/install-deps.sh >/dev/null
+.venv/bin/python -c 'import sklearn' 2>/dev/null || .venv/bin/pip install -q scikit-learn
+cargo build --release --locked -p genoprot -q
+gp=$PWD/target/release/genoprot
+work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+cd "$work"
+$gp -q dataset synth --out data --genes "$genes" --seed 1
+for kind in logreg mlp; do
+  cat > $kind.yaml <<YAML
+name: bench-$kind
+dataset: data
+store: runs/$kind
+seeds: [0, 1, 2]
+tasks: [membrane, essential, enzyme]
+splits: {by_group: false}
+models:
+  - {name: dipep, kind: kmer, modality: protein, k: 2}
+probe: {kind: $kind, hidden: [256], dropout: 0.0, lr: 1.0e-3, weight_decay: 1.0e-4, batch: 256, max_epochs: 100, patience: 10}
+executor: {workers: 1}
+YAML
+  $gp -q run $kind.yaml >/dev/null
+done
+"$OLDPWD/.venv/bin/python" "$OLDPWD/bench/probe_reference.py" data runs/logreg runs/mlp dipep
