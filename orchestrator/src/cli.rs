@@ -37,6 +37,14 @@ pub enum Command {
     Aggregate(crate::commands::ConfigArg),
     /// Aggregate, then write tables and plots to store/report/.
     Report(crate::commands::ConfigArg),
+    /// Submit the sweep to Slurm: embed, probe, fusion arrays and an aggregate job.
+    Submit(crate::commands::SubmitArgs),
+    /// Per stage: done/missing from the store, queued/running/failed from Slurm.
+    Status(crate::commands::StatusArgs),
+    /// Submit only what is missing, never what is still queued or running.
+    Resume(crate::commands::ConfigArg),
+    /// Cancel this sweep's queued and running jobs.
+    Cancel(crate::commands::ConfigArg),
     /// Check this machine: Slurm, MPI and HDF5 as genoprot will use them.
     Doctor(crate::doctor::DoctorArgs),
 }
@@ -50,5 +58,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Run(a) => crate::commands::run(&a.config),
         Command::Aggregate(a) => crate::commands::aggregate(&a.config, false),
         Command::Report(a) => crate::commands::aggregate(&a.config, true),
+        Command::Submit(a) => crate::commands::submit(&a),
+        Command::Status(a) => crate::commands::status(&a),
+        Command::Resume(a) => crate::commands::submit(&crate::commands::SubmitArgs {
+            config: a.config,
+            dry_run: false,
+        }),
+        Command::Cancel(a) => crate::commands::cancel(&a.config),
     }
 }

@@ -124,3 +124,144 @@ pub fn aggregate(config: &Path, report: bool) -> anyhow::Result<()> {
     let (cfg, ds, tasks) = load(config)?;
     aggregate_and_report(&cfg, &ds, &tasks, report)
 }
+
+#[derive(Debug, clap::Args)]
+pub struct SubmitArgs {
+    pub config: PathBuf,
+    /// Print the scripts' paths and the sbatch commands; submit nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    pub config: PathBuf,
+    /// Refresh every few seconds until no recorded job is queued or running.
+    #[arg(long)]
+    pub watch: bool,
+    /// Seconds between refreshes with --watch.
+    #[arg(long, default_value_t = 10)]
+    pub interval: u64,
+}
+
+pub fn submit(a: &SubmitArgs) -> anyhow::Result<()> {
+    let (cfg, ds, tasks) = load(&a.config)?;
+    crate::submit::check_executor(&cfg, &a.config)?;
+    let grid = Grid::build(&cfg, &ds, &tasks);
+    let sched = slurm::SlurmCli::new();
+    let rep = crate::submit::submit(&cfg, &ds, &grid, &a.config, &sched, a.dry_run)?;
+    if a.dry_run {
+        for stage in ["embed", "probe", "fusion", "aggregate"] {
+            let p = cfg.store.join("slurm").join(format!("{stage}.sh"));
+            println!("==> {} <==\n{}", p.display(), std::fs::read_to_string(&p)?);
+        }
+        println!("would run:");
+        for c in &rep.commands {
+            println!("  {c}");
+        }
+        return Ok(());
+    }
+    for j in &rep.jobs {
+        println!(
+            "submitted {} job {} ({} tasks)",
+            j.stage,
+            j.job_id,
+            j.indices.len().max(1)
+        );
+    }
+    if rep.jobs.is_empty() {
+        println!("nothing to submit: every cell is done or queued");
+    }
+    if rep.skipped_busy > 0 {
+        println!(
+            "{} array tasks are still queued or running and were not submitted again",
+            rep.skipped_busy
+        );
+    }
+    for (stage, i) in &rep.gave_up {
+        eprintln!(
+            "warning: {stage} task {i} failed on every attempt (retries exhausted); see `genoprot status` for logs"
+        );
+    }
+    Ok(())
+}
+
+pub fn status(a: &StatusArgs) -> anyhow::Result<()> {
+    let (cfg, ds, tasks) = load(&a.config)?;
+    let grid = Grid::build(&cfg, &ds, &tasks);
+    let sched = slurm::SlurmCli::new();
+    loop {
+        let counts = crate::run::stage_counts(&cfg, &ds, &grid);
+        let (by, failed) = if crate::submit::submissions(&cfg).is_empty() {
+            (Default::default(), Vec::new())
+        } else {
+            crate::submit::scheduler_summary(&cfg, &sched)?
+        };
+        println!(
+            "{:<9} {:>7} {:>7} {:>8} {:>7}   scheduler",
+            "stage", "total", "done", "missing", "failed"
+        );
+        for c in &counts {
+            let s = by
+                .get(&c.stage)
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .unwrap_or_default();
+            println!(
+                "{:<9} {:>7} {:>7} {:>8} {:>7}   {s}",
+                c.stage, c.total, c.done, c.missing, c.failed
+            );
+        }
+        if let Some(m) = by.get("aggregate") {
+            println!(
+                "{:<9} {:>7} {:>7} {:>8} {:>7}   {}",
+                "aggregate",
+                "",
+                "",
+                "",
+                "",
+                m.iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
+        }
+        for f in &failed {
+            println!("failed: {f}");
+        }
+        let live = by.values().flat_map(|m| m.iter()).any(|(k, _)| {
+            ![
+                "COMPLETED",
+                "FAILED",
+                "CANCELLED",
+                "TIMEOUT",
+                "NODE_FAIL",
+                "OUT_OF_MEMORY",
+                "PREEMPTED",
+                "BOOT_FAIL",
+                "DEADLINE",
+            ]
+            .contains(&k.as_str())
+        });
+        if !a.watch || !live {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_secs(a.interval.max(1)));
+        println!();
+    }
+}
+
+pub fn cancel(config: &Path) -> anyhow::Result<()> {
+    let (cfg, _, _) = load(config)?;
+    let jobs = crate::submit::cancel(&cfg, &slurm::SlurmCli::new())?;
+    if jobs.is_empty() {
+        println!("no queued or running jobs of this sweep");
+    } else {
+        println!("cancelled jobs {}", jobs.join(" "));
+    }
+    Ok(())
+}

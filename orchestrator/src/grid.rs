@@ -33,6 +33,7 @@ fn hash(parts: &[&str]) -> String {
     h.update(b"genoprot-cell-v1\0");
     h.update(CELL_FORMAT_VERSION.to_le_bytes());
     h.update(workers::store::STORE_FORMAT_VERSION.to_le_bytes());
+    h.update(workers::dataset::splits::SPLIT_ALGORITHM_VERSION.as_bytes());
     for p in parts {
         h.update((p.len() as u64).to_le_bytes());
         h.update(p.as_bytes());

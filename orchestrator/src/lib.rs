@@ -13,4 +13,5 @@ pub mod journal;
 pub mod logging;
 pub mod report;
 pub mod run;
+pub mod submit;
 pub mod worker;

@@ -11,6 +11,10 @@ use rand::seq::SliceRandom;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
 
+/// Version of the split algorithm: part of every cell id, so a change to how
+/// splits are drawn reruns the cells that depend on them.
+pub const SPLIT_ALGORITHM_VERSION: &str = "2";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PairSplitMode {
@@ -91,7 +95,7 @@ fn assign(units: Vec<Unit>, fr: [f64; 3], rng: &mut rand_chacha::ChaCha8Rng) -> 
     for u in units {
         by_stratum.entry(u.stratum).or_default().push(u);
     }
-    let mut out: [Vec<usize>; 3] = Default::default();
+    let mut placed: [Vec<Unit>; 3] = Default::default();
     for (_, mut us) in by_stratum {
         us.shuffle(rng);
         let total: usize = us.iter().map(|u| u.rows.len()).sum();
@@ -108,11 +112,29 @@ fn assign(units: Vec<Unit>, fr: [f64; 3], rng: &mut rand_chacha::ChaCha8Rng) -> 
                 2
             };
             done += u.rows.len();
-            out[s].extend(u.rows);
+            placed[s].push(u);
         }
     }
-    for v in &mut out {
-        v.sort_unstable();
+    // Large groups can leave the test (or validation) split empty: move the
+    // smallest unit of the largest split there, as long as it keeps one.
+    for s in [2usize, 1] {
+        if placed[s].is_empty() && fr[s] > 0.0 {
+            let from = (0..3)
+                .filter(|f| *f != s && placed[*f].len() > 1)
+                .max_by_key(|f| placed[*f].iter().map(|u| u.rows.len()).sum::<usize>());
+            if let Some(f) = from {
+                let k = (0..placed[f].len())
+                    .min_by_key(|k| placed[f][*k].rows.len())
+                    .unwrap();
+                let u = placed[f].remove(k);
+                placed[s].push(u);
+            }
+        }
+    }
+    let mut out: [Vec<usize>; 3] = Default::default();
+    for (s, us) in placed.into_iter().enumerate() {
+        out[s] = us.into_iter().flat_map(|u| u.rows).collect();
+        out[s].sort_unstable();
     }
     out
 }

@@ -669,6 +669,20 @@ fn splits_are_deterministic_stratified_grouped_and_gene_disjoint() {
     .unwrap();
     assert_eq!(r.dropped, 0);
     assert!(split_task(&ds, "nope", 0, &cfg).is_err());
+    // Few large groups: every split still gets one.
+    let mut small = synth::synthesize(&synth::SynthConfig {
+        genes: 80,
+        seed: 4,
+        ..Default::default()
+    });
+    small.manifest.dataset_hash = small.content_hash();
+    for seed in 0..10 {
+        let s = split_task(&small, "membrane", seed, &cfg).unwrap();
+        assert!(
+            !s.train.is_empty() && !s.valid.is_empty() && !s.test.is_empty(),
+            "seed {seed}: {s:?}"
+        );
+    }
     assert!(
         split_task(
             &ds,

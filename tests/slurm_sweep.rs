@@ -1,0 +1,272 @@
+//! `genoprot submit | status | resume | cancel` against the real local Slurm:
+//! stage arrays with dependencies, a number of sbatch calls that grows with
+//! stages (not cells), resume of only what is missing, retries that give up,
+//! cancel, and refused submissions that record nothing.
+
+mod common;
+
+use slurm::{Scheduler, SlurmCli, wait_terminal};
+use std::path::Path;
+use std::time::Duration;
+
+const CONFIG: &str = "name: slurm-e2e
+dataset: data
+store: runs/s
+seeds: [0, 1]
+tasks: [membrane, expression, essential]
+models:
+  - {name: rscu, kind: codon, rscu: true}
+  - {name: aac, kind: kmer, modality: protein, k: 1}
+ensembles:
+  - {name: both, members: [rscu, aac], fusion: [concat, mean-prob]}
+probe: {hidden: [16], max_epochs: 15}
+executor:
+  kind: slurm
+  workers: 1
+  slurm: {partition: PARTITION, time: \"00:10:00\", cells_per_task: 4, throttle: 4, retries: 1}
+";
+
+fn setup(partition: &str) -> tempfile::TempDir {
+    common::require_slurm();
+    let d = tempfile::tempdir().unwrap();
+    let out = common::genoprot()
+        .current_dir(d.path())
+        .args([
+            "-q", "dataset", "synth", "--out", "data", "--genes", "150", "--seed", "3",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    std::fs::write(
+        d.path().join("s.yaml"),
+        CONFIG.replace("PARTITION", partition),
+    )
+    .unwrap();
+    d
+}
+
+fn gp(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let mut c = common::genoprot();
+    c.current_dir(dir)
+        .args(args)
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
+    let out = common::run_with_timeout(c, Duration::from_secs(120));
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn jobs(dir: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(dir.join("runs/s/journal/jobs.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Waits (with a timeout) until every recorded job is finished.
+fn wait_all(dir: &Path) {
+    let ids: Vec<String> = jobs(dir)
+        .iter()
+        .map(|j| j["job_id"].as_str().unwrap().to_string())
+        .collect();
+    wait_terminal(
+        &SlurmCli::new(),
+        &ids,
+        Duration::from_secs(300),
+        Duration::from_millis(500),
+    )
+    .unwrap();
+}
+
+#[test]
+fn submit_runs_the_sweep_as_stage_arrays_and_resume_submits_only_what_is_missing() {
+    let d = setup("pdebug");
+    let p = d.path();
+    // Dry run: scripts and commands, nothing submitted.
+    let (code, out, err) = gp(p, &["submit", "s.yaml", "--dry-run"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("#SBATCH --partition=pdebug") && out.contains("#SBATCH --time=00:10:00"),
+        "{out}"
+    );
+    assert!(
+        out.contains("--array=0-1%4")
+            && out.contains("--dependency=afterok:<embed>")
+            && out.contains("--dependency=afterany:<probe>"),
+        "{out}"
+    );
+    assert!(jobs(p).is_empty(), "a dry run records nothing");
+
+    let (code, out, err) = gp(p, &["submit", "s.yaml"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("submitted embed job") && out.contains("submitted aggregate job"),
+        "{out}"
+    );
+    // 3 tasks x 2 seeds x (2 models + concat) = 18 probe cells + 6 late cells, yet 4 sbatch calls.
+    assert_eq!(jobs(p).len(), 4);
+    let stages: Vec<String> = jobs(p)
+        .iter()
+        .map(|j| j["stage"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(stages, ["embed", "probe", "fusion", "aggregate"]);
+    // Submitting again while queued or running duplicates nothing.
+    let (code, out, _) = gp(p, &["submit", "s.yaml"]);
+    assert_eq!(code, 0);
+    assert_eq!(jobs(p).len(), 4, "{out}");
+    wait_all(p);
+
+    let (_, out, _) = gp(p, &["status", "s.yaml"]);
+    assert!(
+        out.lines()
+            .any(|l| l.split_whitespace().take(5).collect::<Vec<_>>()
+                == ["probe", "18", "18", "0", "0"]),
+        "{out}"
+    );
+    assert!(out.contains("COMPLETED"), "{out}");
+    assert!(p.join("runs/s/results.h5").exists() && p.join("runs/s/report/summary.md").exists());
+    assert!(p.join("runs/s/slurm/probe.sh").exists());
+    let (_, out, _) = gp(p, &["resume", "s.yaml"]);
+    assert!(out.contains("nothing to submit"), "{out}");
+
+    // Lose two cells: resume submits just their bundles (and the aggregate).
+    let grid_cells: Vec<String> = std::fs::read_dir(p.join("runs/s/cells"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().display().to_string())
+        .collect();
+    let plan: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(p.join("runs/s/journal/plan.json")).unwrap())
+            .unwrap();
+    let first = plan["cells"][0]["id"].as_str().unwrap();
+    let last = plan["cells"][17]["id"].as_str().unwrap();
+    for id in [first, last] {
+        std::fs::remove_file(p.join(format!("runs/s/cells/{id}.h5"))).unwrap();
+    }
+    assert_eq!(grid_cells.len(), 24);
+    let (code, out, err) = gp(p, &["resume", "s.yaml"]);
+    assert_eq!(code, 0, "{err}");
+    let j = jobs(p);
+    assert_eq!(j.len(), 6, "{out}");
+    assert_eq!(j[4]["stage"], "probe");
+    assert_eq!(
+        j[4]["indices"],
+        serde_json::json!([0, 4]),
+        "only the bundles of the lost cells"
+    );
+    wait_all(p);
+    let (_, out, _) = gp(p, &["plan", "s.yaml"]);
+    assert!(
+        out.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["probe", "18", "18", "0", "0"]),
+        "{out}"
+    );
+}
+
+#[test]
+fn failed_tasks_are_shown_retried_then_given_up_and_cancel_works() {
+    let d = setup("pdebug");
+    let p = d.path();
+    // A model whose external command always fails.
+    std::fs::write(
+        p.join("s.yaml"),
+        CONFIG.replace("PARTITION", "pdebug").replace("  - {name: aac, kind: kmer, modality: protein, k: 1}", "  - {name: aac, kind: kmer, modality: protein, k: 1}\n  - {name: bad, kind: command, modality: dna, command: \"echo model exploded >&2; exit 3\"}"),
+    )
+    .unwrap();
+    let (code, _, err) = gp(p, &["submit", "s.yaml"]);
+    assert_eq!(code, 0, "{err}");
+    let embed_job = jobs(p)[0]["job_id"].as_str().unwrap().to_string();
+    wait_terminal(
+        &SlurmCli::new(),
+        std::slice::from_ref(&embed_job),
+        Duration::from_secs(120),
+        Duration::from_millis(500),
+    )
+    .unwrap();
+    let (_, out, _) = gp(p, &["status", "s.yaml"]);
+    assert!(
+        out.contains("failed: embed")
+            && out.contains("FAILED (exit 1)")
+            && out.contains("gp-slurm-e2e-embed-"),
+        "{out}"
+    );
+    let failed_log = out
+        .lines()
+        .find(|l| l.starts_with("failed: embed"))
+        .unwrap()
+        .rsplit(" log ")
+        .next()
+        .unwrap()
+        .to_string();
+    let log = std::fs::read_to_string(p.join(&failed_log)).unwrap();
+    assert!(log.contains("model exploded"), "{log}");
+    // The probe array waits on afterok forever: cancel the sweep.
+    let (code, out, _) = gp(p, &["cancel", "s.yaml"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("cancelled jobs"), "{out}");
+    let ids: Vec<String> = jobs(p)
+        .iter()
+        .map(|j| j["job_id"].as_str().unwrap().to_string())
+        .collect();
+    let st = SlurmCli::new().query(&ids).unwrap();
+    assert!(st.iter().all(|t| t.state.is_terminal()), "{st:?}");
+    // Retry 1 of 1: the failed model is resubmitted once ...
+    let (_, out, _) = gp(p, &["resume", "s.yaml"]);
+    assert!(out.contains("submitted embed job"), "{out}");
+    let last_embed = jobs(p)
+        .iter()
+        .rev()
+        .find(|j| j["stage"] == "embed")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        last_embed["indices"],
+        serde_json::json!([2]),
+        "only the failed model"
+    );
+    wait_terminal(
+        &SlurmCli::new(),
+        &[last_embed["job_id"].as_str().unwrap().to_string()],
+        Duration::from_secs(120),
+        Duration::from_millis(500),
+    )
+    .unwrap();
+    gp(p, &["cancel", "s.yaml"]);
+    // ... then given up.
+    let (code, out, err) = gp(p, &["resume", "s.yaml"]);
+    assert_eq!(code, 0);
+    assert!(
+        err.contains("embed task 2 failed on every attempt (retries exhausted)"),
+        "{out}{err}"
+    );
+    gp(p, &["cancel", "s.yaml"]);
+}
+
+#[test]
+fn a_refused_submission_carries_sbatch_message_and_records_nothing() {
+    let d = setup("no-such-partition");
+    let (code, _, err) = gp(d.path(), &["submit", "s.yaml"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("embed array")
+            && err.contains("sbatch refused")
+            && err.to_lowercase().contains("invalid partition"),
+        "{err}"
+    );
+    assert!(jobs(d.path()).is_empty());
+    // Local-executor configs are pointed to `genoprot run`.
+    std::fs::write(
+        d.path().join("l.yaml"),
+        CONFIG
+            .replace("kind: slurm", "kind: local")
+            .replace("PARTITION", "pdebug"),
+    )
+    .unwrap();
+    let (code, _, err) = gp(d.path(), &["submit", "l.yaml"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("executor.kind is local"), "{err}");
+}
