@@ -90,11 +90,13 @@ pub fn todo(cfg: &SweepConfig, ds: &Dataset, grid: &Grid) -> Todo {
     }
 }
 
+/// (stage, global index) of tasks still queued or running, and every task's status.
+pub type InFlight = (BTreeSet<(String, u32)>, Vec<TaskStatus>);
+/// Per stage: state → task count; and one line per failed task.
+pub type SchedulerSummary = (BTreeMap<String, BTreeMap<String, usize>>, Vec<String>);
+
 /// Array tasks of recorded jobs that are still queued or running: (stage, index).
-pub fn in_flight(
-    cfg: &SweepConfig,
-    sched: &dyn Scheduler,
-) -> anyhow::Result<(BTreeSet<(String, u32)>, Vec<TaskStatus>)> {
+pub fn in_flight(cfg: &SweepConfig, sched: &dyn Scheduler) -> anyhow::Result<InFlight> {
     let subs = submissions(cfg);
     let ids: Vec<String> = subs
         .iter()
@@ -423,7 +425,7 @@ pub fn cancel(cfg: &SweepConfig, sched: &dyn Scheduler) -> anyhow::Result<Vec<St
 pub fn scheduler_summary(
     cfg: &SweepConfig,
     sched: &dyn Scheduler,
-) -> anyhow::Result<(BTreeMap<String, BTreeMap<String, usize>>, Vec<String>)> {
+) -> anyhow::Result<SchedulerSummary> {
     let subs = submissions(cfg);
     let ids: Vec<String> = subs
         .iter()
