@@ -32,6 +32,10 @@ fn version_and_help_list_only_real_subcommands() {
             "run",
             "aggregate",
             "report",
+            "submit",
+            "status",
+            "resume",
+            "cancel",
             "doctor",
             "help"
         ],
