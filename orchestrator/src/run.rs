@@ -331,3 +331,138 @@ pub fn stage_counts(cfg: &SweepConfig, ds: &Dataset, grid: &Grid) -> Vec<StageCo
     }
     out
 }
+
+/// Runs a bundle of cells across MPI ranks with a dynamic work queue: rank 0
+/// hands out cell indices one at a time (so a long cell never idles the other
+/// ranks) and runs cells itself between requests; each cell is written by
+/// the rank that ran it. Every rank returns the same summary.
+#[cfg(feature = "mpi")]
+pub fn run_bundle_mpi<C: mpi::traits::Communicator>(
+    cfg: &SweepConfig,
+    ds: &Dataset,
+    cells: &[&CellSpec],
+    world: &C,
+) -> anyhow::Result<RunSummary> {
+    use mpi::traits::*;
+    let journal = Journal::open(&cfg.store)?;
+    let (rank, size) = (world.rank(), world.size());
+    let todo: Vec<&CellSpec> = cells
+        .iter()
+        .copied()
+        .filter(|c| !cell_done(cfg, &c.id))
+        .collect();
+    let skipped = cells.len() - todo.len();
+    let run_one = |i: usize| -> Result<(), (String, String)> {
+        let c = todo[i];
+        let (ran, failed) = run_cells(
+            cfg,
+            ds,
+            &journal,
+            &[c],
+            1,
+            &ProgressBar::hidden(),
+            &BTreeSet::new(),
+        )
+        .map_err(|e| (c.id.clone(), e.to_string()))?;
+        match failed.into_iter().next() {
+            Some((id, msg)) => Err((id, format!("rank {rank}: {msg}"))),
+            None => {
+                debug_assert_eq!(ran, 1);
+                Ok(())
+            }
+        }
+    };
+    let mut failed: Vec<(String, String)> = Vec::new();
+    let mut ran = 0usize;
+    if rank == 0 {
+        let mut next = 0usize;
+        let mut stopped_workers = 0;
+        // Requests: a worker sends its last result (0 ok, 1 failed, -1 first request).
+        let serve =
+            |next: &mut usize, stopped_workers: &mut i32, failures: &mut usize, blocking: bool| {
+                loop {
+                    let msg = if blocking {
+                        Some(world.any_process().matched_probe())
+                    } else {
+                        world.any_process().immediate_matched_probe()
+                    };
+                    let Some((m, status)) = msg else { return };
+                    let (code, _) = m.matched_receive::<i64>();
+                    if code == 1 {
+                        *failures += 1;
+                    }
+                    let reply: i64 = if *next < todo.len() && !stopped() {
+                        *next += 1;
+                        (*next - 1) as i64
+                    } else {
+                        *stopped_workers += 1;
+                        -1
+                    };
+                    world.process_at_rank(status.source_rank()).send(&reply);
+                    if blocking {
+                        return;
+                    }
+                }
+            };
+        let mut worker_failures = 0usize;
+        while next < todo.len() && !stopped() {
+            serve(&mut next, &mut stopped_workers, &mut worker_failures, false);
+            if next >= todo.len() {
+                break;
+            }
+            let i = next;
+            next += 1;
+            match run_one(i) {
+                Ok(()) => ran += 1,
+                Err(f) => failed.push(f),
+            }
+        }
+        while stopped_workers < size - 1 {
+            serve(&mut next, &mut stopped_workers, &mut worker_failures, true);
+        }
+        let total_failed = (failed.len() + worker_failures) as u64;
+        let mut n = total_failed;
+        world.process_at_rank(0).broadcast_into(&mut n);
+        if total_failed > failed.len() as u64 {
+            failed.push((
+                String::new(),
+                format!("{worker_failures} cells failed on other ranks (see store/logs/cells)"),
+            ));
+        }
+    } else {
+        let mut last: i64 = -1;
+        loop {
+            world.process_at_rank(0).send(&last);
+            let (i, _) = world.process_at_rank(0).receive::<i64>();
+            if i < 0 {
+                break;
+            }
+            last = match run_one(i as usize) {
+                Ok(()) => {
+                    ran += 1;
+                    0
+                }
+                Err(f) => {
+                    eprintln!("failed: {}", f.1);
+                    failed.push(f);
+                    1
+                }
+            };
+        }
+        let mut n = 0u64;
+        world.process_at_rank(0).broadcast_into(&mut n);
+        if n > failed.len() as u64 && failed.is_empty() {
+            failed.push((
+                String::new(),
+                format!("{n} cells failed on other ranks (see store/logs/cells)"),
+            ));
+        }
+    }
+    Ok(RunSummary {
+        cells_run: ran,
+        cells_skipped: skipped,
+        failed,
+        stopped: stopped(),
+        ..Default::default()
+    })
+}

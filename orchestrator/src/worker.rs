@@ -71,6 +71,31 @@ pub fn run(cmd: WorkerCommand) -> anyhow::Result<()> {
             shard,
         } => {
             let (cfg, ds, _) = load(&config)?;
+            #[cfg(feature = "mpi")]
+            if shard.is_none() && crate::embed::launched_under_mpi() {
+                let universe = mpi::initialize().context("initializing MPI")?;
+                let world = universe.world();
+                let rank = mpi::traits::Communicator::rank(&world);
+                let size = mpi::traits::Communicator::size(&world);
+                let out = crate::embed::run_embed_mpi(&cfg, &ds, &model, &world)?;
+                if rank == 0 {
+                    match out {
+                        EmbedOutcome::UpToDate(p) => {
+                            println!("{model}: up to date ({})", p.display())
+                        }
+                        EmbedOutcome::Written {
+                            path,
+                            genes,
+                            seconds_x100,
+                        } => println!(
+                            "{model}: embedded {genes} genes on {size} ranks in {:.2} s -> {}",
+                            seconds_x100 as f64 / 100.0,
+                            path.display()
+                        ),
+                    }
+                }
+                return Ok(());
+            }
             match crate::embed::run_embed(
                 &cfg,
                 &ds,
@@ -132,6 +157,31 @@ pub fn run(cmd: WorkerCommand) -> anyhow::Result<()> {
                     v
                 }
             };
+            #[cfg(feature = "mpi")]
+            if crate::embed::launched_under_mpi() {
+                let universe = mpi::initialize().context("initializing MPI")?;
+                let world = universe.world();
+                let rank = mpi::traits::Communicator::rank(&world);
+                let r = crate::run::run_bundle_mpi(&cfg, &ds, &chosen, &world)?;
+                println!(
+                    "rank {rank}: {} cells run, {} already done, {} failed",
+                    r.cells_run,
+                    r.cells_skipped,
+                    r.failed.len()
+                );
+                if !r.failed.is_empty() {
+                    anyhow::bail!(
+                        "rank {rank}: {} cells failed: {}",
+                        r.failed.len(),
+                        r.failed
+                            .iter()
+                            .map(|f| f.1.as_str())
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    );
+                }
+                return Ok(());
+            }
             let r = crate::run::run_bundle(&cfg, &ds, &chosen)?;
             println!(
                 "{} cells run, {} already done, {} failed",
