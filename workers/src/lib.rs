@@ -8,6 +8,7 @@ pub mod dataset;
 #[cfg(feature = "mpi")]
 pub mod distributed;
 pub mod embed;
+pub mod models;
 pub mod probe;
 pub mod store;
 

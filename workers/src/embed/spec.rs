@@ -178,9 +178,6 @@ impl ModelSpec {
         {
             return Err(format!("pooling {p:?}: expected mean or cls"));
         }
-        if self.kind == ModelKind::Esm {
-            return Err("native ESM-family models are not in this build yet; embed them with `kind: command` (see docs/embedders.md) or `kind: precomputed`".into());
-        }
         Ok(())
     }
 
@@ -207,13 +204,45 @@ impl ModelSpec {
 
     /// Content hash of the model's weights or input file ("" for baselines).
     pub fn weights_hash(&self, base_dir: &Path) -> String {
-        let file = match self.kind {
-            ModelKind::Precomputed => self.path.as_ref(),
-            _ => None,
-        };
-        file.and_then(|p| crate::dataset::sha256_file(&Self::resolve(base_dir, p)).ok())
-            .map(|(h, _)| h)
-            .unwrap_or_default()
+        match self.kind {
+            ModelKind::Precomputed => self
+                .path
+                .as_ref()
+                .and_then(|p| crate::dataset::sha256_file(&Self::resolve(base_dir, p)).ok())
+                .map(|(h, _)| h)
+                .unwrap_or_default(),
+            // The model folder's config, vocabulary and weight files.
+            ModelKind::Esm => {
+                let dir = Self::resolve(base_dir, self.weights.as_deref().unwrap_or(Path::new("")));
+                let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
+                    .map(|rd| {
+                        rd.flatten()
+                            .map(|e| e.path())
+                            .filter(|p| {
+                                p.extension().is_some_and(|x| {
+                                    x == "safetensors" || x == "json" || x == "txt"
+                                })
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                names.sort();
+                let mut h = Sha256::new();
+                for p in names {
+                    if let Ok((d, _)) = crate::dataset::sha256_file(&p) {
+                        h.update(
+                            p.file_name()
+                                .unwrap_or_default()
+                                .to_string_lossy()
+                                .as_bytes(),
+                        );
+                        h.update(d.as_bytes());
+                    }
+                }
+                hex::encode(h.finalize())
+            }
+            _ => String::new(),
+        }
     }
 
     /// Builds the embedder.
@@ -252,7 +281,19 @@ impl ModelSpec {
                     .map(|p| Self::resolve(&ctx.base_dir, p))
                     .as_deref(),
             )?),
-            ModelKind::Esm => unreachable!("rejected by check"),
+            ModelKind::Esm => Box::new(crate::models::esm::EsmEmbedder::load(
+                &self.name,
+                m,
+                &Self::resolve(
+                    &ctx.base_dir,
+                    self.weights.as_deref().unwrap_or(Path::new("")),
+                ),
+                self.pooling.as_deref().unwrap_or("mean"),
+                self.layer,
+                self.max_tokens,
+                self.window,
+                self.stride,
+            )?),
         })
     }
 }

@@ -1,0 +1,4 @@
+//! Native foundation models in burn.
+
+pub mod esm;
+pub mod tokenizer;

@@ -1,0 +1,114 @@
+//! Tokenizers read from a Hugging Face model folder's `vocab.txt` (one token
+//! per line, id = line number), as `EsmTokenizer` does: special tokens
+//! (`<cls>`, `<eos>`, `<pad>`, `<unk>`, `<mask>`) and greedy longest-match
+//! splitting over the vocabulary — which gives ESM-2's one token per residue
+//! and Nucleotide Transformer's 6-mers, with single-base tokens where a
+//! 6-mer does not fit (an N inside it, or fewer than 6 bases left).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+#[derive(Debug, Clone)]
+pub struct Tokenizer {
+    vocab: HashMap<String, u32>,
+    max_len: usize,
+    pub cls: Option<u32>,
+    pub eos: Option<u32>,
+    pub pad: u32,
+    pub unk: u32,
+    pub mask: Option<u32>,
+}
+
+impl Tokenizer {
+    pub fn from_file(path: &Path) -> Result<Tokenizer, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let tokens: Vec<String> = text.lines().map(|l| l.trim().to_string()).collect();
+        Self::from_tokens(&tokens).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    pub fn from_tokens(tokens: &[String]) -> Result<Tokenizer, String> {
+        let vocab: HashMap<String, u32> = tokens
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| !t.is_empty())
+            .map(|(i, t)| (t.clone(), i as u32))
+            .collect();
+        let get = |t: &str| vocab.get(t).copied();
+        let pad = get("<pad>").ok_or("vocabulary has no <pad> token")?;
+        let unk = get("<unk>").ok_or("vocabulary has no <unk> token")?;
+        let max_len = vocab
+            .keys()
+            .filter(|t| !t.starts_with('<'))
+            .map(|t| t.len())
+            .max()
+            .unwrap_or(1);
+        Ok(Tokenizer {
+            cls: get("<cls>"),
+            eos: get("<eos>"),
+            pad,
+            unk,
+            mask: get("<mask>"),
+            max_len,
+            vocab,
+        })
+    }
+
+    /// Token ids of a sequence, without special tokens.
+    pub fn encode(&self, seq: &[u8]) -> Vec<u32> {
+        let s = String::from_utf8_lossy(seq).to_ascii_uppercase();
+        let b = s.as_bytes();
+        let mut out = Vec::with_capacity(b.len());
+        let mut i = 0;
+        while i < b.len() {
+            let mut found = None;
+            for l in (1..=self.max_len.min(b.len() - i)).rev() {
+                if let Some(id) = std::str::from_utf8(&b[i..i + l])
+                    .ok()
+                    .and_then(|t| self.vocab.get(t))
+                {
+                    found = Some((*id, l));
+                    break;
+                }
+            }
+            match found {
+                Some((id, l)) => {
+                    out.push(id);
+                    i += l;
+                }
+                None => {
+                    out.push(self.unk);
+                    i += 1;
+                }
+            }
+        }
+        out
+    }
+
+    pub fn is_special(&self, id: u32) -> bool {
+        Some(id) == self.cls || Some(id) == self.eos || id == self.pad || Some(id) == self.mask
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn greedy_longest_match() {
+        let mut toks: Vec<String> = ["<unk>", "<pad>", "<mask>", "<cls>", "<eos>"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        toks.extend(
+            ["AAAAAA", "ACGTAC", "A", "C", "G", "T", "N"]
+                .iter()
+                .map(|s| s.to_string()),
+        );
+        let t = Tokenizer::from_tokens(&toks).unwrap();
+        assert_eq!(t.encode(b"ACGTACAAAAAAG"), vec![6, 5, 9]);
+        assert_eq!(t.encode(b"ANACGTAC"), vec![7, 11, 6]);
+        assert_eq!(t.encode(b"acgtac"), vec![6]);
+        assert_eq!(t.encode(b"X"), vec![0]);
+        assert!(t.is_special(3) && !t.is_special(7));
+    }
+}

@@ -1,0 +1,218 @@
+//! The burn ESM encoder against transformers' EsmModel on the committed tiny
+//! fixtures (scripts/make_esm_fixtures.py): token ids equal, mean and CLS
+//! embeddings within 1e-4, padding-heavy batches and a windowed long sequence.
+
+use std::path::{Path, PathBuf};
+use workers::embed::{Embedder, Modality, SeqInput, embed_all};
+use workers::models::esm::{EsmEmbedder, gated_feed_forward};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures")
+        .join(name)
+}
+
+fn floats(v: &serde_json::Value) -> Vec<f32> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap() as f32)
+        .collect()
+}
+
+fn check(name: &str, modality: Modality) {
+    let dir = fixture(name);
+    let r: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("reference.json")).unwrap()).unwrap();
+    let seqs = r["sequences"].as_array().unwrap();
+    let texts: Vec<String> = seqs
+        .iter()
+        .map(|s| s["sequence"].as_str().unwrap().to_string())
+        .collect();
+    let ids: Vec<String> = (0..texts.len()).map(|i| format!("s{i}")).collect();
+    let inputs: Vec<SeqInput<'_>> = texts
+        .iter()
+        .zip(&ids)
+        .map(|(t, id)| match modality {
+            Modality::Protein => SeqInput {
+                id,
+                dna: b"",
+                protein: t.as_bytes(),
+            },
+            _ => SeqInput {
+                id,
+                dna: t.as_bytes(),
+                protein: b"",
+            },
+        })
+        .collect();
+    for pooling in ["mean", "cls"] {
+        // A small token budget forces several padded sub-batches.
+        for budget in [40usize, 100_000] {
+            let e = EsmEmbedder::load(
+                name,
+                modality,
+                &dir,
+                pooling,
+                None,
+                Some(budget),
+                None,
+                None,
+            )
+            .unwrap();
+            if pooling == "mean" && budget == 40 {
+                for (s, t) in seqs.iter().zip(&texts) {
+                    let want: Vec<u32> = s["ids"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|x| x.as_u64().unwrap() as u32)
+                        .collect();
+                    assert_eq!(
+                        e.model.tokenizer.encode(t.as_bytes()),
+                        want,
+                        "{name}: tokens of {t}"
+                    );
+                }
+            }
+            let out = embed_all(&e, &inputs, &mut |_| {}).unwrap();
+            assert_eq!(out.ncols(), e.dim());
+            for (i, s) in seqs.iter().enumerate() {
+                let want = floats(&s[pooling]);
+                let got = out.row(i).to_vec();
+                let diff = want
+                    .iter()
+                    .zip(&got)
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0f32, f32::max);
+                assert!(
+                    diff < 1e-4,
+                    "{name} {pooling} budget {budget}: sequence {i} ({} windows) max |diff| = {diff}",
+                    s["windows"]
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn esm2_style_rotary_model_matches_transformers() {
+    check("esm2-tiny", Modality::Protein);
+}
+
+#[test]
+fn nucleotide_transformer_style_model_matches_transformers() {
+    check("nt-tiny", Modality::Dna);
+}
+
+#[test]
+fn gated_feed_forward_matches_pytorch() {
+    let r: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fixture("glu-ffn.json")).unwrap()).unwrap();
+    let flat = |v: &serde_json::Value| -> Vec<f32> {
+        fn go(v: &serde_json::Value, out: &mut Vec<f32>) {
+            match v {
+                serde_json::Value::Array(a) => a.iter().for_each(|x| go(x, out)),
+                x => out.push(x.as_f64().unwrap() as f32),
+            }
+        }
+        let mut out = Vec::new();
+        go(v, &mut out);
+        out
+    };
+    let (x, w_in, w_out, want) = (
+        flat(&r["x"]),
+        flat(&r["w_in"]),
+        flat(&r["w_out"]),
+        flat(&r["out"]),
+    );
+    let got = gated_feed_forward(x, [3, 5, 8], w_in, w_out, 12);
+    let diff = want
+        .iter()
+        .zip(&got)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(diff < 1e-4, "max |diff| = {diff}");
+}
+
+#[test]
+fn bad_model_folders_are_clear_errors() {
+    let d = tempfile::tempdir().unwrap();
+    let e = EsmEmbedder::load(
+        "x",
+        Modality::Protein,
+        d.path(),
+        "mean",
+        None,
+        None,
+        None,
+        None,
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(
+        e.contains("config.json") && e.contains("Hugging Face model folder"),
+        "{e}"
+    );
+    for f in ["config.json", "vocab.txt", "model.safetensors"] {
+        std::fs::copy(fixture("esm2-tiny").join(f), d.path().join(f)).unwrap();
+    }
+    let cfg = std::fs::read_to_string(d.path().join("config.json")).unwrap();
+    std::fs::write(
+        d.path().join("config.json"),
+        cfg.replace("\"rotary\"", "\"alibi\""),
+    )
+    .unwrap();
+    let e = EsmEmbedder::load(
+        "x",
+        Modality::Protein,
+        d.path(),
+        "mean",
+        None,
+        None,
+        None,
+        None,
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(
+        e.contains("position_embedding_type \"alibi\" is not supported"),
+        "{e}"
+    );
+    std::fs::write(
+        d.path().join("config.json"),
+        cfg.replace("\"hidden_size\": 32", "\"hidden_size\": 40"),
+    )
+    .unwrap();
+    let e = EsmEmbedder::load(
+        "x",
+        Modality::Protein,
+        d.path(),
+        "mean",
+        None,
+        None,
+        None,
+        None,
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(e.contains("has shape") && e.contains("expected"), "{e}");
+    std::fs::write(d.path().join("config.json"), &cfg).unwrap();
+    let e = EsmEmbedder::load(
+        "x",
+        Modality::Protein,
+        d.path(),
+        "mean",
+        Some(7),
+        None,
+        None,
+        None,
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(e.contains("layer 7: the model has 2 layers"), "{e}");
+}
