@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Benchmark: the burn ESM encoder vs HF transformers on the same random-weight
+# model of ESM-2 8M's shape and the same proteins, same thread count.
+# Needs a Python with torch + transformers (not CI): PYTHON=/path/to/python.
+# Usage: PYTHON=/tmp/torchenv/bin/python bash bench/esm.sh [N]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+py=${PYTHON:-python3}
+n=${1:-200}
+threads=$(nproc)
+work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+$py bench/esm_reference.py make "$work/esm2-8m-shape" "$work/prot.fa" "$n"
+ours=$(cargo bench -q --locked -p workers --bench esm -- "$work/esm2-8m-shape" "$work/prot.fa" 2>/dev/null)
+echo "$ours" | grep -v '^RESULT'
+ref=$($py bench/esm_reference.py time "$work/esm2-8m-shape" "$work/prot.fa" "$threads")
+echo "$ref" | grep -v '^REF'
+secs=$(echo "$ours" | sed -n 's/^RESULT {"seconds": \([0-9.e-]*\),.*/\1/p')
+echo "$ref" | grep '^REF' | while IFS='|' read -r name s; do
+  printf 'burn vs transformers (%s): %.2fx\n' "${name#REF }" "$(echo "$s / $secs" | bc -l)"
+done

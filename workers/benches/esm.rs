@@ -1,0 +1,55 @@
+//! ESM encoder throughput (run by bench/esm.sh): embeds the proteins of a
+//! FASTA file with a model folder through burn (flex CPU backend), mean
+//! pooling, length-bucketed batches; prints `RESULT {json}`.
+
+use std::path::PathBuf;
+use std::time::Instant;
+use workers::embed::{Modality, SeqInput, embed_all};
+use workers::models::esm::EsmEmbedder;
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let (model, fasta) = (PathBuf::from(&args[0]), PathBuf::from(&args[1]));
+    let recs = workers::dataset::fasta::read_fasta(&fasta).unwrap();
+    let ids: Vec<String> = recs.iter().map(|r| r.first_word().to_string()).collect();
+    let inputs: Vec<SeqInput<'_>> = recs
+        .iter()
+        .zip(&ids)
+        .map(|(r, id)| SeqInput {
+            id,
+            dna: b"",
+            protein: &r.seq,
+        })
+        .collect();
+    let tokens: usize = recs.iter().map(|r| r.seq.len() + 2).sum();
+    let budget = std::env::var("GP_MAX_TOKENS")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let e = EsmEmbedder::load(
+        "bench",
+        Modality::Protein,
+        &model,
+        "mean",
+        None,
+        budget,
+        None,
+        None,
+    )
+    .unwrap();
+    // warm-up on a few sequences
+    embed_all(&e, &inputs[..4.min(inputs.len())], &mut |_| {}).unwrap();
+    let t0 = Instant::now();
+    let out = embed_all(&e, &inputs, &mut |_| {}).unwrap();
+    let secs = t0.elapsed().as_secs_f64();
+    assert!(out.iter().all(|v| v.is_finite()));
+    println!(
+        "burn (flex, {} threads): {} sequences, {tokens} tokens in {secs:.2} s = {:.0} tokens/s",
+        rayon::current_num_threads(),
+        inputs.len(),
+        tokens as f64 / secs
+    );
+    println!("RESULT {{\"seconds\": {secs}, \"tokens\": {tokens}}}");
+}
