@@ -95,8 +95,12 @@ pub type InFlight = (BTreeSet<(String, u32)>, Vec<TaskStatus>);
 /// Per stage: state → task count; and one line per failed task.
 pub type SchedulerSummary = (BTreeMap<String, BTreeMap<String, usize>>, Vec<String>);
 
-/// Array tasks of recorded jobs that are still queued or running: (stage, index).
-pub fn in_flight(cfg: &SweepConfig, sched: &dyn Scheduler) -> anyhow::Result<InFlight> {
+/// The recorded submissions and the scheduler's view of every task of them
+/// (no query when nothing was submitted).
+fn query_recorded(
+    cfg: &SweepConfig,
+    sched: &dyn Scheduler,
+) -> anyhow::Result<(Vec<Submission>, Vec<TaskStatus>)> {
     let subs = submissions(cfg);
     let ids: Vec<String> = subs
         .iter()
@@ -104,10 +108,17 @@ pub fn in_flight(cfg: &SweepConfig, sched: &dyn Scheduler) -> anyhow::Result<InF
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    if ids.is_empty() {
-        return Ok((BTreeSet::new(), Vec::new()));
-    }
-    let states = sched.query(&ids)?;
+    let states = if ids.is_empty() {
+        Vec::new()
+    } else {
+        sched.query(&ids)?
+    };
+    Ok((subs, states))
+}
+
+/// Array tasks of recorded jobs that are still queued or running: (stage, index).
+pub fn in_flight(cfg: &SweepConfig, sched: &dyn Scheduler) -> anyhow::Result<InFlight> {
+    let (subs, states) = query_recorded(cfg, sched)?;
     let mut busy = BTreeSet::new();
     for s in &subs {
         for t in states.iter().filter(|t| t.job == s.job_id) {
@@ -426,17 +437,7 @@ pub fn scheduler_summary(
     cfg: &SweepConfig,
     sched: &dyn Scheduler,
 ) -> anyhow::Result<SchedulerSummary> {
-    let subs = submissions(cfg);
-    let ids: Vec<String> = subs
-        .iter()
-        .map(|s| s.job_id.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    if ids.is_empty() {
-        return Ok((BTreeMap::new(), Vec::new()));
-    }
-    let states = sched.query(&ids)?;
+    let (subs, states) = query_recorded(cfg, sched)?;
     // (stage, global index) -> (submission order, task status, submission)
     let mut latest: BTreeMap<(String, i64), (usize, TaskStatus, &Submission)> = BTreeMap::new();
     for (order, s) in subs.iter().enumerate() {

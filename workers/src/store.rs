@@ -249,15 +249,7 @@ impl Embeddings {
                 msg: format!("attribute dim = {dim} but emb has {} columns", emb.ncols()),
             });
         }
-        let meta = EmbeddingMeta {
-            model: read_str_attr(&f, "model", path)?,
-            modality: read_str_attr(&f, "modality", path)?,
-            pooling: read_str_attr(&f, "pooling", path)?,
-            weights_hash: read_str_attr(&f, "weights_hash", path)?,
-            config_hash: read_str_attr(&f, "config_hash", path)?,
-            created: read_str_attr(&f, "created", path)?,
-            tool_version: read_str_attr(&f, "tool_version", path)?,
-        };
+        let meta = read_meta_attrs(&f, path)?;
         let e = Embeddings {
             ids: ids.iter().map(|s| s.as_str().to_string()).collect(),
             emb,
@@ -266,6 +258,19 @@ impl Embeddings {
         e.validate(path)?;
         Ok(e)
     }
+}
+
+/// The string attributes of an embedding store.
+fn read_meta_attrs(f: &hdf5::File, path: &Path) -> Result<EmbeddingMeta, StoreError> {
+    Ok(EmbeddingMeta {
+        model: read_str_attr(f, "model", path)?,
+        modality: read_str_attr(f, "modality", path)?,
+        pooling: read_str_attr(f, "pooling", path)?,
+        weights_hash: read_str_attr(f, "weights_hash", path)?,
+        config_hash: read_str_attr(f, "config_hash", path)?,
+        created: read_str_attr(f, "created", path)?,
+        tool_version: read_str_attr(f, "tool_version", path)?,
+    })
 }
 
 /// Reads a store's attributes and ids without its embedding matrix (cheap:
@@ -277,15 +282,7 @@ pub fn read_meta(path: &Path) -> Result<(EmbeddingMeta, Vec<String>, usize), Sto
         .and_then(|d| d.read_raw())
         .map_err(h5err(path))?;
     let dim = read_int_attr(&f, "dim", path)? as usize;
-    let meta = EmbeddingMeta {
-        model: read_str_attr(&f, "model", path)?,
-        modality: read_str_attr(&f, "modality", path)?,
-        pooling: read_str_attr(&f, "pooling", path)?,
-        weights_hash: read_str_attr(&f, "weights_hash", path)?,
-        config_hash: read_str_attr(&f, "config_hash", path)?,
-        created: read_str_attr(&f, "created", path)?,
-        tool_version: read_str_attr(&f, "tool_version", path)?,
-    };
+    let meta = read_meta_attrs(&f, path)?;
     Ok((
         meta,
         ids.iter().map(|s| s.as_str().to_string()).collect(),
