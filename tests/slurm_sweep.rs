@@ -270,3 +270,41 @@ fn a_refused_submission_carries_sbatch_message_and_records_nothing() {
     assert_eq!(code, 1);
     assert!(err.contains("executor.kind is local"), "{err}");
 }
+
+#[test]
+fn multi_task_jobs_launch_mpi_ranks() {
+    let d = setup("pdebug");
+    let p = d.path();
+    std::fs::write(
+        p.join("s.yaml"),
+        CONFIG.replace("PARTITION", "pdebug").replace(
+            "cells_per_task: 4,",
+            "cells_per_task: 4, ntasks_per_node: 2, launcher: mpirun,",
+        ),
+    )
+    .unwrap();
+    let (code, out, err) = gp(p, &["submit", "s.yaml", "--dry-run"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("#SBATCH --ntasks-per-node=2")
+            && out.contains("exec mpirun -np \"$SLURM_NTASKS\" "),
+        "{out}"
+    );
+    let (code, _, err) = gp(p, &["submit", "s.yaml"]);
+    assert_eq!(code, 0, "{err}");
+    wait_all(p);
+    let (_, out, _) = gp(p, &["plan", "s.yaml"]);
+    assert!(
+        out.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["probe", "18", "18", "0", "0"]),
+        "{out}"
+    );
+    // The embed tasks ran on 2 ranks.
+    let logs: String = std::fs::read_dir(p.join("runs/s/logs/slurm"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains("-embed-"))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+        .collect();
+    assert!(logs.contains("on 2 ranks"), "{logs}");
+}

@@ -197,6 +197,42 @@ fn shell_quote(s: &str) -> String {
     workers::embed::command::shell_quote(s)
 }
 
+/// How multi-task jobs start their ranks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Launcher {
+    Srun,
+    Mpirun,
+}
+
+/// `executor.slurm.launcher`, or detected: `srun --mpi=pmix` where this
+/// Slurm lists the pmix plugin (`srun --mpi=list`), else `mpirun` inside the
+/// allocation (OpenMPI reads the Slurm allocation itself).
+pub fn launcher(cfg: &SweepConfig) -> Launcher {
+    match cfg.executor.slurm.launcher.as_deref() {
+        Some("srun") => Launcher::Srun,
+        Some("mpirun") => Launcher::Mpirun,
+        _ => {
+            let out = std::process::Command::new("srun")
+                .arg("--mpi=list")
+                .output();
+            let text = out
+                .map(|o| {
+                    format!(
+                        "{}{}",
+                        String::from_utf8_lossy(&o.stdout),
+                        String::from_utf8_lossy(&o.stderr)
+                    )
+                })
+                .unwrap_or_default();
+            if text.contains("pmix") {
+                Launcher::Srun
+            } else {
+                Launcher::Mpirun
+            }
+        }
+    }
+}
+
 /// Renders the stage scripts into `store/slurm/`.
 pub fn write_scripts(
     cfg: &SweepConfig,
@@ -220,6 +256,19 @@ pub fn write_scripts(
     );
     let models: Vec<String> = cfg.models.iter().map(|m| m.name.clone()).collect();
     let size = bundle_size(cfg);
+    // MPI launch for jobs with several tasks: every rank runs the worker.
+    let tasks =
+        cfg.executor.slurm.nodes.unwrap_or(1) * cfg.executor.slurm.ntasks_per_node.unwrap_or(1);
+    let launch = if tasks > 1 {
+        match launcher(cfg) {
+            Launcher::Srun => "srun --mpi=pmix ".to_string(),
+            Launcher::Mpirun => "mpirun -np \"$SLURM_NTASKS\" ".to_string(),
+        }
+    } else {
+        String::new()
+    };
+    let plain = gp.clone();
+    let gp = format!("{launch}{gp}");
     let bodies = [
         (
             "embed",
@@ -243,7 +292,7 @@ pub fn write_scripts(
         (
             "aggregate",
             format!(
-                "# genoprot sweep {}: aggregate and report after the arrays.\ncd {}\nexec {gp} report {c}\n",
+                "# genoprot sweep {}: aggregate and report after the arrays.\ncd {}\nexec {plain} report {c}\n",
                 cfg.name,
                 shell_quote(&cwd.display().to_string())
             ),
