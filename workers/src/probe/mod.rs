@@ -31,6 +31,10 @@ pub struct ProbeParams {
     pub max_epochs: usize,
     /// Epochs without a better validation score before stopping.
     pub patience: usize,
+    /// How much the validation score must improve to count as better (as
+    /// scikit-learn's `tol` and Keras' `min_delta`): without it, AUROC creeping
+    /// up by 1e-5 per epoch keeps training long after it stopped mattering.
+    pub min_delta: f64,
     /// Weight classes inversely to their frequency (binary/multilabel: positive weight).
     pub class_weights: bool,
 }
@@ -46,6 +50,7 @@ impl Default for ProbeParams {
             batch: 256,
             max_epochs: 100,
             patience: 10,
+            min_delta: 1e-4,
             class_weights: true,
         }
     }
@@ -67,6 +72,9 @@ impl ProbeParams {
         }
         if self.batch == 0 || self.max_epochs == 0 {
             return Err("probe.batch and probe.max_epochs must be >= 1".into());
+        }
+        if self.min_delta.is_nan() || self.min_delta < 0.0 {
+            return Err("probe.min_delta must be >= 0".into());
         }
         if self.hidden.contains(&0) {
             return Err("probe.hidden sizes must be >= 1".into());

@@ -358,7 +358,10 @@ pub fn train_probe(
                 "training diverged at epoch {epoch} (validation score {s}); lower probe.lr"
             )));
         }
-        if best.as_ref().is_none_or(|(b, _, _)| s > *b + 1e-6) {
+        if best
+            .as_ref()
+            .is_none_or(|(b, _, _)| s > *b + p.min_delta.max(1e-12))
+        {
             best = Some((s, epoch, eval));
             since_best = 0;
         } else {
