@@ -93,40 +93,42 @@ impl Grid {
                         e.members.iter().map(|m| model_hash[m.as_str()]).collect();
                     for f in &e.fusion {
                         let name = format!("{}:{}", e.name, f.as_str());
-                        if f.is_late() {
-                            let member_cells: Vec<String> = e
-                                .members
+                        // Late fusion reads its members' cells; early fusion their embeddings.
+                        let member_cells: Vec<String> = if f.is_late() {
+                            e.members
                                 .iter()
                                 .map(|m| single_id[&(m.clone(), task.clone(), seed)].clone())
-                                .collect();
-                            let mut parts = vec!["late", name.as_str(), f.as_str()];
-                            parts.extend(member_cells.iter().map(String::as_str));
-                            late.push(CellSpec {
-                                id: hash(&parts),
-                                model: name,
-                                members: e.members.clone(),
-                                fusion: *f,
-                                task: task.clone(),
-                                seed,
-                                probe: cfg.probe.clone(),
-                                splits: cfg.splits.clone(),
-                                member_cells,
-                            });
+                                .collect()
                         } else {
-                            let mut parts = vec!["concat", name.as_str()];
-                            parts.extend(member_hashes.iter().copied());
-                            parts.extend([task.as_str(), &s, &probe, &splits]);
-                            cells.push(CellSpec {
-                                id: hash(&parts),
-                                model: name,
-                                members: e.members.clone(),
-                                fusion: *f,
-                                task: task.clone(),
-                                seed,
-                                probe: cfg.probe.clone(),
-                                splits: cfg.splits.clone(),
-                                member_cells: vec![],
-                            });
+                            Vec::new()
+                        };
+                        let parts: Vec<&str> = if f.is_late() {
+                            ["late", name.as_str(), f.as_str()]
+                                .into_iter()
+                                .chain(member_cells.iter().map(String::as_str))
+                                .collect()
+                        } else {
+                            ["concat", name.as_str()]
+                                .into_iter()
+                                .chain(member_hashes.iter().copied())
+                                .chain([task.as_str(), &s, &probe, &splits])
+                                .collect()
+                        };
+                        let cell = CellSpec {
+                            id: hash(&parts),
+                            model: name.clone(),
+                            members: e.members.clone(),
+                            fusion: *f,
+                            task: task.clone(),
+                            seed,
+                            probe: cfg.probe.clone(),
+                            splits: cfg.splits.clone(),
+                            member_cells,
+                        };
+                        if f.is_late() {
+                            late.push(cell)
+                        } else {
+                            cells.push(cell)
                         }
                     }
                 }

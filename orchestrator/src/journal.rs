@@ -30,7 +30,8 @@ pub struct Journal {
     dir: PathBuf,
 }
 
-fn now() -> f64 {
+/// Seconds since the Unix epoch.
+pub(crate) fn now() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())

@@ -36,6 +36,17 @@ pub fn install_ctrlc() {
     });
 }
 
+/// Cells run at once: `executor.workers`, or one per core.
+fn pool_size(cfg: &SweepConfig) -> usize {
+    if cfg.executor.workers > 0 {
+        cfg.executor.workers
+    } else {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    }
+}
+
 pub fn stopped() -> bool {
     STOP.load(Ordering::SeqCst)
 }
@@ -166,13 +177,7 @@ pub fn run_local(
     let journal = Journal::open(&cfg.store)?;
     let grid = Grid::build(cfg, ds, tasks);
     journal.write_plan(&grid)?;
-    let workers = if cfg.executor.workers > 0 {
-        cfg.executor.workers
-    } else {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    };
+    let workers = pool_size(cfg);
     let mut summary = RunSummary::default();
     let mp = MultiProgress::new();
 
@@ -247,13 +252,7 @@ pub fn run_bundle(
         .copied()
         .filter(|c| !cell_done(cfg, &c.id))
         .collect();
-    let workers = if cfg.executor.workers > 0 {
-        cfg.executor.workers
-    } else {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    };
+    let workers = pool_size(cfg);
     let (ran, failed) = run_cells(
         cfg,
         ds,

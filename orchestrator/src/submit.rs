@@ -416,7 +416,7 @@ pub fn submit(
                 indices,
                 offset: chunk.offset,
                 script: script.display().to_string(),
-                t: now(),
+                t: crate::journal::now(),
             };
             record(cfg, &s)?;
             tracing::info!(stage, job = %job, array = %chunk.spec, "submitted");
@@ -450,20 +450,13 @@ pub fn submit(
                 indices: vec![],
                 offset: 0,
                 script: scripts["aggregate"].display().to_string(),
-                t: now(),
+                t: crate::journal::now(),
             };
             record(cfg, &s)?;
             rep.jobs.push(s);
         }
     }
     Ok(rep)
-}
-
-fn now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
 }
 
 /// Cancels every recorded job that is not finished.
