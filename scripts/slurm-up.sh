@@ -51,6 +51,18 @@ fi
 if ! pgrep -x slurmctld >/dev/null && ! pgrep -x slurmd >/dev/null; then
   node=$(slurmd -C | head -n1)
   nodename=$(sed -E 's/^NodeName=([^ ]+).*/\1/' <<<"$node")
+  # Two stand-in GPUs (gres `gpu`, no driver behind them): enough for sbatch
+  # to accept --gpus-per-node/--gpus-per-task/--gres and for slurmd to bind
+  # them to tasks through CUDA_VISIBLE_DEVICES, which is what genoprot's
+  # per-rank device choice reads. Nothing runs on them.
+  # Character devices (1,3 and 1,5: null and zero): slurmd rejects plain files.
+  for i in 0 1; do
+    [ -c "$state/fakegpu$i" ] || { rm -f "$state/fakegpu$i"; mknod "$state/fakegpu$i" c 1 $((3 + 2 * i)); }
+  done
+  cat > /etc/slurm/gres.conf <<GRES
+AutoDetect=off
+NodeName=$nodename Name=gpu File=$state/fakegpu[0-1]
+GRES
   cat > "$conf" <<CONF
 # Written by genoprot scripts/slurm-up.sh: a single-node test cluster.
 ClusterName=genoprot
@@ -85,7 +97,8 @@ JobCompLoc=$logs/jobcomp.txt
 SlurmctldTimeout=30
 SlurmdTimeout=30
 InactiveLimit=0
-$node State=UNKNOWN
+GresTypes=gpu
+$node Gres=gpu:2 State=UNKNOWN
 PartitionName=pdebug Nodes=$nodename Default=YES MaxTime=INFINITE State=UP
 PartitionName=pbatch Nodes=$nodename Default=NO MaxTime=INFINITE State=UP
 CONF

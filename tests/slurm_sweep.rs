@@ -308,3 +308,66 @@ fn multi_task_jobs_launch_mpi_ranks() {
         .collect();
     assert!(logs.contains("on 2 ranks"), "{logs}");
 }
+
+#[test]
+fn gpu_requests_reach_slurm_and_each_rank_gets_its_own_gpu() {
+    // The local cluster has two stand-in GPUs (scripts/slurm-up.sh): Slurm
+    // allocates and binds them like real ones, nothing computes on them.
+    let d = setup("pdebug");
+    let p = d.path();
+    let gpu_cfg = |device: &str| {
+        CONFIG.replace("PARTITION", "pdebug").replace(
+            "cells_per_task: 4,",
+            "cells_per_task: 4, ntasks_per_node: 2, gpus_per_task: 1, launcher: srun,",
+        ) + &format!("device: {device}\n")
+    };
+    if !cfg!(feature = "tch") {
+        // This build has no GPU backend: refused before anything is submitted.
+        std::fs::write(p.join("s.yaml"), gpu_cfg("cuda")).unwrap();
+        let (code, _, err) = gp(p, &["submit", "s.yaml"]);
+        assert_eq!(code, 1);
+        assert!(
+            err.contains("s.yaml: device: device `cuda` needs a GPU backend")
+                && err.contains("--features tch"),
+            "{err}"
+        );
+        assert!(jobs(p).is_empty());
+    }
+    // `auto`: GPUs where the build and the node have them, else the CPU.
+    std::fs::write(p.join("s.yaml"), gpu_cfg("auto")).unwrap();
+    let (code, out, err) = gp(p, &["submit", "s.yaml", "--dry-run"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.matches("#SBATCH --gpus-per-task=1").count(), 3, "{out}");
+    let agg = out.split("aggregate.sh <==").nth(1).unwrap();
+    assert!(!agg.contains("gpus"), "{agg}");
+    let (code, _, err) = gp(p, &["submit", "s.yaml"]);
+    assert_eq!(code, 0, "{err}");
+    wait_all(p);
+    let (_, out, _) = gp(p, &["plan", "s.yaml"]);
+    assert!(
+        out.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["probe", "18", "18", "0", "0"]),
+        "{out}"
+    );
+    // Each srun task saw only its own GPU; cells record where they ran.
+    let mut seen = std::collections::BTreeSet::new();
+    for e in std::fs::read_dir(p.join("runs/s/cells")).unwrap().flatten() {
+        let c = workers::probe::cell::CellResult::read(&e.path()).unwrap();
+        seen.insert(c.runtime["cuda_visible_devices"].clone());
+        assert!(!c.runtime["slurm_job"].is_empty());
+        let dev = &c.runtime["device"];
+        assert!(
+            dev.starts_with(if cfg!(feature = "tch") {
+                "LibTorch"
+            } else {
+                "Flex"
+            }),
+            "{dev}"
+        );
+    }
+    assert_eq!(
+        seen.into_iter().collect::<Vec<_>>(),
+        ["0", "1"],
+        "each rank should see one GPU"
+    );
+}

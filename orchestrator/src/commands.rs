@@ -91,6 +91,10 @@ pub fn run(config: &Path) -> anyhow::Result<()> {
     if cfg.executor.kind == crate::config::ExecutorKind::Slurm {
         tracing::warn!("executor.kind is slurm; `genoprot run` runs the sweep locally anyway");
     }
+    // Fail before any work when the device is unusable here.
+    let (placement, _) = workers::device::resolve(cfg.device)
+        .map_err(|e| anyhow::anyhow!("{}: device: {e}", config.display()))?;
+    tracing::info!("models and probes run on {placement}");
     let t0 = std::time::Instant::now();
     let s = crate::run::run_local(&cfg, &ds, &tasks, std::io::stderr().is_terminal())?;
     println!(

@@ -61,6 +61,10 @@ pub struct SlurmConfig {
     pub ntasks_per_node: Option<u32>,
     pub cpus_per_task: Option<u32>,
     pub gpus_per_node: Option<u32>,
+    /// One GPU per MPI rank: Slurm sets each task's `CUDA_VISIBLE_DEVICES`.
+    pub gpus_per_task: Option<u32>,
+    /// Sites that allocate GPUs as generic resources: `gpu:4`, `gpu:a100:2`.
+    pub gres: Option<String>,
     pub mem: Option<String>,
     pub constraint: Option<String>,
     pub max_array_size: Option<u32>,
@@ -102,8 +106,8 @@ pub struct SweepConfig {
     #[serde(default)]
     pub executor: ExecutorConfig,
     /// `cpu` (default), `cuda`, `cuda:N`, `auto`.
-    #[serde(default = "default_device")]
-    pub device: String,
+    #[serde(default)]
+    pub device: workers::device::DeviceSpec,
     /// The file this config was read from (not a YAML key).
     #[serde(skip)]
     pub path: PathBuf,
@@ -111,9 +115,6 @@ pub struct SweepConfig {
 
 fn default_seeds() -> Vec<u64> {
     vec![0, 1, 2]
-}
-fn default_device() -> String {
-    "cpu".into()
 }
 
 /// Top-level and nested keys, for "did you mean" hints.
@@ -186,6 +187,14 @@ impl SweepConfig {
             if let Some(s) = suggest(&message) {
                 message = format!("{message}; {s}");
             }
+            // Errors raised by a value's own parser (the device) come without
+            // a position: point at the key.
+            let (line, column) = match message.strip_prefix("device \"") {
+                Some(rest) if (line, column) == (1, 1) => {
+                    locate(text, "device", rest.split('"').next().unwrap_or(""))
+                }
+                _ => (line, column),
+            };
             ConfigError {
                 file: file.into(),
                 line,
@@ -402,6 +411,13 @@ mod tests {
             e.starts_with("c.yaml:9:") && e.contains("did you mean `hidden`?"),
             "{e}"
         );
+        let e = err(&format!("{OK}device: cuda:x\n"));
+        assert!(
+            e.starts_with("c.yaml:9:") && e.contains("is not one of `cpu`, `cuda`, `cuda:N`"),
+            "{e}"
+        );
+        let c = SweepConfig::parse(&format!("{OK}device: cuda:1\n"), "c.yaml").unwrap();
+        assert_eq!(c.device, workers::device::DeviceSpec::Cuda(Some(1)));
         let e = err(&format!("{OK}seeds: one\n"));
         assert!(
             e.starts_with("c.yaml:9:") && e.contains("invalid type"),

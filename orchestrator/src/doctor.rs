@@ -48,6 +48,23 @@ pub fn run(a: &DoctorArgs) -> anyhow::Result<()> {
         Err(e) => println!("slurm   --   not usable: {e} (the local executor still works)"),
     }
 
+    // Compute backend and GPUs.
+    let gpus = workers::device::visible_gpus();
+    let cvd = std::env::var("CUDA_VISIBLE_DEVICES").unwrap_or_else(|_| "(unset)".into());
+    match workers::device::BACKEND {
+        "libtorch" if gpus > 0 => println!(
+            "backend ok   (libtorch; {gpus} CUDA GPU(s) visible, CUDA_VISIBLE_DEVICES={cvd}; local rank {} takes cuda:{})",
+            workers::device::local_rank(),
+            workers::device::local_rank() % gpus
+        ),
+        "libtorch" => println!(
+            "backend ok   (libtorch; no CUDA GPU usable here, CUDA_VISIBLE_DEVICES={cvd}: `device: cuda` would fail, `auto` runs on the CPU)"
+        ),
+        b => println!(
+            "backend ok   ({b}, CPU only; `device: cuda` needs a build with `--features tch`, see docs/cluster-guide.md)"
+        ),
+    }
+
     // MPI launchers.
     for l in ["srun", "mpirun"] {
         match which(l) {

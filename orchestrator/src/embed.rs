@@ -126,7 +126,7 @@ pub fn run_embed(
         base_dir: base,
         log: Some(log),
         workdir: Some(cfg.store.join("tmp")),
-        device: cfg.device.clone(),
+        device: cfg.device.to_string(),
     };
     let embedder = spec.build(&ctx)?;
     let inputs: Vec<SeqInput<'_>> = rows
@@ -266,7 +266,7 @@ pub fn run_embed_mpi<C: mpi::traits::Communicator>(
                 .join(format!("embed-{model}.rank-{rank}.log")),
         ),
         workdir: Some(cfg.store.join("tmp")),
-        device: cfg.device.clone(),
+        device: cfg.device.to_string(),
     };
     let t0 = Instant::now();
     // A rank that fails still takes part in the gather (with no rows), so the

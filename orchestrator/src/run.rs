@@ -100,6 +100,7 @@ fn run_cells(
     let log_dir = cfg.logs_dir().join("cells");
     std::fs::create_dir_all(&log_dir)?;
     std::fs::create_dir_all(&cdir)?;
+    let (_, device) = workers::device::resolve(cfg.device)?;
     let ran = AtomicUsize::new(0);
     let failures = std::sync::Mutex::new(Vec::new());
     let pool = rayon::ThreadPoolBuilder::new()
@@ -121,7 +122,7 @@ fn run_cells(
             }
             let _ = journal.record(&c.id, "start", None, None);
             let t0 = Instant::now();
-            let res = run_cell(ds, &emb_dir, &cdir, c, &burn::tensor::Device::flex());
+            let res = run_cell(ds, &emb_dir, &cdir, c, &device);
             let secs = t0.elapsed().as_secs_f64();
             let log = log_dir.join(format!("{}.log", c.id));
             match res {

@@ -167,11 +167,11 @@ fn options(cfg: &SweepConfig, stage: &str) -> JobOptions {
             s.ntasks_per_node
         },
         cpus_per_task: s.cpus_per_task,
-        gpus_per_node: if stage == "aggregate" {
-            None
-        } else {
-            s.gpus_per_node
-        },
+        // GPUs for the stages that run models and probes; the aggregate job
+        // only reads HDF5.
+        gpus_per_node: s.gpus_per_node.filter(|_| stage != "aggregate"),
+        gpus_per_task: s.gpus_per_task.filter(|_| stage != "aggregate"),
+        gres: s.gres.clone().filter(|_| stage != "aggregate"),
         mem: s.mem.clone(),
         constraint: s.constraint.clone(),
         output: Some(
@@ -522,6 +522,29 @@ pub fn check_executor(cfg: &SweepConfig, config_path: &Path) -> anyhow::Result<(
     if cfg.executor.kind != crate::config::ExecutorKind::Slurm {
         bail!(
             "{}: executor.kind is local; set `executor: {{kind: slurm, slurm: {{...}}}}` to submit, or use `genoprot run`",
+            config_path.display()
+        );
+    }
+    // Compute nodes run this same binary: a `cuda` sweep from a build
+    // without a GPU backend would fail in every task.
+    cfg.device
+        .check_build()
+        .map_err(|e| anyhow::anyhow!("{}: device: {e}", config_path.display()))?;
+    let s = &cfg.executor.slurm;
+    let asks_gpus = s.gpus_per_node.unwrap_or(0) > 0
+        || s.gpus_per_task.unwrap_or(0) > 0
+        || s.gres.as_deref().is_some_and(|g| g.contains("gpu"))
+        || s.extra.iter().any(|e| e.contains("gpu"));
+    if cfg.device.needs_gpu() && !asks_gpus {
+        tracing::warn!(
+            "{}: device is `{}` but executor.slurm requests no GPUs (gpus_per_node, gpus_per_task or gres); fine where the partition gives whole GPU nodes, otherwise tasks will find no GPU",
+            config_path.display(),
+            cfg.device
+        );
+    }
+    if !cfg.device.wants_gpu() && asks_gpus {
+        tracing::warn!(
+            "{}: executor.slurm requests GPUs but device is `cpu`: the GPUs will sit idle (set `device: cuda` or `auto`)",
             config_path.display()
         );
     }

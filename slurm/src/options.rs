@@ -19,6 +19,12 @@ pub struct JobOptions {
     pub ntasks_per_node: Option<u32>,
     pub cpus_per_task: Option<u32>,
     pub gpus_per_node: Option<u32>,
+    /// `--gpus-per-task`: Slurm binds each task to its own GPUs
+    /// (`CUDA_VISIBLE_DEVICES` per task).
+    pub gpus_per_task: Option<u32>,
+    /// `--gres` for sites that allocate GPUs as generic resources (`gpu:4`,
+    /// `gpu:a100:2`).
+    pub gres: Option<String>,
     /// Memory per node (`16G`).
     pub mem: Option<String>,
     pub constraint: Option<String>,
@@ -70,6 +76,7 @@ impl JobOptions {
             ("qos", &self.qos),
             ("mem", &self.mem),
             ("constraint", &self.constraint),
+            ("gres", &self.gres),
             ("output", &self.output),
             ("error", &self.error),
         ] {
@@ -123,6 +130,11 @@ impl JobOptions {
             "gpus-per-node",
             self.gpus_per_node.filter(|g| *g > 0).map(|v| v.to_string()),
         );
+        push(
+            "gpus-per-task",
+            self.gpus_per_task.filter(|g| *g > 0).map(|v| v.to_string()),
+        );
+        push("gres", self.gres.clone());
         push("mem", self.mem.clone());
         push("constraint", self.constraint.clone());
         push("output", self.output.clone());
@@ -202,6 +214,8 @@ mod tests {
             nodes: Some(1),
             ntasks_per_node: Some(4),
             gpus_per_node: Some(4),
+            gpus_per_task: Some(1),
+            gres: Some("gpu:a100:4".into()),
             output: Some("logs/%A_%a.out".into()),
             requeue: true,
             extra: vec!["--exclusive".into()],
@@ -212,7 +226,7 @@ mod tests {
             s,
             "#!/bin/bash\n#SBATCH --job-name=gp-embed\n#SBATCH --account=mybank\n#SBATCH --partition=pbatch\n\
              #SBATCH --time=01:00:00\n#SBATCH --nodes=1\n#SBATCH --ntasks-per-node=4\n#SBATCH --gpus-per-node=4\n\
-             #SBATCH --output=logs/%A_%a.out\n#SBATCH --requeue\n#SBATCH --exclusive\nset -euo pipefail\ngenoprot worker embed\n"
+             #SBATCH --gpus-per-task=1\n#SBATCH --gres=gpu:a100:4\n#SBATCH --output=logs/%A_%a.out\n#SBATCH --requeue\n#SBATCH --exclusive\nset -euo pipefail\ngenoprot worker embed\n"
         );
     }
 

@@ -28,9 +28,17 @@ fn main() {
     let budget = std::env::var("GP_MAX_TOKENS")
         .ok()
         .and_then(|v| v.parse().ok());
+    // GP_DEVICE: cpu (this build's CPU backend), cuda, cuda:N.
+    let spec: workers::device::DeviceSpec = std::env::var("GP_DEVICE")
+        .unwrap_or_else(|_| "cpu".into())
+        .parse()
+        .unwrap();
+    let (placement, device) = workers::device::resolve(spec).unwrap();
+    eprintln!("device: {placement}");
     let e = EsmEmbedder::load(
         "bench",
         Modality::Protein,
+        &device,
         &model,
         "mean",
         None,

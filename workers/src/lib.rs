@@ -5,6 +5,7 @@
 pub mod atomic;
 pub mod batching;
 pub mod dataset;
+pub mod device;
 #[cfg(feature = "mpi")]
 pub mod distributed;
 pub mod embed;

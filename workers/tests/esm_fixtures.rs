@@ -12,6 +12,29 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// The device under test: this build's CPU device (flex, or LibTorch's CPU
+/// with `--features tch`), or `GENOPROT_TEST_DEVICE` (`cuda`, `cuda:N`).
+fn device() -> burn::tensor::Device {
+    match std::env::var("GENOPROT_TEST_DEVICE") {
+        Ok(s) => workers::device::resolve(s.parse().unwrap()).unwrap().1,
+        Err(_) => workers::device::cpu(),
+    }
+}
+
+#[test]
+fn runs_on_this_builds_backend() {
+    let d = format!("{:?}", device().as_dispatch());
+    let want = if std::env::var("GENOPROT_TEST_DEVICE").is_ok_and(|s| s.starts_with("cuda")) {
+        "LibTorch(Cuda("
+    } else if cfg!(feature = "tch") {
+        "LibTorch(Cpu"
+    } else {
+        "Flex("
+    };
+    assert!(d.starts_with(want), "{d}");
+    eprintln!("ESM fixture tests run on {d}");
+}
+
 fn floats(v: &serde_json::Value) -> Vec<f32> {
     v.as_array()
         .unwrap()
@@ -52,6 +75,7 @@ fn check(name: &str, modality: Modality) {
             let e = EsmEmbedder::load(
                 name,
                 modality,
+                &device(),
                 &dir,
                 pooling,
                 None,
@@ -141,6 +165,7 @@ fn bad_model_folders_are_clear_errors() {
     let e = EsmEmbedder::load(
         "x",
         Modality::Protein,
+        &device(),
         d.path(),
         "mean",
         None,
@@ -167,6 +192,7 @@ fn bad_model_folders_are_clear_errors() {
     let e = EsmEmbedder::load(
         "x",
         Modality::Protein,
+        &device(),
         d.path(),
         "mean",
         None,
@@ -189,6 +215,7 @@ fn bad_model_folders_are_clear_errors() {
     let e = EsmEmbedder::load(
         "x",
         Modality::Protein,
+        &device(),
         d.path(),
         "mean",
         None,
@@ -204,6 +231,7 @@ fn bad_model_folders_are_clear_errors() {
     let e = EsmEmbedder::load(
         "x",
         Modality::Protein,
+        &device(),
         d.path(),
         "mean",
         Some(7),

@@ -3,7 +3,6 @@
 //! are near chance on the DNA-only attribute, and a DNA + protein ensemble
 //! beats both members where both kinds of signal were planted.
 
-use burn::tensor::Device;
 use workers::dataset::Dataset;
 use workers::dataset::splits::SplitConfig;
 use workers::dataset::synth::{SynthConfig, synthesize};
@@ -90,7 +89,7 @@ impl Bench {
             &self.dir.path().join("emb"),
             &self.dir.path().join("cells"),
             &spec,
-            &Device::flex(),
+            &workers::device::cpu(),
         )
         .unwrap_or_else(|e| panic!("{e}"))
     }

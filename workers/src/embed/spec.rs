@@ -81,7 +81,8 @@ pub struct BuildContext {
     pub log: Option<PathBuf>,
     /// Scratch folder for exchange files.
     pub workdir: Option<PathBuf>,
-    /// `cpu`, `cuda`, `cuda:N`.
+    /// The sweep's `device:` (`cpu`, `cuda`, `cuda:N`, `auto`; empty: `cpu`):
+    /// native models resolve it per process, commands get it as `{device}`.
     pub device: String,
 }
 
@@ -245,6 +246,21 @@ impl ModelSpec {
         }
     }
 
+    /// The burn device native models run on: the sweep's `device:` resolved
+    /// for this process (its local rank's GPU with `cuda`).
+    fn device(&self, ctx: &BuildContext) -> Result<burn::tensor::Device, EmbedError> {
+        let err = |e: crate::device::DeviceError| EmbedError::Config {
+            model: self.name.clone(),
+            msg: e.to_string(),
+        };
+        let spec: crate::device::DeviceSpec = if ctx.device.is_empty() {
+            Default::default()
+        } else {
+            ctx.device.parse().map_err(err)?
+        };
+        Ok(crate::device::resolve(spec).map_err(err)?.1)
+    }
+
     /// Builds the embedder.
     pub fn build(&self, ctx: &BuildContext) -> Result<Box<dyn Embedder>, EmbedError> {
         self.check().map_err(|msg| EmbedError::Config {
@@ -284,6 +300,7 @@ impl ModelSpec {
             ModelKind::Esm => Box::new(crate::models::esm::EsmEmbedder::load(
                 &self.name,
                 m,
+                &self.device(ctx)?,
                 &Self::resolve(
                     &ctx.base_dir,
                     self.weights.as_deref().unwrap_or(Path::new("")),

@@ -542,7 +542,7 @@ pub fn gated_feed_forward(
     w_out: Vec<f32>,
     intermediate: usize,
 ) -> Vec<f32> {
-    let dev = Device::flex();
+    let dev = crate::device::cpu();
     let h = shape[2];
     let lin_in = Lin {
         w: Tensor::<2>::from_data(TensorData::new(w_in, [2 * intermediate, h]), &dev).transpose(),
@@ -577,6 +577,7 @@ impl EsmEmbedder {
     pub fn load(
         name: &str,
         modality: Modality,
+        device: &Device,
         dir: &Path,
         pooling: &str,
         layer: Option<i64>,
@@ -588,7 +589,7 @@ impl EsmEmbedder {
             model: name.into(),
             msg,
         };
-        let model = EsmModel::load(dir, &Device::flex()).map_err(err)?;
+        let model = EsmModel::load(dir, device).map_err(err)?;
         let n = model.config.num_hidden_layers as i64;
         let layer = match layer {
             None | Some(-1) => None,

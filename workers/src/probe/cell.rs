@@ -96,6 +96,9 @@ pub struct CellResult {
     pub dropped_pairs: usize,
     /// Late fusion member weights.
     pub weights: Vec<f64>,
+    /// Where it ran: `device`, `host`, `local_rank`, `cuda_visible_devices`,
+    /// `slurm_job` (see [`crate::device::runtime_info`]).
+    pub runtime: BTreeMap<String, String>,
 }
 
 fn head_of(t: &TaskSpec) -> Head {
@@ -463,6 +466,7 @@ pub fn run_cell(
         n_train: prep.train.len(),
         dropped_pairs: prep.dropped,
         weights,
+        runtime: crate::device::runtime_info(device),
     };
     res.write(&cells_dir.join(format!("{}.h5", cell.id)))?;
     Ok(res)
@@ -613,6 +617,9 @@ impl CellResult {
                 ("created", &crate::store::now_rfc3339()),
                 ("undefined", &self.undefined.join("; ")),
             ] {
+                sattr(&f, k, v)?;
+            }
+            for (k, v) in &self.runtime {
                 sattr(&f, k, v)?;
             }
             iattr(&f, "seed", self.seed as i64)?;
@@ -788,6 +795,11 @@ impl CellResult {
                 .dataset("fusion_weights")
                 .and_then(|d| d.read_raw())
                 .map_err(&e)?,
+            // Absent in stores written before these attributes existed.
+            runtime: crate::device::RUNTIME_KEYS
+                .iter()
+                .filter_map(|k| s(&f, k).ok().map(|v| (k.to_string(), v)))
+                .collect(),
         })
     }
 }
@@ -863,7 +875,7 @@ mod tests {
         let (d, ds) = tiny();
         let emb = d.path().join("emb");
         let cells = d.path().join("cells");
-        let dev = Device::flex();
+        let dev = crate::device::cpu();
         let e = run_cell(
             &ds,
             &emb,

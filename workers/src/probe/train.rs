@@ -427,7 +427,7 @@ mod tests {
             lr: 1e-2,
             ..Default::default()
         };
-        let dev = Device::flex();
+        let dev = crate::device::cpu();
         let a = train_probe(&x, &y, &tr, &va, &te, Head::Binary, &p, 7, &dev).unwrap();
         let yt: Vec<bool> = te.iter().map(|i| y[[*i, 0]] > 0.5).collect();
         let s: Vec<f64> = a.test.column(0).iter().map(|v| *v as f64).collect();
