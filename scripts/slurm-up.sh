@@ -54,15 +54,24 @@ if ! pgrep -x slurmctld >/dev/null && ! pgrep -x slurmd >/dev/null; then
   # Two stand-in GPUs (gres `gpu`, no driver behind them): enough for sbatch
   # to accept --gpus-per-node/--gpus-per-task/--gres and for slurmd to bind
   # them to tasks through CUDA_VISIBLE_DEVICES, which is what genoprot's
-  # per-rank device choice reads. Nothing runs on them.
-  # Character devices (1,3 and 1,5: null and zero): slurmd rejects plain files.
-  for i in 0 1; do
-    [ -c "$state/fakegpu$i" ] || { rm -f "$state/fakegpu$i"; mknod "$state/fakegpu$i" c 1 $((3 + 2 * i)); }
-  done
-  cat > /etc/slurm/gres.conf <<GRES
-AutoDetect=off
-NodeName=$nodename Name=gpu File=$state/fakegpu[0-1]
-GRES
+  # per-rank device choice reads. Nothing runs on them. slurmd wants character
+  # devices: 1,3 and 1,5 (null and zero). Without mknod, no GPUs.
+  make_gpus() {
+    local i
+    for i in 0 1; do
+      [ -c "$state/fakegpu$i" ] && continue
+      rm -f "$state/fakegpu$i"
+      mknod "$state/fakegpu$i" c 1 $((3 + 2 * i)) 2>/dev/null || return 1
+    done
+  }
+  gres_line="" node_gres=""
+  if make_gpus; then
+    printf 'AutoDetect=off\nNodeName=%s Name=gpu File=%s/fakegpu[0-1]\n' "$nodename" "$state" > /etc/slurm/gres.conf
+    gres_line="GresTypes=gpu" node_gres="Gres=gpu:2"
+  else
+    echo "slurm-up: mknod failed: the test cluster has no stand-in GPUs" >&2
+    rm -f /etc/slurm/gres.conf
+  fi
   cat > "$conf" <<CONF
 # Written by genoprot scripts/slurm-up.sh: a single-node test cluster.
 ClusterName=genoprot
@@ -97,8 +106,8 @@ JobCompLoc=$logs/jobcomp.txt
 SlurmctldTimeout=30
 SlurmdTimeout=30
 InactiveLimit=0
-GresTypes=gpu
-$node Gres=gpu:2 State=UNKNOWN
+$gres_line
+$node $node_gres State=UNKNOWN
 PartitionName=pdebug Nodes=$nodename Default=YES MaxTime=INFINITE State=UP
 PartitionName=pbatch Nodes=$nodename Default=NO MaxTime=INFINITE State=UP
 CONF
