@@ -3,7 +3,7 @@
 20 heads, 1280 intermediate, rotary) and times HF transformers on a FASTA of
 proteins, mean pooling, same thread count as genoprot. Usage:
     esm_reference.py make MODEL_DIR FASTA N      # model folder + N random proteins
-    esm_reference.py time MODEL_DIR FASTA THREADS"""
+    esm_reference.py time MODEL_DIR FASTA THREADS [DEVICE]   # DEVICE: cpu (default) or cuda"""
 import sys, time, random, os
 import torch
 from transformers import EsmConfig, EsmModel
@@ -27,10 +27,11 @@ if sys.argv[1] == "make":
     sys.exit(0)
 
 d, fasta, threads = sys.argv[2], sys.argv[3], int(sys.argv[4])
+dev = torch.device(sys.argv[5] if len(sys.argv) > 5 else "cpu")
 torch.set_num_threads(threads)
 seqs = [l.strip() for l in open(fasta) if not l.startswith(">")]
 idx = {t: i for i, t in enumerate(vocab)}
-m = EsmModel.from_pretrained(d).eval()
+m = EsmModel.from_pretrained(d).eval().to(dev)  # float32, like burn
 tokens = sum(len(s) + 2 for s in seqs)
 
 def run(order, batch):
@@ -42,12 +43,14 @@ def run(order, batch):
             for r, s in enumerate(chunk):
                 t = [0] + [idx.get(c, 3) for c in s] + [2]
                 ids[r, :len(t)] = torch.tensor(t)
+            ids = ids.to(dev)
             h = m(input_ids=ids, attention_mask=(ids != 1).long()).last_hidden_state
-            _ = h.mean(1)
+            _ = h.mean(1).cpu()  # the embeddings leave the device, as genoprot's do
 
 run(list(range(4)), 4)
 for name, order in [("input order, batch 8", list(range(len(seqs)))),
                     ("sorted by length, batch 8", sorted(range(len(seqs)), key=lambda i: len(seqs[i])))]:
     t = time.perf_counter(); run(order, 8); s = time.perf_counter() - t
-    print(f"transformers {torch.__version__} ({threads} threads, {name}): {tokens} tokens in {s:.2f} s = {tokens / s:.0f} tokens/s")
+    where = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"{threads} threads"
+    print(f"transformers {torch.__version__} ({where}, {name}): {tokens} tokens in {s:.2f} s = {tokens / s:.0f} tokens/s")
     print(f"REF {name}|{s}")

@@ -54,7 +54,7 @@ fn main() {
     let secs = t0.elapsed().as_secs_f64();
     assert!(out.iter().all(|v| v.is_finite()));
     println!(
-        "burn (flex, {} threads): {} sequences, {tokens} tokens in {secs:.2} s = {:.0} tokens/s",
+        "burn ({placement}, {} threads): {} sequences, {tokens} tokens in {secs:.2} s = {:.0} tokens/s",
         rayon::current_num_threads(),
         inputs.len(),
         tokens as f64 / secs
