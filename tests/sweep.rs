@@ -182,6 +182,30 @@ fn killed_run_resumes_to_the_same_results_without_recomputing() {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     );
+    // A cell store says where it ran (h5py reads the attributes).
+    let cell = std::fs::read_dir(d.path().join("runs/b/cells"))
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().ends_with(".h5"))
+        .unwrap()
+        .path();
+    let py = "import h5py, sys; a = h5py.File(sys.argv[1]).attrs; print(a['device'], a['local_rank'], repr(a['slurm_job']), len(a['host']) > 0)";
+    let o = Command::new(common::python_with_h5py())
+        .args(["-c", py])
+        .arg(&cell)
+        .output()
+        .unwrap();
+    let want = if cfg!(feature = "tch") {
+        "LibTorch(Cpu) 0 '' True"
+    } else {
+        "Flex(FlexDevice) 0 '' True"
+    };
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        want,
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     for f in [
         "summary.md",
         "summary.csv",

@@ -243,6 +243,11 @@ pub fn resolve(spec: DeviceSpec) -> Result<(Placement, Device), DeviceError> {
     Ok((p, device_of(p)))
 }
 
+/// Whether `d` is a LibTorch device (only possible with the `tch` feature).
+pub fn is_libtorch(d: &Device) -> bool {
+    cfg!(feature = "tch") && format!("{:?}", d.as_dispatch()).starts_with("LibTorch")
+}
+
 /// The attributes stores record about where their work ran.
 pub const RUNTIME_KEYS: [&str; 5] = [
     "device",

@@ -19,8 +19,10 @@
 
 use super::tokenizer::Tokenizer;
 use crate::embed::{EmbedError, Embedder, Modality, SeqInput};
-use burn::tensor::activation::{sigmoid, softmax};
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::activation::{gelu, sigmoid};
+use burn::tensor::module::{attention, layer_norm};
+use burn::tensor::ops::AttentionModuleOptions;
+use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 use ndarray::Array2;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -77,12 +79,18 @@ struct Lin {
 }
 
 impl Lin {
+    /// One [rows, in] × [in, out] GEMM over all positions (a 2-D matmul is
+    /// a single BLAS call on every backend; a broadcast 3-D one is batched).
     fn fwd<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
-        let y = x.matmul(self.w.clone().unsqueeze());
-        match &self.b {
+        let mut shape = x.dims();
+        let din = shape[D - 1];
+        let y = x.reshape([-1, din as i64]).matmul(self.w.clone());
+        let y = match &self.b {
             Some(b) => y + b.clone().unsqueeze(),
             None => y,
-        }
+        };
+        shape[D - 1] = self.w.dims()[1];
+        y.reshape(shape)
     }
 }
 
@@ -93,12 +101,10 @@ struct Norm {
 }
 
 impl Norm {
+    /// The backend's fused layer norm (biased variance over the last axis,
+    /// like torch.nn.LayerNorm).
     fn fwd(&self, x: Tensor<3>) -> Tensor<3> {
-        let mean = x.clone().mean_dim(2);
-        let xc = x - mean;
-        let var = xc.clone().powi_scalar(2).mean_dim(2);
-        let y = xc / var.add_scalar(self.eps).sqrt();
-        y * self.w.clone().unsqueeze::<3>() + self.b.clone().unsqueeze::<3>()
+        layer_norm(x, self.w.clone(), Some(self.b.clone()), self.eps)
     }
 }
 
@@ -442,13 +448,24 @@ impl EsmModel {
         // HF: token-dropout scale on word embeddings, then absolute positions, then the padding mask.
         // With positions present token dropout is off in practice; both orders agree then.
         x = x * scalet.unsqueeze_dim::<3>(2);
-        // Additive attention bias: 0 for real keys, a large negative for padding.
-        let bias: Vec<f32> = mask
-            .iter()
-            .map(|m| if *m > 0.0 { 0.0 } else { f32::MIN / 2.0 })
-            .collect();
-        let biast =
-            Tensor::<2>::from_data(TensorData::new(bias, [b, l]), dev).reshape([b, 1, 1, l]);
+        // Padding keys are masked (`true` = not attended); one [l, l] block
+        // per sequence, shared by the heads: the fused attention kernels
+        // (flex's own, LibTorch's scaled_dot_product_attention) take it as is.
+        let mut pad = vec![false; b * l * l];
+        for (r, row) in pad.chunks_mut(l * l).enumerate() {
+            for (j, m) in mask[r * l..(r + 1) * l].iter().enumerate() {
+                if *m <= 0.0 {
+                    row.iter_mut().skip(j).step_by(l).for_each(|v| *v = true);
+                }
+            }
+        }
+        let mut padt = Tensor::<4, Bool>::from_data(TensorData::new(pad, [b, 1, l, l]), dev);
+        if crate::device::is_libtorch(dev) {
+            // burn-tch 0.22.1 hands the mask to torch's
+            // scaled_dot_product_attention unchanged, where `true` means
+            // "attend": invert it there (the fixture tests pin both backends).
+            padt = padt.bool_not();
+        }
         let (cos, sin) = if c.position_embedding_type == "rotary" {
             let half = hd / 2;
             let mut cs = Vec::with_capacity(l * hd);
@@ -492,11 +509,21 @@ impl EsmModel {
             let q = rotate(split(ly.q.fwd(hn.clone())).mul_scalar((hd as f64).powf(-0.5)));
             let k = rotate(split(ly.k.fwd(hn.clone())));
             let v = split(ly.v.fwd(hn));
-            let scores = q.matmul(k.swap_dims(2, 3)) + biast.clone();
-            let ctx = softmax(scores, 3)
-                .matmul(v)
-                .swap_dims(1, 2)
-                .reshape([b, l, h]);
+            // softmax(q·kᵀ + bias)·v in the backend's fused kernel (q is
+            // already scaled, as in HF, before the rotation).
+            let ctx = attention(
+                q,
+                k,
+                v,
+                Some(padt.clone()),
+                None,
+                AttentionModuleOptions {
+                    scale: Some(1.0),
+                    ..Default::default()
+                },
+            )
+            .swap_dims(1, 2)
+            .reshape([b, l, h]);
             let attn = ly.o.fwd(ctx) + x;
             let hn2 = ly.ffn_norm.fwd(attn.clone());
             let y = ly.inter.fwd(hn2);
@@ -514,15 +541,6 @@ impl EsmModel {
         }
         (x.into_data().try_to_vec::<f32>().expect("f32"), l)
     }
-}
-
-/// Exact GELU, as HF ESM's `gelu`.
-fn gelu(y: Tensor<3>) -> Tensor<3> {
-    y.clone()
-        * (y / std::f64::consts::SQRT_2)
-            .erf()
-            .add_scalar(1.0)
-            .mul_scalar(0.5)
 }
 
 /// Nucleotide Transformer v2's gate: the intermediate projection (2·i wide)
