@@ -3,12 +3,19 @@
 # splits (2,000 synthetic genes, 400-d dipeptide spectra, 3 binary tasks x 3
 # seeds): logistic-regression AUROC agreement, MLP time at comparable AUROC.
 # Usage: bash bench/probe.sh [GENES]
+#   FEATURES=tch  burn's LibTorch backend (CPU), built against the torch 2.9.0
+#                 of .venv-tch (scripts/tch-check.sh makes it); default: flex.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 genes=${1:-2000}
+features=${FEATURES:-}
 bash scripts/install-deps.sh >/dev/null
 .venv/bin/python -c 'import sklearn' 2>/dev/null || .venv/bin/pip install -q scikit-learn
-cargo build --release --locked -p genoprot -q
+if [ "$features" = tch ]; then
+  export LIBTORCH_USE_PYTORCH=1 PATH="$PWD/.venv-tch/bin:$PATH"
+  export LD_LIBRARY_PATH="$(.venv-tch/bin/python -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "lib"))')${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+fi
+cargo build --release --locked -p genoprot -q --features "$features"
 gp=$PWD/target/release/genoprot
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 cd "$work"

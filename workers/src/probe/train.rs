@@ -298,7 +298,7 @@ pub fn train_probe(
     let mut since_best = 0;
     for epoch in 1..=p.max_epochs {
         order.shuffle(&mut rng);
-        let mut tl = 0.0;
+        let mut tl: Option<Tensor<1>> = None;
         let mut nb = 0usize;
         for batch in order.chunks(p.batch) {
             let (xb, yb) = match (&xtr_dev, &ytr_dev) {
@@ -333,7 +333,12 @@ pub fn train_probe(
                 });
             let logits = net.forward(xb, masks.as_deref());
             let l = loss(head, logits, yb, &w_ad);
-            tl += l.clone().into_scalar::<f32>() as f64 * batch.len() as f64;
+            // Summed on the device, read once per epoch: no host sync per step.
+            let lb = l.clone().inner().mul_scalar(batch.len() as f64);
+            tl = Some(match tl {
+                Some(t) => t + lb,
+                None => lb,
+            });
             nb += batch.len();
             let grads = GradientsParams::from_grads(l.backward(), &net);
             net = opt.step(p.lr, net, grads);
@@ -349,7 +354,7 @@ pub fn train_probe(
         score_name = name;
         curve.push(CurvePoint {
             epoch,
-            train_loss: tl / nb.max(1) as f64,
+            train_loss: tl.map_or(0.0, |t| t.into_scalar::<f32>() as f64) / nb.max(1) as f64,
             valid_loss: vloss,
             valid_score: s,
         });
