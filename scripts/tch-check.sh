@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds genoprot with the `tch` feature (burn's LibTorch backend) against the
 # libtorch inside the PyTorch wheel from PyPI, and runs the ESM fixture tests,
-# the probe tests and the device tests on LibTorch's CPU device: proof that the
-# GPU build compiles and is correct on a machine without a GPU.
+# the probe tests, the device tests and the sweep tests on LibTorch's CPU
+# device: proof that the GPU build compiles and is correct on a machine
+# without a GPU.
 #
 #   bash scripts/tch-check.sh            # LibTorch CPU
 #   bash scripts/tch-check.sh --cuda     # also on the GPU (GENOPROT_TEST_DEVICE=cuda)
@@ -45,6 +46,9 @@ t1=$SECONDS
 cargo test -p workers --features tch --lib device
 cargo test -p workers --features tch --test esm_fixtures -- --nocapture
 cargo test -p workers --features tch --test planted_signal
+# The binary end to end on LibTorch: a sweep (cells record `LibTorch(Cpu)`),
+# doctor, and `device: cuda:0` refused where no GPU is usable.
+cargo test -p genoprot --features tch --test cli --test sweep
 if ((cuda)); then
   GENOPROT_TEST_DEVICE=cuda cargo test -p workers --features tch --test esm_fixtures -- --nocapture
 fi
