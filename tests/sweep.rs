@@ -198,7 +198,7 @@ fn killed_run_resumes_to_the_same_results_without_recomputing() {
     let want = if cfg!(feature = "tch") {
         "LibTorch(Cpu) 0 '' True"
     } else {
-        "Flex(FlexDevice) 0 '' True"
+        "Flex(Cpu) 0 '' True"
     };
     assert_eq!(
         String::from_utf8_lossy(&o.stdout).trim(),
