@@ -40,7 +40,7 @@ echo "tch-check: libtorch from $torch_lib"
 t0=$SECONDS
 cargo build -p genoprot --features tch
 echo "tch-check: genoprot --features tch built in $((SECONDS - t0)) s"
-./target/debug/genoprot doctor --help >/dev/null
+"${CARGO_TARGET_DIR:-target}/debug/genoprot" doctor
 
 t1=$SECONDS
 cargo test -p workers --features tch --lib device
