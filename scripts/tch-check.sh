@@ -9,9 +9,10 @@
 #   bash scripts/tch-check.sh --cuda     # also on the GPU (GENOPROT_TEST_DEVICE=cuda)
 #
 # The PyTorch version must be the one tch 0.22 (burn-tch 0.22.1) was written
-# for: torch-sys refuses any other (TORCH_VERSION in its build.rs). Measured on
-# a 2-core machine: venv ~2 min (7 GB: the wheel pulls the CUDA 12.8 libraries),
-# build ~6 min, tests ~1 min. Not part of .ci/run (90-minute budget, 7 GB).
+# for: torch-sys refuses any other (TORCH_VERSION in its build.rs). Measured
+# from scratch (new venv, new target dir) on a 2-core machine: 16 min in all —
+# venv 75 s (7 GB: the wheel pulls the CUDA 12.8 libraries), genoprot build
+# 516 s, test builds and runs 377 s. Not in .ci/run (90-minute budget, 7 GB).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
