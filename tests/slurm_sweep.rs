@@ -67,6 +67,16 @@ fn jobs(dir: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// `plan` counts all 18 probe cells of CONFIG as done, none missing or failed.
+fn assert_all_probe_cells_done(dir: &Path) {
+    let (_, out, _) = gp(dir, &["plan", "s.yaml"]);
+    assert!(
+        out.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["probe", "18", "18", "0", "0"]),
+        "{out}"
+    );
+}
+
 /// Waits (with a timeout) until every recorded job is finished.
 fn wait_all(dir: &Path) {
     let ids: Vec<String> = jobs(dir)
@@ -159,12 +169,7 @@ fn submit_runs_the_sweep_as_stage_arrays_and_resume_submits_only_what_is_missing
         "only the bundles of the lost cells"
     );
     wait_all(p);
-    let (_, out, _) = gp(p, &["plan", "s.yaml"]);
-    assert!(
-        out.lines()
-            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["probe", "18", "18", "0", "0"]),
-        "{out}"
-    );
+    assert_all_probe_cells_done(p);
 }
 
 #[test]
@@ -293,12 +298,7 @@ fn multi_task_jobs_launch_mpi_ranks() {
     let (code, _, err) = gp(p, &["submit", "s.yaml"]);
     assert_eq!(code, 0, "{err}");
     wait_all(p);
-    let (_, out, _) = gp(p, &["plan", "s.yaml"]);
-    assert!(
-        out.lines()
-            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["probe", "18", "18", "0", "0"]),
-        "{out}"
-    );
+    assert_all_probe_cells_done(p);
     // The embed tasks ran on 2 ranks.
     let logs: String = std::fs::read_dir(p.join("runs/s/logs/slurm"))
         .unwrap()
@@ -352,12 +352,7 @@ fn gpu_requests_reach_slurm_and_each_rank_gets_its_own_gpu() {
     let (code, _, err) = gp(p, &["submit", "s.yaml"]);
     assert_eq!(code, 0, "{err}");
     wait_all(p);
-    let (_, out, _) = gp(p, &["plan", "s.yaml"]);
-    assert!(
-        out.lines()
-            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["probe", "18", "18", "0", "0"]),
-        "{out}"
-    );
+    assert_all_probe_cells_done(p);
     // Each srun task saw only its own GPU; cells record where they ran.
     let mut seen = std::collections::BTreeSet::new();
     for e in std::fs::read_dir(p.join("runs/s/cells")).unwrap().flatten() {

@@ -234,7 +234,6 @@ pub fn cpu() -> Device {
 /// Resolves `spec` for this process (local rank from the environment) and
 /// logs the choice.
 pub fn resolve(spec: DeviceSpec) -> Result<(Placement, Device), DeviceError> {
-    spec.check_build()?;
     let visible = if spec.wants_gpu() { visible_gpus() } else { 0 };
     let cvd = std::env::var("CUDA_VISIBLE_DEVICES").unwrap_or_else(|_| "(unset)".into());
     let rank = local_rank();
