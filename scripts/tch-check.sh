@@ -34,14 +34,16 @@ fi
 export PATH="$venv/bin:$PATH"
 export LIBTORCH_USE_PYTORCH=1
 torch_lib=$("$venv/bin/python" -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "lib"))')
-# The test binaries (and genoprot itself) load libtorch*.so from here at run time.
+# The workers test binaries load libtorch*.so from here at run time (genoprot
+# itself has the folder in its RUNPATH, orchestrator/build.rs; doctor below runs
+# without this variable to prove it).
 export LD_LIBRARY_PATH="$torch_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 echo "tch-check: libtorch from $torch_lib"
 
 t0=$SECONDS
 cargo build -p genoprot --features tch
 echo "tch-check: genoprot --features tch built in $((SECONDS - t0)) s"
-"${CARGO_TARGET_DIR:-target}/debug/genoprot" doctor
+env -u LD_LIBRARY_PATH "${CARGO_TARGET_DIR:-target}/debug/genoprot" doctor
 
 t1=$SECONDS
 cargo test -p workers --features tch --lib device
