@@ -49,14 +49,21 @@ pub fn run(a: &DoctorArgs) -> anyhow::Result<()> {
     }
 
     // Compute backend and GPUs.
+    use workers::device::{DeviceSpec, Placement, local_rank, place};
     let gpus = workers::device::visible_gpus();
-    let cvd = std::env::var("CUDA_VISIBLE_DEVICES").unwrap_or_else(|_| "(unset)".into());
+    let cvd = workers::device::cuda_visible_devices();
     match workers::device::BACKEND {
-        "libtorch" if gpus > 0 => println!(
-            "backend ok   (libtorch; {gpus} CUDA GPU(s) visible, CUDA_VISIBLE_DEVICES={cvd}; local rank {} takes cuda:{})",
-            workers::device::local_rank(),
-            workers::device::local_rank() % gpus
-        ),
+        "libtorch" if gpus > 0 => {
+            // The placement `device: cuda` would get here.
+            let rank = local_rank();
+            let gpu = match place(DeviceSpec::Cuda(None), rank, gpus, &cvd) {
+                Ok(Placement::Gpu(i)) => format!("cuda:{i}"),
+                other => format!("{other:?}"),
+            };
+            println!(
+                "backend ok   (libtorch; {gpus} CUDA GPU(s) visible, CUDA_VISIBLE_DEVICES={cvd}; local rank {rank} takes {gpu})"
+            )
+        }
         "libtorch" => println!(
             "backend ok   (libtorch; no CUDA GPU usable here, CUDA_VISIBLE_DEVICES={cvd}: `device: cuda` would fail, `auto` runs on the CPU)"
         ),

@@ -210,6 +210,11 @@ pub fn visible_gpus() -> usize {
     0
 }
 
+/// `CUDA_VISIBLE_DEVICES` as this process sees it, `(unset)` when absent.
+pub fn cuda_visible_devices() -> String {
+    std::env::var("CUDA_VISIBLE_DEVICES").unwrap_or_else(|_| "(unset)".into())
+}
+
 /// The burn device of a placement.
 pub fn device_of(p: Placement) -> Device {
     match p {
@@ -235,7 +240,7 @@ pub fn cpu() -> Device {
 /// logs the choice.
 pub fn resolve(spec: DeviceSpec) -> Result<(Placement, Device), DeviceError> {
     let visible = if spec.wants_gpu() { visible_gpus() } else { 0 };
-    let cvd = std::env::var("CUDA_VISIBLE_DEVICES").unwrap_or_else(|_| "(unset)".into());
+    let cvd = cuda_visible_devices();
     let rank = local_rank();
     let p = place(spec, rank, visible, &cvd)?;
     tracing::info!(device = %spec, local_rank = rank, visible, cuda_visible_devices = %cvd, placement = %p, "device");

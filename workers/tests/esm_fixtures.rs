@@ -159,23 +159,28 @@ fn gated_feed_forward_matches_pytorch() {
     assert!(diff < 1e-4, "max |diff| = {diff}");
 }
 
-#[test]
-fn bad_model_folders_are_clear_errors() {
-    let d = tempfile::tempdir().unwrap();
-    let e = EsmEmbedder::load(
+/// The error of loading the folder `dir` (mean pooling, layer `layer`).
+fn load_err(dir: &Path, layer: Option<i64>) -> String {
+    EsmEmbedder::load(
         "x",
         Modality::Protein,
         &device(),
-        d.path(),
+        dir,
         "mean",
-        None,
+        layer,
         None,
         None,
         None,
     )
     .err()
-    .unwrap()
-    .to_string();
+    .expect("loading should fail")
+    .to_string()
+}
+
+#[test]
+fn bad_model_folders_are_clear_errors() {
+    let d = tempfile::tempdir().unwrap();
+    let e = load_err(d.path(), None);
     assert!(
         e.contains("config.json") && e.contains("Hugging Face model folder"),
         "{e}"
@@ -189,20 +194,7 @@ fn bad_model_folders_are_clear_errors() {
         cfg.replace("\"rotary\"", "\"alibi\""),
     )
     .unwrap();
-    let e = EsmEmbedder::load(
-        "x",
-        Modality::Protein,
-        &device(),
-        d.path(),
-        "mean",
-        None,
-        None,
-        None,
-        None,
-    )
-    .err()
-    .unwrap()
-    .to_string();
+    let e = load_err(d.path(), None);
     assert!(
         e.contains("position_embedding_type \"alibi\" is not supported"),
         "{e}"
@@ -212,35 +204,9 @@ fn bad_model_folders_are_clear_errors() {
         cfg.replace("\"hidden_size\": 32", "\"hidden_size\": 40"),
     )
     .unwrap();
-    let e = EsmEmbedder::load(
-        "x",
-        Modality::Protein,
-        &device(),
-        d.path(),
-        "mean",
-        None,
-        None,
-        None,
-        None,
-    )
-    .err()
-    .unwrap()
-    .to_string();
+    let e = load_err(d.path(), None);
     assert!(e.contains("has shape") && e.contains("expected"), "{e}");
     std::fs::write(d.path().join("config.json"), &cfg).unwrap();
-    let e = EsmEmbedder::load(
-        "x",
-        Modality::Protein,
-        &device(),
-        d.path(),
-        "mean",
-        Some(7),
-        None,
-        None,
-        None,
-    )
-    .err()
-    .unwrap()
-    .to_string();
+    let e = load_err(d.path(), Some(7));
     assert!(e.contains("layer 7: the model has 2 layers"), "{e}");
 }
