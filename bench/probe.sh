@@ -23,7 +23,8 @@ $gp -q dataset synth --out data --genes "$genes" --seed 1
 for kind in logreg mlp; do
   # logreg: trained to convergence like scikit-learn's L-BFGS (higher lr, more
   # patience); mlp: the defaults.
-  if [ $kind = logreg ]; then lr=1.0e-2; epochs=300; patience=30; else lr=1.0e-3; epochs=100; patience=10; fi
+  if [ $kind = logreg ]; then lr=1.0e-2; epochs=300; patience=30; delta=1.0e-4; batch=256
+  else lr=${MLP_LR:-1.0e-3}; epochs=100; patience=${MLP_PATIENCE:-10}; delta=${MLP_MIN_DELTA:-1.0e-4}; batch=${MLP_BATCH:-256}; fi
   cat > $kind.yaml <<YAML
 name: bench-$kind
 dataset: data
@@ -33,7 +34,7 @@ tasks: [membrane, essential, enzyme]
 splits: {by_group: false}
 models:
   - {name: dipep, kind: kmer, modality: protein, k: 2}
-probe: {kind: $kind, hidden: [256], dropout: 0.0, lr: $lr, weight_decay: 1.0e-4, batch: 256, max_epochs: $epochs, patience: $patience}
+probe: {kind: $kind, hidden: [256], dropout: 0.0, lr: $lr, weight_decay: 1.0e-4, batch: $batch, max_epochs: $epochs, patience: $patience, min_delta: $delta}
 executor: {workers: 1}
 YAML
   $gp -q run $kind.yaml >/dev/null

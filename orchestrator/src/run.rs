@@ -9,7 +9,6 @@ use crate::grid::Grid;
 use crate::journal::Journal;
 use anyhow::Context;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use rayon::prelude::*;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -45,6 +44,21 @@ fn pool_size(cfg: &SweepConfig) -> usize {
             .map(|n| n.get())
             .unwrap_or(1)
     }
+}
+
+/// Threads for the cells' numerics: `RAYON_NUM_THREADS` when set (as for
+/// rayon's global pool), else the CPUs this process may use (its affinity
+/// mask, so a Slurm task's `--cpus-per-task`).
+fn compute_threads() -> usize {
+    std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        })
 }
 
 pub fn stopped() -> bool {
@@ -103,64 +117,81 @@ fn run_cells(
     let (_, device) = workers::device::resolve(cfg.device)?;
     let ran = AtomicUsize::new(0);
     let failures = std::sync::Mutex::new(Vec::new());
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(workers.max(1))
+    // `workers` cells at a time, each computing on one pool of all the cores:
+    // with one worker, a cell's matrix products use every core (burn's flex
+    // backend splits them over the rayon pool it is called from) instead of
+    // the one thread that runs it; with one worker per core, the cells share
+    // the cores without oversubscribing them.
+    let compute = rayon::ThreadPoolBuilder::new()
+        .num_threads(compute_threads())
+        .thread_name(|i| format!("genoprot-compute-{i}"))
         .build()?;
-    pool.install(|| {
-        cells.par_iter().for_each(|c| {
-            if stopped() {
-                return;
-            }
-            let label = format!("{} × {} (seed {})", c.model, c.task, c.seed);
-            if let Some(m) = c.members.iter().find(|m| failed_models.contains(*m)) {
-                failures.lock().unwrap().push((
-                    c.id.clone(),
-                    format!("{label}: not run, the embedding of {m} failed"),
-                ));
-                pb.inc(1);
-                return;
-            }
-            let _ = journal.record(&c.id, "start", None, None);
-            let t0 = Instant::now();
-            let res = run_cell(ds, &emb_dir, &cdir, c, &device);
-            let secs = t0.elapsed().as_secs_f64();
-            let log = log_dir.join(format!("{}.log", c.id));
-            match res {
-                Ok(r) => {
-                    let m: Vec<String> = r
-                        .metrics
-                        .iter()
-                        .map(|(k, v)| {
-                            format!(
-                                "{k}={}",
-                                v.map_or("undefined".into(), |x| format!("{x:.4}"))
-                            )
-                        })
-                        .collect();
-                    let _ = std::fs::write(
-                        &log,
-                        format!(
-                            "{label}\ncell {}\n{}\nbest epoch {}\n{}\n{secs:.2} s\n",
-                            c.id,
-                            m.join(" "),
-                            r.best_epoch,
-                            r.undefined.join("\n")
-                        ),
-                    );
-                    let _ = journal.record(&c.id, "done", None, Some(secs));
-                    tracing::debug!(cell = %c.id, %label, seconds = secs, "cell done");
-                    ran.fetch_add(1, Ordering::SeqCst);
-                }
-                Err(e) => {
-                    let msg = format!("{label}: {e} (log {})", log.display());
-                    let _ = std::fs::write(&log, format!("{label}\ncell {}\nFAILED: {e}\n", c.id));
-                    let _ = journal.record(&c.id, "failed", Some(e.to_string()), Some(secs));
-                    tracing::warn!(cell = %c.id, "{msg}");
-                    failures.lock().unwrap().push((c.id.clone(), msg));
-                }
-            }
+    let one_cell = |c: &CellSpec| {
+        if stopped() {
+            return;
+        }
+        let label = format!("{} × {} (seed {})", c.model, c.task, c.seed);
+        if let Some(m) = c.members.iter().find(|m| failed_models.contains(*m)) {
+            failures.lock().unwrap().push((
+                c.id.clone(),
+                format!("{label}: not run, the embedding of {m} failed"),
+            ));
             pb.inc(1);
-        })
+            return;
+        }
+        let _ = journal.record(&c.id, "start", None, None);
+        let t0 = Instant::now();
+        let res = compute.install(|| run_cell(ds, &emb_dir, &cdir, c, &device));
+        let secs = t0.elapsed().as_secs_f64();
+        let log = log_dir.join(format!("{}.log", c.id));
+        match res {
+            Ok(r) => {
+                let m: Vec<String> = r
+                    .metrics
+                    .iter()
+                    .map(|(k, v)| {
+                        format!(
+                            "{k}={}",
+                            v.map_or("undefined".into(), |x| format!("{x:.4}"))
+                        )
+                    })
+                    .collect();
+                let _ = std::fs::write(
+                    &log,
+                    format!(
+                        "{label}\ncell {}\n{}\nbest epoch {}\n{}\n{secs:.2} s\n",
+                        c.id,
+                        m.join(" "),
+                        r.best_epoch,
+                        r.undefined.join("\n")
+                    ),
+                );
+                let _ = journal.record(&c.id, "done", None, Some(secs));
+                tracing::debug!(cell = %c.id, %label, seconds = secs, "cell done");
+                ran.fetch_add(1, Ordering::SeqCst);
+            }
+            Err(e) => {
+                let msg = format!("{label}: {e} (log {})", log.display());
+                let _ = std::fs::write(&log, format!("{label}\ncell {}\nFAILED: {e}\n", c.id));
+                let _ = journal.record(&c.id, "failed", Some(e.to_string()), Some(secs));
+                tracing::warn!(cell = %c.id, "{msg}");
+                failures.lock().unwrap().push((c.id.clone(), msg));
+            }
+        }
+        pb.inc(1);
+    };
+    // Plain threads hand out the cells, not a rayon pool: a rayon worker that
+    // waits on `compute.install` steals more cells meanwhile, which would run
+    // more than `workers` cells at once.
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..workers.clamp(1, cells.len().max(1)) {
+            s.spawn(|| {
+                while let Some(c) = cells.get(next.fetch_add(1, Ordering::SeqCst)) {
+                    one_cell(c);
+                }
+            });
+        }
     });
     Ok((ran.into_inner(), failures.into_inner().unwrap()))
 }
