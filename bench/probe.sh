@@ -3,12 +3,16 @@
 # splits (2,000 synthetic genes, 400-d dipeptide spectra, 3 binary tasks x 3
 # seeds): logistic-regression AUROC agreement, MLP time at comparable AUROC.
 # Usage: bash bench/probe.sh [GENES]
+#   MLP_LR, MLP_BATCH, MLP_PATIENCE, MLP_MIN_DELTA  the MLP's settings on both
+#                 sides (defaults: genoprot's, 1e-3, 256, 10, 1e-4)
 #   FEATURES=tch  burn's LibTorch backend (CPU), built against the torch 2.9.0
 #                 of .venv-tch (scripts/tch-check.sh makes it); default: flex.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 genes=${1:-2000}
 features=${FEATURES:-}
+# The MLP's settings, the same for genoprot and for scikit-learn.
+export MLP_LR=${MLP_LR:-1.0e-3} MLP_BATCH=${MLP_BATCH:-256} MLP_PATIENCE=${MLP_PATIENCE:-10} MLP_MIN_DELTA=${MLP_MIN_DELTA:-1.0e-4}
 bash scripts/install-deps.sh >/dev/null
 .venv/bin/python -c 'import sklearn' 2>/dev/null || .venv/bin/pip install -q scikit-learn
 if [ "$features" = tch ]; then
@@ -24,7 +28,7 @@ for kind in logreg mlp; do
   # logreg: trained to convergence like scikit-learn's L-BFGS (higher lr, more
   # patience); mlp: the defaults.
   if [ $kind = logreg ]; then lr=1.0e-2; epochs=300; patience=30; delta=1.0e-4; batch=256
-  else lr=${MLP_LR:-1.0e-3}; epochs=100; patience=${MLP_PATIENCE:-10}; delta=${MLP_MIN_DELTA:-1.0e-4}; batch=${MLP_BATCH:-256}; fi
+  else lr=$MLP_LR; epochs=100; patience=$MLP_PATIENCE; delta=$MLP_MIN_DELTA; batch=$MLP_BATCH; fi
   cat > $kind.yaml <<YAML
 name: bench-$kind
 dataset: data

@@ -2,15 +2,26 @@
 """Reference for bench/probe.sh: on the same embeddings and the same splits as
 genoprot's cells, fit scikit-learn LogisticRegression and MLPClassifier and
 compare AUROC (and time, for the MLP) with genoprot's burn probes.
-Usage: probe_reference.py DATASET LOGREG_STORE MLP_STORE MODEL"""
+The MLP is timed twice: under genoprot's own training rule (same optimizer
+settings, same validation split and early stopping), and with scikit-learn's
+built-in early stopping.
+Usage: probe_reference.py DATASET LOGREG_STORE MLP_STORE MODEL
+(MLP_LR, MLP_BATCH, MLP_PATIENCE, MLP_MIN_DELTA: as given to bench/probe.sh)"""
 import csv, os, sys, time
 import h5py
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
+from scipy.stats import rankdata
 from sklearn.neural_network import MLPClassifier
 
 ds, lr_store, mlp_store, model = sys.argv[1:5]
+# The MLP settings of bench/probe.sh's genoprot config (same on both sides).
+LR = float(os.environ.get("MLP_LR", "1e-3"))
+BATCH = int(os.environ.get("MLP_BATCH", "256"))
+PATIENCE = int(os.environ.get("MLP_PATIENCE", "10"))
+MIN_DELTA = float(os.environ.get("MLP_MIN_DELTA", "1e-4"))
+MAX_EPOCHS, ALPHA = 100, 1e-4
 labels = {}
 with open(os.path.join(ds, "labels.tsv")) as f:
     r = csv.reader(f, delimiter="\t")
@@ -48,34 +59,93 @@ def xy(genes, task, mu, sd):
     y = np.array([int(labels[task][g]) for g in genes])
     return x, y
 
-print(f"{'task':<12} {'seed':>4} {'burn LR':>8} {'sk LR':>8} {'|d|':>6} | {'burn MLP':>8} {'s':>6} {'ep':>4} {'sk MLP':>8} {'s':>6} {'ep':>4} {'sk/burn':>7}")
+def auroc(y, s):
+    """Rank-based AUROC with ties (Mann-Whitney), as cheap as genoprot's."""
+    r = rankdata(s)
+    pos = y == 1
+    n1, n0 = pos.sum(), (~pos).sum()
+    return (r[pos].sum() - n1 * (n1 + 1) / 2) / (n1 * n0)
+
+def pos_weights(y):
+    # genoprot's class_weights: positives weighted n_neg / n_pos (clamped like it).
+    w = np.clip((y == 0).sum() / max((y == 1).sum(), 1), 0.05, 100.0)
+    return np.where(y == 1, w, 1.0).astype(np.float32)
+
+def mlp(seed):
+    return MLPClassifier(hidden_layer_sizes=(256,), alpha=ALPHA, batch_size=BATCH,
+                         learning_rate_init=LR, random_state=int(seed))
+
+def sk_same_rule(xtr, ytr, xva, yva, xte, seed):
+    """scikit-learn's MLP (Adam, same lr/batch/L2) under genoprot's rule: one
+    partial_fit epoch at a time, validation AUROC on the cell's validation
+    split, stop after PATIENCE epochs without a MIN_DELTA gain, best epoch kept."""
+    m = mlp(seed)
+    sw = pos_weights(ytr)
+    best, best_w, since, ep = -np.inf, None, 0, 0
+    for ep in range(1, MAX_EPOCHS + 1):
+        m.partial_fit(xtr, ytr, sample_weight=sw, classes=np.array([0, 1]))
+        s = auroc(yva, m.predict_proba(xva)[:, 1])
+        if s > best + max(MIN_DELTA, 1e-12):
+            best, since = s, 0
+            best_w = ([c.copy() for c in m.coefs_], [b.copy() for b in m.intercepts_])
+        else:
+            since += 1
+            if since >= PATIENCE:
+                break
+    m.coefs_, m.intercepts_ = best_w
+    return m.predict_proba(xte)[:, 1], ep
+
+def sk_own_rule(xtr, ytr, xte, seed):
+    """scikit-learn's own early stopping: accuracy on 10% of the training rows."""
+    m = mlp(seed).set_params(max_iter=MAX_EPOCHS, early_stopping=True, n_iter_no_change=PATIENCE)
+    m.fit(xtr, ytr, sample_weight=pos_weights(ytr))
+    return m.predict_proba(xte)[:, 1], m.n_iter_
+
+print(f"MLP: hidden 256, lr {LR}, batch {BATCH}, L2/weight decay {ALPHA}, patience {PATIENCE}, "
+      f"min_delta {MIN_DELTA}, <= {MAX_EPOCHS} epochs; positives weighted n_neg/n_pos on both sides")
+print(f"{'':<17}| {'logistic regr. AUROC':<21}| {'genoprot MLP':<19}| {'sklearn, same rule':<27}| {'sklearn, own early stop':<26}")
+print(f"{'task':<12} {'seed':>4} | {'burn':>6} {'sk':>6} {'|d|':>6} | {'AUROC':>6} {'s':>6} {'ep':>4} | "
+      f"{'AUROC':>6} {'s':>6} {'ep':>4} {'ratio':>6} | {'AUROC':>6} {'s':>6} {'ep':>4} {'ratio':>6}")
 rows_lr = {(r["task"], r["seed"]): r for r in cells(lr_store)}
-diffs, ratios, per_epoch = [], [], []
+diffs, same, own = [], [], []
 for r in sorted(cells(mlp_store), key=lambda r: (r["task"], r["seed"])):
     task, seed = r["task"], r["seed"]
     lr_row = rows_lr[(task, seed)]
-    train, valid, test, burn_mlp_s, burn_ep = split(mlp_store, r["cell_id"], task)
+    train, valid, test, burn_s, burn_ep = split(mlp_store, r["cell_id"], task)
     tr_idx = [row_of[g] for g in train]
     mu, sd = emb[tr_idx].mean(0), emb[tr_idx].std(0)
     sd[sd < 1e-12] = 1.0
     xtr, ytr = xy(train, task, mu, sd)
+    xva, yva = xy(valid, task, mu, sd)
     xte, yte = xy(test, task, mu, sd)
     lr = LogisticRegression(max_iter=5000, class_weight="balanced").fit(xtr, ytr)
     sk_lr = roc_auc_score(yte, lr.predict_proba(xte)[:, 1])
     burn_lr = float(lr_row["auroc"])
-    t = time.perf_counter()
-    mlp = MLPClassifier(hidden_layer_sizes=(256,), alpha=1e-4, batch_size=256, learning_rate_init=1e-3,
-                        max_iter=100, early_stopping=True, n_iter_no_change=10, random_state=int(seed))
-    mlp.fit(xtr.astype(np.float32), ytr)  # float32 like burn (sklearn keeps the dtype)
-    sk_mlp_s = time.perf_counter() - t
-    sk_mlp = roc_auc_score(yte, mlp.predict_proba(xte.astype(np.float32))[:, 1])
-    burn_mlp = float(r["auroc"])
     diffs.append(abs(burn_lr - sk_lr))
-    ratios.append(sk_mlp_s / burn_mlp_s)
-    per_epoch.append((burn_mlp_s / burn_ep, sk_mlp_s / mlp.n_iter_))
-    print(f"{task:<12} {seed:>4} {burn_lr:8.3f} {sk_lr:8.3f} {abs(burn_lr-sk_lr):6.3f} | {burn_mlp:8.3f} {burn_mlp_s:6.2f} {burn_ep:4d} {sk_mlp:8.3f} {sk_mlp_s:6.2f} {mlp.n_iter_:4d} {sk_mlp_s/burn_mlp_s:7.1f}x")
+    # float32 like burn (scikit-learn keeps the input dtype).
+    xtr, xva, xte = (a.astype(np.float32) for a in (xtr, xva, xte))
+    t = time.perf_counter()
+    p_same, ep_same = sk_same_rule(xtr, ytr, xva, yva, xte, seed)
+    s_same = time.perf_counter() - t
+    t = time.perf_counter()
+    p_own, ep_own = sk_own_rule(xtr, ytr, xte, seed)
+    s_own = time.perf_counter() - t
+    burn_au = float(r["auroc"])
+    a_same, a_own = roc_auc_score(yte, p_same), roc_auc_score(yte, p_own)
+    same.append((burn_au, a_same, burn_s, s_same, burn_ep, ep_same))
+    own.append((burn_au, a_own, burn_s, s_own, burn_ep, ep_own))
+    print(f"{task:<12} {seed:>4} | {burn_lr:6.3f} {sk_lr:6.3f} {abs(burn_lr-sk_lr):6.3f} | "
+          f"{burn_au:6.3f} {burn_s:6.2f} {burn_ep:4d} | {a_same:6.3f} {s_same:6.2f} {ep_same:4d} {s_same/burn_s:5.1f}x | "
+          f"{a_own:6.3f} {s_own:6.2f} {ep_own:4d} {s_own/burn_s:5.1f}x")
+
 print(f"\nlogistic regression: mean |AUROC burn - sklearn| = {np.mean(diffs):.4f} (max {np.max(diffs):.4f})")
-print(f"MLP: sklearn time / burn time: median {np.median(ratios):.1f}x (min {np.min(ratios):.1f}x, max {np.max(ratios):.1f}x)")
-b, k = np.median([p[0] for p in per_epoch]), np.median([p[1] for p in per_epoch])
-print(f"MLP per epoch (burn: whole cell incl. loading and writing / epochs run; sklearn: fit / n_iter_): "
-      f"burn {1e3 * b:.1f} ms, sklearn {1e3 * k:.1f} ms, ratio {k / b:.1f}x")
+for name, rows in [("same rule", same), ("own early stopping", own)]:
+    a = np.array(rows)
+    ratio = a[:, 3] / a[:, 2]
+    per_ep = (a[:, 3] / a[:, 5]) / (a[:, 2] / a[:, 4])
+    print(f"MLP vs sklearn ({name}): time ratio sklearn/burn median {np.median(ratio):.1f}x "
+          f"(min {ratio.min():.1f}x, max {ratio.max():.1f}x), total {a[:, 3].sum() / a[:, 2].sum():.1f}x; "
+          f"per epoch median {np.median(per_ep):.1f}x; epochs burn {int(a[:, 4].sum())} sklearn {int(a[:, 5].sum())}; "
+          f"AUROC burn - sklearn mean {np.mean(a[:, 0] - a[:, 1]):+.4f} (min {np.min(a[:, 0] - a[:, 1]):+.4f})")
+print("burn time: the whole cell (embedding read, standardization, training, predictions, cell store write);"
+      " sklearn: training and prediction only")

@@ -290,24 +290,17 @@ pub fn read_meta(path: &Path) -> Result<(EmbeddingMeta, Vec<String>, usize), Sto
     ))
 }
 
-/// Reads the rows of `ids` (in that order) from a store, touching only the
-/// chunks that hold them: requested rows are read as contiguous runs.
-pub fn read_rows(path: &Path, ids: &[&str]) -> Result<Array2<f32>, StoreError> {
-    let f = hdf5::File::open(path).map_err(h5err(path))?;
-    let all: Vec<VarLenUnicode> = f
-        .dataset("ids")
-        .and_then(|d| d.read_raw())
-        .map_err(h5err(path))?;
-    let pos: HashMap<&str, usize> = all
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.as_str(), i))
-        .collect();
+/// The store rows of `ids`, or an error naming the ids the store lacks.
+fn rows_of<S: std::borrow::Borrow<str> + std::hash::Hash + Eq>(
+    pos: &HashMap<S, usize>,
+    ids: &[&str],
+    path: &Path,
+) -> Result<Vec<usize>, StoreError> {
     let mut missing = Vec::new();
     let rows: Vec<usize> = ids
         .iter()
         .filter_map(|id| {
-            let r = pos.get(id).copied();
+            let r = pos.get(*id).copied();
             if r.is_none() {
                 missing.push(*id);
             }
@@ -324,6 +317,23 @@ pub fn read_rows(path: &Path, ids: &[&str]) -> Result<Array2<f32>, StoreError> {
             ),
         });
     }
+    Ok(rows)
+}
+
+/// Reads the rows of `ids` (in that order) from a store, touching only the
+/// chunks that hold them: requested rows are read as contiguous runs.
+pub fn read_rows(path: &Path, ids: &[&str]) -> Result<Array2<f32>, StoreError> {
+    let f = hdf5::File::open(path).map_err(h5err(path))?;
+    let all: Vec<VarLenUnicode> = f
+        .dataset("ids")
+        .and_then(|d| d.read_raw())
+        .map_err(h5err(path))?;
+    let pos: HashMap<&str, usize> = all
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.as_str(), i))
+        .collect();
+    let rows = rows_of(&pos, ids, path)?;
     let ds = f.dataset("emb").map_err(h5err(path))?;
     let d = ds.shape().get(1).copied().unwrap_or(0);
     let mut sorted: Vec<(usize, usize)> = rows.iter().enumerate().map(|(k, r)| (*r, k)).collect();
@@ -360,6 +370,122 @@ pub fn read_rows(path: &Path, ids: &[&str]) -> Result<Array2<f32>, StoreError> {
         }
         i = j + 1;
     }
+    Ok(out)
+}
+
+/// A whole store held in memory by [`read_rows_cached`].
+struct Cached {
+    /// Inode, size and modification time of the file it was read from: a
+    /// store written again (re-embedded: a new file renamed into place) is
+    /// read again.
+    stamp: (u64, u64, Option<std::time::SystemTime>),
+    pos: HashMap<String, usize>,
+    emb: Array2<f32>,
+    last_use: u64,
+}
+
+#[derive(Default)]
+struct StoreCache {
+    entries: HashMap<PathBuf, Cached>,
+    clock: u64,
+}
+
+static CACHE: std::sync::Mutex<Option<StoreCache>> = std::sync::Mutex::new(None);
+
+/// Bytes of decoded stores kept in memory: `GENOPROT_STORE_CACHE_MB` (0 turns
+/// the cache off), default 2048 MiB.
+fn cache_budget() -> u64 {
+    std::env::var("GENOPROT_STORE_CACHE_MB")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(2048)
+        << 20
+}
+
+/// [`read_rows`] for callers that read the same stores many times (the cells
+/// of a bundle or of a local run: every task and seed of a model reads its
+/// store): the first call decodes the whole store and keeps it, later calls
+/// copy rows out of memory. Stores larger than the budget, or all of them
+/// with `GENOPROT_STORE_CACHE_MB=0`, go to [`read_rows`]; the least recently
+/// used stores are dropped to stay within it.
+pub fn read_rows_cached(path: &Path, ids: &[&str]) -> Result<Array2<f32>, StoreError> {
+    read_rows_cached_within(path, ids, cache_budget())
+}
+
+fn read_rows_cached_within(
+    path: &Path,
+    ids: &[&str],
+    budget: u64,
+) -> Result<Array2<f32>, StoreError> {
+    let meta = std::fs::metadata(path).map_err(|e| StoreError::Invalid {
+        path: path.to_path_buf(),
+        msg: format!("cannot read: {e}"),
+    })?;
+    let stamp = (
+        std::os::unix::fs::MetadataExt::ino(&meta),
+        meta.len(),
+        meta.modified().ok(),
+    );
+    let take = |c: &Cached| -> Result<Array2<f32>, StoreError> {
+        let rows = rows_of(&c.pos, ids, path)?;
+        Ok(c.emb.select(Axis(0), &rows))
+    };
+    {
+        let mut g = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+        let cache = g.get_or_insert_with(StoreCache::default);
+        cache.clock += 1;
+        let now = cache.clock;
+        if let Some(c) = cache.entries.get_mut(path) {
+            if c.stamp == stamp {
+                c.last_use = now;
+                return take(c);
+            }
+        }
+    }
+    let f = hdf5::File::open(path).map_err(h5err(path))?;
+    let ds = f.dataset("emb").map_err(h5err(path))?;
+    let bytes = ds.shape().iter().product::<usize>() as u64 * 4;
+    if bytes > budget {
+        drop(f);
+        return read_rows(path, ids);
+    }
+    let all: Vec<VarLenUnicode> = f
+        .dataset("ids")
+        .and_then(|d| d.read_raw())
+        .map_err(h5err(path))?;
+    let emb: Array2<f32> = ds.read_2d().map_err(h5err(path))?;
+    let c = Cached {
+        stamp,
+        pos: all
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.as_str().to_string(), i))
+            .collect(),
+        emb,
+        last_use: 0,
+    };
+    let out = take(&c)?;
+    let mut g = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    let cache = g.get_or_insert_with(StoreCache::default);
+    cache.entries.remove(path);
+    let size = |c: &Cached| c.emb.len() as u64 * 4;
+    while cache.entries.values().map(size).sum::<u64>() + bytes > budget {
+        let Some(oldest) = cache
+            .entries
+            .iter()
+            .min_by_key(|(_, c)| c.last_use)
+            .map(|(p, _)| p.clone())
+        else {
+            break;
+        };
+        cache.entries.remove(&oldest);
+    }
+    cache.clock += 1;
+    let c = Cached {
+        last_use: cache.clock,
+        ..c
+    };
+    cache.entries.insert(path.to_path_buf(), c);
     Ok(out)
 }
 
@@ -534,6 +660,46 @@ mod tests {
             (meta.config_hash.as_str(), back_ids.len(), dim),
             ("h", 7, 3)
         );
+    }
+
+    #[test]
+    fn cached_reads_equal_direct_reads_and_see_a_rewritten_store() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("c.h5");
+        let store = |scale: f32, n: usize| Embeddings {
+            ids: (0..n).map(|i| format!("g{i}")).collect(),
+            emb: Array2::from_shape_fn((n, 4), |(i, j)| scale * (i * 4 + j) as f32),
+            meta: EmbeddingMeta::default(),
+        };
+        store(1.0, 50).write(&p).unwrap();
+        let ids = ["g7", "g0", "g49", "g7"];
+        let direct = read_rows(&p, &ids).unwrap();
+        for budget in [0, 1 << 20] {
+            // Twice: the second read comes from memory when the budget allows.
+            for _ in 0..2 {
+                assert_eq!(read_rows_cached_within(&p, &ids, budget).unwrap(), direct);
+            }
+        }
+        // Missing ids: the same error as a direct read.
+        let e = read_rows_cached_within(&p, &["g1", "nope"], 1 << 20).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            read_rows(&p, &["g1", "nope"]).unwrap_err().to_string()
+        );
+        // The store written again (another size): the cache reads it again.
+        store(-1.0, 60).write(&p).unwrap();
+        let again = read_rows_cached_within(&p, &["g55", "g7"], 1 << 20).unwrap();
+        assert_eq!(again, read_rows(&p, &["g55", "g7"]).unwrap());
+        assert_eq!(again[[1, 0]], -28.0);
+        // A budget smaller than a store: read directly, nothing kept.
+        let q = d.path().join("big.h5");
+        store(2.0, 50).write(&q).unwrap();
+        assert_eq!(
+            read_rows_cached_within(&q, &ids, 100).unwrap(),
+            read_rows(&q, &ids).unwrap()
+        );
+        let kept = CACHE.lock().unwrap();
+        assert!(!kept.as_ref().unwrap().entries.contains_key(&q));
     }
 
     #[test]

@@ -385,7 +385,7 @@ fn load_embeddings(
                 p.display()
             )));
         }
-        let e = crate::store::read_rows(&p, &ids)?;
+        let e = crate::store::read_rows_cached(&p, &ids)?;
         if let Some(((r, c), _)) = e.indexed_iter().find(|(_, v)| !v.is_finite()) {
             return Err(ProbeError::Input(format!(
                 "model {m}: non-finite embedding for gene {} (column {c}) in {}",
