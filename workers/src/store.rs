@@ -435,11 +435,11 @@ fn read_rows_cached_within(
         let cache = g.get_or_insert_with(StoreCache::default);
         cache.clock += 1;
         let now = cache.clock;
-        if let Some(c) = cache.entries.get_mut(path) {
-            if c.stamp == stamp {
-                c.last_use = now;
-                return take(c);
-            }
+        if let Some(c) = cache.entries.get_mut(path)
+            && c.stamp == stamp
+        {
+            c.last_use = now;
+            return take(c);
         }
     }
     let f = hdf5::File::open(path).map_err(h5err(path))?;
