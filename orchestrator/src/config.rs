@@ -79,7 +79,7 @@ pub struct SlurmConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct ExecutorConfig {
     pub kind: ExecutorKind,
-    /// Local executor: worker processes (0 = one per core).
+    /// Local executor: cells at a time (0 = one per core), sharing all cores.
     pub workers: usize,
     pub slurm: SlurmConfig,
 }
