@@ -5,6 +5,7 @@
 pub mod cell;
 pub mod features;
 pub mod metrics;
+pub mod optim;
 pub mod train;
 
 use serde::{Deserialize, Serialize};

@@ -7,10 +7,11 @@
 
 use super::features::Features;
 use super::metrics::auroc;
+use super::optim::ProbeOptimizer;
 use super::{Head, ProbeError, ProbeKind, ProbeParams};
 use burn::module::{Module, Param};
 use burn::nn::Linear;
-use burn::optim::{AdamWConfig, GradientsParams};
+use burn::optim::GradientsParams;
 use burn::tensor::activation::{log_softmax, relu, sigmoid, softmax};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use ndarray::Array2;
@@ -20,7 +21,7 @@ use rand_chacha::ChaCha8Rng;
 
 #[derive(Module, Debug)]
 pub struct ProbeNet {
-    layers: Vec<Linear>,
+    pub(crate) layers: Vec<Linear>,
 }
 
 impl ProbeNet {
@@ -272,9 +273,7 @@ pub fn train_probe(
     }
     dims.push(k);
     let mut net = ProbeNet::init(&dims, &mut rng, &ad);
-    let mut opt = AdamWConfig::new()
-        .with_weight_decay(p.weight_decay as f32)
-        .init();
+    let mut opt = ProbeOptimizer::for_device(p.weight_decay as f32, device);
 
     // Validation features are fixed: build them once.
     let xv = to_tensor(&x.rows(valid), &inner);
