@@ -85,6 +85,26 @@ fn completions(dir: &Path, store: &str) -> std::collections::BTreeMap<String, us
     m
 }
 
+/// The most cells the journal shows running at once.
+fn max_concurrent_cells(dir: &Path, store: &str) -> usize {
+    let text =
+        std::fs::read_to_string(dir.join(format!("runs/{store}/journal/events.jsonl"))).unwrap();
+    let (mut now, mut max) = (0usize, 0usize);
+    for l in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        if v["unit"].as_str().unwrap().starts_with("embed:") {
+            continue;
+        }
+        match v["event"].as_str().unwrap() {
+            "start" => now += 1,
+            "done" | "failed" => now -= 1,
+            _ => {}
+        }
+        max = max.max(now);
+    }
+    max
+}
+
 #[test]
 fn killed_run_resumes_to_the_same_results_without_recomputing() {
     let d = setup();
@@ -94,6 +114,9 @@ fn killed_run_resumes_to_the_same_results_without_recomputing() {
     assert!(out.contains("2 models embedded, 40 cells run"), "{out}");
     let reference = results(d.path(), "a");
     assert_eq!(reference.len(), 40);
+    // `workers: 2` runs two cells at a time, never more (the cells' numerics
+    // share a thread pool; waiting on it must not start extra cells).
+    assert_eq!(max_concurrent_cells(d.path(), "a"), 2);
 
     // Plan before: everything missing.
     let (_, out, _) = gp(d.path(), &["plan", "b.yaml", "--json"]);
