@@ -121,7 +121,8 @@ fn run_cells(
     // with one worker, a cell's matrix products use every core (burn's flex
     // backend splits them over the rayon pool it is called from) instead of
     // the one thread that runs it; with one worker per core, the cells share
-    // the cores without oversubscribing them.
+    // the cores without oversubscribing them. (Not for LibTorch: see below.)
+    let libtorch = workers::device::is_libtorch(&device);
     let compute = rayon::ThreadPoolBuilder::new()
         .num_threads(compute_threads())
         .thread_name(|i| format!("genoprot-compute-{i}"))
@@ -141,7 +142,13 @@ fn run_cells(
         }
         let _ = journal.record(&c.id, "start", None, None);
         let t0 = Instant::now();
-        let res = compute.install(|| run_cell(ds, &emb_dir, &cdir, c, &device));
+        let res = if libtorch {
+            // LibTorch runs its own (OpenMP) threads, one team per calling
+            // thread: each worker thread keeps calling from itself.
+            run_cell(ds, &emb_dir, &cdir, c, &device)
+        } else {
+            compute.install(|| run_cell(ds, &emb_dir, &cdir, c, &device))
+        };
         let secs = t0.elapsed().as_secs_f64();
         let log = log_dir.join(format!("{}.log", c.id));
         match res {
