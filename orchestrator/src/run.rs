@@ -122,11 +122,16 @@ fn run_cells(
     // backend splits them over the rayon pool it is called from) instead of
     // the one thread that runs it; with one worker per core, the cells share
     // the cores without oversubscribing them. (Not for LibTorch: see below.)
-    let libtorch = workers::device::is_libtorch(&device);
-    let compute = rayon::ThreadPoolBuilder::new()
-        .num_threads(compute_threads())
-        .thread_name(|i| format!("genoprot-compute-{i}"))
-        .build()?;
+    let compute = if workers::device::is_libtorch(&device) {
+        None
+    } else {
+        Some(
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(compute_threads())
+                .thread_name(|i| format!("genoprot-compute-{i}"))
+                .build()?,
+        )
+    };
     let one_cell = |c: &CellSpec| {
         if stopped() {
             return;
@@ -142,12 +147,11 @@ fn run_cells(
         }
         let _ = journal.record(&c.id, "start", None, None);
         let t0 = Instant::now();
-        let res = if libtorch {
+        let res = match &compute {
+            Some(pool) => pool.install(|| run_cell(ds, &emb_dir, &cdir, c, &device)),
             // LibTorch runs its own (OpenMP) threads, one team per calling
             // thread: each worker thread keeps calling from itself.
-            run_cell(ds, &emb_dir, &cdir, c, &device)
-        } else {
-            compute.install(|| run_cell(ds, &emb_dir, &cdir, c, &device))
+            None => run_cell(ds, &emb_dir, &cdir, c, &device),
         };
         let secs = t0.elapsed().as_secs_f64();
         let log = log_dir.join(format!("{}.log", c.id));
