@@ -390,7 +390,8 @@ struct StoreCache {
     clock: u64,
 }
 
-static CACHE: std::sync::Mutex<Option<StoreCache>> = std::sync::Mutex::new(None);
+static CACHE: std::sync::LazyLock<std::sync::Mutex<StoreCache>> =
+    std::sync::LazyLock::new(Default::default);
 
 /// Bytes of decoded stores kept in memory: `GENOPROT_STORE_CACHE_MB` (0 turns
 /// the cache off), default 2048 MiB.
@@ -431,8 +432,7 @@ fn read_rows_cached_within(
         Ok(c.emb.select(Axis(0), &rows))
     };
     {
-        let mut g = CACHE.lock().unwrap_or_else(|e| e.into_inner());
-        let cache = g.get_or_insert_with(StoreCache::default);
+        let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
         cache.clock += 1;
         let now = cache.clock;
         if let Some(c) = cache.entries.get_mut(path)
@@ -454,7 +454,7 @@ fn read_rows_cached_within(
         .and_then(|d| d.read_raw())
         .map_err(h5err(path))?;
     let emb: Array2<f32> = ds.read_2d().map_err(h5err(path))?;
-    let c = Cached {
+    let mut c = Cached {
         stamp,
         pos: all
             .iter()
@@ -465,8 +465,7 @@ fn read_rows_cached_within(
         last_use: 0,
     };
     let out = take(&c)?;
-    let mut g = CACHE.lock().unwrap_or_else(|e| e.into_inner());
-    let cache = g.get_or_insert_with(StoreCache::default);
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
     cache.entries.remove(path);
     let size = |c: &Cached| c.emb.len() as u64 * 4;
     while cache.entries.values().map(size).sum::<u64>() + bytes > budget {
@@ -481,10 +480,7 @@ fn read_rows_cached_within(
         cache.entries.remove(&oldest);
     }
     cache.clock += 1;
-    let c = Cached {
-        last_use: cache.clock,
-        ..c
-    };
+    c.last_use = cache.clock;
     cache.entries.insert(path.to_path_buf(), c);
     Ok(out)
 }
@@ -698,8 +694,7 @@ mod tests {
             read_rows_cached_within(&q, &ids, 100).unwrap(),
             read_rows(&q, &ids).unwrap()
         );
-        let kept = CACHE.lock().unwrap();
-        assert!(!kept.as_ref().unwrap().entries.contains_key(&q));
+        assert!(!CACHE.lock().unwrap().entries.contains_key(&q));
     }
 
     #[test]
