@@ -5,8 +5,9 @@
 //! operations per parameter and step, each a pass over the parameter's memory
 //! on one thread: a fifth of an MLP probe's time, and the part of a step that
 //! does not get faster with more cores. [`FusedAdamW`] does the same arithmetic
-//! in one pass per parameter, split over the rayon pool the cell computes on. On LibTorch (CPU or GPU) burn's own AdamW runs on the
-//! device and nothing leaves it: [`ProbeOptimizer::for_device`] chooses.
+//! in one pass per parameter, split over the rayon pool the cell computes on.
+//! On LibTorch (CPU or GPU) burn's own AdamW runs on the device and nothing
+//! leaves it: [`ProbeOptimizer::for_device`] chooses.
 
 use super::train::ProbeNet;
 use burn::module::{Param, ParamId};
