@@ -305,7 +305,13 @@ impl SweepConfig {
             cfg.tasks = TaskSelection::All;
         }
         if let Err(msg) = cfg.probe.check() {
-            return Err(err("probe", "", msg));
+            // "probe.lr = -1: ..." names the key and the value: point at them.
+            let (key, value) = msg
+                .strip_prefix("probe.")
+                .and_then(|r| r.split_once(':'))
+                .and_then(|(kv, _)| kv.split_once(" = "))
+                .unwrap_or(("probe", ""));
+            return Err(err(key, value, msg.clone()));
         }
         if cfg.executor.kind == ExecutorKind::Slurm
             && let Some(l) = &cfg.executor.slurm.launcher
@@ -447,6 +453,17 @@ mod tests {
         );
         let e = err(&format!("{OK}tasks: everything\n"));
         assert!(e.contains("expected `all` or a list"), "{e}");
+        // A probe setting out of range: at its key.
+        let e = err(&format!("{OK}seeds: [1]\nprobe: {{kind: logreg, c: -1}}\n"));
+        assert_eq!(
+            e,
+            "c.yaml:10:23: probe.c = -1: must be > 0 (the inverse L2 strength; leave it out for none)"
+        );
+        let e = err(&format!("{OK}probe:\n  lr: 0\n"));
+        assert!(
+            e.starts_with("c.yaml:10:3: probe.lr = 0: must be > 0"),
+            "{e}"
+        );
     }
 
     #[test]

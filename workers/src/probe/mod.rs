@@ -38,6 +38,13 @@ pub struct ProbeParams {
     pub min_delta: f64,
     /// Weight classes inversely to their frequency (binary/multilabel: positive weight).
     pub class_weights: bool,
+    /// L2 penalty on the weights (not the biases) with scikit-learn's
+    /// `LogisticRegression` meaning: inverse strength `C`, the penalty
+    /// `|W|²/(2C)` set against the *sum* of the (class-weighted, weights
+    /// averaging 1) training losses. None: no penalty (AdamW's decoupled
+    /// `weight_decay` still applies).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub c: Option<f64>,
 }
 
 impl Default for ProbeParams {
@@ -53,6 +60,7 @@ impl Default for ProbeParams {
             patience: 10,
             min_delta: 1e-4,
             class_weights: true,
+            c: None,
         }
     }
 }
@@ -76,6 +84,13 @@ impl ProbeParams {
         }
         if self.min_delta.is_nan() || self.min_delta < 0.0 {
             return Err("probe.min_delta must be >= 0".into());
+        }
+        if let Some(c) = self.c
+            && !(c > 0.0 && c.is_finite())
+        {
+            return Err(format!(
+                "probe.c = {c}: must be > 0 (the inverse L2 strength; leave it out for none)"
+            ));
         }
         if self.hidden.contains(&0) {
             return Err("probe.hidden sizes must be >= 1".into());

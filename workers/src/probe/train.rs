@@ -63,6 +63,42 @@ impl ProbeNet {
     }
 }
 
+impl ProbeNet {
+    /// Σ |W|² over the layers' weights (not the biases).
+    fn weights_squared(&self) -> Tensor<1> {
+        self.layers
+            .iter()
+            .map(|l| l.weight.val().powi_scalar(2).sum())
+            .reduce(|a, b| a + b)
+            .expect("at least one layer")
+    }
+}
+
+/// The coefficient λ of the penalty (λ/2)|W|² added to the training loss (a
+/// per-row mean) that makes it scikit-learn's objective Σ wᵢ lossᵢ + |W|²/(2C),
+/// with the class weights rescaled to average 1 as sklearn's `balanced`:
+/// binary/multilabel losses are means of wᵢ lossᵢ over n rows, so λ =
+/// Σwᵢ / (C n²) (averaged over the outputs); multiclass losses are normalized
+/// by Σwᵢ and regression is unweighted, so λ = 1 / (C n).
+fn l2_coefficient(head: Head, ytr: &Array2<f32>, wvec: &[f32], c: f64) -> f64 {
+    let n = ytr.nrows() as f64;
+    match head {
+        Head::Binary | Head::Multilabel(_) => {
+            let sum_w = (0..wvec.len())
+                .map(|o| {
+                    ytr.column(o)
+                        .iter()
+                        .map(|y| if *y > 0.5 { wvec[o] as f64 } else { 1.0 })
+                        .sum::<f64>()
+                })
+                .sum::<f64>()
+                / wvec.len() as f64;
+            sum_w / (c * n * n)
+        }
+        Head::Multiclass(_) | Head::Regression => 1.0 / (c * n),
+    }
+}
+
 /// One point of the training curve.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CurvePoint {
@@ -264,6 +300,7 @@ pub fn train_probe(
             .collect(),
         _ => vec![1.0; k],
     };
+    let l2 = p.c.map(|c| l2_coefficient(head, &ytr, &wvec, c));
     let w_ad = Tensor::<2>::from_data(TensorData::new(wvec.clone(), [1, k]), &ad);
     let w_inner = Tensor::<2>::from_data(TensorData::new(wvec, [1, k]), &inner);
 
@@ -295,6 +332,12 @@ pub fn train_probe(
     let mut curve = Vec::new();
     let mut score_name = "auroc";
     let mut since_best = 0;
+    // A logistic regression with `c` is scikit-learn's convex problem: it is
+    // trained to convergence of the penalized training loss (sklearn's `tol`
+    // rule: `patience` epochs without a `min_delta` decrease) and keeps its
+    // last weights; the validation split is only reported.
+    let converge = p.kind == ProbeKind::Logreg && l2.is_some();
+    let mut best_objective = f64::INFINITY;
     for epoch in 1..=p.max_epochs {
         order.shuffle(&mut rng);
         let mut tl: Option<Tensor<1>> = None;
@@ -339,6 +382,10 @@ pub fn train_probe(
                 None => lb,
             });
             nb += batch.len();
+            let l = match l2 {
+                Some(lambda) => l + net.weights_squared().mul_scalar(lambda / 2.0),
+                None => l,
+            };
             let grads = GradientsParams::from_grads(l.backward(), &net);
             net = opt.step(p.lr, net, grads);
         }
@@ -351,18 +398,32 @@ pub fn train_probe(
         }
         let (s, name) = score(head, &vpred, &yv_orig, vloss);
         score_name = name;
+        let train_loss = tl.map_or(0.0, |t| t.into_scalar::<f32>() as f64) / nb.max(1) as f64;
         curve.push(CurvePoint {
             epoch,
-            train_loss: tl.map_or(0.0, |t| t.into_scalar::<f32>() as f64) / nb.max(1) as f64,
+            train_loss,
             valid_loss: vloss,
             valid_score: s,
         });
-        if !s.is_finite() {
+        if !s.is_finite() || !train_loss.is_finite() {
             return Err(ProbeError::Degenerate(format!(
                 "training diverged at epoch {epoch} (validation score {s}); lower probe.lr"
             )));
         }
-        if best
+        if let (true, Some(lambda)) = (converge, l2) {
+            let objective =
+                train_loss + lambda / 2.0 * eval.weights_squared().into_scalar::<f32>() as f64;
+            if objective < best_objective - p.min_delta {
+                best_objective = objective;
+                since_best = 0;
+            } else {
+                since_best += 1;
+            }
+            best = Some((s, epoch, eval));
+            if since_best >= p.patience {
+                break;
+            }
+        } else if best
             .as_ref()
             .is_none_or(|(b, _, _)| s > *b + p.min_delta.max(1e-12))
         {
@@ -415,6 +476,138 @@ mod tests {
         });
         let rows: Vec<usize> = (0..n * 6 / 10).collect();
         (DenseFeatures::standardized(&x, &rows), y)
+    }
+
+    /// The minimizer of scikit-learn's `LogisticRegression(C, class_weight=
+    /// "balanced")` objective, by Newton's method in f64: weights, then bias.
+    #[allow(clippy::needless_range_loop)] // matrix indices read clearer here
+    fn sklearn_logreg_optimum(x: &Array2<f64>, y: &[f64], c: f64) -> Vec<f64> {
+        let (n, d) = x.dim();
+        let n_pos = y.iter().sum::<f64>();
+        let sw: Vec<f64> = y
+            .iter()
+            .map(|v| n as f64 / (2.0 * if *v > 0.5 { n_pos } else { n as f64 - n_pos }))
+            .collect();
+        let mut theta = vec![0.0; d + 1];
+        for _ in 0..30 {
+            let mut g = vec![0.0; d + 1];
+            let mut h = vec![vec![0.0; d + 1]; d + 1];
+            for i in 0..n {
+                let xi: Vec<f64> = x.row(i).iter().copied().chain([1.0]).collect();
+                let z: f64 = xi.iter().zip(&theta).map(|(a, b)| a * b).sum();
+                let p = 1.0 / (1.0 + (-z).exp());
+                for a in 0..=d {
+                    g[a] += sw[i] * (p - y[i]) * xi[a];
+                    for b in 0..=d {
+                        h[a][b] += sw[i] * p * (1.0 - p) * xi[a] * xi[b];
+                    }
+                }
+            }
+            for a in 0..d {
+                g[a] += theta[a] / c;
+                h[a][a] += 1.0 / c;
+            }
+            // Solve h · step = g (Gaussian elimination, partial pivoting).
+            let m = d + 1;
+            for col in 0..m {
+                let piv = (col..m)
+                    .max_by(|a, b| h[*a][col].abs().total_cmp(&h[*b][col].abs()))
+                    .unwrap();
+                h.swap(col, piv);
+                g.swap(col, piv);
+                for r in col + 1..m {
+                    let f = h[r][col] / h[col][col];
+                    for k in col..m {
+                        h[r][k] -= f * h[col][k];
+                    }
+                    g[r] -= f * g[col];
+                }
+            }
+            let mut step = vec![0.0; m];
+            for r in (0..m).rev() {
+                let s: f64 = (r + 1..m).map(|k| h[r][k] * step[k]).sum();
+                step[r] = (g[r] - s) / h[r][r];
+            }
+            for a in 0..m {
+                theta[a] -= step[a];
+            }
+        }
+        theta
+    }
+
+    #[test]
+    fn logreg_with_c_solves_sklearns_penalized_problem() {
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let n = 400;
+        let raw = Array2::from_shape_fn((n, 4), |_| rng.random_range(-1.0f32..1.0));
+        let y = Array2::from_shape_fn((n, 1), |(i, _)| {
+            let noise: f32 = rng.random_range(-0.6..0.6);
+            if raw[[i, 0]] + 0.5 * raw[[i, 1]] + noise > 0.5 {
+                1.0
+            } else {
+                0.0
+            }
+        });
+        let (tr, va, te): (Vec<usize>, Vec<usize>, Vec<usize>) = (
+            (0..280).collect(),
+            (280..340).collect(),
+            (340..400).collect(),
+        );
+        let x = DenseFeatures::standardized(&raw, &tr);
+        let c = 0.02;
+        let exact = sklearn_logreg_optimum(
+            &x.rows(&tr).mapv(|v| v as f64),
+            &tr.iter().map(|i| y[[*i, 0]] as f64).collect::<Vec<_>>(),
+            c,
+        );
+        let expect: Vec<f64> = x
+            .rows(&te)
+            .rows()
+            .into_iter()
+            .map(|r| {
+                let z = r
+                    .iter()
+                    .zip(&exact)
+                    .map(|(a, b)| *a as f64 * b)
+                    .sum::<f64>()
+                    + exact[4];
+                1.0 / (1.0 + (-z).exp())
+            })
+            .collect();
+        let p = ProbeParams {
+            kind: ProbeKind::Logreg,
+            c: Some(c),
+            weight_decay: 0.0,
+            lr: 0.05,
+            batch: tr.len(),
+            max_epochs: 5000,
+            patience: 50,
+            min_delta: 1e-9,
+            ..Default::default()
+        };
+        let dev = crate::device::cpu();
+        let max_diff = |params: &ProbeParams| {
+            let out = train_probe(&x, &y, &tr, &va, &te, Head::Binary, params, 5, &dev).unwrap();
+            out.test
+                .column(0)
+                .iter()
+                .zip(&expect)
+                .map(|(a, b)| (*a as f64 - b).abs())
+                .fold(0.0, f64::max)
+        };
+        let with_c = max_diff(&p);
+        assert!(with_c < 5e-3, "burn vs the exact optimum: {with_c}");
+        // The penalty is what makes them agree: without it, or twice as
+        // strong, the probabilities are elsewhere.
+        for other in [None, Some(c / 2.0)] {
+            let d = max_diff(&ProbeParams {
+                c: other,
+                ..p.clone()
+            });
+            assert!(d > 0.03, "c = {other:?}: {d}");
+        }
+        let bad = ProbeParams { c: Some(0.0), ..p };
+        assert!(bad.check().unwrap_err().contains("probe.c = 0"));
     }
 
     #[test]
