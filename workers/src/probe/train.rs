@@ -61,9 +61,7 @@ impl ProbeNet {
         }
         h
     }
-}
 
-impl ProbeNet {
     /// Σ |W|² over the layers' weights (not the biases).
     fn weights_squared(&self) -> Tensor<1> {
         self.layers
@@ -332,11 +330,11 @@ pub fn train_probe(
     let mut curve = Vec::new();
     let mut score_name = "auroc";
     let mut since_best = 0;
-    // A logistic regression with `c` is scikit-learn's convex problem: it is
-    // trained to convergence of the penalized training loss (sklearn's `tol`
-    // rule: `patience` epochs without a `min_delta` decrease) and keeps its
-    // last weights; the validation split is only reported.
-    let converge = p.kind == ProbeKind::Logreg && l2.is_some();
+    // A logistic regression with `c` (its λ here) is scikit-learn's convex
+    // problem: it is trained to convergence of the penalized training loss
+    // (sklearn's `tol` rule: `patience` epochs without a `min_delta` decrease)
+    // and keeps its last weights; the validation split is only reported.
+    let converge = l2.filter(|_| p.kind == ProbeKind::Logreg);
     let mut best_objective = f64::INFINITY;
     for epoch in 1..=p.max_epochs {
         order.shuffle(&mut rng);
@@ -410,7 +408,7 @@ pub fn train_probe(
                 "training diverged at epoch {epoch} (validation score {s}); lower probe.lr"
             )));
         }
-        if let (true, Some(lambda)) = (converge, l2) {
+        if let Some(lambda) = converge {
             let objective =
                 train_loss + lambda / 2.0 * eval.weights_squared().into_scalar::<f32>() as f64;
             if objective < best_objective - p.min_delta {
