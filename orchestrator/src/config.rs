@@ -464,6 +464,13 @@ mod tests {
             e.starts_with("c.yaml:10:3: probe.lr = 0: must be > 0"),
             "{e}"
         );
+        let e = err(&format!("{OK}probe: {{c: []}}\n"));
+        assert!(
+            e.starts_with("c.yaml:9:12: probe.c = []: give one value"),
+            "{e}"
+        );
+        let c = SweepConfig::parse(&format!("{OK}probe: {{c: [0.1, 1, 10]}}\n"), "c.yaml").unwrap();
+        assert_eq!(c.probe.c.map(|c| c.values()), Some(vec![0.1, 1.0, 10.0]));
     }
 
     #[test]

@@ -96,6 +96,8 @@ pub struct CellResult {
     pub dropped_pairs: usize,
     /// Late fusion member weights.
     pub weights: Vec<f64>,
+    /// The `probe.c` the probe used (a grid's choice); attribute `probe_c`.
+    pub probe_c: Option<f64>,
     /// Where it ran: `device`, `host`, `local_rank`, `cuda_visible_devices`,
     /// `slurm_job` (see [`crate::device::runtime_info`]).
     pub runtime: BTreeMap<String, String>,
@@ -411,6 +413,7 @@ pub fn run_cell(
     let t0 = Instant::now();
     let prep = prepare(ds, cell)?;
     let head = head_of(&prep.spec);
+    let mut probe_c = None;
     let (valid_pred, test_pred, curve, best_epoch, weights) = if cell.fusion.is_late() {
         late_fusion(cells_dir, cell, &prep)?
     } else {
@@ -437,6 +440,7 @@ pub fn run_cell(
                 cell.model, cell.task, cell.seed
             ))
         })?;
+        probe_c = out.c;
         (out.valid, out.test, out.curve, out.best_epoch, Vec::new())
     };
     let test_labels = prep.y.select(Axis(0), &prep.test);
@@ -466,6 +470,7 @@ pub fn run_cell(
         n_train: prep.train.len(),
         dropped_pairs: prep.dropped,
         weights,
+        probe_c,
         runtime: crate::device::runtime_info(device),
     };
     res.write(&cells_dir.join(format!("{}.h5", cell.id)))?;
@@ -628,6 +633,9 @@ impl CellResult {
             iattr(&f, "dropped_pairs", self.dropped_pairs as i64)?;
             iattr(&f, "format_version", CELL_FORMAT_VERSION)?;
             fattr(&f, "seconds", self.seconds)?;
+            if let Some(c) = self.probe_c {
+                fattr(&f, "probe_c", c)?;
+            }
             let mg = f.create_group("metrics").map_err(&e)?;
             for (k, v) in &self.metrics {
                 fattr(&mg, k, v.unwrap_or(f64::NAN))?;
@@ -795,6 +803,8 @@ impl CellResult {
                 .dataset("fusion_weights")
                 .and_then(|d| d.read_raw())
                 .map_err(&e)?,
+            // Absent without `probe.c`.
+            probe_c: f.attr("probe_c").and_then(|a| a.read_scalar::<f64>()).ok(),
             // Absent in stores written before these attributes existed.
             runtime: crate::device::RUNTIME_KEYS
                 .iter()
@@ -813,6 +823,8 @@ pub fn cell_path(dir: &Path, id: &str) -> PathBuf {
 mod tests {
     use super::*;
     use ndarray::array;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
 
     #[test]
     fn undefined_metrics_are_reported_not_nan() {
@@ -943,5 +955,36 @@ mod tests {
             e.contains("member a's cell") && e.contains("is not available"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_c_grid_choice_is_recorded_in_the_cell_store() {
+        let (d, ds) = tiny();
+        let emb = d.path().join("emb");
+        let cells = d.path().join("cells");
+        let mut rng = ChaCha8Rng::seed_from_u64(4);
+        crate::store::Embeddings {
+            ids: ds.genes.iter().map(|g| g.id.clone()).collect(),
+            emb: Array2::from_shape_fn((ds.genes.len(), 6), |_| rng.random_range(-1.0f32..1.0)),
+            meta: Default::default(),
+        }
+        .write(&emb.join("m.h5"))
+        .unwrap();
+        let dev = crate::device::cpu();
+        let mut one = spec(&["m"], Fusion::None, vec![]);
+        one.probe.kind = crate::probe::ProbeKind::Logreg;
+        one.probe.c = Some(crate::probe::PenaltyC::Grid(vec![0.01, 1.0]));
+        let r = run_cell(&ds, &emb, &cells, &one, &dev).unwrap();
+        assert!(
+            [Some(0.01), Some(1.0)].contains(&r.probe_c),
+            "{:?}",
+            r.probe_c
+        );
+        let back = CellResult::read(&cells.join("c.h5")).unwrap();
+        assert_eq!(back.probe_c, r.probe_c);
+        // Without `c` there is no attribute.
+        one.probe.c = None;
+        run_cell(&ds, &emb, &cells, &one, &dev).unwrap();
+        assert_eq!(CellResult::read(&cells.join("c.h5")).unwrap().probe_c, None);
     }
 }

@@ -41,10 +41,28 @@ pub struct ProbeParams {
     /// L2 penalty on the weights (not the biases) with scikit-learn's
     /// `LogisticRegression` meaning: inverse strength `C`, the penalty
     /// `|W|²/(2C)` set against the *sum* of the (class-weighted, weights
-    /// averaging 1) training losses. None: no penalty (AdamW's decoupled
+    /// averaging 1) training losses; a list is a grid, the value with the best
+    /// validation score wins. None: no penalty (AdamW's decoupled
     /// `weight_decay` still applies).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub c: Option<f64>,
+    pub c: Option<PenaltyC>,
+}
+
+/// `probe.c`: one inverse L2 strength, or a grid chosen on validation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum PenaltyC {
+    One(f64),
+    Grid(Vec<f64>),
+}
+
+impl PenaltyC {
+    pub fn values(&self) -> Vec<f64> {
+        match self {
+            PenaltyC::One(c) => vec![*c],
+            PenaltyC::Grid(v) => v.clone(),
+        }
+    }
 }
 
 impl Default for ProbeParams {
@@ -85,12 +103,18 @@ impl ProbeParams {
         if self.min_delta.is_nan() || self.min_delta < 0.0 {
             return Err("probe.min_delta must be >= 0".into());
         }
-        if let Some(c) = self.c
-            && !(c > 0.0 && c.is_finite())
-        {
-            return Err(format!(
-                "probe.c = {c}: must be > 0 (the inverse L2 strength; leave it out for none)"
-            ));
+        if let Some(c) = &self.c {
+            let values = c.values();
+            if values.is_empty() {
+                return Err(
+                    "probe.c = []: give one value or a list of values to choose from".into(),
+                );
+            }
+            if let Some(bad) = values.iter().find(|c| !(**c > 0.0 && c.is_finite())) {
+                return Err(format!(
+                    "probe.c = {bad}: must be > 0 (the inverse L2 strength; leave it out for none)"
+                ));
+            }
         }
         if self.hidden.contains(&0) {
             return Err("probe.hidden sizes must be >= 1".into());

@@ -116,6 +116,15 @@ pub struct ProbeOutput {
     pub best_epoch: usize,
     /// What the validation score is (`auroc`, `neg_mse`, `neg_loss`).
     pub score_name: &'static str,
+    /// The `probe.c` used (the grid's choice).
+    pub c: Option<f64>,
+}
+
+impl ProbeOutput {
+    /// The validation score of the epoch kept.
+    pub fn valid_score(&self) -> f64 {
+        self.curve[self.best_epoch - 1].valid_score
+    }
 }
 
 fn to_tensor(a: &Array2<f32>, device: &Device) -> Tensor<2> {
@@ -194,7 +203,9 @@ fn score(head: Head, pred: &Array2<f32>, y: &Array2<f32>, vloss: f64) -> (f64, &
 
 /// Trains on `train` rows, early-stops on `valid`, predicts `valid` and `test`.
 /// `y` holds one target row per feature row: 0/1 for binary/multilabel,
-/// one-hot for multiclass, the value for regression.
+/// one-hot for multiclass, the value for regression. A `probe.c` grid trains
+/// once per value (same seed) and keeps the best validation score (the first
+/// of equals).
 #[allow(clippy::too_many_arguments)]
 pub fn train_probe(
     x: &dyn Features,
@@ -208,6 +219,36 @@ pub fn train_probe(
     device: &Device,
 ) -> Result<ProbeOutput, ProbeError> {
     p.check().map_err(ProbeError::Input)?;
+    let Some(grid) = p.c.as_ref().map(|c| c.values()) else {
+        return train_one(x, y, train, valid, test, head, p, None, seed, device);
+    };
+    let mut best: Option<ProbeOutput> = None;
+    for c in grid {
+        let out = train_one(x, y, train, valid, test, head, p, Some(c), seed, device)?;
+        if best
+            .as_ref()
+            .is_none_or(|b| out.valid_score() > b.valid_score())
+        {
+            best = Some(out);
+        }
+    }
+    Ok(best.expect("check() refuses an empty grid"))
+}
+
+/// [`train_probe`] with one value of `c` (or none).
+#[allow(clippy::too_many_arguments)]
+fn train_one(
+    x: &dyn Features,
+    y: &Array2<f32>,
+    train: &[usize],
+    valid: &[usize],
+    test: &[usize],
+    head: Head,
+    p: &ProbeParams,
+    c: Option<f64>,
+    seed: u64,
+    device: &Device,
+) -> Result<ProbeOutput, ProbeError> {
     let k = head.outputs();
     if y.ncols() != k || y.nrows() != x.len() {
         return Err(ProbeError::Input(format!(
@@ -298,7 +339,7 @@ pub fn train_probe(
             .collect(),
         _ => vec![1.0; k],
     };
-    let l2 = p.c.map(|c| l2_coefficient(head, &ytr, &wvec, c));
+    let l2 = c.map(|c| l2_coefficient(head, &ytr, &wvec, c));
     let w_ad = Tensor::<2>::from_data(TensorData::new(wvec.clone(), [1, k]), &ad);
     let w_inner = Tensor::<2>::from_data(TensorData::new(wvec, [1, k]), &inner);
 
@@ -454,12 +495,14 @@ pub fn train_probe(
         curve,
         best_epoch,
         score_name,
+        c,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::probe::PenaltyC;
     use crate::probe::features::DenseFeatures;
 
     fn toy(n: usize, seed: u64) -> (DenseFeatures, Array2<f32>) {
@@ -574,7 +617,7 @@ mod tests {
             .collect();
         let p = ProbeParams {
             kind: ProbeKind::Logreg,
-            c: Some(c),
+            c: Some(PenaltyC::One(c)),
             weight_decay: 0.0,
             lr: 0.05,
             batch: tr.len(),
@@ -599,13 +642,41 @@ mod tests {
         // strong, the probabilities are elsewhere.
         for other in [None, Some(c / 2.0)] {
             let d = max_diff(&ProbeParams {
-                c: other,
+                c: other.map(PenaltyC::One),
                 ..p.clone()
             });
             assert!(d > 0.03, "c = {other:?}: {d}");
         }
-        let bad = ProbeParams { c: Some(0.0), ..p };
+        let bad = ProbeParams {
+            c: Some(PenaltyC::Grid(vec![1.0, 0.0])),
+            ..p.clone()
+        };
         assert!(bad.check().unwrap_err().contains("probe.c = 0"));
+        // A grid trains each value and keeps the best validation score.
+        let grid = ProbeParams {
+            c: Some(PenaltyC::Grid(vec![1e-4, c, 10.0])),
+            ..p.clone()
+        };
+        let chosen = train_probe(&x, &y, &tr, &va, &te, Head::Binary, &grid, 5, &dev).unwrap();
+        let each: Vec<ProbeOutput> = [1e-4, c, 10.0]
+            .iter()
+            .map(|v| {
+                let one = ProbeParams {
+                    c: Some(PenaltyC::One(*v)),
+                    ..p.clone()
+                };
+                train_probe(&x, &y, &tr, &va, &te, Head::Binary, &one, 5, &dev).unwrap()
+            })
+            .collect();
+        let top = each
+            .iter()
+            .map(ProbeOutput::valid_score)
+            .fold(f64::NEG_INFINITY, f64::max);
+        assert_eq!(chosen.valid_score(), top);
+        let winner = each.iter().find(|o| o.valid_score() == top).unwrap();
+        assert_eq!((chosen.c, &chosen.test), (winner.c, &winner.test));
+        // The strongest penalty (c = 1e-4) flattens the probe: not chosen.
+        assert_ne!(chosen.c, Some(1e-4));
     }
 
     #[test]
