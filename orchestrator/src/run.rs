@@ -35,30 +35,31 @@ pub fn install_ctrlc() {
     });
 }
 
+/// The CPUs this process may use (its affinity mask, so a Slurm task's
+/// `--cpus-per-task`).
+fn cpus() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
 /// Cells run at once: `executor.workers`, or one per core.
 fn pool_size(cfg: &SweepConfig) -> usize {
     if cfg.executor.workers > 0 {
         cfg.executor.workers
     } else {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
+        cpus()
     }
 }
 
 /// Threads for the cells' numerics: `RAYON_NUM_THREADS` when set (as for
-/// rayon's global pool), else the CPUs this process may use (its affinity
-/// mask, so a Slurm task's `--cpus-per-task`).
+/// rayon's global pool), else [`cpus`].
 fn compute_threads() -> usize {
     std::env::var("RAYON_NUM_THREADS")
         .ok()
         .and_then(|v| v.parse::<usize>().ok())
         .filter(|n| *n > 0)
-        .unwrap_or_else(|| {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1)
-        })
+        .unwrap_or_else(cpus)
 }
 
 pub fn stopped() -> bool {

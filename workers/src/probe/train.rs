@@ -8,7 +8,7 @@
 use super::features::Features;
 use super::metrics::auroc;
 use super::optim::ProbeOptimizer;
-use super::{Head, ProbeError, ProbeKind, ProbeParams};
+use super::{Head, PenaltyC, ProbeError, ProbeKind, ProbeParams};
 use burn::module::{Module, Param};
 use burn::nn::Linear;
 use burn::optim::GradientsParams;
@@ -219,36 +219,28 @@ pub fn train_probe(
     device: &Device,
 ) -> Result<ProbeOutput, ProbeError> {
     p.check().map_err(ProbeError::Input)?;
-    let Some(grid) = p.c.as_ref().map(|c| c.values()) else {
-        return train_one(x, y, train, valid, test, head, p, None, seed, device);
-    };
-    let mut best: Option<ProbeOutput> = None;
-    for c in grid {
-        let out = train_one(x, y, train, valid, test, head, p, Some(c), seed, device)?;
-        if best
-            .as_ref()
-            .is_none_or(|b| out.valid_score() > b.valid_score())
-        {
-            best = Some(out);
+    let c = match p.c.as_ref().map(|c| c.values()) {
+        None => None,
+        Some(v) if v.len() == 1 => Some(v[0]),
+        // A grid: one run per value, each with one `c`.
+        Some(grid) => {
+            let mut best: Option<ProbeOutput> = None;
+            for v in grid {
+                let one = ProbeParams {
+                    c: Some(PenaltyC::One(v)),
+                    ..p.clone()
+                };
+                let out = train_probe(x, y, train, valid, test, head, &one, seed, device)?;
+                if best
+                    .as_ref()
+                    .is_none_or(|b| out.valid_score() > b.valid_score())
+                {
+                    best = Some(out);
+                }
+            }
+            return Ok(best.expect("check() refuses an empty grid"));
         }
-    }
-    Ok(best.expect("check() refuses an empty grid"))
-}
-
-/// [`train_probe`] with one value of `c` (or none).
-#[allow(clippy::too_many_arguments)]
-fn train_one(
-    x: &dyn Features,
-    y: &Array2<f32>,
-    train: &[usize],
-    valid: &[usize],
-    test: &[usize],
-    head: Head,
-    p: &ProbeParams,
-    c: Option<f64>,
-    seed: u64,
-    device: &Device,
-) -> Result<ProbeOutput, ProbeError> {
+    };
     let k = head.outputs();
     if y.ncols() != k || y.nrows() != x.len() {
         return Err(ProbeError::Input(format!(
@@ -502,7 +494,6 @@ fn train_one(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::PenaltyC;
     use crate::probe::features::DenseFeatures;
 
     fn toy(n: usize, seed: u64) -> (DenseFeatures, Array2<f32>) {
