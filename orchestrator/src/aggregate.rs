@@ -48,7 +48,7 @@ pub fn collect(grid: &Grid, cells_dir: &Path) -> Aggregate {
             if !p.exists() {
                 return (i, Err(String::new()));
             }
-            (i, CellResult::read(&p).map_err(|e| e.to_string()))
+            (i, CellResult::read_as(&p, &c.id).map_err(|e| e.to_string()))
         })
         .collect();
     let mut rows = Vec::new();
@@ -155,7 +155,8 @@ pub fn write(agg: &Aggregate, store: &Path) -> anyhow::Result<(PathBuf, PathBuf)
             .shape(())
             .create("tool_version")?
             .write_scalar(&tv)?;
-        f.close()?;
+        drop(g);
+        workers::store::finish_h5(f, tmp.path(), &h5)?;
     }
     tmp.commit()?;
     let csv = store.join("results.csv");

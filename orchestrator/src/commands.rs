@@ -106,10 +106,10 @@ pub fn run(config: &Path) -> anyhow::Result<()> {
         t0.elapsed().as_secs_f64()
     );
     if s.stopped {
-        bail!(
+        crate::signals::exit_stopped(&format!(
             "stopped by Ctrl-C; run `genoprot run {}` again to continue where it stopped",
             config.display()
-        );
+        ));
     }
     aggregate_and_report(&cfg, &ds, &tasks, true)?;
     if !s.failed.is_empty() {

@@ -133,6 +133,60 @@ fn suggest(message: &str) -> Option<String> {
         .map(|(_, c)| format!("did you mean `{c}`?"))
 }
 
+/// Split fractions: each in (0, 1), summing to 1.
+fn check_fractions(f: [f64; 3]) -> Result<(), String> {
+    if let Some((i, v)) = f
+        .iter()
+        .enumerate()
+        .find(|(_, v)| !(**v > 0.0 && **v < 1.0))
+    {
+        return Err(format!(
+            "splits.fractions = {f:?}: the {} share {v} must be between 0 and 1 (exclusive); e.g. [0.7, 0.15, 0.15]",
+            ["train", "valid", "test"][i]
+        ));
+    }
+    let sum: f64 = f.iter().sum();
+    if (sum - 1.0).abs() > 1e-6 {
+        return Err(format!(
+            "splits.fractions = {f:?}: must sum to 1 (they sum to {sum:.6}); e.g. [0.7, 0.15, 0.15]"
+        ));
+    }
+    Ok(())
+}
+
+/// 1-based line and column of the first `key:` in `text`.
+fn locate_key(text: &str, key: &str) -> Option<(usize, usize)> {
+    let pat = format!("{key}:");
+    text.lines()
+        .enumerate()
+        .find_map(|(i, l)| l.find(&pat).map(|c| (i + 1, c + 1)))
+}
+
+/// Problems the YAML parser reports poorly: tab indentation and merge keys.
+fn lex_problem(text: &str, file: &str) -> Option<ConfigError> {
+    for (i, line) in text.lines().enumerate() {
+        let indent: String = line.chars().take_while(|c| *c == ' ' || *c == '\t').collect();
+        if let Some(col) = indent.find('\t') {
+            return Some(ConfigError {
+                file: file.into(),
+                line: i + 1,
+                column: col + 1,
+                message: "a tab in the indentation; YAML indents with spaces only (replace the tab with spaces)".into(),
+            });
+        }
+        let t = line.trim_start();
+        if t.starts_with("<<:") || t.starts_with("- <<:") || t.contains("{<<:") || t.contains(", <<:") {
+            return Some(ConfigError {
+                file: file.into(),
+                line: i + 1,
+                column: line.find("<<").unwrap_or(0) + 1,
+                message: "YAML merge keys (`<<: *anchor`) are not supported; write the fields out".into(),
+            });
+        }
+    }
+    None
+}
+
 /// 1-based line and column of the first line of `text` that contains `needle`
 /// as a whole value (used to place semantic errors).
 fn locate(text: &str, key: &str, value: &str) -> (usize, usize) {
@@ -164,16 +218,46 @@ impl SweepConfig {
     /// dataset's task names are checked by [`SweepConfig::check_tasks`]).
     pub fn load(path: &Path) -> Result<SweepConfig, ConfigError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        let at_start = |message: String| ConfigError {
             file: file.clone(),
-            line: 0,
-            column: 0,
-            message: format!("cannot read: {e}"),
+            line: 1,
+            column: 1,
+            message,
+        };
+        let bytes = std::fs::read(path).map_err(|e| {
+            at_start(match e.kind() {
+                std::io::ErrorKind::NotFound => {
+                    "no such file (hint: give the path of a sweep config, e.g. configs/demo.yaml)"
+                        .into()
+                }
+                std::io::ErrorKind::IsADirectory => {
+                    "is a folder, not a sweep config file".into()
+                }
+                _ => format!("cannot read: {e}"),
+            })
+        })?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let at = e.utf8_error().valid_up_to();
+            let good = &e.as_bytes()[..at];
+            let line = good.iter().filter(|b| **b == b'\n').count() + 1;
+            let column = at - good.iter().rposition(|b| *b == b'\n').map_or(0, |p| p + 1) + 1;
+            ConfigError {
+                file: file.clone(),
+                line,
+                column,
+                message: format!(
+                    "not UTF-8 text (byte {at}); a sweep config is a YAML text file \
+                     (hint: is this the right file? re-save it as UTF-8)"
+                ),
+            }
         })?;
         Self::parse(&text, &file)
     }
 
     pub fn parse(text: &str, file: &str) -> Result<SweepConfig, ConfigError> {
+        if let Some(e) = lex_problem(text, file) {
+            return Err(e);
+        }
         let mut cfg: SweepConfig = yaml_serde::from_str(text).map_err(|e| {
             let (line, column) = e
                 .location()
@@ -195,6 +279,26 @@ impl SweepConfig {
                 }
                 _ => (line, column),
             };
+            // A repeated key is reported at the start of its mapping: point
+            // at the second occurrence.
+            let (line, column) = match message
+                .strip_prefix("duplicate field `")
+                .and_then(|r| r.split('`').next())
+            {
+                Some(key) => text
+                    .lines()
+                    .enumerate()
+                    .filter_map(|(i, l)| {
+                        let t = l.trim_start();
+                        let t = t.strip_prefix("- ").unwrap_or(t);
+                        t.strip_prefix(key)
+                            .filter(|r| r.trim_start().starts_with(':'))
+                            .map(|_| (i + 1, l.find(key).unwrap_or(0) + 1))
+                    })
+                    .nth(1)
+                    .unwrap_or((line, column)),
+                None => (line, column),
+            };
             ConfigError {
                 file: file.into(),
                 line,
@@ -212,6 +316,27 @@ impl SweepConfig {
                 message,
             }
         };
+        if let Err(msg) = workers::embed::spec::check_name("sweep", &cfg.name) {
+            return Err(err("name", &cfg.name, msg));
+        }
+        if let TaskSelection::List(v) = &cfg.tasks
+            && v.is_empty()
+        {
+            return Err(err(
+                "tasks",
+                "[]",
+                "tasks: [] selects nothing; write `tasks: all` or list task names".into(),
+            ));
+        }
+        if let Err(msg) = check_fractions(cfg.splits.fractions) {
+            let (line, column) = locate_key(text, "fractions").unwrap_or((1, 1));
+            return Err(ConfigError {
+                file: file.into(),
+                line,
+                column,
+                message: msg,
+            });
+        }
         if cfg.models.is_empty() {
             return Err(err(
                 "models",
@@ -240,6 +365,24 @@ impl SweepConfig {
             }
         }
         for e in &cfg.ensembles {
+            if let Err(msg) = workers::embed::spec::check_name("ensemble", &e.name) {
+                return Err(err("name", &e.name, msg));
+            }
+            if let Some(dup) = e
+                .members
+                .iter()
+                .enumerate()
+                .find_map(|(i, m)| e.members[..i].contains(m).then_some(m))
+            {
+                return Err(err(
+                    "name",
+                    &e.name,
+                    format!(
+                        "ensemble {}: member `{dup}` is listed twice; an ensemble combines different models",
+                        e.name
+                    ),
+                ));
+            }
             if !names.insert(e.name.clone()) {
                 return Err(err(
                     "name",

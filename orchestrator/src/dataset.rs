@@ -20,6 +20,10 @@ pub enum DatasetCommand {
         /// Longest family ancestor protein (residues).
         #[arg(long, default_value_t = 320)]
         max_len: usize,
+        /// Write into an existing folder that is not a dataset (only the dataset's
+        /// own files are written there; nothing else is touched).
+        #[arg(long)]
+        force: bool,
     },
     /// Build a dataset folder from sequence, label and pair files; every input is validated.
     Build(Box<BuildArgs>),
@@ -79,9 +83,14 @@ pub struct BuildArgs {
     /// Treat warnings as errors.
     #[arg(long)]
     pub strict: bool,
-    /// Output dataset folder (replaced atomically on success only).
+    /// Output dataset folder: new, or an existing dataset whose files are replaced
+    /// on success only. Other existing folders are refused without --force.
     #[arg(long)]
     pub out: PathBuf,
+    /// Write into an existing folder that is not a dataset (only the dataset's
+    /// own files are written there; nothing else is touched).
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -134,6 +143,7 @@ pub fn run(cmd: DatasetCommand) -> anyhow::Result<()> {
             seed,
             min_len,
             max_len,
+            force,
         } => {
             if genes < 8 {
                 bail!("--genes {genes}: a synthetic dataset needs at least 8 genes");
@@ -150,13 +160,15 @@ pub fn run(cmd: DatasetCommand) -> anyhow::Result<()> {
                 max_len,
                 ..Default::default()
             };
+            dataset::check_out(&out, force)?;
             let mut ds = dataset::synth::synthesize(&cfg);
-            ds.write(&out)
+            ds.write(&out, force)
                 .with_context(|| format!("writing {}", out.display()))?;
             println!("wrote {}: {}", out.display(), summary(&ds));
         }
         DatasetCommand::Build(a) => {
             let a = *a;
+            let inferred = a.tasks.is_none();
             let inputs = Inputs {
                 cds: a.cds,
                 proteins: a.proteins,
@@ -183,11 +195,22 @@ pub fn run(cmd: DatasetCommand) -> anyhow::Result<()> {
                 string_min_score: a.string_min_score,
                 gaf_exclude_evidence: a.gaf_exclude_evidence,
                 gaf_min_genes: a.gaf_min_genes,
+                force: a.force,
             };
             let (ds, f) = dataset::build(&inputs, &opts, &a.out)
                 .map_err(|f| fail(&f, "dataset build failed; nothing was written"))?;
             report(&f);
             println!("wrote {}: {}", a.out.display(), summary(&ds));
+            let tasks: Vec<String> = ds
+                .tasks
+                .iter()
+                .map(|t| format!("{} ({:?})", t.name, t.kind).to_lowercase())
+                .collect();
+            println!(
+                "tasks{}: {}",
+                if inferred { " (inferred from the columns; give --tasks to set them)" } else { "" },
+                tasks.join(", ")
+            );
         }
         DatasetCommand::Validate { dir, strict } => {
             let ds = dataset::validate_dir(&dir, strict)

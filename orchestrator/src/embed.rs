@@ -70,6 +70,15 @@ pub fn is_current(cfg: &SweepConfig, ds: &Dataset, model: &str) -> bool {
 }
 
 /// Embeds one model (or one shard) of the sweep.
+/// Kills `command` programs that a genoprot killed earlier (SIGKILL, lost
+/// node) left running on this host for this store.
+fn reap_orphans(cfg: &SweepConfig) {
+    let n = workers::child::reap_orphans(&cfg.store.join("tmp"));
+    if n > 0 {
+        tracing::warn!("killed {n} process(es) left running by an earlier genoprot of this store");
+    }
+}
+
 pub fn run_embed(
     cfg: &SweepConfig,
     ds: &Dataset,
@@ -114,6 +123,7 @@ pub fn run_embed(
         return Ok(EmbedOutcome::UpToDate(whole));
     }
     workers::atomic::remove_stale(&dest);
+    reap_orphans(cfg);
     let log = cfg.logs_dir().join(format!(
         "embed-{model}{}.log",
         if shard.count > 1 {
@@ -256,6 +266,7 @@ pub fn run_embed_mpi<C: mpi::traits::Communicator>(
     if is_current(cfg, ds, model) {
         return Ok(EmbedOutcome::UpToDate(dest));
     }
+    reap_orphans(cfg);
     let lens: Vec<usize> = ds.genes.iter().map(|g| g.cds.len()).collect();
     let parts = workers::batching::shard_by_tokens(&lens, size);
     let mine = &parts[rank];

@@ -1,7 +1,8 @@
 //! The journal under `store/journal/`: the current plan (`plan.json`, replaced
 //! atomically) and an append-only event log (`events.jsonl`: one JSON object
 //! per line, each written with a single `write` and flushed). A line cut short
-//! by a crash is ignored when reading. The stores themselves are the truth
+//! by a crash is ignored when reading (reported once), and the next event
+//! starts on a fresh line so it is never glued onto the torn one. The stores themselves are the truth
 //! about what is done; the journal adds attempts, failures and timings.
 
 use serde::{Deserialize, Serialize};
@@ -50,7 +51,16 @@ pub struct UnitHistory {
 impl Journal {
     pub fn open(store: &Path) -> std::io::Result<Journal> {
         let dir = store.join("journal");
-        std::fs::create_dir_all(&dir)?;
+        std::fs::create_dir_all(&dir).map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!(
+                    "creating {}: {e} (hint: it must be a writable folder; is the store on a \
+                     read-only or full file system, or is `journal` a file?)",
+                    dir.display()
+                ),
+            )
+        })?;
         Ok(Journal { dir })
     }
 
@@ -76,22 +86,65 @@ impl Journal {
                 .map(|j| format!("slurm:{j}"))
                 .unwrap_or_else(|_| "local".into()),
         };
-        let mut line = serde_json::to_vec(&e).map_err(std::io::Error::other)?;
-        line.push(b'\n');
+        let path = self.dir.join("events.jsonl");
+        let with_path = |e: std::io::Error| std::io::Error::new(e.kind(), format!("{}: {e}", path.display()));
+        let mut line = Vec::with_capacity(256);
         let mut f = std::fs::OpenOptions::new()
             .create(true)
+            .read(true)
             .append(true)
-            .open(self.dir.join("events.jsonl"))?;
-        f.write_all(&line)?;
-        f.flush()
+            .open(&path)
+            .map_err(with_path)?;
+        // A crash mid-append leaves a line without its newline: start on a
+        // fresh line (in the same write) so this event is not glued onto it.
+        if !ends_with_newline(&mut f).map_err(with_path)? {
+            line.push(b'\n');
+        }
+        serde_json::to_writer(&mut line, &e).map_err(std::io::Error::other)?;
+        line.push(b'\n');
+        f.write_all(&line).map_err(with_path)?;
+        f.flush().map_err(with_path)
     }
 
-    /// Every complete event line, in order.
+    /// Every readable event line, in order. Unreadable lines (a line torn by a
+    /// crash, garbage, bytes that are not UTF-8) are skipped and reported once
+    /// per process as a warning; the rest of the file still counts.
     pub fn events(&self) -> Vec<Event> {
-        let text = std::fs::read_to_string(self.dir.join("events.jsonl")).unwrap_or_default();
-        text.lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect()
+        let path = self.dir.join("events.jsonl");
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
+            Err(e) => {
+                tracing::warn!("{}: cannot read the journal: {e}", path.display());
+                return Vec::new();
+            }
+        };
+        let mut events = Vec::new();
+        let mut bad = Vec::new();
+        for (i, l) in bytes.split(|b| *b == b'\n').enumerate() {
+            if l.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            match serde_json::from_slice::<Event>(l) {
+                Ok(e) => events.push(e),
+                Err(_) => bad.push(i + 1),
+            }
+        }
+        if !bad.is_empty() {
+            static WARNED: std::sync::Once = std::sync::Once::new();
+            WARNED.call_once(|| {
+                tracing::warn!(
+                    "{}: {} unreadable line{} skipped (line{} {}); the other {} events count",
+                    path.display(),
+                    bad.len(),
+                    if bad.len() == 1 { "" } else { "s" },
+                    if bad.len() == 1 { "" } else { "s" },
+                    bad.iter().take(5).map(|n| n.to_string()).collect::<Vec<_>>().join(", "),
+                    events.len()
+                );
+            });
+        }
+        events
     }
 
     pub fn history(&self) -> BTreeMap<String, UnitHistory> {
@@ -110,6 +163,18 @@ impl Journal {
         }
         m
     }
+}
+
+/// Whether a file is empty or ends with `\n`.
+fn ends_with_newline(f: &mut std::fs::File) -> std::io::Result<bool> {
+    use std::io::{Read, Seek, SeekFrom};
+    if f.metadata()?.len() == 0 {
+        return Ok(true);
+    }
+    f.seek(SeekFrom::End(-1))?;
+    let mut b = [0u8];
+    f.read_exact(&mut b)?;
+    Ok(b[0] == b'\n')
 }
 
 #[cfg(test)]
@@ -142,7 +207,32 @@ mod tests {
             }
         );
         assert!(!h.contains_key("c2"));
+        // The next event is not glued onto the torn line.
+        j.record("c3", "failed", Some("x".into()), None).unwrap();
+        let h = j.history();
+        assert_eq!(h["c3"].last, "failed");
+        assert_eq!(h["c1"].completions, 1);
         j.write_plan(&vec!["a", "b"]).unwrap();
         assert!(d.path().join("journal/plan.json").exists());
+    }
+
+    #[test]
+    fn garbage_lines_do_not_reset_the_history() {
+        let d = tempfile::tempdir().unwrap();
+        let j = Journal::open(d.path()).unwrap();
+        j.record("c1", "start", None, None).unwrap();
+        j.record("c1", "failed", Some("boom".into()), None).unwrap();
+        // Binary garbage (not UTF-8) in the middle, then more events.
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(d.path().join("journal/events.jsonl"))
+            .unwrap();
+        f.write_all(b"\xff\xfe\x00garbage\n").unwrap();
+        j.record("c2", "failed", Some("bad".into()), None).unwrap();
+        let h = j.history();
+        assert_eq!(h["c1"].last, "failed");
+        assert_eq!(h["c1"].error.as_deref(), Some("boom"));
+        assert_eq!(h["c2"].last, "failed");
+        assert_eq!(j.events().len(), 3);
     }
 }

@@ -13,5 +13,6 @@ pub mod journal;
 pub mod logging;
 pub mod report;
 pub mod run;
+pub mod signals;
 pub mod submit;
 pub mod worker;

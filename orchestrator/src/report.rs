@@ -151,8 +151,8 @@ pub fn ensemble_gains(
                         continue;
                     };
                     let (Ok(ecell), Ok(mcell)) = (
-                        CellResult::read(&cells_dir.join(format!("{ec}.h5"))),
-                        CellResult::read(&cells_dir.join(format!("{mc}.h5"))),
+                        CellResult::read_as(&cells_dir.join(format!("{ec}.h5")), ec),
+                        CellResult::read_as(&cells_dir.join(format!("{mc}.h5")), mc),
                     ) else {
                         continue;
                     };

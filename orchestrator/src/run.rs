@@ -11,29 +11,10 @@ use anyhow::Context;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 use workers::dataset::Dataset;
 use workers::probe::cell::{CellResult, CellSpec, run_cell};
-
-static STOP: AtomicBool = AtomicBool::new(false);
-
-/// Installs the Ctrl-C handler once: the first Ctrl-C lets running cells
-/// finish and starts no new ones; a second one exits at once.
-pub fn install_ctrlc() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let _ = ctrlc::set_handler(|| {
-            if STOP.swap(true, Ordering::SeqCst) {
-                eprintln!("\nstopping now");
-                std::process::exit(130);
-            }
-            eprintln!(
-                "\nCtrl-C: finishing running cells, starting no new ones (Ctrl-C again to quit now)"
-            );
-        });
-    });
-}
 
 /// The CPUs this process may use (its affinity mask, so a Slurm task's
 /// `--cpus-per-task`).
@@ -63,7 +44,7 @@ fn compute_threads() -> usize {
 }
 
 pub fn stopped() -> bool {
-    STOP.load(Ordering::SeqCst)
+    crate::signals::stopped()
 }
 
 pub fn cells_dir(cfg: &SweepConfig) -> PathBuf {
@@ -73,7 +54,16 @@ pub fn cells_dir(cfg: &SweepConfig) -> PathBuf {
 /// Is a cell's store there and readable?
 pub fn cell_done(cfg: &SweepConfig, id: &str) -> bool {
     let p = cells_dir(cfg).join(format!("{id}.h5"));
-    p.exists() && CellResult::read(&p).is_ok()
+    if !p.exists() {
+        return false;
+    }
+    match CellResult::read_as(&p, id) {
+        Ok(_) => true,
+        Err(e) => {
+            tracing::warn!("cell store not counted as done: {e}");
+            false
+        }
+    }
 }
 
 #[derive(Debug, Default, Clone)]
@@ -100,6 +90,35 @@ fn bar(mp: &MultiProgress, len: usize, prefix: &str, show: bool) -> ProgressBar 
     pb
 }
 
+/// The file system's refusal behind an error, if that is what it is.
+fn storage_fault(e: &anyhow::Error) -> Option<String> {
+    e.chain().find_map(|c| {
+        if let Some(s) = c.downcast_ref::<workers::store::StoreError>() {
+            return s.storage_fault();
+        }
+        match c.downcast_ref::<workers::embed::EmbedError>() {
+            Some(workers::embed::EmbedError::Store(s)) => s.storage_fault(),
+            _ => None,
+        }
+    })
+}
+
+/// Removes temp files that killed writers of this host left in the store.
+pub fn remove_dead_temps(cfg: &SweepConfig) {
+    let n: usize = [
+        cfg.store.clone(),
+        cells_dir(cfg),
+        cfg.embeddings_dir(),
+        cfg.store.join("journal"),
+    ]
+    .iter()
+    .map(|d| workers::atomic::remove_dead_temps(d))
+    .sum();
+    if n > 0 {
+        tracing::info!("removed {n} temp file(s) left by killed writers");
+    }
+}
+
 /// Runs the cells that are not done, `workers` at a time.
 fn run_cells(
     cfg: &SweepConfig,
@@ -118,6 +137,9 @@ fn run_cells(
     let (_, device) = workers::device::resolve(cfg.device)?;
     let ran = AtomicUsize::new(0);
     let failures = std::sync::Mutex::new(Vec::new());
+    // The first write the file system refuses (full, read-only) stops the
+    // run: every later cell would be trained only to fail the same way.
+    let fault: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
     // `workers` cells at a time, each computing on one pool of all the cores:
     // with one worker, a cell's matrix products use every core (burn's flex
     // backend splits them over the rayon pool it is called from) instead of
@@ -134,7 +156,7 @@ fn run_cells(
         )
     };
     let one_cell = |c: &CellSpec| {
-        if stopped() {
+        if stopped() || fault.lock().unwrap().is_some() {
             return;
         }
         let label = format!("{} × {} (seed {})", c.model, c.task, c.seed);
@@ -182,6 +204,18 @@ fn run_cells(
                 tracing::debug!(cell = %c.id, %label, seconds = secs, "cell done");
                 ran.fetch_add(1, Ordering::SeqCst);
             }
+            Err(e) if e.storage_fault().is_some() => {
+                let reason = e.storage_fault().unwrap_or_default();
+                let _ = journal.record(&c.id, "failed", Some(e.to_string()), Some(secs));
+                let mut f = fault.lock().unwrap();
+                if f.is_none() {
+                    *f = Some(format!(
+                        "the store stopped accepting writes: {e}; {reason}. Stopped at the first \
+                         failed write; finished cells are kept. Free space (or make the store writable) \
+                         and run again to continue"
+                    ));
+                }
+            }
             Err(e) => {
                 let msg = format!("{label}: {e} (log {})", log.display());
                 let _ = std::fs::write(&log, format!("{label}\ncell {}\nFAILED: {e}\n", c.id));
@@ -205,6 +239,9 @@ fn run_cells(
             });
         }
     });
+    if let Some(msg) = fault.into_inner().unwrap() {
+        anyhow::bail!(msg);
+    }
     Ok((ran.into_inner(), failures.into_inner().unwrap()))
 }
 
@@ -215,9 +252,15 @@ pub fn run_local(
     tasks: &[String],
     show_progress: bool,
 ) -> anyhow::Result<RunSummary> {
-    install_ctrlc();
-    std::fs::create_dir_all(&cfg.store)
-        .with_context(|| format!("creating store {}", cfg.store.display()))?;
+    crate::signals::install();
+    std::fs::create_dir_all(&cfg.store).with_context(|| {
+        format!(
+            "creating the store folder {} (hint: is the file system writable and not full? `store:` in {})",
+            cfg.store.display(),
+            cfg.path.display()
+        )
+    })?;
+    remove_dead_temps(cfg);
     let journal = Journal::open(&cfg.store)?;
     let grid = Grid::build(cfg, ds, tasks);
     journal.write_plan(&grid)?;
@@ -246,8 +289,16 @@ pub fn run_local(
                 journal.record(&unit, "done", None, Some(t0.elapsed().as_secs_f64()))?;
             }
             Ok(EmbedOutcome::UpToDate(_)) => {}
+            Err(_) if stopped() => break,
             Err(e) => {
                 let msg = format!("{e:#}");
+                if let Some(reason) = storage_fault(&e) {
+                    let _ = journal.record(&unit, "failed", Some(msg.clone()), None);
+                    anyhow::bail!(
+                        "the store stopped accepting writes: {msg}; {reason}. Stopped at the first \
+                         failed write. Free space (or make the store writable) and run again to continue"
+                    );
+                }
                 tracing::error!(model = %job.model, "embedding failed: {msg}");
                 journal.record(
                     &unit,
@@ -289,7 +340,7 @@ pub fn run_bundle(
     ds: &Dataset,
     cells: &[&CellSpec],
 ) -> anyhow::Result<RunSummary> {
-    install_ctrlc();
+    crate::signals::install();
     let journal = Journal::open(&cfg.store)?;
     let todo: Vec<&CellSpec> = cells
         .iter()
@@ -344,20 +395,46 @@ pub fn stage_counts(cfg: &SweepConfig, ds: &Dataset, grid: &Grid) -> Vec<StageCo
     }
     e.missing = e.total - e.done;
     out.push(e);
-    // Existence of the file named by the content-hashed id is enough here:
-    // reading 100,000 HDF5 files would not be "well under a second".
-    let present: std::collections::HashSet<String> = std::fs::read_dir(cells_dir(cfg))
+    // A cell counts as done when its file opens and records its own id (a
+    // truncated file, or a valid one copied under another cell's name, does
+    // not): one attribute per file, read in parallel.
+    let dir = cells_dir(cfg);
+    let names: Vec<String> = std::fs::read_dir(&dir)
         .map(|rd| {
             rd.flatten()
                 .filter_map(|e| {
                     e.file_name()
                         .to_str()
                         .and_then(|n| n.strip_suffix(".h5"))
+                        .filter(|n| !n.starts_with('.'))
                         .map(str::to_string)
                 })
                 .collect()
         })
         .unwrap_or_default();
+    let present: std::collections::HashSet<String> = {
+        use rayon::prelude::*;
+        names
+            .into_par_iter()
+            .filter(|id| {
+                let p = dir.join(format!("{id}.h5"));
+                match workers::probe::cell::stored_cell_id(&p) {
+                    Ok(stored) if &stored == id => true,
+                    Ok(stored) => {
+                        tracing::warn!(
+                            "{}: holds cell {stored}, not {id} (a copied or renamed cell store); counted as missing",
+                            p.display()
+                        );
+                        false
+                    }
+                    Err(e) => {
+                        tracing::warn!("cell store not counted as done: {e}");
+                        false
+                    }
+                }
+            })
+            .collect()
+    };
     for (stage, list) in [("probe", &grid.cells), ("fusion", &grid.late)] {
         let mut s = StageCounts {
             stage: stage.into(),

@@ -27,7 +27,9 @@ impl AtomicPath {
         // project file systems stay readable by the group.
         #[cfg(unix)]
         let perms = std::os::unix::fs::PermissionsExt::from_mode(0o666);
-        let prefix = format!(".{name}.");
+        // The writer's host and process are in the name, so a later run can
+        // tell the temp files of dead writers (removed) from live ones (kept).
+        let prefix = format!(".{name}.{}~{}.", crate::child::host(), crate::child::me());
         let mut b = tempfile::Builder::new();
         b.prefix(&prefix).suffix(".tmp");
         #[cfg(unix)]
@@ -74,6 +76,54 @@ pub fn remove_stale(dest: &Path) {
     }
 }
 
+/// Removes the temp files in `dir` whose writers are dead: written by a
+/// process of this host that no longer runs, or (files from before writers
+/// were named) untouched for a day. Temp files of live writers and of other
+/// hosts are kept. Returns the number removed.
+pub fn remove_dead_temps(dir: &Path) -> usize {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let host = crate::child::host();
+    let mut n = 0;
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(stem) = name.strip_prefix('.').and_then(|s| s.strip_suffix(".tmp")) else {
+            continue;
+        };
+        let dead = match stem
+            .rsplit_once('.')
+            .and_then(|(rest, _random)| rest.rsplit_once('.'))
+            .and_then(|(_, owner)| owner.split_once('~'))
+        {
+            Some((h, owner)) if h == host => !crate::child::is_alive(owner),
+            Some(_) => false,
+            // Older writers named temps `.<name>.<6 random chars>.tmp`.
+            None if !stem.rsplit_once('.').is_some_and(|(n, r)| {
+                r.len() == 6
+                    && r.chars().all(|c| c.is_ascii_alphanumeric())
+                    && [".h5", ".json", ".csv", ".md", ".svg"].iter().any(|x| n.ends_with(x))
+            }) =>
+            {
+                false
+            }
+            None => e
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age.as_secs() > 86_400),
+        };
+        if dead && e.file_type().is_ok_and(|t| t.is_file()) {
+            tracing::debug!(file = %e.path().display(), "removing a temp file of a dead writer");
+            if std::fs::remove_file(e.path()).is_ok() {
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
 /// Writes `bytes` to `dest` atomically.
 pub fn write_atomic(dest: &Path, bytes: &[u8]) -> io::Result<()> {
     let a = AtomicPath::new(dest)?;
@@ -99,5 +149,26 @@ mod tests {
         write_atomic(&dest, b"two").unwrap();
         assert_eq!(std::fs::read(&dest).unwrap(), b"two");
         assert_eq!(std::fs::read_dir(d.path().join("sub")).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn temps_of_dead_writers_are_removed_and_live_ones_kept() {
+        let d = tempfile::tempdir().unwrap();
+        let dest = d.path().join("results.h5");
+        let live = AtomicPath::new(&dest).unwrap();
+        std::fs::write(live.path(), b"writing").unwrap();
+        let host = crate::child::host();
+        // A writer of this host that is gone (no process has start time 0 at this pid).
+        let dead = d.path().join(format!(".results.h5.{host}~4194305-0.abc123.tmp"));
+        std::fs::write(&dead, b"torn").unwrap();
+        // Another host's writer: cannot be checked from here, kept.
+        let other = d.path().join(".results.h5.elsewhere~1-1.abc123.tmp");
+        std::fs::write(&other, b"maybe live").unwrap();
+        // A user's file that merely looks similar: not a temp file of ours.
+        let user = d.path().join("notes.tmp");
+        std::fs::write(&user, b"mine").unwrap();
+        assert_eq!(remove_dead_temps(d.path()), 1);
+        assert!(!dead.exists());
+        assert!(live.path().exists() && other.exists() && user.exists());
     }
 }

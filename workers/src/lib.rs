@@ -4,6 +4,7 @@
 
 pub mod atomic;
 pub mod batching;
+pub mod child;
 pub mod dataset;
 pub mod device;
 #[cfg(feature = "mpi")]

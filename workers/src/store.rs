@@ -53,6 +53,57 @@ pub struct Embeddings {
     pub meta: EmbeddingMeta,
 }
 
+impl StoreError {
+    /// When the file system refused a write — full, read-only, over quota,
+    /// an I/O error — the reason (with its errno); `None` for other errors.
+    /// Every later write to the same store would fail the same way, so runs
+    /// stop at the first such error.
+    pub fn storage_fault(&self) -> Option<String> {
+        const FAULTS: [(i32, &str); 5] = [
+            (libc::ENOSPC, "No space left on device"),
+            (libc::EROFS, "Read-only file system"),
+            (libc::EDQUOT, "Disk quota exceeded"),
+            (libc::EIO, "Input/output error"),
+            (libc::EFBIG, "File too large"),
+        ];
+        match self {
+            StoreError::Io { source, .. } => {
+                let code = source.raw_os_error()?;
+                FAULTS
+                    .iter()
+                    .find(|(c, _)| *c == code)
+                    .map(|(c, what)| format!("{what} (errno {c})"))
+            }
+            StoreError::Hdf5 { source, .. } => {
+                // HDF5 reports the OS error inside its message: "errno = 28, error message = ...".
+                let text = source.to_string();
+                FAULTS
+                    .iter()
+                    .find(|(c, what)| text.contains(what) || text.contains(&format!("errno = {c},")))
+                    .map(|(c, what)| format!("{what} (errno {c})"))
+            }
+            StoreError::Invalid { .. } => None,
+        }
+    }
+}
+
+/// Finishes an HDF5 file written at `written` (the temp path of `dest`):
+/// flushes every object, closes it and fsyncs it, checking each step, so that
+/// a full or failing file system is an error here and never a truncated file
+/// renamed into place. Drop every group and dataset handle before calling it:
+/// with handles open, `H5Fclose` defers the real close (and hides its errors).
+pub fn finish_h5(f: hdf5::File, written: &Path, dest: &Path) -> Result<(), StoreError> {
+    f.flush().map_err(h5err(dest))?;
+    f.close().map_err(h5err(dest))?;
+    let io = |source| StoreError::Io {
+        path: dest.to_path_buf(),
+        source,
+    };
+    std::fs::File::open(written)
+        .and_then(|f| f.sync_all())
+        .map_err(io)
+}
+
 fn h5err(path: &Path) -> impl FnOnce(hdf5::Error) -> StoreError + '_ {
     move |source| StoreError::Hdf5 {
         path: path.to_path_buf(),
@@ -222,7 +273,8 @@ impl Embeddings {
             }
             write_int_attr(&f, "dim", d as i64, dest)?;
             write_int_attr(&f, "format_version", STORE_FORMAT_VERSION, dest)?;
-            f.close().map_err(h5err(dest))?;
+            drop(ds);
+            finish_h5(f, p, dest)?;
         }
         tmp.commit().map_err(|source| StoreError::Io {
             path: dest.to_path_buf(),

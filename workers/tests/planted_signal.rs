@@ -24,7 +24,7 @@ fn setup(genes: usize) -> Bench {
         ..Default::default()
     });
     let dir = tempfile::tempdir().unwrap();
-    ds.write(&dir.path().join("data")).unwrap();
+    ds.write(&dir.path().join("data"), false).unwrap();
     let ds = Dataset::load(&dir.path().join("data")).unwrap();
     let models: Vec<Box<dyn Embedder>> = vec![
         Box::new(KmerEmbedder::new("aac", Modality::Protein, 1).unwrap()),

@@ -31,10 +31,86 @@ pub enum FastaError {
         #[source]
         source: std::io::Error,
     },
-    #[error(
-        "{path}: not a valid FASTA file: {msg}. Hint: sequences must start with a '>' header line"
-    )]
+    #[error("{path}: not a valid FASTA file: {msg}")]
     Parse { path: String, msg: String },
+}
+
+/// Says precisely what is wrong with a FASTA file the parser refused (or
+/// that held a record without sequence): a truncated gzip stream (with the
+/// byte offset), a file that does not start with a header, a header-only
+/// file, an empty record (its id and line). `None` when none of these.
+pub fn diagnose(path: &Path) -> Option<String> {
+    let mut magic = [0u8; 2];
+    let gz = std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok()
+        && magic == [0x1f, 0x8b];
+    let mut text = Vec::new();
+    let read = open_maybe_gz(path).and_then(|mut r| r.read_to_end(&mut text));
+    if let Err(e) = read {
+        let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        return Some(if gz && e.kind() == std::io::ErrorKind::UnexpectedEof {
+            format!(
+                "truncated gzip: the compressed stream ends at byte {size} of the file before its end \
+                 ({} bytes decompressed); the file is incomplete (download or copy it again; `gzip -t` checks it)",
+                text.len()
+            )
+        } else if gz {
+            format!("corrupt gzip data ({e}); the file is damaged (`gzip -t` checks it)")
+        } else {
+            format!("cannot read: {e}")
+        });
+    }
+    let lines: Vec<&[u8]> = text.split(|b| *b == b'\n').collect();
+    let first = lines
+        .iter()
+        .position(|l| !l.iter().all(u8::is_ascii_whitespace));
+    let Some(first) = first else {
+        return Some("the file is empty: no FASTA records".into());
+    };
+    if lines[first].first() != Some(&b'>') {
+        let shown: String = String::from_utf8_lossy(&lines[first][..lines[first].len().min(40)]).into();
+        return Some(format!(
+            "line {}: expected a '>' header line, found {shown:?} (a FASTA file starts with `>id`, \
+             then sequence lines)",
+            first + 1
+        ));
+    }
+    let mut records = 0;
+    let mut i = first;
+    while i < lines.len() {
+        if lines[i].first() == Some(&b'>') {
+            records += 1;
+            let id: String = String::from_utf8_lossy(&lines[i][1..])
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .to_string();
+            if id.is_empty() {
+                return Some(format!("line {}: a '>' header with no id", i + 1));
+            }
+            let mut j = i + 1;
+            let mut residues = 0usize;
+            while j < lines.len() && lines[j].first() != Some(&b'>') {
+                residues += lines[j].iter().filter(|b| !b.is_ascii_whitespace()).count();
+                j += 1;
+            }
+            if residues == 0 {
+                return Some(if records == 1 && j >= lines.len() {
+                    format!(
+                        "line {}: the file holds only the header of {id} and no sequence",
+                        i + 1
+                    )
+                } else {
+                    format!("line {}: record {id} has no sequence", i + 1)
+                });
+            }
+            i = j;
+        } else {
+            i += 1;
+        }
+    }
+    None
 }
 
 /// Opens a file, transparently decompressing gzip (by magic bytes, not by name).
@@ -171,10 +247,17 @@ pub fn read_fasta_into(path: &Path, findings: &mut Findings) -> Vec<FastaRecord>
             if v.is_empty() {
                 findings.error("empty-file", path, 0, None, "no FASTA records");
             }
+            for r in v.iter().filter(|r| r.first_word().is_empty()) {
+                findings.error("fasta", path, r.line, None, "a '>' header with no id");
+            }
             v
         }
         Err(e) => {
-            findings.error("fasta", path, 0, None, e.to_string());
+            let msg = match (&e, diagnose(path)) {
+                (FastaError::Parse { path, .. }, Some(why)) => format!("{path}: {why}"),
+                _ => e.to_string(),
+            };
+            findings.error("fasta", path, 0, None, msg);
             Vec::new()
         }
     }

@@ -21,6 +21,9 @@ pub struct Finding {
     /// The gene/record id concerned, when there is one.
     pub id: Option<String>,
     pub message: String,
+    /// Input rows this finding stands for (1; more for a summary line such as
+    /// "5,084 pairs in all name genes not in the sequences").
+    pub rows: u64,
 }
 
 impl fmt::Display for Finding {
@@ -78,7 +81,23 @@ impl Findings {
             line,
             id: id.map(str::to_string),
             message: message.into(),
+            rows: 1,
         });
+    }
+
+    /// A warning that sums up `rows` input rows not reported one by one.
+    pub fn warn_rows(
+        &mut self,
+        rule: &'static str,
+        file: &Path,
+        id: Option<&str>,
+        msg: impl Into<String>,
+        rows: u64,
+    ) {
+        self.push(Severity::Warning, rule, file, 0, id, msg);
+        if let Some(last) = self.items.last_mut() {
+            last.rows = rows;
+        }
     }
 
     pub fn error(
@@ -117,13 +136,16 @@ impl Findings {
         self.errors().next().is_some()
     }
 
-    /// Warnings counted per rule, for a summary line each.
-    pub fn warning_summary(&self) -> Vec<(&'static str, usize, &Finding)> {
-        let mut out: Vec<(&'static str, usize, &Finding)> = Vec::new();
+    /// Warnings per rule: (rule, findings, input rows they stand for, the first).
+    pub fn warning_summary(&self) -> Vec<(&'static str, usize, u64, &Finding)> {
+        let mut out: Vec<(&'static str, usize, u64, &Finding)> = Vec::new();
         for w in self.warnings() {
-            match out.iter_mut().find(|(r, _, _)| *r == w.rule) {
-                Some(e) => e.1 += 1,
-                None => out.push((w.rule, 1, w)),
+            match out.iter_mut().find(|(r, _, _, _)| *r == w.rule) {
+                Some(e) => {
+                    e.1 += 1;
+                    e.2 += w.rows;
+                }
+                None => out.push((w.rule, 1, w.rows, w)),
             }
         }
         out
@@ -139,11 +161,11 @@ impl Findings {
         if errs.len() > max {
             s.push_str(&format!("... and {} more errors\n", errs.len() - max));
         }
-        for (rule, n, first) in self.warning_summary() {
+        for (rule, n, rows, first) in self.warning_summary() {
             if n == 1 {
                 s.push_str(&format!("{first}\n"));
             } else {
-                s.push_str(&format!("{first}\n  (warning[{rule}] {n} times in all; rerun with --strict to make them errors)\n"));
+                s.push_str(&format!("{first}\n  (warning[{rule}]: {rows} rows in all; rerun with --strict to make them errors)\n"));
             }
         }
         s

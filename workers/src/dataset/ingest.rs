@@ -65,6 +65,8 @@ pub struct BuildOptions {
     pub gaf_exclude_evidence: Vec<String>,
     /// GO terms with fewer genes than this are not made labels.
     pub gaf_min_genes: usize,
+    /// Write into an existing folder that is not a dataset (its other files are kept).
+    pub force: bool,
 }
 
 impl Default for BuildOptions {
@@ -76,6 +78,7 @@ impl Default for BuildOptions {
             string_min_score: 700,
             gaf_exclude_evidence: vec!["IEA".into(), "ND".into()],
             gaf_min_genes: 5,
+            force: false,
         }
     }
 }
@@ -509,15 +512,15 @@ pub fn ingest(inp: &Inputs, opts: &BuildOptions) -> Result<(Dataset, Findings), 
                 }
             }
             if unknown > 3 && !opts.strict {
-                f.warn(
+                f.warn_rows(
                     "unknown-gene",
                     &s.file,
-                    0,
                     None,
                     format!(
-                        "task {}: {} labels in all name genes not in the sequences",
+                        "task {}: {} labels in all name genes not in the sequences; dropped",
                         task.name, unknown
                     ),
+                    unknown as u64 - 3,
                 );
             }
             out.sort_by_key(|(i, _)| *i);
@@ -700,24 +703,24 @@ fn resolve_pairs(
         }
     }
     if unknown > 3 && !f.strict {
-        f.warn(
+        f.warn_rows(
             "unknown-gene",
             file,
-            0,
             None,
             format!(
-                "task {}: {unknown} pairs in all name genes not in the sequences",
+                "task {}: {unknown} pairs in all name genes not in the sequences; dropped",
                 task.name
             ),
+            unknown as u64 - 3,
         );
     }
     if dup > 3 && !f.strict {
-        f.warn(
+        f.warn_rows(
             "duplicate-pair",
             file,
-            0,
             None,
             format!("task {}: {dup} duplicate pairs in all", task.name),
+            dup as u64 - 3,
         );
     }
     let mut out: Vec<(u32, u32, Label)> =
@@ -732,8 +735,34 @@ pub fn build(
     opts: &BuildOptions,
     out: &Path,
 ) -> Result<(Dataset, Findings), Findings> {
+    let refuse = |e: super::DatasetError| {
+        let mut f = Findings::new(opts.strict);
+        f.error("write", out, 0, None, e.to_string());
+        f
+    };
+    let inputs: Vec<&Path> = [Some(&inp.cds), Some(&inp.proteins)]
+        .into_iter()
+        .flatten()
+        .chain(
+            [
+                &inp.labels,
+                &inp.pairs,
+                &inp.tasks,
+                &inp.id_map,
+                &inp.genes,
+                &inp.uniprot,
+                &inp.string,
+                &inp.gaf,
+            ]
+            .into_iter()
+            .flatten(),
+        )
+        .map(PathBuf::as_path)
+        .collect();
+    super::check_inputs_outside(out, &inputs).map_err(refuse)?;
+    super::check_out(out, opts.force).map_err(refuse)?;
     let (mut ds, mut f) = ingest(inp, opts)?;
-    if let Err(e) = ds.write(out) {
+    if let Err(e) = ds.write(out, opts.force) {
         f.error("write", out, 0, None, e.to_string());
         return Err(f);
     }
@@ -861,6 +890,34 @@ pub(crate) fn infer_or_spec(
                 None
             }
         },
-        None => Some(infer_gene_task(name, values)),
+        None => {
+            let t = infer_gene_task(name, values);
+            let labelled = values.iter().filter(|v| !v.trim().is_empty()).count();
+            if super::tasks::looks_like_identifier(&t, labelled) {
+                f.warn(
+                    "skipped-column",
+                    file,
+                    line,
+                    Some(name),
+                    format!(
+                        "column not made a task: {} distinct values in {labelled} labelled rows \
+                         looks like an identifier, not a label (list it in --tasks to use it)",
+                        t.classes.len()
+                    ),
+                );
+                return None;
+            }
+            tracing::info!(
+                file = %file.display(),
+                "column {name}: inferred a {:?} task{}",
+                t.kind,
+                if t.classes.is_empty() {
+                    String::new()
+                } else {
+                    format!(" with {} classes", t.classes.len())
+                }
+            );
+            Some(t)
+        }
     }
 }

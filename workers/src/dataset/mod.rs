@@ -222,9 +222,14 @@ impl Dataset {
         hash_files(&self.render())
     }
 
-    /// Writes the dataset folder atomically: into a temp folder beside `dir`,
-    /// then renamed into place. A failed write leaves an existing `dir` untouched.
-    pub fn write(&mut self, dir: &Path) -> Result<(), DatasetError> {
+    /// Writes the dataset folder. A new folder is written into a temp folder
+    /// beside `dir` and renamed into place; an existing dataset folder (or,
+    /// with `force`, any existing folder) gets each file through a temp file
+    /// and a rename, `manifest.json` last, and keeps every file genoprot did
+    /// not write. See [`check_out`] for what is refused. A failed write leaves
+    /// the files already there untouched (a write interrupted between two
+    /// renames is reported by `dataset validate` as a hash mismatch).
+    pub fn write(&mut self, dir: &Path, force: bool) -> Result<(), DatasetError> {
         let files = self.render();
         self.manifest.format_version = DATASET_FORMAT_VERSION;
         self.manifest.tool_version = crate::TOOL_VERSION.to_string();
@@ -253,43 +258,15 @@ impl Dataset {
         );
         let manifest = serde_json::to_vec_pretty(&self.manifest).expect("manifest serializes");
 
-        let parent = dir
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        std::fs::create_dir_all(parent).map_err(io_err(parent))?;
-        let name = dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "dataset".into());
-        let tmp = tempfile::Builder::new()
-            .prefix(&format!(".{name}.tmp"))
-            .tempdir_in(parent)
-            .map_err(io_err(parent))?;
-        for (f, bytes) in files
+        let files: Vec<(&str, &[u8])> = files
             .iter()
             .map(|(f, b)| (*f, b.as_slice()))
             .chain([("manifest.json", manifest.as_slice())])
-        {
-            let p = tmp.path().join(f);
-            std::fs::write(&p, bytes).map_err(io_err(&p))?;
+            .collect();
+        match check_out(dir, force)? {
+            OutDir::Absent => write_new_folder(dir, &files),
+            OutDir::Existing(d) => write_into_folder(&d, &files),
         }
-        let tmp_path = tmp.keep();
-        if dir.exists() {
-            let old = parent.join(format!(".{name}.old-{}", std::process::id()));
-            std::fs::rename(dir, &old).map_err(io_err(dir))?;
-            if let Err(e) = std::fs::rename(&tmp_path, dir) {
-                let _ = std::fs::rename(&old, dir);
-                return Err(DatasetError::Io {
-                    path: dir.to_path_buf(),
-                    source: e,
-                });
-            }
-            let _ = std::fs::remove_dir_all(&old);
-        } else {
-            std::fs::rename(&tmp_path, dir).map_err(io_err(dir))?;
-        }
-        Ok(())
     }
 
     /// Loads a dataset folder, re-running every validation rule and checking the
@@ -297,6 +274,137 @@ impl Dataset {
     pub fn load(dir: &Path) -> Result<Dataset, Findings> {
         validate_dir(dir, false)
     }
+}
+
+/// The files a dataset folder holds: the only files `dataset build|synth`
+/// ever write or replace there.
+pub const DATASET_FILES: [&str; 7] = [
+    "cds.fa",
+    "protein.fa",
+    "genes.tsv",
+    "labels.tsv",
+    "pairs.tsv",
+    "tasks.yaml",
+    "manifest.json",
+];
+
+/// Where a dataset is about to be written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutDir {
+    /// Nothing there yet: written as a temp folder renamed into place.
+    Absent,
+    /// An existing folder (canonical path): the dataset's files are replaced
+    /// one by one, every other file is left alone.
+    Existing(PathBuf),
+}
+
+/// Checks an output folder before anything is computed or written: a path
+/// that is a file, or an existing non-empty folder that is not a genoprot
+/// dataset (no readable `manifest.json`) unless `force`, is refused.
+pub fn check_out(dir: &Path, force: bool) -> Result<OutDir, DatasetError> {
+    let meta = match std::fs::symlink_metadata(dir) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(OutDir::Absent),
+        Err(e) => return Err(io_err(dir)(e)),
+    };
+    let resolved = if meta.file_type().is_symlink() {
+        std::fs::metadata(dir).map_err(io_err(dir))?
+    } else {
+        meta
+    };
+    if !resolved.is_dir() {
+        return Err(DatasetError::Invalid(format!(
+            "--out {}: exists and is a file, not a folder; choose a folder path for the dataset",
+            dir.display()
+        )));
+    }
+    let canon = std::fs::canonicalize(dir).map_err(io_err(dir))?;
+    let mut entries = std::fs::read_dir(&canon).map_err(io_err(dir))?;
+    let empty = entries.next().is_none();
+    let is_dataset = std::fs::read(canon.join("manifest.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Manifest>(&b).ok())
+        .is_some();
+    if !empty && !is_dataset && !force {
+        return Err(DatasetError::Invalid(format!(
+            "--out {}: exists and is not a genoprot dataset (no readable manifest.json); \
+             choose another --out, or pass --force to write the dataset's files ({}) into it \
+             (every other file there is left alone)",
+            dir.display(),
+            DATASET_FILES.join(", ")
+        )));
+    }
+    Ok(OutDir::Existing(canon))
+}
+
+/// Refuses an output folder that holds one of the inputs (writing the
+/// dataset there could overwrite it).
+pub fn check_inputs_outside(out: &Path, inputs: &[&Path]) -> Result<(), DatasetError> {
+    let Ok(out) = std::fs::canonicalize(out) else {
+        return Ok(()); // not there yet: nothing inside it
+    };
+    for i in inputs {
+        if let Ok(c) = std::fs::canonicalize(i)
+            && c.starts_with(&out)
+        {
+            return Err(DatasetError::Invalid(format!(
+                "--out {}: holds the input {}; write the dataset to another folder \
+                 (it would replace files there)",
+                out.display(),
+                i.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn write_new_folder(dir: &Path, files: &[(&str, &[u8])]) -> Result<(), DatasetError> {
+    let parent = dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(io_err(parent))?;
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "dataset".into());
+    // Removed on drop: a failed write leaves nothing behind.
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}.tmp"))
+        .tempdir_in(parent)
+        .map_err(io_err(parent))?;
+    for (f, bytes) in files {
+        let p = tmp.path().join(f);
+        write_synced(&p, bytes)?;
+    }
+    // Renaming onto a path that appeared meanwhile fails (non-empty) or
+    // replaces an empty folder only.
+    std::fs::rename(tmp.path(), dir).map_err(io_err(dir))?;
+    let _ = tmp.keep();
+    Ok(())
+}
+
+fn write_into_folder(dir: &Path, files: &[(&str, &[u8])]) -> Result<(), DatasetError> {
+    let mut staged = Vec::with_capacity(files.len());
+    for (f, bytes) in files {
+        let dest = dir.join(f);
+        let a = crate::atomic::AtomicPath::new(&dest).map_err(io_err(&dest))?;
+        write_synced(a.path(), bytes)?;
+        staged.push((dest, a));
+    }
+    // Every file is complete on disk before the first rename; manifest last.
+    for (dest, a) in staged {
+        a.commit().map_err(io_err(&dest))?;
+    }
+    Ok(())
+}
+
+/// Writes and fsyncs a file, naming it in any error.
+fn write_synced(p: &Path, bytes: &[u8]) -> Result<(), DatasetError> {
+    use std::io::Write;
+    let mut f = std::fs::File::create(p).map_err(io_err(p))?;
+    f.write_all(bytes).map_err(io_err(p))?;
+    f.sync_all().map_err(io_err(p))
 }
 
 fn hash_files(files: &[(&'static str, Vec<u8>)]) -> String {

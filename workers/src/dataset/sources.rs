@@ -176,6 +176,12 @@ pub fn read_task_spec(path: &Path, f: &mut Findings) -> Option<Vec<TaskSpec>> {
     }
 }
 
+/// `GO:` followed by seven digits.
+fn is_go_id(term: &str) -> bool {
+    term.strip_prefix("GO:")
+        .is_some_and(|d| d.len() == 7 && d.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// Reads our wide labels table: `gene_id` then one column per gene task; an
 /// optional `group` column (family / homology cluster) and `symbol` column.
 pub fn read_labels_tsv(
@@ -184,14 +190,20 @@ pub fn read_labels_tsv(
     f: &mut Findings,
 ) -> Option<SourceLabels> {
     let t = read_tsv(path, f)?;
-    let idc = t.col("gene_id").or_else(|| t.col("id"));
+    let idc = t
+        .col("gene_id")
+        .or_else(|| t.col("id"))
+        .or_else(|| t.col("gene"));
     let Some(idc) = idc else {
         f.error(
             "tsv-header",
             path,
             1,
             None,
-            "the first column must be `gene_id`",
+            format!(
+                "no gene id column: the header needs `gene_id` (or `gene`/`id`); it has {}",
+                t.header.join(", ")
+            ),
         );
         return None;
     };
@@ -844,13 +856,13 @@ pub fn read_gaf(
             );
             continue;
         };
-        if !term.starts_with("GO:") {
+        if !is_go_id(term) {
             f.error(
                 "gaf-row",
                 path,
                 lineno,
                 Some(acc),
-                format!("{term:?} is not a GO id"),
+                format!("{term:?} is not a GO id (GO: and seven digits, e.g. GO:0005634)"),
             );
             continue;
         }

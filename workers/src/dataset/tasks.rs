@@ -59,10 +59,14 @@ impl TaskSpec {
     pub fn parse_label(&self, s: &str) -> Result<Label, String> {
         let s = s.trim();
         match self.kind {
-            TaskKind::Binary => match s {
-                "1" | "true" | "True" | "TRUE" | "yes" => Ok(Label::Binary(true)),
-                "0" | "false" | "False" | "FALSE" | "no" => Ok(Label::Binary(false)),
-                _ => Err(format!("{s:?} is not a binary label (expected 0 or 1)")),
+            // The documented rule (docs/dataset.md): 1/0, true/false or
+            // yes/no, in any letter case.
+            TaskKind::Binary => match s.to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" => Ok(Label::Binary(true)),
+                "0" | "false" | "no" => Ok(Label::Binary(false)),
+                _ => Err(format!(
+                    "{s:?} is not a binary label (expected 1/0, true/false or yes/no)"
+                )),
             },
             TaskKind::Multiclass => self.class_index(s).map(Label::Class).ok_or_else(|| {
                 format!(
@@ -153,13 +157,25 @@ impl TaskSpec {
 
 /// Guesses a task spec from a label column when no spec file is given:
 /// only 0/1 → binary; numbers → regression; `;`-separated → multilabel; else multiclass.
+/// Whether an inferred multiclass task looks like an identifier column
+/// (accessions, names): more than 50 classes and more than one class per
+/// five labelled genes. Such columns are not made tasks without a task spec.
+pub fn looks_like_identifier(t: &TaskSpec, labelled: usize) -> bool {
+    t.kind == TaskKind::Multiclass && t.classes.len() > 50 && t.classes.len() * 5 > labelled
+}
+
 pub fn infer_gene_task(name: &str, values: &[&str]) -> TaskSpec {
     let vals: Vec<&str> = values
         .iter()
         .map(|v| v.trim())
         .filter(|v| !v.is_empty())
         .collect();
-    let kind = if vals.iter().all(|v| *v == "0" || *v == "1") {
+    let kind = if vals.iter().all(|v| {
+        matches!(
+            v.to_ascii_lowercase().as_str(),
+            "0" | "1" | "true" | "false" | "yes" | "no"
+        )
+    }) {
         TaskKind::Binary
     } else if vals.iter().all(|v| v.parse::<f64>().is_ok()) {
         TaskKind::Regression

@@ -237,7 +237,7 @@ fn rule_label_rows() {
         [
             "labels.tsv:3: error[tsv-columns] g2: 2 columns, the header has 3 (hint: columns are separated by tabs)",
             "labels.tsv:4: error[duplicate-label-row] g1: gene already labelled at line 2",
-            "labels.tsv:6: error[label-value] g3: column tm: \"2\" is not a binary label (expected 0 or 1)",
+            "labels.tsv:6: error[label-value] g3: column tm: \"2\" is not a binary label (expected 1/0, true/false or yes/no)",
             "labels.tsv:5: warning[unknown-gene] gX: task tm: gene not in the sequences; label dropped",
             "labels.tsv:5: warning[unknown-gene] gX: task loc: gene not in the sequences; label dropped",
         ]
@@ -514,7 +514,7 @@ fn synth_round_trips_through_build_and_validate() {
         ..Default::default()
     });
     let a = d.path().join("a");
-    ds.write(&a).unwrap();
+    ds.write(&a, false).unwrap();
     // Same seed → same content hash; another seed → another.
     assert_eq!(
         synth::synthesize(&synth::SynthConfig {

@@ -20,7 +20,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
-use wait_timeout::ChildExt;
+use crate::child::{Outcome, Supervised};
 
 #[derive(Debug, Clone)]
 pub struct CommandEmbedder {
@@ -220,48 +220,39 @@ impl Embedder for CommandEmbedder {
             .log
             .clone()
             .unwrap_or_else(|| tmp.path().join("command.log"));
-        if let Some(p) = log_path.parent() {
-            std::fs::create_dir_all(p).map_err(io)?;
-        }
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log_path)
-            .map_err(io)?;
+        let log = crate::child::open_log(&log_path).map_err(io)?;
+        // Output goes through a pipe so a flood of it is capped, not a 50 GB log.
+        let (out_r, out_w) = std::io::pipe().map_err(io)?;
         tracing::info!(model = %self.name, cmd = %cmdline, log = %log_path.display(), n = batch.len(), "running embed command");
         let mut cmd = Command::new("sh");
         cmd.arg("-c")
             .arg(&cmdline)
             .stdin(Stdio::null())
-            .stdout(log.try_clone().map_err(io)?)
-            .stderr(log);
-        #[cfg(unix)]
-        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-        let mut child = cmd
-            .spawn()
+            .stdout(out_w.try_clone().map_err(io)?)
+            .stderr(out_w);
+        let logged = crate::child::capture(out_r, log, crate::child::LOG_CAP);
+        let scope = self.workdir.clone().unwrap_or_else(std::env::temp_dir);
+        let child = Supervised::spawn(cmd, &scope)
             .map_err(|e| self.err(format!("could not start `sh -c {cmdline}`: {e}")))?;
-        let status = match child.wait_timeout(self.timeout).map_err(io)? {
-            Some(s) => s,
-            None => {
-                // Kill the whole process group (sh and what it started). Done with
-                // the syscall: procps `kill -KILL -PGID` was seen to signal -1 (everything).
-                #[cfg(unix)]
-                if let Ok(pgid) = i32::try_from(child.id())
-                    && pgid > 1
-                {
-                    // SAFETY: plain kill(2) on the child's own process group.
-                    unsafe {
-                        libc::kill(-pgid, libc::SIGKILL);
-                    }
-                }
-                let _ = child.kill();
-                let _ = child.wait();
+        let outcome = child.wait(self.timeout).map_err(io)?;
+        // Everything that held the pipe is dead now; the log is complete
+        // once the copier has drained it.
+        let _ = logged.recv_timeout(Duration::from_secs(5));
+        let status = match outcome {
+            Outcome::Exited(s) => s,
+            Outcome::TimedOut => {
                 return Err(self.err(format!(
-                    "timed out after {:?} (raise `timeout_s` in the model config); log {}: {}",
+                    "timed out after {:?} and was killed with everything it started \
+                     (raise `timeout_s` in the model config); log {}: {}",
                     self.timeout,
                     log_path.display(),
                     tail(&log_path, 800)
                 )));
+            }
+            Outcome::Stopped => {
+                return Err(EmbedError::Stopped {
+                    model: self.name.clone(),
+                });
             }
         };
         if !status.success() {

@@ -64,6 +64,8 @@ pub enum EmbedError {
     },
     #[error("model {model}: {msg}")]
     Missing { model: String, msg: String },
+    #[error("model {model}: stopped by a signal (its program was killed); run again to continue")]
+    Stopped { model: String },
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
     #[error("model {model}: {source}")]

@@ -15,6 +15,31 @@ pub struct PrecomputedEmbedder {
     emb: Array2<f32>,
 }
 
+/// Says what is wrong with an `.npy` file that does not read as a 2-D float
+/// array: truncated (fewer data bytes than its header promises), or else
+/// the reader's own reason.
+fn npy_problem(path: &Path, e: &ndarray_npy::ReadNpyError) -> String {
+    if let ndarray_npy::ReadNpyError::Io(io) = e
+        && io.kind() == std::io::ErrorKind::UnexpectedEof
+    {
+        let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        return format!(
+            "truncated: the file ends at byte {size}, before the data its header announces \
+             (hint: the copy is incomplete; write or copy it again)"
+        );
+    }
+    let text = e.to_string();
+    if text.contains("descriptor") || text.contains("header") || text.contains("magic") {
+        let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        if size < 128 {
+            return format!(
+                "truncated or not an .npy file ({size} bytes; a header alone is 128): {text}"
+            );
+        }
+    }
+    format!("not a 2-D float32/float64 .npy array: {text}")
+}
+
 impl PrecomputedEmbedder {
     /// Loads `path`: `.npy` (with `ids_file`) or HDF5 (`ids_dataset`, `emb_dataset`).
     pub fn load(
@@ -37,9 +62,15 @@ impl PrecomputedEmbedder {
             })?;
             let emb: Array2<f32> = match ndarray_npy::read_npy::<_, Array2<f32>>(path) {
                 Ok(a) => a,
-                Err(_) => ndarray_npy::read_npy::<_, Array2<f64>>(path)
+                Err(e32) => ndarray_npy::read_npy::<_, Array2<f64>>(path)
                     .map(|a| a.mapv(|x| x as f32))
-                    .map_err(|e| bad(format!("not a 2-D float32/float64 .npy array: {e}")))?,
+                    .map_err(|e64| {
+                        // The f32 reader's error is the telling one unless the file is f64.
+                        let eof = |e: &ndarray_npy::ReadNpyError| {
+                            matches!(e, ndarray_npy::ReadNpyError::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof)
+                        };
+                        bad(npy_problem(path, if eof(&e64) { &e64 } else { &e32 }))
+                    })?,
             };
             let text = std::fs::read_to_string(ids_file).map_err(|source| EmbedError::Io {
                 model: name.into(),
@@ -85,6 +116,12 @@ impl PrecomputedEmbedder {
         };
         if ids.len() != emb.nrows() {
             return Err(bad(format!("{} ids but {} rows", ids.len(), emb.nrows())));
+        }
+        if emb.ncols() == 0 {
+            return Err(bad(format!(
+                "the embeddings have 0 columns (shape [{}, 0]): nothing to train a probe on",
+                emb.nrows()
+            )));
         }
         let mut index = HashMap::with_capacity(ids.len());
         for (i, id) in ids.into_iter().enumerate() {

@@ -72,6 +72,66 @@ pub struct ModelSpec {
     pub ids_file: Option<PathBuf>,
 }
 
+/// Names of models, ensembles and sweeps become file names and shell
+/// words: letters, digits and `- _ + .`, not starting with a dot.
+pub fn check_name(what: &str, name: &str) -> Result<(), String> {
+    if name.is_empty()
+        || name.starts_with('.')
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_+.".contains(c))
+    {
+        return Err(format!(
+            "{what} name {name:?}: use letters, digits and - _ + . only, not starting with a dot (it names files)"
+        ));
+    }
+    Ok(())
+}
+
+/// The placeholders a `command` may use.
+pub const PLACEHOLDERS: [&str; 7] = [
+    "fasta",
+    "dna_fasta",
+    "protein_fasta",
+    "out",
+    "device",
+    "batch_size",
+    "model",
+];
+
+/// Refuses `{word}` placeholders the command contract does not define (they
+/// would reach the shell literally). `{{` and `}}` and shell forms such as
+/// `${VAR}` or `{a,b}` are left alone.
+fn check_placeholders(cmd: &str) -> Result<(), String> {
+    let b = cmd.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'{' && (i == 0 || b[i - 1] != b'$') {
+            if let Some(len) = cmd[i + 1..].find('}') {
+                let word = &cmd[i + 1..i + 1 + len];
+                let looks_like_placeholder = !word.is_empty()
+                    && word.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                if looks_like_placeholder && !PLACEHOLDERS.contains(&word) {
+                    let hint = PLACEHOLDERS
+                        .iter()
+                        .map(|k| (strsim::jaro_winkler(word, k), *k))
+                        .filter(|(s, _)| *s > 0.75)
+                        .max_by(|a, b| a.0.total_cmp(&b.0))
+                        .map(|(_, k)| format!("did you mean {{{k}}}? "))
+                        .unwrap_or_default();
+                    return Err(format!(
+                        "command: unknown placeholder {{{word}}}; {hint}the placeholders are {}",
+                        PLACEHOLDERS.map(|p| format!("{{{p}}}")).join(" ")
+                    ));
+                }
+                i += len + 1;
+            }
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
 /// Run-time context for building embedders.
 #[derive(Debug, Clone, Default)]
 pub struct BuildContext {
@@ -121,19 +181,10 @@ impl ModelSpec {
         })
     }
 
-    /// Checks required and allowed fields for the kind. `Err` is a message with a hint.
+    /// Checks required and allowed fields for the kind, and their values.
+    /// `Err` is a message with a hint.
     pub fn check(&self) -> Result<(), String> {
-        if self.name.is_empty()
-            || !self
-                .name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_+.".contains(c))
-        {
-            return Err(format!(
-                "model name {:?}: use letters, digits and - _ + . only (it names files)",
-                self.name
-            ));
-        }
+        check_name("model", &self.name)?;
         let (allowed, required): (&[&str], &[&str]) = match self.kind {
             ModelKind::Kmer => (&["k"], &["k"]),
             ModelKind::Codon => (&["rscu"], &[]),
@@ -178,6 +229,54 @@ impl ModelSpec {
             && !["mean", "cls"].contains(&p.as_str())
         {
             return Err(format!("pooling {p:?}: expected mean or cls"));
+        }
+        self.check_values()
+    }
+
+    /// Sizes and limits that must be positive (caught here, at config load,
+    /// not in the middle of a run).
+    fn check_values(&self) -> Result<(), String> {
+        if self.k == Some(0) {
+            return Err("k = 0: must be >= 1 (the k-mer length; e.g. k: 3)".into());
+        }
+        if let (ModelKind::Kmer, Some(k)) = (self.kind, self.k)
+            && let Err(EmbedError::Config { msg, .. }) =
+                KmerEmbedder::new(&self.name, self.modality(), k)
+        {
+            return Err(msg);
+        }
+        if let Some(t) = self.max_tokens
+            && t < 2
+        {
+            return Err(format!(
+                "max_tokens = {t}: must be >= 2 (the token budget of a batch; e.g. max_tokens: 1024)"
+            ));
+        }
+        for (key, v) in [("window", self.window), ("stride", self.stride)] {
+            if v == Some(0) {
+                return Err(format!(
+                    "{key} = 0: must be >= 1 (tokens; leave it out for the model's own maximum)"
+                ));
+            }
+        }
+        if let (Some(w), Some(s)) = (self.window, self.stride)
+            && s > w
+        {
+            return Err(format!(
+                "stride = {s} > window = {w}: windows would skip residues; use stride <= window"
+            ));
+        }
+        if self.timeout_s == Some(0) {
+            return Err("timeout_s = 0: must be >= 1 (seconds a batch may take)".into());
+        }
+        if self.batch_size == Some(0) {
+            return Err("batch_size = 0: must be >= 1 (sequences per command call)".into());
+        }
+        if self.dim == Some(0) {
+            return Err("dim = 0: must be >= 1 (or leave it out to take the output's)".into());
+        }
+        if let Some(c) = &self.command {
+            check_placeholders(c)?;
         }
         Ok(())
     }

@@ -218,7 +218,7 @@ impl Weights {
             ));
         }
         let d = t.data();
-        Ok(match t.dtype() {
+        let v: Vec<f32> = match t.dtype() {
             safetensors::Dtype::F32 => d
                 .chunks_exact(4)
                 .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
@@ -236,7 +236,14 @@ impl Weights {
                     "tensor {key}: dtype {other:?} is not supported (F32, F16, BF16)"
                 ));
             }
-        })
+        };
+        if let Some(i) = v.iter().position(|x| !x.is_finite()) {
+            return Err(format!(
+                "tensor {key} holds a non-finite value ({}) at flat index {i}: the checkpoint is corrupt",
+                v[i]
+            ));
+        }
+        Ok(v)
     }
 }
 
@@ -273,6 +280,43 @@ impl EsmModel {
                 "{}: hidden_act {:?} is not supported (gelu; or add_bias_fnn: false for the gated variant)",
                 cpath.display(),
                 config.hidden_act
+            ));
+        }
+        for (key, v) in [
+            ("vocab_size", config.vocab_size),
+            ("hidden_size", config.hidden_size),
+            ("num_hidden_layers", config.num_hidden_layers),
+            ("num_attention_heads", config.num_attention_heads),
+            ("intermediate_size", config.intermediate_size),
+        ] {
+            if v == 0 {
+                return Err(format!("{}: {key} = 0: must be >= 1", cpath.display()));
+            }
+        }
+        if config.pad_token_id as usize >= config.vocab_size {
+            return Err(format!(
+                "{}: pad_token_id = {} is outside the vocabulary (vocab_size = {})",
+                cpath.display(),
+                config.pad_token_id,
+                config.vocab_size
+            ));
+        }
+        // Positions start after pad_token_id; <cls> and <eos> take two: at
+        // least one residue must fit in a window.
+        let min_pos = config.pad_token_id as usize + 4;
+        if config.max_position_embeddings < min_pos {
+            return Err(format!(
+                "{}: max_position_embeddings = {} leaves no room for a residue \
+                 (needs >= pad_token_id + 4 = {min_pos})",
+                cpath.display(),
+                config.max_position_embeddings
+            ));
+        }
+        if !(config.layer_norm_eps > 0.0 && config.layer_norm_eps.is_finite()) {
+            return Err(format!(
+                "{}: layer_norm_eps = {}: must be > 0",
+                cpath.display(),
+                config.layer_norm_eps
             ));
         }
         if !config
@@ -608,6 +652,17 @@ impl EsmEmbedder {
             msg,
         };
         let model = EsmModel::load(dir, device).map_err(err)?;
+        if let Some(reads) = model.tokenizer.alphabet()
+            && matches!(modality, Modality::Dna | Modality::Protein)
+            && reads != modality.as_str()
+        {
+            return Err(err(format!(
+                "{}: the vocabulary is a {reads} vocabulary, but the model is configured with \
+                 modality: {} (hint: set `modality: {reads}`, or point `weights` at the right folder)",
+                dir.join("vocab.txt").display(),
+                modality.as_str()
+            )));
+        }
         let n = model.config.num_hidden_layers as i64;
         let layer = match layer {
             None | Some(-1) => None,

@@ -53,6 +53,33 @@ impl Tokenizer {
         })
     }
 
+    /// What the vocabulary reads, when it clearly reads one thing: `dna` for
+    /// nucleotide k-mers (tokens of 2+ letters from ACGTN) with no amino-acid
+    /// letters, `protein` for a residue alphabet (L, K, W, … as single tokens).
+    pub fn alphabet(&self) -> Option<&'static str> {
+        let words: Vec<&str> = self
+            .vocab
+            .keys()
+            .filter(|t| !t.starts_with('<') && !t.is_empty())
+            .map(String::as_str)
+            .collect();
+        let aa_only = words
+            .iter()
+            .filter(|t| t.len() == 1 && "DEFHIKLMPQRSVWY".contains(**t))
+            .count();
+        let kmers = words
+            .iter()
+            .filter(|t| t.len() >= 2 && t.bytes().all(|b| b"ACGTN".contains(&b)))
+            .count();
+        if aa_only >= 10 {
+            Some("protein")
+        } else if kmers >= 4 {
+            Some("dna")
+        } else {
+            None
+        }
+    }
+
     /// Token ids of a sequence, without special tokens.
     pub fn encode(&self, seq: &[u8]) -> Vec<u32> {
         let s = String::from_utf8_lossy(seq).to_ascii_uppercase();

@@ -390,7 +390,9 @@ fn load_embeddings(
         let e = crate::store::read_rows_cached(&p, &ids)?;
         if let Some(((r, c), _)) = e.indexed_iter().find(|(_, v)| !v.is_finite()) {
             return Err(ProbeError::Input(format!(
-                "model {m}: non-finite embedding for gene {} (column {c}) in {}",
+                "model {m}: non-finite embedding for gene {} (column {c}) in {}: the store is damaged \
+                 (genoprot checks every value before writing one); to recover, delete that file and run \
+                 again: the model is embedded anew and only its cells rerun",
                 ids[r],
                 p.display()
             )));
@@ -492,7 +494,7 @@ fn late_fusion(cells_dir: &Path, cell: &CellSpec, prep: &Prepared) -> Result<Fus
     let mut members = Vec::new();
     for (m, id) in cell.members.iter().zip(&cell.member_cells) {
         let p = cells_dir.join(format!("{id}.h5"));
-        let r = CellResult::read(&p).map_err(|e| {
+        let r = CellResult::read_as(&p, id).map_err(|e| {
             ProbeError::Input(format!(
                 "late fusion {}: member {m}'s cell {} is not available: {e}",
                 cell.model,
@@ -696,13 +698,32 @@ impl CellResult {
                 .with_data(&self.weights)
                 .create("fusion_weights")
                 .map_err(&e)?;
-            f.close().map_err(&e)?;
+            drop((mg, c));
+            crate::store::finish_h5(f, tmp.path(), dest)?;
         }
         tmp.commit().map_err(|source| StoreError::Io {
             path: dest.to_path_buf(),
             source,
         })?;
         Ok(())
+    }
+
+    /// Reads the cell store of cell `id` and checks that it is that cell's: a
+    /// valid store copied or renamed under another cell's file name is an
+    /// error (callers treat it as missing).
+    pub fn read_as(path: &Path, id: &str) -> Result<CellResult, StoreError> {
+        let r = Self::read(path)?;
+        if r.id != id {
+            return Err(StoreError::Invalid {
+                path: path.to_path_buf(),
+                msg: format!(
+                    "holds cell {} (attribute cell_id), not {id}: a copied or renamed cell store; \
+                     it is treated as missing and rewritten when the cell runs",
+                    r.id
+                ),
+            });
+        }
+        Ok(r)
     }
 
     /// Reads a cell store.
@@ -814,6 +835,17 @@ impl CellResult {
     }
 }
 
+/// The `cell_id` attribute of a cell store: what [`CellResult::read_as`]
+/// checks, without reading the arrays.
+pub fn stored_cell_id(path: &Path) -> Result<String, StoreError> {
+    let e = h5e(path);
+    let f = hdf5::File::open(path).map_err(&e)?;
+    f.attr("cell_id")
+        .and_then(|a| a.read_scalar::<VarLenUnicode>())
+        .map(|v| v.as_str().to_string())
+        .map_err(&e)
+}
+
 /// Cell stores in `dir` by id (file stem).
 pub fn cell_path(dir: &Path, id: &str) -> PathBuf {
     dir.join(format!("{id}.h5"))
@@ -861,7 +893,7 @@ mod tests {
             seed: 2,
             ..Default::default()
         });
-        ds.write(&d.path().join("data")).unwrap();
+        ds.write(&d.path().join("data"), false).unwrap();
         (d, ds)
     }
 

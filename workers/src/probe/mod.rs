@@ -116,11 +116,52 @@ impl ProbeParams {
                 ));
             }
         }
-        if self.hidden.contains(&0) {
-            return Err("probe.hidden sizes must be >= 1".into());
+        if let Some(w) = self
+            .hidden
+            .iter()
+            .find(|w| **w == 0 || **w > MAX_HIDDEN_WIDTH)
+        {
+            return Err(format!(
+                "probe.hidden = {w}: each width must be between 1 and {MAX_HIDDEN_WIDTH} \
+                 (probes on frozen embeddings use 64-4096; e.g. hidden: [256])"
+            ));
         }
         Ok(())
     }
+
+    /// Bytes a cell of this probe needs for `in_dim` features and `outputs`
+    /// outputs (rough: weights, gradients, two AdamW moments and autodiff
+    /// copies, plus a batch of activations through every layer).
+    pub fn memory_estimate(&self, in_dim: usize, outputs: usize) -> u128 {
+        let widths: Vec<u128> = std::iter::once(in_dim)
+            .chain(match self.kind {
+                ProbeKind::Mlp => self.hidden.clone(),
+                ProbeKind::Logreg => Vec::new(),
+            })
+            .chain(std::iter::once(outputs))
+            .map(|w| w as u128)
+            .collect();
+        let params: u128 = widths.windows(2).map(|w| w[0] * w[1] + w[1]).sum();
+        let acts: u128 = widths.iter().sum::<u128>() * self.batch as u128;
+        4 * (5 * params + 3 * acts)
+    }
+}
+
+/// The widest hidden layer a config may ask for.
+pub const MAX_HIDDEN_WIDTH: usize = 65_536;
+
+/// Bytes of memory the system can still give (`MemAvailable`), when known.
+pub fn available_memory() -> Option<u128> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let kb: u128 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("MemAvailable:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb * 1024)
 }
 
 /// What the probe predicts.
@@ -149,4 +190,14 @@ pub enum ProbeError {
     Input(String),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+}
+
+impl ProbeError {
+    /// The file system refused to store the result ([`crate::store::StoreError::storage_fault`]).
+    pub fn storage_fault(&self) -> Option<String> {
+        match self {
+            ProbeError::Store(e) => e.storage_fault(),
+            _ => None,
+        }
+    }
 }

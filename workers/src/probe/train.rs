@@ -219,6 +219,22 @@ pub fn train_probe(
     device: &Device,
 ) -> Result<ProbeOutput, ProbeError> {
     p.check().map_err(ProbeError::Input)?;
+    let need = p.memory_estimate(x.dim(), head.outputs());
+    if let Some(avail) = super::available_memory()
+        && need > avail
+    {
+        let gib = |b: u128| b as f64 / (1u128 << 30) as f64;
+        return Err(ProbeError::Input(format!(
+            "a {:?} probe with hidden {:?} on {}-d features needs about {:.1} GiB \
+             (weights, gradients, optimizer state, a batch of activations); {:.1} GiB is available; \
+             use smaller probe.hidden widths or a smaller probe.batch",
+            p.kind,
+            p.hidden,
+            x.dim(),
+            gib(need),
+            gib(avail)
+        )));
+    }
     let c = match p.c.as_ref().map(|c| c.values()) {
         None => None,
         Some(v) if v.len() == 1 => Some(v[0]),

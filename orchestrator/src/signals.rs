@@ -1,0 +1,75 @@
+//! SIGINT and SIGTERM for long commands (`run`, the workers).
+//!
+//! * First SIGINT (Ctrl-C): running external programs are killed, running
+//!   cells finish, nothing new starts; the command then exits 130.
+//!   A second SIGINT exits 130 at once.
+//! * SIGTERM (Slurm's time limit, `scancel`, `kill`): running external
+//!   programs are killed with everything they started, one line is printed,
+//!   and the process exits 143. Files being written are temp files, removed
+//!   by the next run; nothing under a final name is half-written.
+
+use signal_hook::consts::{SIGINT, SIGTERM};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+static STOP: AtomicBool = AtomicBool::new(false);
+static TERM: AtomicBool = AtomicBool::new(false);
+
+/// Installs the handlers once (a thread that waits for the signals).
+pub fn install() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let mut signals = match signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!("cannot install signal handlers: {e}");
+                return;
+            }
+        };
+        let spawned = std::thread::Builder::new()
+            .name("signals".into())
+            .spawn(move || {
+                for sig in signals.forever() {
+                    if sig == SIGTERM {
+                        TERM.store(true, Ordering::SeqCst);
+                    }
+                    workers::child::request_stop();
+                    if sig == SIGTERM {
+                        STOP.store(true, Ordering::SeqCst);
+                        workers::child::kill_all();
+                        eprintln!("terminated; run again to continue");
+                        std::process::exit(143);
+                    }
+                    if STOP.swap(true, Ordering::SeqCst) {
+                        workers::child::kill_all();
+                        eprintln!("\nstopping now; run again to continue");
+                        std::process::exit(130);
+                    }
+                    workers::child::kill_all();
+                    eprintln!(
+                        "\nCtrl-C: finishing running cells, starting no new ones (Ctrl-C again to quit now)"
+                    );
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!("cannot start the signal thread: {e}");
+        }
+    });
+}
+
+/// Whether a stop was asked for (Ctrl-C or SIGTERM).
+pub fn stopped() -> bool {
+    STOP.load(Ordering::SeqCst)
+}
+
+/// Ends a command that stopped because of a signal: after Ctrl-C prints
+/// `msg` and exits 130; after SIGTERM waits for the signal thread, which
+/// prints its one line and exits 143.
+pub fn exit_stopped(msg: &str) -> ! {
+    if TERM.load(Ordering::SeqCst) {
+        loop {
+            std::thread::park();
+        }
+    }
+    eprintln!("{msg}");
+    std::process::exit(130)
+}
