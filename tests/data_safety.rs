@@ -6,6 +6,8 @@
 //! files of killed writers.
 
 mod common;
+#[path = "common/fuzz.rs"]
+mod fuzz;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -47,7 +49,10 @@ fn snapshot(dir: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
 }
 
 fn synth(dir: &Path, out: &str, genes: &str) {
-    let (code, _, err) = gp(dir, &["-q", "dataset", "synth", "--out", out, "--genes", genes]);
+    let (code, _, err) = gp(
+        dir,
+        &["-q", "dataset", "synth", "--out", out, "--genes", genes],
+    );
     assert_eq!(code, 0, "{err}");
 }
 
@@ -76,8 +81,7 @@ fn dataset_out_never_deletes_or_overwrites_what_genoprot_did_not_write() {
         let (code, out, err) = gp(d.path(), &args);
         assert_eq!(code, 1, "{out}{err}");
         assert!(
-            err.contains("mine: exists and is not a genoprot dataset")
-                && err.contains("--force"),
+            err.contains("mine: exists and is not a genoprot dataset") && err.contains("--force"),
             "{err}"
         );
         assert_eq!(snapshot(&mine), before, "{args:?} changed the folder");
@@ -85,7 +89,9 @@ fn dataset_out_never_deletes_or_overwrites_what_genoprot_did_not_write() {
     // --force writes the dataset's files and leaves every other file alone.
     let (code, _, err) = gp(
         d.path(),
-        &["-q", "dataset", "synth", "--out", "mine", "--genes", "20", "--force"],
+        &[
+            "-q", "dataset", "synth", "--out", "mine", "--genes", "20", "--force",
+        ],
     );
     assert_eq!(code, 0, "{err}");
     let after = snapshot(&mine);
@@ -159,7 +165,10 @@ fn dataset_out_never_deletes_or_overwrites_what_genoprot_did_not_write() {
     // ... and in an empty folder it writes there, leaving no temp folder.
     let empty = d.path().join("empty");
     std::fs::create_dir_all(&empty).unwrap();
-    let (code, _, err) = gp(&empty, &["-q", "dataset", "synth", "--out", ".", "--genes", "20"]);
+    let (code, _, err) = gp(
+        &empty,
+        &["-q", "dataset", "synth", "--out", ".", "--genes", "20"],
+    );
     assert_eq!(code, 0, "{err}");
     let names: Vec<String> = std::fs::read_dir(&empty)
         .unwrap()
@@ -187,7 +196,14 @@ executor: {workers: 1}
 fn mount_tmpfs(dir: &Path, size: &str) -> bool {
     std::fs::create_dir_all(dir).unwrap();
     Command::new("mount")
-        .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs", s(dir)])
+        .args([
+            "-t",
+            "tmpfs",
+            "-o",
+            &format!("size={size}"),
+            "tmpfs",
+            s(dir),
+        ])
         .output()
         .is_ok_and(|o| o.status.success())
 }
@@ -215,11 +231,7 @@ fn a_full_store_stops_the_run_at_the_first_failed_write_and_keeps_every_file_who
         return;
     }
     let _guard = Unmount(store.clone());
-    std::fs::write(
-        d.path().join("c.yaml"),
-        SWEEP.replace("STORE", s(&store)),
-    )
-    .unwrap();
+    std::fs::write(d.path().join("c.yaml"), SWEEP.replace("STORE", s(&store))).unwrap();
     let (code, out, err) = gp(d.path(), &["run", "c.yaml"]);
     assert_eq!(code, 1, "{out}{err}");
     assert!(
@@ -241,9 +253,16 @@ fn a_full_store_stops_the_run_at_the_first_failed_write_and_keeps_every_file_who
         .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.'))
         .collect();
     for p in &finals {
-        let c = workers::probe::cell::CellResult::read(p)
-            .unwrap_or_else(|e| panic!("{} is under its final name but unreadable: {e}", p.display()));
-        assert_eq!(format!("{}.h5", c.id), p.file_name().unwrap().to_string_lossy());
+        let c = workers::probe::cell::CellResult::read(p).unwrap_or_else(|e| {
+            panic!(
+                "{} is under its final name but unreadable: {e}",
+                p.display()
+            )
+        });
+        assert_eq!(
+            format!("{}.h5", c.id),
+            p.file_name().unwrap().to_string_lossy()
+        );
     }
     if let Some(p) = finals.first() {
         let py = common::python_with_h5py();
@@ -251,7 +270,11 @@ fn a_full_store_stops_the_run_at_the_first_failed_write_and_keeps_every_file_who
             .args(["-c", "import h5py,sys; f=h5py.File(sys.argv[1]); print(f.attrs['cell_id'], f['test/pred'].shape)", s(p)])
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let plan = plan_counts(d.path(), "c.yaml");
     let probe = plan["stages"]
@@ -261,7 +284,11 @@ fn a_full_store_stops_the_run_at_the_first_failed_write_and_keeps_every_file_who
         .find(|s| s["stage"] == "probe")
         .unwrap()
         .clone();
-    assert_eq!(probe["done"].as_u64().unwrap() as usize, finals.len(), "{plan}");
+    assert_eq!(
+        probe["done"].as_u64().unwrap() as usize,
+        finals.len(),
+        "{plan}"
+    );
     assert!(probe["missing"].as_u64().unwrap() > 0, "{plan}");
 }
 
@@ -307,11 +334,7 @@ fn a_read_only_store_is_one_error_naming_the_path() {
     assert_eq!(snapshot(&store), before);
     // A store path that is a file: the path and a hint.
     std::fs::write(d.path().join("afile"), b"x").unwrap();
-    std::fs::write(
-        d.path().join("c3.yaml"),
-        SWEEP.replace("STORE", "afile"),
-    )
-    .unwrap();
+    std::fs::write(d.path().join("c3.yaml"), SWEEP.replace("STORE", "afile")).unwrap();
     let (code, _, err) = gp(d.path(), &["run", "c3.yaml"]);
     assert_eq!(code, 1);
     assert!(err.contains("afile") && err.contains("hint"), "{err}");
@@ -331,7 +354,11 @@ fn read_pid(p: &Path) -> i32 {
         {
             return s.trim().parse().unwrap();
         }
-        assert!(t.elapsed() < Duration::from_secs(60), "{} never written", p.display());
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "{} never written",
+            p.display()
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -394,7 +421,11 @@ fn sigterm_kills_the_embedder_and_everything_it_started() {
     assert_eq!(out.status.code(), Some(143), "{err}");
     assert!(err.contains("terminated; run again to continue"), "{err}");
     assert_eq!(err.matches("terminated").count(), 1, "{err}");
-    for (what, pid) in [("sh", sh), ("background child", bg), ("setsid grandchild", detached)] {
+    for (what, pid) in [
+        ("sh", sh),
+        ("background child", bg),
+        ("setsid grandchild", detached),
+    ] {
         assert!(wait_dead(pid), "the {what} ({pid}) outlived SIGTERM");
     }
 }
@@ -433,11 +464,17 @@ fn oversized_probes_are_config_errors_before_anything_is_written() {
     let cfg = SWEEP.replace("STORE", "runs/x");
     for (bad, want) in [
         (
-            cfg.replace("probe: {kind: logreg, max_epochs: 5, batch: 64}", "probe: {hidden: [2000000000]}"),
+            cfg.replace(
+                "probe: {kind: logreg, max_epochs: 5, batch: 64}",
+                "probe: {hidden: [2000000000]}",
+            ),
             "c.yaml:9:18: probe.hidden = 2000000000: each width must be between 1 and 65536",
         ),
         (
-            cfg.replace("tasks: [membrane, expression, essential, fold_class]", "tasks: []"),
+            cfg.replace(
+                "tasks: [membrane, expression, essential, fold_class]",
+                "tasks: []",
+            ),
             "c.yaml:5:8: tasks: [] selects nothing",
         ),
         (
@@ -452,13 +489,19 @@ fn oversized_probes_are_config_errors_before_anything_is_written() {
             format!("{cfg}splits: {{fractions: [0.5, 0.2, 0.2]}}\n"),
             "must sum to 1 (they sum to 0.9",
         ),
-        (cfg.replace("k: 1}", "k: 0}"), "c.yaml:7:6: model aac: k = 0: must be >= 1"),
+        (
+            cfg.replace("k: 1}", "k: 0}"),
+            "c.yaml:7:6: model aac: k = 0: must be >= 1",
+        ),
     ] {
         std::fs::write(d.path().join("c.yaml"), &bad).unwrap();
         let (code, _, err) = gp(d.path(), &["run", "c.yaml"]);
         assert_eq!(code, 1, "{bad}\n{err}");
         assert!(err.contains(want), "want {want:?}\n{err}");
-        assert!(!d.path().join("runs").exists(), "a store was written for {bad}");
+        assert!(
+            !d.path().join("runs").exists(),
+            "a store was written for {bad}"
+        );
     }
 }
 
@@ -468,7 +511,9 @@ fn a_cell_store_under_another_cells_name_is_missing_not_done() {
     synth(d.path(), "data", "60");
     std::fs::write(
         d.path().join("c.yaml"),
-        SWEEP.replace("STORE", "runs/x").replace("seeds: [0, 1, 2]", "seeds: [0]"),
+        SWEEP
+            .replace("STORE", "runs/x")
+            .replace("seeds: [0, 1, 2]", "seeds: [0]"),
     )
     .unwrap();
     let (code, _, err) = gp(d.path(), &["-q", "run", "c.yaml"]);
@@ -504,7 +549,9 @@ fn temp_files_of_killed_writers_are_removed_at_start_and_others_kept() {
     synth(d.path(), "data", "40");
     std::fs::write(
         d.path().join("c.yaml"),
-        SWEEP.replace("STORE", "runs/x").replace("seeds: [0, 1, 2]", "seeds: [0]"),
+        SWEEP
+            .replace("STORE", "runs/x")
+            .replace("seeds: [0, 1, 2]", "seeds: [0]"),
     )
     .unwrap();
     let store = d.path().join("runs/x");
@@ -513,7 +560,13 @@ fn temp_files_of_killed_writers_are_removed_at_start_and_others_kept() {
         .unwrap()
         .trim()
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect::<String>();
     let dead = [
         store.join(format!(".results.h5.{host}~4194305-0.AbC123.tmp")),
@@ -530,4 +583,89 @@ fn temp_files_of_killed_writers_are_removed_at_start_and_others_kept() {
         assert!(!p.exists(), "{} survived", p.display());
     }
     assert_eq!(std::fs::read(&keep).unwrap(), b"mine");
+}
+
+/// Exit code and stderr of the binary on one input; a panic (101) or an
+/// abort (134, a signal) fails the test.
+fn checked(dir: &Path, args: &[&str], what: &str, bad: &[u8]) -> (i32, String) {
+    let (code, _, err) = gp(dir, args);
+    assert!(
+        code == 0 || code == 1,
+        "{what}: exit {code} on {:?}\n{err}",
+        String::from_utf8_lossy(bad)
+    );
+    assert!(!err.contains("panicked"), "{what}: {err}");
+    (code, err)
+}
+
+#[test]
+fn fuzzed_configs_and_dataset_inputs_exit_1_naming_the_file() {
+    use rand::SeedableRng;
+    let d = tempfile::tempdir().unwrap();
+    synth(d.path(), "data", "24");
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(20);
+    let good_cfg = SWEEP.replace("STORE", "runs/f");
+    let mut tried = 0;
+    // The config loader, through `plan`.
+    for i in 0..120 {
+        let bad = fuzz::mutate(&mut rng, good_cfg.as_bytes());
+        let name = format!("f{i}.yaml");
+        std::fs::write(d.path().join(&name), &bad).unwrap();
+        let (code, err) = checked(d.path(), &["plan", &name], "plan", &bad);
+        if code == 1 {
+            assert!(
+                err.contains(&name),
+                "plan: the error does not name {name}: {err}"
+            );
+        }
+        tried += 1;
+    }
+    // `dataset build` on mutated FASTA and label files.
+    let cds = std::fs::read(d.path().join("data/cds.fa")).unwrap();
+    let prot = std::fs::read(d.path().join("data/protein.fa")).unwrap();
+    let labels = std::fs::read(d.path().join("data/labels.tsv")).unwrap();
+    for i in 0..90 {
+        let which = i % 3;
+        let (file, good) = match which {
+            0 => ("cds.fa", &cds),
+            1 => ("protein.fa", &prot),
+            _ => ("labels.tsv", &labels),
+        };
+        let bad = fuzz::mutate(&mut rng, good);
+        let w = d.path().join(format!("in{i}"));
+        std::fs::create_dir_all(&w).unwrap();
+        std::fs::write(w.join("cds.fa"), &cds).unwrap();
+        std::fs::write(w.join("protein.fa"), &prot).unwrap();
+        std::fs::write(w.join("labels.tsv"), &labels).unwrap();
+        std::fs::write(w.join(file), &bad).unwrap();
+        let out = format!("out{i}");
+        let (code, err) = checked(
+            d.path(),
+            &[
+                "dataset",
+                "build",
+                "--cds",
+                &format!("in{i}/cds.fa"),
+                "--proteins",
+                &format!("in{i}/protein.fa"),
+                "--labels",
+                &format!("in{i}/labels.tsv"),
+                "--tasks",
+                "data/tasks.yaml",
+                "--out",
+                &out,
+            ],
+            file,
+            &bad,
+        );
+        if code == 1 {
+            assert!(
+                err.contains(&format!("in{i}/")),
+                "build: no input named: {err}"
+            );
+            assert!(!d.path().join(&out).exists(), "a failed build wrote {out}");
+        }
+        tried += 1;
+    }
+    assert!(tried >= 200);
 }

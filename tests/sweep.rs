@@ -311,8 +311,5 @@ fn config_errors_name_file_line_and_column() {
     );
     let (code, _, err) = gp(d.path(), &["run", "missing.yaml"]);
     assert_eq!(code, 1);
-    assert!(
-        err.contains("missing.yaml:1:1: no such file"),
-        "{err}"
-    );
+    assert!(err.contains("missing.yaml:1:1: no such file"), "{err}");
 }

@@ -95,7 +95,14 @@ fn csv_field(s: &str) -> String {
 /// Writes results.h5 and results.csv (both atomically).
 pub fn write(agg: &Aggregate, store: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
     let h5 = store.join("results.h5");
-    let tmp = workers::atomic::AtomicPath::new(&h5)?;
+    if h5.is_dir() {
+        anyhow::bail!(
+            "{}: is a folder; results.h5 is the file aggregate writes (move that folder away)",
+            h5.display()
+        );
+    }
+    let tmp = workers::atomic::AtomicPath::new(&h5)
+        .with_context(|| format!("creating a temp file beside {}", h5.display()))?;
     {
         let f = hdf5::File::create(tmp.path()).context("creating results.h5")?;
         let g = f.create_group("cells")?;
@@ -158,7 +165,8 @@ pub fn write(agg: &Aggregate, store: &Path) -> anyhow::Result<(PathBuf, PathBuf)
         drop(g);
         workers::store::finish_h5(f, tmp.path(), &h5)?;
     }
-    tmp.commit()?;
+    tmp.commit()
+        .with_context(|| format!("renaming the new {} into place", h5.display()))?;
     let csv = store.join("results.csv");
     let mut out = String::from("cell_id,model,fusion,members,task,kind,scope,seed,");
     out.push_str(&METRICS.join(","));

@@ -165,7 +165,10 @@ fn locate_key(text: &str, key: &str) -> Option<(usize, usize)> {
 /// Problems the YAML parser reports poorly: tab indentation and merge keys.
 fn lex_problem(text: &str, file: &str) -> Option<ConfigError> {
     for (i, line) in text.lines().enumerate() {
-        let indent: String = line.chars().take_while(|c| *c == ' ' || *c == '\t').collect();
+        let indent: String = line
+            .chars()
+            .take_while(|c| *c == ' ' || *c == '\t')
+            .collect();
         if let Some(col) = indent.find('\t') {
             return Some(ConfigError {
                 file: file.into(),
@@ -175,12 +178,17 @@ fn lex_problem(text: &str, file: &str) -> Option<ConfigError> {
             });
         }
         let t = line.trim_start();
-        if t.starts_with("<<:") || t.starts_with("- <<:") || t.contains("{<<:") || t.contains(", <<:") {
+        if t.starts_with("<<:")
+            || t.starts_with("- <<:")
+            || t.contains("{<<:")
+            || t.contains(", <<:")
+        {
             return Some(ConfigError {
                 file: file.into(),
                 line: i + 1,
                 column: line.find("<<").unwrap_or(0) + 1,
-                message: "YAML merge keys (`<<: *anchor`) are not supported; write the fields out".into(),
+                message: "YAML merge keys (`<<: *anchor`) are not supported; write the fields out"
+                    .into(),
             });
         }
     }
@@ -230,9 +238,7 @@ impl SweepConfig {
                     "no such file (hint: give the path of a sweep config, e.g. configs/demo.yaml)"
                         .into()
                 }
-                std::io::ErrorKind::IsADirectory => {
-                    "is a folder, not a sweep config file".into()
-                }
+                std::io::ErrorKind::IsADirectory => "is a folder, not a sweep config file".into(),
                 _ => format!("cannot read: {e}"),
             })
         })?;
@@ -614,6 +620,92 @@ mod tests {
         );
         let c = SweepConfig::parse(&format!("{OK}probe: {{c: [0.1, 1, 10]}}\n"), "c.yaml").unwrap();
         assert_eq!(c.probe.c.map(|c| c.values()), Some(vec![0.1, 1.0, 10.0]));
+    }
+
+    #[test]
+    fn values_that_cannot_work_are_refused_at_their_position() {
+        let cases: Vec<(String, &str)> = vec![
+            (OK.replace("  - {name: k3", "\t- {name: k3"), "c.yaml:5:1: a tab in the indentation"),
+            (
+                format!("{OK}defaults: &d {{kind: mlp}}\nprobe:\n  <<: *d\n"),
+                "c.yaml:11:3: YAML merge keys",
+            ),
+            (OK.replace("name: t\n", "name: a/b\n"), "c.yaml:1:1: sweep name \"a/b\""),
+            (OK.replace("name: t\n", "name: \"x;rm\"\n"), "sweep name \"x;rm\""),
+            (OK.replace("name: k3,", "name: ..,"), "model name \"..\": use letters"),
+            (OK.replace("name: both,", "name: .hidden,"), "ensemble name \".hidden\""),
+            (
+                OK.replace("members: [k3, aac]", "members: [aac, aac]"),
+                "ensemble both: member `aac` is listed twice",
+            ),
+            (OK.replace("k: 3}", "k: 9}"), "k = 9 gives too many features for dna"),
+            (
+                format!("{OK}  - {{name: c, kind: command, command: \"x {{fasta}} {{nope}}\"}}\n")
+                    .replace("ensembles:\n  - {name: both, members: [k3, aac]}\n", "")
+                    + "",
+                "command: unknown placeholder {nope}",
+            ),
+            (
+                OK.replace(
+                    "ensembles:",
+                    "  - {name: c, kind: command, command: \"x {fasta} {ot}\"}\nensembles:",
+                ),
+                "did you mean {out}?",
+            ),
+            (
+                OK.replace(
+                    "ensembles:",
+                    "  - {name: c, kind: command, timeout_s: 0, command: \"x {fasta}\"}\nensembles:",
+                ),
+                "timeout_s = 0: must be >= 1",
+            ),
+            (
+                OK.replace(
+                    "ensembles:",
+                    "  - {name: e, kind: esm, weights: w, window: 0}\nensembles:",
+                ),
+                "window = 0: must be >= 1",
+            ),
+            (
+                OK.replace(
+                    "ensembles:",
+                    "  - {name: e, kind: esm, weights: w, max_tokens: 1}\nensembles:",
+                ),
+                "max_tokens = 1: must be >= 2",
+            ),
+            (
+                OK.replace(
+                    "ensembles:",
+                    "  - {name: e, kind: esm, weights: w, window: 8, stride: 9}\nensembles:",
+                ),
+                "stride = 9 > window = 8",
+            ),
+        ];
+        for (text, want) in cases {
+            let e = err(&text);
+            assert!(e.contains(want), "want {want:?}, got {e:?} for\n{text}");
+        }
+        // Shell-like braces are not placeholders.
+        let ok = OK.replace(
+            "ensembles:",
+            "  - {name: c, kind: command, command: \"x ${HOME} {fasta} {out} a{1,2}\"}\nensembles:",
+        );
+        SweepConfig::parse(&ok, "c.yaml").unwrap();
+    }
+
+    #[test]
+    fn unreadable_config_files_are_named_with_a_position_and_a_hint() {
+        let d = tempfile::tempdir().unwrap();
+        let e = SweepConfig::load(&d.path().join("nope.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.ends_with("nope.yaml:1:1: no such file (hint: give the path of a sweep config, e.g. configs/demo.yaml)"), "{e}");
+        let e = SweepConfig::load(d.path()).unwrap_err().to_string();
+        assert!(e.contains(":1:1: is a folder"), "{e}");
+        let p = d.path().join("bin.yaml");
+        std::fs::write(&p, b"name: t\ndataset: d\nstore: \xff\xfe\n").unwrap();
+        let e = SweepConfig::load(&p).unwrap_err().to_string();
+        assert!(e.contains("bin.yaml:3:8: not UTF-8 text (byte 26)"), "{e}");
     }
 
     #[test]

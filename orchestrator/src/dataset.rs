@@ -208,7 +208,11 @@ pub fn run(cmd: DatasetCommand) -> anyhow::Result<()> {
                 .collect();
             println!(
                 "tasks{}: {}",
-                if inferred { " (inferred from the columns; give --tasks to set them)" } else { "" },
+                if inferred {
+                    " (inferred from the columns; give --tasks to set them)"
+                } else {
+                    ""
+                },
                 tasks.join(", ")
             );
         }

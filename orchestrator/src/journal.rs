@@ -87,7 +87,8 @@ impl Journal {
                 .unwrap_or_else(|_| "local".into()),
         };
         let path = self.dir.join("events.jsonl");
-        let with_path = |e: std::io::Error| std::io::Error::new(e.kind(), format!("{}: {e}", path.display()));
+        let with_path =
+            |e: std::io::Error| std::io::Error::new(e.kind(), format!("{}: {e}", path.display()));
         let mut line = Vec::with_capacity(256);
         let mut f = std::fs::OpenOptions::new()
             .create(true)
@@ -139,7 +140,11 @@ impl Journal {
                     bad.len(),
                     if bad.len() == 1 { "" } else { "s" },
                     if bad.len() == 1 { "" } else { "s" },
-                    bad.iter().take(5).map(|n| n.to_string()).collect::<Vec<_>>().join(", "),
+                    bad.iter()
+                        .take(5)
+                        .map(|n| n.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     events.len()
                 );
             });

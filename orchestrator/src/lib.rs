@@ -16,3 +16,16 @@ pub mod run;
 pub mod signals;
 pub mod submit;
 pub mod worker;
+
+/// Creates a folder of the store, with an error that names it and says what
+/// to check (a file in its place, a read-only or full file system).
+pub fn store_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        let hint = if dir.is_file() {
+            "it is a file: move it away so genoprot can make the folder"
+        } else {
+            "it must be a writable folder; is the file system read-only or full?"
+        };
+        anyhow::anyhow!("creating {}: {e} ({hint})", dir.display())
+    })
+}

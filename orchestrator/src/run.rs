@@ -132,8 +132,9 @@ fn run_cells(
     let emb_dir = cfg.embeddings_dir();
     let cdir = cells_dir(cfg);
     let log_dir = cfg.logs_dir().join("cells");
-    std::fs::create_dir_all(&log_dir)?;
-    std::fs::create_dir_all(&cdir)?;
+    for d in [&log_dir, &cdir] {
+        crate::store_dir(d)?;
+    }
     let (_, device) = workers::device::resolve(cfg.device)?;
     let ran = AtomicUsize::new(0);
     let failures = std::sync::Mutex::new(Vec::new());

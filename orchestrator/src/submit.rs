@@ -42,7 +42,7 @@ pub fn submissions(cfg: &SweepConfig) -> Vec<Submission> {
 }
 
 fn record(cfg: &SweepConfig, s: &Submission) -> anyhow::Result<()> {
-    std::fs::create_dir_all(cfg.store.join("journal"))?;
+    crate::store_dir(&cfg.store.join("journal"))?;
     let mut line = serde_json::to_vec(s)?;
     line.push(b'\n');
     let mut f = std::fs::OpenOptions::new()
@@ -239,8 +239,8 @@ pub fn write_scripts(
     config_path: &Path,
 ) -> anyhow::Result<BTreeMap<String, PathBuf>> {
     let dir = cfg.store.join("slurm");
-    std::fs::create_dir_all(&dir)?;
-    std::fs::create_dir_all(cfg.logs_dir().join("slurm"))?;
+    crate::store_dir(&dir)?;
+    crate::store_dir(&cfg.logs_dir().join("slurm"))?;
     let exe = std::env::current_exe().context("locating the genoprot binary")?;
     let cwd = std::env::current_dir()?;
     let conf = std::fs::canonicalize(config_path).unwrap_or_else(|_| cwd.join(config_path));

@@ -102,7 +102,9 @@ pub fn remove_dead_temps(dir: &Path) -> usize {
             None if !stem.rsplit_once('.').is_some_and(|(n, r)| {
                 r.len() == 6
                     && r.chars().all(|c| c.is_ascii_alphanumeric())
-                    && [".h5", ".json", ".csv", ".md", ".svg"].iter().any(|x| n.ends_with(x))
+                    && [".h5", ".json", ".csv", ".md", ".svg"]
+                        .iter()
+                        .any(|x| n.ends_with(x))
             }) =>
             {
                 false
@@ -159,7 +161,9 @@ mod tests {
         std::fs::write(live.path(), b"writing").unwrap();
         let host = crate::child::host();
         // A writer of this host that is gone (no process has start time 0 at this pid).
-        let dead = d.path().join(format!(".results.h5.{host}~4194305-0.abc123.tmp"));
+        let dead = d
+            .path()
+            .join(format!(".results.h5.{host}~4194305-0.abc123.tmp"));
         std::fs::write(&dead, b"torn").unwrap();
         // Another host's writer: cannot be checked from here, kept.
         let other = d.path().join(".results.h5.elsewhere~1-1.abc123.tmp");

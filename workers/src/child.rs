@@ -65,7 +65,13 @@ pub fn host() -> String {
     let h: String = h
         .trim()
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     if h.is_empty() { "localhost".into() } else { h }
 }
@@ -412,8 +418,14 @@ mod tests {
         let mut cmd = Command::new("sh");
         cmd.arg("-c").arg(&script);
         let s = Supervised::spawn(cmd, d.path()).unwrap();
-        let a: i32 = wait_for_file(&pids.with_extension("a")).trim().parse().unwrap();
-        let b: i32 = wait_for_file(&pids.with_extension("b")).trim().parse().unwrap();
+        let a: i32 = wait_for_file(&pids.with_extension("a"))
+            .trim()
+            .parse()
+            .unwrap();
+        let b: i32 = wait_for_file(&pids.with_extension("b"))
+            .trim()
+            .parse()
+            .unwrap();
         assert!(alive(a) && alive(b));
         let o = s.wait(Duration::from_millis(300)).unwrap();
         assert!(matches!(o, Outcome::TimedOut), "{o:?}");
@@ -434,7 +446,9 @@ mod tests {
             .arg("i=0; while [ $i -lt 20000 ]; do echo line $i; i=$((i+1)); done; echo LAST")
             .stdout(w);
         let s = Supervised::spawn(cmd, d.path()).unwrap();
-        assert!(matches!(s.wait(Duration::from_secs(60)).unwrap(), Outcome::Exited(x) if x.success()));
+        assert!(
+            matches!(s.wait(Duration::from_secs(60)).unwrap(), Outcome::Exited(x) if x.success())
+        );
         done.recv_timeout(Duration::from_secs(10)).unwrap();
         let text = std::fs::read_to_string(&log_path).unwrap();
         assert!(text.starts_with("line 0\nline 1\n"), "{}", &text[..50]);
@@ -468,7 +482,10 @@ mod tests {
         std::thread::sleep(Duration::from_millis(100));
         assert_eq!(reap_orphans(d.path()), 1);
         assert!(dead.wait().is_ok());
-        assert!(other.try_wait().unwrap().is_none(), "another scope's program was killed");
+        assert!(
+            other.try_wait().unwrap().is_none(),
+            "another scope's program was killed"
+        );
         let _ = other.kill();
         let _ = other.wait();
     }

@@ -79,7 +79,9 @@ impl StoreError {
                 let text = source.to_string();
                 FAULTS
                     .iter()
-                    .find(|(c, what)| text.contains(what) || text.contains(&format!("errno = {c},")))
+                    .find(|(c, what)| {
+                        text.contains(what) || text.contains(&format!("errno = {c},"))
+                    })
                     .map(|(c, what)| format!("{what} (errno {c})"))
             }
             StoreError::Invalid { .. } => None,

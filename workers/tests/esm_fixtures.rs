@@ -210,3 +210,92 @@ fn bad_model_folders_are_clear_errors() {
     let e = load_err(d.path(), Some(7));
     assert!(e.contains("layer 7: the model has 2 layers"), "{e}");
 }
+
+#[test]
+fn folder_values_that_cannot_work_are_refused_naming_the_field_or_tensor() {
+    let d = tempfile::tempdir().unwrap();
+    for f in ["config.json", "vocab.txt", "model.safetensors"] {
+        std::fs::copy(fixture("esm2-tiny").join(f), d.path().join(f)).unwrap();
+    }
+    let cfg = std::fs::read_to_string(d.path().join("config.json")).unwrap();
+    for (from, to, want) in [
+        (
+            "\"num_hidden_layers\": 2",
+            "\"num_hidden_layers\": 0",
+            "num_hidden_layers = 0: must be >= 1",
+        ),
+        (
+            "\"num_attention_heads\": 4",
+            "\"num_attention_heads\": 0",
+            "num_attention_heads = 0",
+        ),
+        (
+            "\"max_position_embeddings\": 24",
+            "\"max_position_embeddings\": 4",
+            "max_position_embeddings = 4 leaves no room for a residue (needs >= pad_token_id + 4 = 5)",
+        ),
+        (
+            "\"pad_token_id\": 1",
+            "\"pad_token_id\": 40",
+            "pad_token_id = 40 is outside the vocabulary (vocab_size = 33)",
+        ),
+        (
+            "\"layer_norm_eps\": 1e-05",
+            "\"layer_norm_eps\": 0.0",
+            "layer_norm_eps = 0: must be > 0",
+        ),
+    ] {
+        std::fs::write(d.path().join("config.json"), cfg.replace(from, to)).unwrap();
+        let e = load_err(d.path(), None);
+        assert!(
+            e.contains("config.json") && e.contains(want),
+            "want {want:?}: {e}"
+        );
+    }
+    std::fs::write(d.path().join("config.json"), &cfg).unwrap();
+    // A NaN inside a weight tensor: named, with where.
+    let path = d.path().join("model.safetensors");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let (name, at) = {
+        let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+        let name = "encoder.layer.1.attention.self.query.weight";
+        let name = st
+            .names()
+            .into_iter()
+            .find(|n| n.ends_with(name))
+            .unwrap()
+            .to_string();
+        let t = st.tensor(&name).unwrap();
+        (name, t.data().as_ptr() as usize - bytes.as_ptr() as usize)
+    };
+    bytes[at + 8..at + 12].copy_from_slice(&f32::NAN.to_le_bytes());
+    std::fs::write(&path, &bytes).unwrap();
+    let e = load_err(d.path(), None);
+    assert!(
+        e.contains(&format!(
+            "tensor {name} holds a non-finite value (NaN) at flat index 2"
+        )),
+        "{e}"
+    );
+    // A protein vocabulary for a DNA model, and a DNA vocabulary for a protein model.
+    let e = EsmEmbedder::load(
+        "x",
+        Modality::Dna,
+        &device(),
+        &fixture("esm2-tiny"),
+        "mean",
+        None,
+        None,
+        None,
+        None,
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(
+        e.contains("vocab.txt: the vocabulary is a protein vocabulary, but the model is configured with modality: dna"),
+        "{e}"
+    );
+    let e = load_err(&fixture("nt-tiny"), None);
+    assert!(e.contains("is a dna vocabulary"), "{e}");
+}

@@ -69,7 +69,8 @@ pub fn diagnose(path: &Path) -> Option<String> {
         return Some("the file is empty: no FASTA records".into());
     };
     if lines[first].first() != Some(&b'>') {
-        let shown: String = String::from_utf8_lossy(&lines[first][..lines[first].len().min(40)]).into();
+        let shown: String =
+            String::from_utf8_lossy(&lines[first][..lines[first].len().min(40)]).into();
         return Some(format!(
             "line {}: expected a '>' header line, found {shown:?} (a FASTA file starts with `>id`, \
              then sequence lines)",

@@ -13,6 +13,7 @@
 //!   file; a non-zero exit, a timeout or a bad output is one clear error.
 
 use super::{EmbedError, Embedder, Modality, SeqInput};
+use crate::child::{Outcome, Supervised};
 use hdf5::types::VarLenUnicode;
 use ndarray::Array2;
 use std::collections::HashMap;
@@ -20,7 +21,6 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
-use crate::child::{Outcome, Supervised};
 
 #[derive(Debug, Clone)]
 pub struct CommandEmbedder {

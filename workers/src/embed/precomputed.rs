@@ -15,13 +15,19 @@ pub struct PrecomputedEmbedder {
     emb: Array2<f32>,
 }
 
+/// Whether reading stopped at the end of the file before the data ended.
+fn is_eof(e: &ndarray_npy::ReadNpyError) -> bool {
+    match e {
+        ndarray_npy::ReadNpyError::Io(io) => io.kind() == std::io::ErrorKind::UnexpectedEof,
+        other => other.to_string().contains("EOF"),
+    }
+}
+
 /// Says what is wrong with an `.npy` file that does not read as a 2-D float
 /// array: truncated (fewer data bytes than its header promises), or else
 /// the reader's own reason.
 fn npy_problem(path: &Path, e: &ndarray_npy::ReadNpyError) -> String {
-    if let ndarray_npy::ReadNpyError::Io(io) = e
-        && io.kind() == std::io::ErrorKind::UnexpectedEof
-    {
+    if is_eof(e) {
         let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
         return format!(
             "truncated: the file ends at byte {size}, before the data its header announces \
@@ -66,10 +72,7 @@ impl PrecomputedEmbedder {
                     .map(|a| a.mapv(|x| x as f32))
                     .map_err(|e64| {
                         // The f32 reader's error is the telling one unless the file is f64.
-                        let eof = |e: &ndarray_npy::ReadNpyError| {
-                            matches!(e, ndarray_npy::ReadNpyError::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof)
-                        };
-                        bad(npy_problem(path, if eof(&e64) { &e64 } else { &e32 }))
+                        bad(npy_problem(path, if is_eof(&e64) { &e64 } else { &e32 }))
                     })?,
             };
             let text = std::fs::read_to_string(ids_file).map_err(|source| EmbedError::Io {

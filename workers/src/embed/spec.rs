@@ -106,26 +106,27 @@ fn check_placeholders(cmd: &str) -> Result<(), String> {
     let b = cmd.as_bytes();
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'{' && (i == 0 || b[i - 1] != b'$') {
-            if let Some(len) = cmd[i + 1..].find('}') {
-                let word = &cmd[i + 1..i + 1 + len];
-                let looks_like_placeholder = !word.is_empty()
-                    && word.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-                if looks_like_placeholder && !PLACEHOLDERS.contains(&word) {
-                    let hint = PLACEHOLDERS
-                        .iter()
-                        .map(|k| (strsim::jaro_winkler(word, k), *k))
-                        .filter(|(s, _)| *s > 0.75)
-                        .max_by(|a, b| a.0.total_cmp(&b.0))
-                        .map(|(_, k)| format!("did you mean {{{k}}}? "))
-                        .unwrap_or_default();
-                    return Err(format!(
-                        "command: unknown placeholder {{{word}}}; {hint}the placeholders are {}",
-                        PLACEHOLDERS.map(|p| format!("{{{p}}}")).join(" ")
-                    ));
-                }
-                i += len + 1;
+        if b[i] == b'{'
+            && (i == 0 || b[i - 1] != b'$')
+            && let Some(len) = cmd[i + 1..].find('}')
+        {
+            let word = &cmd[i + 1..i + 1 + len];
+            let looks_like_placeholder =
+                !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if looks_like_placeholder && !PLACEHOLDERS.contains(&word) {
+                let hint = PLACEHOLDERS
+                    .iter()
+                    .map(|k| (strsim::levenshtein(word, k), *k))
+                    .filter(|(d, _)| *d <= 2)
+                    .min_by_key(|(d, _)| *d)
+                    .map(|(_, k)| format!("did you mean {{{k}}}? "))
+                    .unwrap_or_default();
+                return Err(format!(
+                    "command: unknown placeholder {{{word}}}; {hint}the placeholders are {}",
+                    PLACEHOLDERS.map(|p| format!("{{{p}}}")).join(" ")
+                ));
             }
+            i += len + 1;
         }
         i += 1;
     }
