@@ -340,6 +340,50 @@ fn a_read_only_store_is_one_error_naming_the_path() {
     assert!(err.contains("afile") && err.contains("hint"), "{err}");
 }
 
+#[test]
+fn store_parts_that_are_files_or_folders_are_named_with_the_fix() {
+    let d = tempfile::tempdir().unwrap();
+    synth(d.path(), "data", "40");
+    std::fs::write(
+        d.path().join("c.yaml"),
+        SWEEP
+            .replace("STORE", "runs/x")
+            .replace("seeds: [0, 1, 2]", "seeds: [0]"),
+    )
+    .unwrap();
+    let store = d.path().join("runs/x");
+    std::fs::create_dir_all(&store).unwrap();
+    // `cells` is a file.
+    std::fs::write(store.join("cells"), b"not a folder").unwrap();
+    let (code, _, err) = gp(d.path(), &["run", "c.yaml"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("runs/x/cells") && err.contains("it is a file: move it away"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(store.join("cells")).unwrap(), b"not a folder");
+    std::fs::remove_file(store.join("cells")).unwrap();
+    // `journal` is a file (the first run made the folder: it is genoprot's to replace here).
+    std::fs::remove_dir_all(store.join("journal")).unwrap();
+    std::fs::write(store.join("journal"), b"x").unwrap();
+    let (code, _, err) = gp(d.path(), &["run", "c.yaml"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("runs/x/journal") && err.contains("is `journal` a file?"),
+        "{err}"
+    );
+    std::fs::remove_file(store.join("journal")).unwrap();
+    // `results.h5` is a folder.
+    std::fs::create_dir_all(store.join("results.h5/keep")).unwrap();
+    let (code, _, err) = gp(d.path(), &["run", "c.yaml"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("runs/x/results.h5: is a folder; results.h5 is the file aggregate writes"),
+        "{err}"
+    );
+    assert!(store.join("results.h5/keep").is_dir());
+}
+
 fn alive(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .map(|st| !st[st.rfind(')').unwrap() + 2..].starts_with('Z'))

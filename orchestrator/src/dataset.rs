@@ -91,6 +91,9 @@ pub struct BuildArgs {
     /// own files are written there; nothing else is touched).
     #[arg(long)]
     pub force: bool,
+    /// Label columns that are not tasks (comma-separated): skipped.
+    #[arg(long, value_delimiter = ',')]
+    pub ignore_columns: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -196,6 +199,7 @@ pub fn run(cmd: DatasetCommand) -> anyhow::Result<()> {
                 gaf_exclude_evidence: a.gaf_exclude_evidence,
                 gaf_min_genes: a.gaf_min_genes,
                 force: a.force,
+                ignore_columns: a.ignore_columns,
             };
             let (ds, f) = dataset::build(&inputs, &opts, &a.out)
                 .map_err(|f| fail(&f, "dataset build failed; nothing was written"))?;

@@ -66,7 +66,9 @@ impl Journal {
 
     pub fn write_plan<T: Serialize>(&self, plan: &T) -> std::io::Result<()> {
         let bytes = serde_json::to_vec_pretty(plan).map_err(std::io::Error::other)?;
-        workers::atomic::write_atomic(&self.dir.join("plan.json"), &bytes)
+        let p = self.dir.join("plan.json");
+        workers::atomic::write_atomic(&p, &bytes)
+            .map_err(|e| std::io::Error::new(e.kind(), format!("writing {}: {e}", p.display())))
     }
 
     pub fn record(

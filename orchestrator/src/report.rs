@@ -215,65 +215,71 @@ fn bars_svg(
     y_label: &str,
 ) -> anyhow::Result<()> {
     let width = (160 + tasks.len() * (series.len() * 14 + 24)).max(640) as u32;
-    let root = SVGBackend::new(path, (width, 480)).into_drawing_area();
-    root.fill(&WHITE)?;
-    let (lo, hi) = series
-        .iter()
-        .flat_map(|(_, v)| v.iter().flatten())
-        .fold((0.0f64, 1.0f64), |(lo, hi), (m, s)| {
-            (lo.min(m - s), hi.max(m + s))
-        });
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 20))
-        .margin(10)
-        .x_label_area_size(70)
-        .y_label_area_size(50)
-        .right_y_label_area_size(0)
-        .build_cartesian_2d(
-            0f64..tasks.len() as f64,
-            (lo - 0.05).min(0.0)..(hi + 0.1 + 0.045 * series.len() as f64),
-        )?;
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .x_labels(tasks.len() * 2 + 1)
-        .x_label_formatter(&|x| {
-            let i = (*x - 0.5).round();
-            if (x - 0.5 - i).abs() < 1e-6 && i >= 0.0 {
-                tasks.get(i as usize).cloned().unwrap_or_default()
-            } else {
-                String::new()
-            }
-        })
-        .y_desc(y_label)
-        .draw()?;
-    let w = 0.8 / series.len().max(1) as f64;
-    for (k, (name, vals)) in series.iter().enumerate() {
-        let color = Palette99::pick(k).to_rgba();
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (width, 480)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let (lo, hi) = series
+            .iter()
+            .flat_map(|(_, v)| v.iter().flatten())
+            .fold((0.0f64, 1.0f64), |(lo, hi), (m, s)| {
+                (lo.min(m - s), hi.max(m + s))
+            });
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 20))
+            .margin(10)
+            .x_label_area_size(70)
+            .y_label_area_size(50)
+            .right_y_label_area_size(0)
+            .build_cartesian_2d(
+                0f64..tasks.len() as f64,
+                (lo - 0.05).min(0.0)..(hi + 0.1 + 0.045 * series.len() as f64),
+            )?;
         chart
-            .draw_series(vals.iter().enumerate().filter_map(|(t, v)| {
-                v.map(|(m, _)| {
-                    let x0 = t as f64 + 0.1 + k as f64 * w;
-                    Rectangle::new([(x0, 0.0), (x0 + w * 0.9, m)], color.filled())
-                })
-            }))?
-            .label(name.clone())
-            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled()));
-        chart.draw_series(vals.iter().enumerate().filter_map(|(t, v)| {
-            v.map(|(m, s)| {
-                let x = t as f64 + 0.1 + k as f64 * w + w * 0.45;
-                ErrorBar::new_vertical(x, m - s, m, m + s, BLACK.stroke_width(1), 4)
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(tasks.len() * 2 + 1)
+            .x_label_formatter(&|x| {
+                let i = (*x - 0.5).round();
+                if (x - 0.5 - i).abs() < 1e-6 && i >= 0.0 {
+                    tasks.get(i as usize).cloned().unwrap_or_default()
+                } else {
+                    String::new()
+                }
             })
-        }))?;
+            .y_desc(y_label)
+            .draw()?;
+        let w = 0.8 / series.len().max(1) as f64;
+        for (k, (name, vals)) in series.iter().enumerate() {
+            let color = Palette99::pick(k).to_rgba();
+            chart
+                .draw_series(vals.iter().enumerate().filter_map(|(t, v)| {
+                    v.map(|(m, _)| {
+                        let x0 = t as f64 + 0.1 + k as f64 * w;
+                        Rectangle::new([(x0, 0.0), (x0 + w * 0.9, m)], color.filled())
+                    })
+                }))?
+                .label(name.clone())
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled())
+                });
+            chart.draw_series(vals.iter().enumerate().filter_map(|(t, v)| {
+                v.map(|(m, s)| {
+                    let x = t as f64 + 0.1 + k as f64 * w + w * 0.45;
+                    ErrorBar::new_vertical(x, m - s, m, m + s, BLACK.stroke_width(1), 4)
+                })
+            }))?;
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .position(SeriesLabelPosition::UpperRight)
+            .draw()?;
+        root.present()?;
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperRight)
-        .draw()?;
-    root.present()?;
-    Ok(())
+    workers::atomic::write_atomic(path, svg.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 fn heatmap_svg(
@@ -284,59 +290,63 @@ fn heatmap_svg(
 ) -> anyhow::Result<()> {
     let cw = 70i32;
     let (w, h) = (220 + cw * tasks.len() as i32, 80 + 36 * ens.len() as i32);
-    let root = SVGBackend::new(path, (w as u32, h as u32 + 40)).into_drawing_area();
-    root.fill(&WHITE)?;
-    root.draw(&Text::new(
-        "Ensemble gain over best member (primary metric; * = 95% CI excludes 0)",
-        (10, 10),
-        ("sans-serif", 16),
-    ))?;
-    let maxabs = gains.iter().map(|g| g.gain.abs()).fold(0.05f64, f64::max);
-    for (j, t) in tasks.iter().enumerate() {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (w as u32, h as u32 + 40)).into_drawing_area();
+        root.fill(&WHITE)?;
         root.draw(&Text::new(
-            t.clone(),
-            (220 + cw * j as i32 + 4, 40),
-            ("sans-serif", 11),
+            "Ensemble gain over best member (primary metric; * = 95% CI excludes 0)",
+            (10, 10),
+            ("sans-serif", 16),
         ))?;
-    }
-    for (i, e) in ens.iter().enumerate() {
-        let y = 60 + 36 * i as i32;
-        root.draw(&Text::new(e.clone(), (10, y + 12), ("sans-serif", 13)))?;
+        let maxabs = gains.iter().map(|g| g.gain.abs()).fold(0.05f64, f64::max);
         for (j, t) in tasks.iter().enumerate() {
-            let x = 220 + cw * j as i32;
-            let g = gains.iter().find(|g| &g.ensemble == e && &g.task == t);
-            let color = match g {
-                Some(g) => {
-                    let a = (g.gain.abs() / maxabs).min(1.0);
-                    let c = (255.0 * (1.0 - a)) as u8;
-                    if g.gain >= 0.0 {
-                        RGBColor(c, 255, c)
-                    } else {
-                        RGBColor(255, c, c)
-                    }
-                }
-                None => RGBColor(230, 230, 230),
-            };
-            root.draw(&Rectangle::new(
-                [(x, y), (x + cw - 4, y + 30)],
-                color.filled(),
+            root.draw(&Text::new(
+                t.clone(),
+                (220 + cw * j as i32 + 4, 40),
+                ("sans-serif", 11),
             ))?;
-            if let Some(g) = g {
-                let sig = if g.ci_low > 0.0 || g.ci_high < 0.0 {
-                    "*"
-                } else {
-                    ""
+        }
+        for (i, e) in ens.iter().enumerate() {
+            let y = 60 + 36 * i as i32;
+            root.draw(&Text::new(e.clone(), (10, y + 12), ("sans-serif", 13)))?;
+            for (j, t) in tasks.iter().enumerate() {
+                let x = 220 + cw * j as i32;
+                let g = gains.iter().find(|g| &g.ensemble == e && &g.task == t);
+                let color = match g {
+                    Some(g) => {
+                        let a = (g.gain.abs() / maxabs).min(1.0);
+                        let c = (255.0 * (1.0 - a)) as u8;
+                        if g.gain >= 0.0 {
+                            RGBColor(c, 255, c)
+                        } else {
+                            RGBColor(255, c, c)
+                        }
+                    }
+                    None => RGBColor(230, 230, 230),
                 };
-                root.draw(&Text::new(
-                    format!("{:+.3}{sig}", g.gain),
-                    (x + 6, y + 9),
-                    ("sans-serif", 12),
+                root.draw(&Rectangle::new(
+                    [(x, y), (x + cw - 4, y + 30)],
+                    color.filled(),
                 ))?;
+                if let Some(g) = g {
+                    let sig = if g.ci_low > 0.0 || g.ci_high < 0.0 {
+                        "*"
+                    } else {
+                        ""
+                    };
+                    root.draw(&Text::new(
+                        format!("{:+.3}{sig}", g.gain),
+                        (x + 6, y + 9),
+                        ("sans-serif", 12),
+                    ))?;
+                }
             }
         }
+        root.present()?;
     }
-    root.present()?;
-    Ok(())
+    workers::atomic::write_atomic(path, svg.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 /// Writes report/summary.md, summary.csv, ensemble_gain.csv and the plots.

@@ -129,7 +129,12 @@ pub fn remove_dead_temps(dir: &Path) -> usize {
 /// Writes `bytes` to `dest` atomically.
 pub fn write_atomic(dest: &Path, bytes: &[u8]) -> io::Result<()> {
     let a = AtomicPath::new(dest)?;
-    std::fs::write(a.path(), bytes)?;
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(a.path())?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
     a.commit().map(|_| ())
 }
 

@@ -86,7 +86,7 @@ fn label_rules_are_one_documented_rule() {
     // `gene` is accepted for `gene_id`; yes/no/true/false in any case are binary.
     std::fs::write(&p, "gene\ttm\ng1\tyes\ng2\tNo\ng3\tTRUE\ng4\t0\n").unwrap();
     let mut f = Findings::new(false);
-    let l = read_labels_tsv(&p, None, &mut f).unwrap();
+    let l = read_labels_tsv(&p, None, &[], &mut f).unwrap();
     assert!(!f.has_errors(), "{}", f.report(10));
     assert_eq!(l.gene[0].0.kind, workers::dataset::TaskKind::Binary);
     std::fs::write(&p, "gene_id\ttm\ng1\t1\ng2\tmaybe\n").unwrap();
@@ -100,7 +100,7 @@ fn label_rules_are_one_documented_rule() {
         signal: None,
     }];
     let mut f = Findings::new(false);
-    read_labels_tsv(&p, Some(&spec), &mut f);
+    read_labels_tsv(&p, Some(&spec), &[], &mut f);
     assert!(
         f.report(10)
             .contains("labels.tsv:3: error[label-value] g2: column tm: \"maybe\" is not a binary label (expected 1/0, true/false or yes/no)"),
@@ -109,7 +109,7 @@ fn label_rules_are_one_documented_rule() {
     );
     std::fs::write(&p, "name\ttm\ng1\t1\n").unwrap();
     let mut f = Findings::new(false);
-    read_labels_tsv(&p, None, &mut f);
+    read_labels_tsv(&p, None, &[], &mut f);
     assert!(
         f.report(10).contains(
             "no gene id column: the header needs `gene_id` (or `gene`/`id`); it has name, tm"
@@ -124,7 +124,7 @@ fn label_rules_are_one_documented_rule() {
     }
     std::fs::write(&p, t).unwrap();
     let mut f = Findings::new(false);
-    let l = read_labels_tsv(&p, None, &mut f).unwrap();
+    let l = read_labels_tsv(&p, None, &[], &mut f).unwrap();
     let names: Vec<&str> = l.gene.iter().map(|(t, _)| t.name.as_str()).collect();
     assert_eq!(names, ["tm"]);
     assert!(f.report(10).contains("warning[skipped-column] accession: column not made a task: 60 distinct values in 60 labelled rows looks like an identifier"), "{}", f.report(10));
@@ -229,7 +229,7 @@ fn fuzzed_dataset_files_are_findings_naming_the_file_never_panics() {
                         read_fasta_into(&p, &mut f);
                     }
                     "labels.tsv" => {
-                        read_labels_tsv(&p, None, &mut f);
+                        read_labels_tsv(&p, None, &[], &mut f);
                     }
                     "pairs.tsv" => {
                         read_pairs_tsv(&p, None, &mut f);

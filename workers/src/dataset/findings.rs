@@ -161,11 +161,13 @@ impl Findings {
         if errs.len() > max {
             s.push_str(&format!("... and {} more errors\n", errs.len() - max));
         }
-        for (rule, n, rows, first) in self.warning_summary() {
-            if n == 1 {
-                s.push_str(&format!("{first}\n"));
-            } else {
-                s.push_str(&format!("{first}\n  (warning[{rule}]: {rows} rows in all; rerun with --strict to make them errors)\n"));
+        // Every rule's first three warnings, then a count of the rows in all.
+        for (rule, n, rows, _) in self.warning_summary() {
+            for w in self.warnings().filter(|w| w.rule == rule).take(3) {
+                s.push_str(&format!("{w}\n"));
+            }
+            if n > 3 {
+                s.push_str(&format!("  (warning[{rule}]: {rows} rows in all; rerun with --strict to make them errors)\n"));
             }
         }
         s

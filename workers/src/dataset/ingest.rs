@@ -67,6 +67,8 @@ pub struct BuildOptions {
     pub gaf_min_genes: usize,
     /// Write into an existing folder that is not a dataset (its other files are kept).
     pub force: bool,
+    /// Label columns that are not tasks (skipped, not errors).
+    pub ignore_columns: Vec<String>,
 }
 
 impl Default for BuildOptions {
@@ -79,6 +81,7 @@ impl Default for BuildOptions {
             gaf_exclude_evidence: vec!["IEA".into(), "ND".into()],
             gaf_min_genes: 5,
             force: false,
+            ignore_columns: Vec::new(),
         }
     }
 }
@@ -442,7 +445,7 @@ pub fn ingest(inp: &Inputs, opts: &BuildOptions) -> Result<(Dataset, Findings), 
     let mut sources_read: Vec<SourceLabels> = Vec::new();
     let mut pending_groups: Vec<(u32, String)> = Vec::new();
     if let Some(p) = inp.labels.as_deref()
-        && let Some(s) = sources::read_labels_tsv(p, spec.as_deref(), &mut f)
+        && let Some(s) = sources::read_labels_tsv(p, spec.as_deref(), &opts.ignore_columns, &mut f)
     {
         for (gref, grp, _) in &s.groups {
             if let Some(i) = lookup(gref) {
@@ -883,7 +886,8 @@ pub(crate) fn infer_or_spec(
                     line,
                     Some(name),
                     format!(
-                        "task not in the task spec (known: {}); add it to tasks.yaml",
+                        "task not in the task spec (known: {}); add it to tasks.yaml, \
+                         or pass --ignore-columns {name} if it is not a task",
                         names.join(", ")
                     ),
                 );
@@ -907,7 +911,7 @@ pub(crate) fn infer_or_spec(
                 );
                 return None;
             }
-            tracing::info!(
+            tracing::debug!(
                 file = %file.display(),
                 "column {name}: inferred a {:?} task{}",
                 t.kind,

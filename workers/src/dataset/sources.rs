@@ -184,9 +184,11 @@ fn is_go_id(term: &str) -> bool {
 
 /// Reads our wide labels table: `gene_id` then one column per gene task; an
 /// optional `group` column (family / homology cluster) and `symbol` column.
+/// Columns named in `ignore` are skipped (neither tasks nor errors).
 pub fn read_labels_tsv(
     path: &Path,
     spec: Option<&[TaskSpec]>,
+    ignore: &[String],
     f: &mut Findings,
 ) -> Option<SourceLabels> {
     let t = read_tsv(path, f)?;
@@ -237,7 +239,7 @@ pub fn read_labels_tsv(
         }
     }
     for (c, name) in t.header.iter().enumerate() {
-        if c == idc || Some(c) == group_c || Some(c) == symbol_c {
+        if c == idc || Some(c) == group_c || Some(c) == symbol_c || ignore.contains(name) {
             continue;
         }
         let values: Vec<&str> = t.rows.iter().map(|r| r.cells[c].as_str()).collect();

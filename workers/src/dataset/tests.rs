@@ -257,9 +257,15 @@ fn rule_unknown_task_and_bad_spec() {
     assert_eq!(
         errors_of(&f, &inp, false),
         [
-            "labels.tsv:1: error[unknown-task] foo: task not in the task spec (known: tm); add it to tasks.yaml"
+            "labels.tsv:1: error[unknown-task] foo: task not in the task spec (known: tm); add it to tasks.yaml, or pass --ignore-columns foo if it is not a task"
         ]
     );
+    let ignoring = BuildOptions {
+        ignore_columns: vec!["foo".into()],
+        ..Default::default()
+    };
+    let (ds, _) = ingest(&inp, &ignoring).unwrap();
+    assert_eq!(ds.tasks.len(), 1);
     let inp = f.inputs(
         &good_cds(),
         &good_prot(),

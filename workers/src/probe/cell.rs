@@ -970,7 +970,9 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(
-            e.contains("model nan: non-finite embedding") && e.contains("column 2"),
+            e.contains("model nan: non-finite embedding")
+                && e.contains("column 2")
+                && e.contains("delete that file and run again"),
             "{e}"
         );
         // Late fusion without member cells.

@@ -687,6 +687,43 @@ mod tests {
     }
 
     #[test]
+    fn a_probe_that_cannot_fit_in_memory_is_refused_before_it_allocates() {
+        let (x, y) = toy(60, 2);
+        let rows: Vec<usize> = (0..60).collect();
+        let p = ProbeParams {
+            hidden: vec![65_536, 65_536, 65_536],
+            ..Default::default()
+        };
+        // 5 inputs → 3 × 65,536 wide: ~8.6e9 weights, far beyond any test machine.
+        let need = p.memory_estimate(5, 1);
+        assert!(need > 100 * (1u128 << 30), "{need}");
+        let avail = crate::probe::available_memory().expect("/proc/meminfo");
+        assert!(need > avail);
+        let Err(e) = train_probe(
+            &x,
+            &y,
+            &rows,
+            &rows,
+            &rows,
+            Head::Binary,
+            &p,
+            1,
+            &crate::device::cpu(),
+        ) else {
+            panic!("an oversized probe was not refused");
+        };
+        let e = e.to_string();
+        assert!(
+            e.contains("needs about")
+                && e.contains("GiB is available")
+                && e.contains("probe.hidden"),
+            "{e}"
+        );
+        // The default probe on the same data is far below any limit.
+        assert!(ProbeParams::default().memory_estimate(1280, 10) < 1 << 30);
+    }
+
+    #[test]
     fn learns_a_linear_rule_and_is_deterministic() {
         let (x, y) = toy(400, 1);
         let (tr, va, te): (Vec<usize>, Vec<usize>, Vec<usize>) = (
