@@ -22,6 +22,7 @@ pub struct PlanArgs {
 
 pub fn plan(a: &PlanArgs) -> anyhow::Result<()> {
     let (cfg, ds, tasks) = load(&a.config)?;
+    cfg.preflight_models()?;
     let grid = Grid::build(&cfg, &ds, &tasks);
     let counts = crate::run::stage_counts(&cfg, &ds, &grid);
     if a.json {
@@ -88,6 +89,7 @@ fn aggregate_and_report(
 
 pub fn run(config: &Path) -> anyhow::Result<()> {
     let (cfg, ds, tasks) = load(config)?;
+    cfg.preflight_models()?;
     if cfg.executor.kind == crate::config::ExecutorKind::Slurm {
         tracing::warn!("executor.kind is slurm; `genoprot run` runs the sweep locally anyway");
     }
@@ -150,6 +152,7 @@ pub struct StatusArgs {
 
 pub fn submit(a: &SubmitArgs) -> anyhow::Result<()> {
     let (cfg, ds, tasks) = load(&a.config)?;
+    cfg.preflight_models()?;
     crate::submit::check_executor(&cfg, &a.config)?;
     let grid = Grid::build(&cfg, &ds, &tasks);
     let sched = slurm::SlurmCli::new();

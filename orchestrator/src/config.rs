@@ -513,6 +513,32 @@ impl SweepConfig {
         }
     }
 
+    /// Opens every model's folder or file before any work (config parses,
+    /// weights and tokenizer present, architecture supported natively); the
+    /// error is at the model's `weights:`/`path:` in the config and names the
+    /// folder.
+    pub fn preflight_models(&self) -> Result<(), ConfigError> {
+        let base = self.base_dir();
+        let text = std::fs::read_to_string(&self.path).unwrap_or_default();
+        for m in &self.models {
+            if let Err(message) = m.preflight(&base) {
+                let (key, value) = match (&m.weights, &m.path) {
+                    (Some(w), _) => ("weights", w.display().to_string()),
+                    (None, Some(p)) => ("path", p.display().to_string()),
+                    _ => ("name", m.name.clone()),
+                };
+                let (line, column) = locate(&text, key, &value);
+                return Err(ConfigError {
+                    file: self.path.display().to_string(),
+                    line,
+                    column,
+                    message: format!("model {}: {message}", m.name),
+                });
+            }
+        }
+        Ok(())
+    }
+
     pub fn model(&self, name: &str) -> Option<&ModelSpec> {
         self.models.iter().find(|m| m.name == name)
     }

@@ -299,3 +299,85 @@ fn folder_values_that_cannot_work_are_refused_naming_the_field_or_tensor() {
     let e = load_err(&fixture("nt-tiny"), None);
     assert!(e.contains("is a dna vocabulary"), "{e}");
 }
+
+/// The esm2-tiny reference: sequences and transformers' mean embeddings.
+fn reference() -> (Vec<String>, Vec<Vec<f32>>) {
+    let r: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(fixture("esm2-tiny").join("reference.json")).unwrap(),
+    )
+    .unwrap();
+    let seqs = r["sequences"].as_array().unwrap();
+    (
+        seqs.iter()
+            .map(|s| s["sequence"].as_str().unwrap().to_string())
+            .collect(),
+        seqs.iter().map(|s| floats(&s["mean"])).collect(),
+    )
+}
+
+/// Mean embeddings of the reference sequences from the folder `dir`, and the
+/// weights hash.
+fn embed_folder(dir: &Path) -> (ndarray::Array2<f32>, String) {
+    let (seqs, _) = reference();
+    let e = EsmEmbedder::load(
+        "x",
+        Modality::Protein,
+        &device(),
+        dir,
+        "mean",
+        None,
+        None,
+        None,
+        None,
+    )
+    .unwrap();
+    let inputs: Vec<SeqInput<'_>> = seqs
+        .iter()
+        .map(|s| SeqInput {
+            id: "g",
+            dna: b"",
+            protein: s.as_bytes(),
+        })
+        .collect();
+    (
+        embed_all(&e, &inputs, &mut |_| {}).unwrap(),
+        e.weights_hash(),
+    )
+}
+
+#[test]
+fn every_hugging_face_layout_embeds_bit_identically() {
+    let (base, hash) = embed_folder(&fixture("esm2-tiny"));
+    let (_, want) = reference();
+    let diff = base
+        .iter()
+        .zip(want.iter().flatten())
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(diff < 1e-4, "vs transformers: {diff}");
+    let root = fixture("layouts");
+    let snapshot = workers::models::hub::resolve_in(
+        Path::new("genoprot-test/esm2-tiny"),
+        &root,
+        &[fixture("hf-cache/hub")],
+    )
+    .unwrap();
+    for dir in [
+        root.join("esm2-tiny-bin"),
+        root.join("esm2-tiny-sharded-bin"),
+        root.join("esm2-tiny-sharded-st"),
+        snapshot,
+    ] {
+        let (e, h) = embed_folder(&dir);
+        assert_eq!(e, base, "{} embeds differently", dir.display());
+        assert_eq!(h, hash, "{} hashes differently", dir.display());
+        let w = workers::models::weights::Weights::open(&dir).unwrap();
+        assert!(w.contains("embeddings.word_embeddings.weight"));
+    }
+    assert_eq!(
+        workers::models::weights::Weights::open(&root.join("esm2-tiny-sharded-bin"))
+            .unwrap()
+            .format(),
+        "sharded pytorch_model.bin"
+    );
+}

@@ -2,6 +2,7 @@
 //! one vector. Native foundation models implement the same trait.
 
 pub mod command;
+pub mod hf;
 pub mod kmer;
 pub mod precomputed;
 pub mod spec;

@@ -22,6 +22,9 @@ pub enum ModelKind {
     Command,
     /// An existing embedding file.
     Precomputed,
+    /// Any transformers model, through the bundled adapter (`workers/python/genoprot_hf.py`)
+    /// run by the site's Python under the command contract.
+    Hf,
 }
 
 /// One model entry of a sweep config. Which fields apply depends on `kind`
@@ -70,6 +73,15 @@ pub struct ModelSpec {
     pub emb_dataset: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ids_file: Option<PathBuf>,
+    // hf
+    /// The interpreter of the site's environment with torch + transformers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub python: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust_remote_code: Option<bool>,
+    /// `float32` (default), `bfloat16`, `float16`: the forward pass's precision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dtype: Option<String>,
 }
 
 /// Names of models, ensembles and sweeps become file names and shell
@@ -133,6 +145,19 @@ fn check_placeholders(cmd: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A model folder's `config.json`, parsed.
+fn read_model_config(dir: &Path) -> Result<serde_json::Value, String> {
+    let p = dir.join("config.json");
+    let text = std::fs::read_to_string(&p).map_err(|e| {
+        format!(
+            "{}: {e} (is {} a Hugging Face model folder?)",
+            p.display(),
+            dir.display()
+        )
+    })?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))
+}
+
 /// Run-time context for building embedders.
 #[derive(Debug, Clone, Default)]
 pub struct BuildContext {
@@ -171,6 +196,9 @@ impl ModelSpec {
         f("ids_dataset", self.ids_dataset.is_some());
         f("emb_dataset", self.emb_dataset.is_some());
         f("ids_file", self.ids_file.is_some());
+        f("python", self.python.is_some());
+        f("trust_remote_code", self.trust_remote_code.is_some());
+        f("dtype", self.dtype.is_some());
         v
     }
 
@@ -208,6 +236,21 @@ impl ModelSpec {
                 &["path", "ids_dataset", "emb_dataset", "ids_file"],
                 &["path"],
             ),
+            ModelKind::Hf => (
+                &[
+                    "weights",
+                    "python",
+                    "trust_remote_code",
+                    "pooling",
+                    "layer",
+                    "dtype",
+                    "max_tokens",
+                    "window",
+                    "dim",
+                    "timeout_s",
+                ],
+                &["weights"],
+            ),
         };
         let set = self.fields_set();
         let kind = format!("{:?}", self.kind).to_lowercase();
@@ -226,10 +269,27 @@ impl ModelSpec {
         if self.kind == ModelKind::Kmer && self.modality.is_none() {
             return Err("a kmer model needs `modality: dna` or `modality: protein`".into());
         }
-        if let Some(p) = &self.pooling
-            && !["mean", "cls"].contains(&p.as_str())
+        if let Some(p) = &self.pooling {
+            let allowed: &[&str] = if self.kind == ModelKind::Hf {
+                &["mean", "cls", "last"]
+            } else {
+                &["mean", "cls"]
+            };
+            if !allowed.contains(&p.as_str()) {
+                return Err(format!("pooling {p:?}: expected {}", allowed.join(" or ")));
+            }
+        }
+        if let Some(d) = &self.dtype
+            && !["float32", "bfloat16", "float16"].contains(&d.as_str())
         {
-            return Err(format!("pooling {p:?}: expected mean or cls"));
+            return Err(format!(
+                "dtype {d:?}: expected float32, bfloat16 or float16"
+            ));
+        }
+        if let Some(p) = &self.python
+            && p.trim().is_empty()
+        {
+            return Err("python: give the interpreter, e.g. /p/envs/hf/bin/python".into());
         }
         self.check_values()
     }
@@ -282,6 +342,62 @@ impl ModelSpec {
         Ok(())
     }
 
+    /// The model folder `weights:` names (a path, or a hub id found in the cache).
+    pub fn weights_dir(&self, base: &Path) -> Result<PathBuf, String> {
+        crate::models::hub::resolve(self.weights.as_deref().unwrap_or(Path::new("")), base)
+    }
+
+    /// Opens what the model needs before any work is done: the folder (or
+    /// hub snapshot), its config, weights and tokenizer for `esm`; the folder
+    /// and config for `hf`; the file for `precomputed`. `Err` names the path.
+    pub fn preflight(&self, base: &Path) -> Result<(), String> {
+        match self.kind {
+            ModelKind::Esm => {
+                let dir = self.weights_dir(base)?;
+                let config = read_model_config(&dir)?;
+                let mt = config
+                    .get("model_type")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("esm");
+                if mt != "esm" {
+                    return Err(format!(
+                        "{}: model_type {mt:?} does not run natively with kind: esm (native kinds: \
+                         esm for ESM-2 and Nucleotide Transformer); `kind: hf` runs any transformers \
+                         model through the site's Python",
+                        dir.join("config.json").display()
+                    ));
+                }
+                if crate::models::weights::weight_files(&dir).is_none() {
+                    return Err(format!(
+                        "{}: no weights: expected model.safetensors, model.safetensors.index.json, \
+                         pytorch_model.bin or pytorch_model.bin.index.json",
+                        dir.display()
+                    ));
+                }
+                if !dir.join("vocab.txt").is_file() {
+                    return Err(format!(
+                        "{}: no vocab.txt (the ESM tokenizer's vocabulary)",
+                        dir.display()
+                    ));
+                }
+                Ok(())
+            }
+            ModelKind::Hf => {
+                let dir = self.weights_dir(base)?;
+                read_model_config(&dir).map(|_| ())
+            }
+            ModelKind::Precomputed => {
+                let p = Self::resolve(base, self.path.as_deref().unwrap_or(Path::new("")));
+                if p.is_file() {
+                    Ok(())
+                } else {
+                    Err(format!("path {}: no such file", p.display()))
+                }
+            }
+            ModelKind::Kmer | ModelKind::Codon | ModelKind::Command => Ok(()),
+        }
+    }
+
     fn resolve(base: &Path, p: &Path) -> PathBuf {
         if p.is_absolute() {
             p.to_path_buf()
@@ -313,15 +429,19 @@ impl ModelSpec {
                 .map(|(h, _)| h)
                 .unwrap_or_default(),
             // The model folder's config, vocabulary and weight files.
-            ModelKind::Esm => {
-                let dir = Self::resolve(base_dir, self.weights.as_deref().unwrap_or(Path::new("")));
+            ModelKind::Esm | ModelKind::Hf => {
+                let raw = self.weights.as_deref().unwrap_or(Path::new(""));
+                let dir = crate::models::hub::resolve(raw, base_dir)
+                    .unwrap_or_else(|_| Self::resolve(base_dir, raw));
                 let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
                     .map(|rd| {
                         rd.flatten()
                             .map(|e| e.path())
                             .filter(|p| {
                                 p.extension().is_some_and(|x| {
-                                    x == "safetensors" || x == "json" || x == "txt"
+                                    ["safetensors", "bin", "json", "txt", "model", "py"]
+                                        .iter()
+                                        .any(|e| x == *e)
                                 })
                             })
                             .collect()
@@ -397,14 +517,17 @@ impl ModelSpec {
                     .map(|p| Self::resolve(&ctx.base_dir, p))
                     .as_deref(),
             )?),
+            ModelKind::Hf => Box::new(super::hf::hf_embedder(self, ctx)?),
             ModelKind::Esm => Box::new(crate::models::esm::EsmEmbedder::load(
                 &self.name,
                 m,
                 &self.device(ctx)?,
-                &Self::resolve(
-                    &ctx.base_dir,
-                    self.weights.as_deref().unwrap_or(Path::new("")),
-                ),
+                &self
+                    .weights_dir(&ctx.base_dir)
+                    .map_err(|msg| EmbedError::Config {
+                        model: self.name.clone(),
+                        msg,
+                    })?,
                 self.pooling.as_deref().unwrap_or("mean"),
                 self.layer,
                 self.max_tokens,

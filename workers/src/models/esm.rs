@@ -18,6 +18,7 @@
 //! the window means pooled, weighted by window length.
 
 use super::tokenizer::Tokenizer;
+use super::weights::Weights;
 use crate::embed::{EmbedError, Embedder, Modality, SeqInput};
 use burn::tensor::activation::{gelu, sigmoid};
 use burn::tensor::module::{attention, layer_norm};
@@ -25,8 +26,7 @@ use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 use ndarray::Array2;
 use serde::Deserialize;
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct EsmConfig {
@@ -132,121 +132,6 @@ pub struct EsmModel {
     pub weights_hash: String,
 }
 
-/// Reads tensors from one or several safetensors files.
-struct Weights {
-    files: BTreeMap<PathBuf, Vec<u8>>,
-    index: BTreeMap<String, PathBuf>,
-}
-
-fn f16_to_f32(h: u16) -> f32 {
-    let s = ((h >> 15) as u32) << 31;
-    let e = ((h >> 10) & 0x1f) as u32;
-    let m = (h & 0x3ff) as u32;
-    let bits = if e == 0 {
-        if m == 0 {
-            s
-        } else {
-            // subnormal
-            let mut e2 = 127 - 15 + 1;
-            let mut m2 = m;
-            while m2 & 0x400 == 0 {
-                m2 <<= 1;
-                e2 -= 1;
-            }
-            s | ((e2 as u32) << 23) | ((m2 & 0x3ff) << 13)
-        }
-    } else if e == 31 {
-        s | 0x7f80_0000 | (m << 13)
-    } else {
-        s | ((e + 127 - 15) << 23) | (m << 13)
-    };
-    f32::from_bits(bits)
-}
-
-impl Weights {
-    fn open(dir: &Path) -> Result<Weights, String> {
-        let single = dir.join("model.safetensors");
-        let index = dir.join("model.safetensors.index.json");
-        let mut files = BTreeMap::new();
-        let mut map = BTreeMap::new();
-        let read = |p: &Path| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
-        if single.exists() {
-            files.insert(single.clone(), read(&single)?);
-        } else if index.exists() {
-            #[derive(Deserialize)]
-            struct Index {
-                weight_map: BTreeMap<String, String>,
-            }
-            let idx: Index = serde_json::from_slice(&read(&index)?)
-                .map_err(|e| format!("{}: {e}", index.display()))?;
-            for (name, file) in idx.weight_map {
-                let p = dir.join(&file);
-                if !files.contains_key(&p) {
-                    files.insert(p.clone(), read(&p)?);
-                }
-                map.insert(name, p);
-            }
-        } else {
-            return Err(format!(
-                "{}: no model.safetensors or model.safetensors.index.json (hint: convert .bin checkpoints with `save_pretrained(safe_serialization=True)`)",
-                dir.display()
-            ));
-        }
-        if map.is_empty() {
-            let st = safetensors::SafeTensors::deserialize(&files[&single])
-                .map_err(|e| format!("{}: {e}", single.display()))?;
-            for n in st.names() {
-                map.insert(n.to_string(), single.clone());
-            }
-        }
-        Ok(Weights { files, index: map })
-    }
-
-    /// A tensor by HF name (with or without the `esm.` prefix), checked against `shape`.
-    fn get(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>, String> {
-        let (key, file) = [name.to_string(), format!("esm.{name}")]
-            .into_iter()
-            .find_map(|k| self.index.get(&k).map(|f| (k, f)))
-            .ok_or_else(|| format!("tensor {name} is missing from the checkpoint"))?;
-        let st =
-            safetensors::SafeTensors::deserialize(&self.files[file]).map_err(|e| e.to_string())?;
-        let t = st.tensor(&key).map_err(|e| format!("{key}: {e}"))?;
-        if t.shape() != shape {
-            return Err(format!(
-                "tensor {key} has shape {:?}, expected {shape:?}",
-                t.shape()
-            ));
-        }
-        let d = t.data();
-        let v: Vec<f32> = match t.dtype() {
-            safetensors::Dtype::F32 => d
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect(),
-            safetensors::Dtype::BF16 => d
-                .chunks_exact(2)
-                .map(|c| f32::from_bits((u16::from_le_bytes([c[0], c[1]]) as u32) << 16))
-                .collect(),
-            safetensors::Dtype::F16 => d
-                .chunks_exact(2)
-                .map(|c| f16_to_f32(u16::from_le_bytes([c[0], c[1]])))
-                .collect(),
-            other => {
-                return Err(format!(
-                    "tensor {key}: dtype {other:?} is not supported (F32, F16, BF16)"
-                ));
-            }
-        };
-        if let Some(i) = v.iter().position(|x| !x.is_finite()) {
-            return Err(format!(
-                "tensor {key} holds a non-finite value ({}) at flat index {i}: the checkpoint is corrupt",
-                v[i]
-            ));
-        }
-        Ok(v)
-    }
-}
-
 impl EsmModel {
     /// Loads a model folder. Errors name the file or tensor.
     pub fn load(dir: &Path, device: &Device) -> Result<EsmModel, String> {
@@ -335,15 +220,30 @@ impl EsmModel {
             config.intermediate_size,
             config.layer_norm_eps,
         );
+        // The weights hash covers the tensors as loaded (name and values), so
+        // the same model saved as safetensors or .bin, whole or sharded,
+        // hashes (and embeds) identically.
+        let hasher = std::cell::RefCell::new(<sha2::Sha256 as sha2::Digest>::new());
+        let load = |name: &str, shape: &[usize]| -> Result<Vec<f32>, String> {
+            let v = w.get(name, shape)?;
+            let mut hs = hasher.borrow_mut();
+            // LayerNorm `gamma`/`beta` (older exports) are `weight`/`bias`.
+            let canonical = name.replace(".gamma", ".weight").replace(".beta", ".bias");
+            sha2::Digest::update(&mut *hs, canonical.as_bytes());
+            for x in &v {
+                sha2::Digest::update(&mut *hs, x.to_le_bytes());
+            }
+            Ok(v)
+        };
         let t2 = |name: &str, r: usize, c: usize| -> Result<Tensor<2>, String> {
             Ok(Tensor::from_data(
-                TensorData::new(w.get(name, &[r, c])?, [r, c]),
+                TensorData::new(load(name, &[r, c])?, [r, c]),
                 device,
             ))
         };
         let t1 = |name: &str, n: usize| -> Result<Tensor<1>, String> {
             Ok(Tensor::from_data(
-                TensorData::new(w.get(name, &[n])?, [n]),
+                TensorData::new(load(name, &[n])?, [n]),
                 device,
             ))
         };
@@ -407,25 +307,16 @@ impl EsmModel {
             None
         };
         let final_norm = norm("encoder.emb_layer_norm_after").ok();
-        let mut hasher = <sha2::Sha256 as sha2::Digest>::new();
-        for (p, bytes) in &w.files {
-            sha2::Digest::update(
-                &mut hasher,
-                p.file_name()
-                    .unwrap_or_default()
-                    .to_string_lossy()
-                    .as_bytes(),
-            );
-            sha2::Digest::update(&mut hasher, bytes);
-        }
+        let word = t2("embeddings.word_embeddings.weight", config.vocab_size, h)?;
+        let weights_hash = hex::encode(sha2::Digest::finalize(hasher.into_inner()));
         Ok(EsmModel {
-            word: t2("embeddings.word_embeddings.weight", config.vocab_size, h)?,
+            word,
             pos,
             emb_norm,
             layers,
             final_norm,
             device: device.clone(),
-            weights_hash: hex::encode(sha2::Digest::finalize(hasher)),
+            weights_hash,
             tokenizer,
             config,
         })

@@ -1,4 +1,6 @@
 //! Native foundation models in burn.
 
 pub mod esm;
+pub mod hub;
 pub mod tokenizer;
+pub mod weights;

@@ -1,0 +1,230 @@
+//! Models as users have them: Hugging Face folders in any layout or a hub id
+//! found offline in the cache, checked by `plan`/`run`/`submit` before any
+//! work; `kind: hf` through the bundled transformers adapter (its contract
+//! and errors here; the real transformers comparison is scripts/hf-check.sh).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+fn fixtures() -> PathBuf {
+    common::workspace_root().join("fixtures")
+}
+
+fn gp_env(dir: &Path, args: &[&str], env: &[(&str, &Path)]) -> (i32, String, String) {
+    let mut c = common::genoprot();
+    c.current_dir(dir).args(args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let out = common::run_with_timeout(c, Duration::from_secs(300));
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn sweep(dir: &Path, model_line: &str) {
+    std::fs::write(
+        dir.join("c.yaml"),
+        format!(
+            "name: m\ndataset: data\nstore: runs\nseeds: [0]\ntasks: [membrane]\nmodels:\n  - {model_line}\n"
+        ),
+    )
+    .unwrap();
+}
+
+fn setup() -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    let (code, _, err) = gp_env(
+        d.path(),
+        &["-q", "dataset", "synth", "--out", "data", "--genes", "24"],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    d
+}
+
+#[test]
+fn model_folders_are_checked_by_plan_before_any_work() {
+    let d = setup();
+    let empty_cache = d.path().join("empty-cache");
+    std::fs::create_dir_all(&empty_cache).unwrap();
+    let env = [("HF_HUB_CACHE", empty_cache.as_path()), ("HOME", d.path())];
+    // A folder without weights, and one of an architecture kind: esm does not run.
+    let no_weights = d.path().join("no-weights");
+    std::fs::create_dir_all(&no_weights).unwrap();
+    for f in ["config.json", "vocab.txt"] {
+        std::fs::copy(fixtures().join("esm2-tiny").join(f), no_weights.join(f)).unwrap();
+    }
+    let bert = d.path().join("bert");
+    std::fs::create_dir_all(&bert).unwrap();
+    std::fs::write(
+        bert.join("config.json"),
+        r#"{"model_type": "bert", "hidden_size": 8}"#,
+    )
+    .unwrap();
+    for (line, want) in [
+        (
+            "{name: m, kind: esm, weights: models/missing}",
+            "c.yaml:7:26: model m: weights ",
+        ),
+        (
+            "{name: m, kind: esm, weights: models/missing}",
+            "models--models--missing",
+        ),
+        (
+            "{name: m, kind: esm, weights: ./nope}",
+            "nope: no such folder",
+        ),
+        (
+            "{name: m, kind: esm, weights: no-weights}",
+            "no-weights: no weights: expected model.safetensors",
+        ),
+        (
+            "{name: m, kind: esm, weights: bert}",
+            "model_type \"bert\" does not run natively with kind: esm",
+        ),
+        (
+            "{name: m, kind: esm, weights: bert}",
+            "`kind: hf` runs any transformers model",
+        ),
+        (
+            "{name: m, kind: esm, weights: facebook/esm2_t6_8M_UR50D}",
+            "hub model facebook/esm2_t6_8M_UR50D is not in the Hugging Face cache",
+        ),
+        (
+            "{name: m, kind: esm, weights: facebook/esm2_t6_8M_UR50D}",
+            "hf download facebook/esm2_t6_8M_UR50D",
+        ),
+        (
+            "{name: m, kind: hf, weights: nowhere/model}",
+            "not in the Hugging Face cache",
+        ),
+        (
+            "{name: m, kind: precomputed, path: missing.h5}",
+            "missing.h5: no such file",
+        ),
+    ] {
+        sweep(d.path(), line);
+        for cmd in ["plan", "run"] {
+            let (code, _, err) = gp_env(d.path(), &[cmd, "c.yaml"], &env);
+            assert_eq!(code, 1, "{cmd} {line}: {err}");
+            assert!(err.contains(want), "{cmd} {line}: want {want:?}\n{err}");
+            assert!(
+                !d.path().join("runs").exists(),
+                "{cmd} {line} wrote a store"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_hub_id_runs_from_the_cache_and_equals_its_folder() {
+    let d = setup();
+    let cache = fixtures().join("hf-cache/hub");
+    sweep(
+        d.path(),
+        "{name: hub, kind: esm, modality: protein, weights: genoprot-test/esm2-tiny}",
+    );
+    let (code, out, err) = gp_env(d.path(), &["plan", "c.yaml"], &[("HF_HUB_CACHE", &cache)]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("embed"), "{out}");
+    let (code, _, err) = gp_env(
+        d.path(),
+        &[
+            "-q", "worker", "embed", "--config", "c.yaml", "--model", "hub",
+        ],
+        &[("HF_HUB_CACHE", &cache)],
+    );
+    assert_eq!(code, 0, "{err}");
+    let hub = workers::store::Embeddings::read(&d.path().join("runs/embeddings/hub.h5")).unwrap();
+    // The same model as a plain folder, saved as pytorch_model.bin.
+    std::fs::write(
+        d.path().join("c2.yaml"),
+        format!(
+            "name: m\ndataset: data\nstore: runs2\nseeds: [0]\ntasks: [membrane]\nmodels:\n  - {{name: hub, kind: esm, modality: protein, weights: {}}}\n",
+            fixtures().join("layouts/esm2-tiny-bin").display()
+        ),
+    )
+    .unwrap();
+    let (code, _, err) = gp_env(
+        d.path(),
+        &[
+            "-q", "worker", "embed", "--config", "c2.yaml", "--model", "hub",
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    let bin = workers::store::Embeddings::read(&d.path().join("runs2/embeddings/hub.h5")).unwrap();
+    assert_eq!(hub.emb, bin.emb);
+    assert_eq!(hub.meta.weights_hash, bin.meta.weights_hash);
+}
+
+#[test]
+fn kind_hf_names_an_interpreter_without_torch_and_the_pip_command() {
+    let d = setup();
+    // A stub interpreter: python3 isolated from every site-packages, so
+    // torch and transformers cannot be imported.
+    let stub = d.path().join("stub-python");
+    std::fs::write(&stub, "#!/bin/sh\nexec python3 -I -S \"$@\"\n").unwrap();
+    std::fs::set_permissions(&stub, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    sweep(
+        d.path(),
+        &format!(
+            "{{name: t5, kind: hf, modality: protein, weights: {}, python: {}, pooling: mean, dtype: bfloat16}}",
+            fixtures().join("esm2-tiny").display(),
+            stub.display()
+        ),
+    );
+    let (code, _, err) = gp_env(d.path(), &["run", "c.yaml"], &[]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("cannot import torch")
+            && err.contains("-m pip install torch transformers h5py")
+            && err.contains("embed-t5.log"),
+        "{err}"
+    );
+    // The adapter was written where the exchange files go, from the binary.
+    let adapter = std::fs::read_to_string(d.path().join("runs/tmp/genoprot_hf.py")).unwrap();
+    assert!(adapter.contains("genoprot's transformers adapter"));
+    // Fields of other kinds, and values the adapter does not know, are config errors.
+    for (line, want) in [
+        (
+            "{name: h, kind: hf, weights: w, k: 3}",
+            "`k` does not apply to a hf model",
+        ),
+        (
+            "{name: h, kind: hf, weights: w, pooling: max}",
+            "pooling \"max\": expected mean or cls or last",
+        ),
+        (
+            "{name: h, kind: hf, weights: w, dtype: int8}",
+            "dtype \"int8\": expected float32, bfloat16 or float16",
+        ),
+        (
+            "{name: h, kind: esm, weights: w, pooling: last}",
+            "pooling \"last\": expected mean or cls",
+        ),
+    ] {
+        sweep(d.path(), line);
+        let (code, _, err) = gp_env(d.path(), &["plan", "c.yaml"], &[]);
+        assert_eq!(code, 1, "{line}");
+        assert!(err.contains(want), "{line}: {err}");
+    }
+}
+
+#[test]
+fn the_adapters_own_unit_tests_pass() {
+    let py = common::python_with_h5py();
+    let out = std::process::Command::new(py)
+        .args(["-m", "unittest", "discover", "-s"])
+        .arg(common::workspace_root().join("workers/python"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("Ran 5 tests") && err.contains("OK"), "{err}");
+}
