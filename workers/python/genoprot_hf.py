@@ -118,6 +118,18 @@ def combine(parts, pooling):
     return parts[-1][0]
 
 
+def special_template(tok, text):
+    """The special tokens the tokenizer puts before and after a sequence
+    (`[CLS]` … `[SEP]`, `<cls>` … `<eos>`, … `</s>`, none), read off one
+    encoding with and one without them (works across transformers versions)."""
+    bare = tok(text, add_special_tokens=False)["input_ids"]
+    full = tok(text)["input_ids"]
+    for i in range(len(full) - len(bare) + 1):
+        if full[i:i + len(bare)] == bare:
+            return full[:i], full[i + len(bare):]
+    die("cannot tell the tokenizer's special tokens from the sequence's")
+
+
 def need(module):
     try:
         return __import__(module)
@@ -167,7 +179,8 @@ def main(argv):
     plain = tok(probe, add_special_tokens=False)["input_ids"]
     spaced = unk is not None and unk in plain and unk not in tok(" ".join(probe), add_special_tokens=False)["input_ids"]
 
-    n_special = tok.num_special_tokens_to_add(pair=False)
+    prefix, suffix = special_template(tok, " ".join(probe) if spaced else probe)
+    n_special = len(prefix) + len(suffix)
     limits = [x for x in (getattr(tok, "model_max_length", None), getattr(config, "max_position_embeddings", None)) if isinstance(x, int) and 0 < x < 1_000_000]
     if getattr(config, "model_type", "") in ("esm", "roberta", "xlm-roberta", "camembert") and getattr(config, "max_position_embeddings", None):
         # Positions start after pad_token_id in these models.
@@ -184,11 +197,8 @@ def main(argv):
             die(f"sequence {seqs[i][0]} gives no tokens")
         for lo, hi in windows(len(ids), win or len(ids)):
             part = ids[lo:hi]
-            full = tok.build_inputs_with_special_tokens(part)
-            special = tok.get_special_tokens_mask(part)
-            if len(special) != len(full):
-                special = [1 if t in tok.all_special_ids else 0 for t in full]
-            pieces.append((i, full, [1 - m for m in special]))
+            full = prefix + part + suffix
+            pieces.append((i, full, [0] * len(prefix) + [1] * len(part) + [0] * len(suffix)))
 
     pad = tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0)
     left = getattr(tok, "padding_side", "right") == "left"

@@ -49,6 +49,7 @@ pub fn hf_embedder(spec: &ModelSpec, ctx: &BuildContext) -> Result<CommandEmbedd
         .workdir
         .clone()
         .unwrap_or_else(|| std::env::temp_dir().join("genoprot"));
+    let work = std::path::absolute(&work).unwrap_or(work);
     let adapter = work.join("genoprot_hf.py");
     crate::atomic::write_atomic(&adapter, ADAPTER.as_bytes()).map_err(|e| EmbedError::Io {
         model: spec.name.clone(),
