@@ -228,3 +228,99 @@ fn the_adapters_own_unit_tests_pass() {
     assert!(out.status.success(), "{err}");
     assert!(err.contains("Ran 5 tests") && err.contains("OK"), "{err}");
 }
+
+#[test]
+fn the_paper_scale_sweep_plans_and_dry_runs_with_stand_in_folders() {
+    let d = setup();
+    // The dataset the config names, and a hub cache holding a stand-in
+    // snapshot for every hub id it names (the tiny ESM fixture for native
+    // models, a config.json for `kind: hf`).
+    let (code, _, err) = gp_env(
+        d.path(),
+        &[
+            "-q",
+            "dataset",
+            "synth",
+            "--out",
+            "data/geno-prot-human",
+            "--genes",
+            "30",
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    let text =
+        std::fs::read_to_string(common::workspace_root().join("configs/geno-prot-human.yaml"))
+            .unwrap();
+    std::fs::write(d.path().join("human.yaml"), &text).unwrap();
+    let cache = d.path().join("hub");
+    let mut ids = 0;
+    for line in text
+        .lines()
+        .filter(|l| l.contains("kind: esm") || l.contains("kind: hf"))
+    {
+        let id = line
+            .split("weights: ")
+            .nth(1)
+            .unwrap()
+            .split([',', '}'])
+            .next()
+            .unwrap()
+            .trim();
+        let (org, name) = id.split_once('/').unwrap();
+        let repo = cache.join(format!("models--{org}--{name}"));
+        let snap = repo.join("snapshots/0123456789abcdef0123456789abcdef01234567");
+        std::fs::create_dir_all(&snap).unwrap();
+        std::fs::create_dir_all(repo.join("refs")).unwrap();
+        std::fs::write(
+            repo.join("refs/main"),
+            "0123456789abcdef0123456789abcdef01234567",
+        )
+        .unwrap();
+        if line.contains("kind: esm") {
+            for f in ["config.json", "model.safetensors", "vocab.txt"] {
+                std::fs::copy(fixtures().join("esm2-tiny").join(f), snap.join(f)).unwrap();
+            }
+        } else {
+            std::fs::write(snap.join("config.json"), r#"{"model_type": "stand-in"}"#).unwrap();
+        }
+        ids += 1;
+    }
+    assert!(ids >= 8, "{ids}");
+    let env = [("HF_HUB_CACHE", cache.as_path())];
+    let (code, out, err) = gp_env(d.path(), &["plan", "human.yaml", "--json"], &env);
+    assert_eq!(code, 0, "{err}");
+    let plan: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(plan["stages"][0]["total"], 11, "{plan}");
+    let (code, out, err) = gp_env(d.path(), &["submit", "human.yaml", "--dry-run"], &env);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("--account=genoprot")
+            || out.contains("#SBATCH --account=genoprot")
+            || out.contains("sbatch"),
+        "{out}"
+    );
+    let script = std::fs::read_dir(d.path().join("runs/geno-prot-human/slurm"))
+        .unwrap()
+        .flatten()
+        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+        .collect::<String>();
+    assert!(
+        script.contains("#SBATCH --partition=pbatch")
+            && script.contains("#SBATCH --account=genoprot"),
+        "{script}"
+    );
+    // Without the cache the same plan fails at the first hub id, before any work.
+    let empty = d.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let (code, _, err) = gp_env(
+        d.path(),
+        &["plan", "human.yaml"],
+        &[("HF_HUB_CACHE", empty.as_path()), ("HOME", empty.as_path())],
+    );
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("human.yaml:22:") && err.contains("facebook/esm2_t33_650M_UR50D"),
+        "{err}"
+    );
+}

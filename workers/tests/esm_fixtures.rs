@@ -293,7 +293,7 @@ fn folder_values_that_cannot_work_are_refused_naming_the_field_or_tensor() {
     .unwrap()
     .to_string();
     assert!(
-        e.contains("vocab.txt: the vocabulary is a protein vocabulary, but the model is configured with modality: dna"),
+        e.contains("esm2-tiny: the tokenizer's vocabulary is a protein vocabulary, but the model is configured with modality: dna"),
         "{e}"
     );
     let e = load_err(&fixture("nt-tiny"), None);

@@ -374,9 +374,9 @@ impl ModelSpec {
                         dir.display()
                     ));
                 }
-                if !dir.join("vocab.txt").is_file() {
+                if !dir.join("vocab.txt").is_file() && !dir.join("tokenizer.json").is_file() {
                     return Err(format!(
-                        "{}: no vocab.txt (the ESM tokenizer's vocabulary)",
+                        "{}: no tokenizer: expected vocab.txt or tokenizer.json",
                         dir.display()
                     ));
                 }

@@ -17,7 +17,7 @@
 //! `max_position_embeddings − pad_token_id − 3` tokens are windowed (shared windowing) and
 //! the window means pooled, weighted by window length.
 
-use super::tokenizer::Tokenizer;
+use super::hf_tokenizer::FolderTokenizer;
 use super::weights::Weights;
 use crate::embed::{EmbedError, Embedder, Modality, SeqInput};
 use burn::tensor::activation::{gelu, sigmoid};
@@ -122,7 +122,7 @@ struct Layer {
 /// A loaded model.
 pub struct EsmModel {
     pub config: EsmConfig,
-    pub tokenizer: Tokenizer,
+    pub tokenizer: FolderTokenizer,
     word: Tensor<2>,
     pos: Option<Tensor<2>>,
     emb_norm: Option<Norm>,
@@ -213,7 +213,7 @@ impl EsmModel {
                 cpath.display()
             ));
         }
-        let tokenizer = Tokenizer::from_file(&dir.join("vocab.txt"))?;
+        let tokenizer = FolderTokenizer::open(dir)?;
         let w = Weights::open(dir)?;
         let (h, i, eps) = (
             config.hidden_size,
@@ -342,7 +342,7 @@ impl EsmModel {
         );
         let nh = c.num_attention_heads;
         let hd = h / nh;
-        let pad = self.tokenizer.pad;
+        let pad = self.tokenizer.pad();
         let mut ids = Vec::with_capacity(b * l);
         let mut mask = Vec::with_capacity(b * l);
         let mut pos = Vec::with_capacity(b * l);
@@ -548,9 +548,9 @@ impl EsmEmbedder {
             && reads != modality.as_str()
         {
             return Err(err(format!(
-                "{}: the vocabulary is a {reads} vocabulary, but the model is configured with \
+                "{}: the tokenizer's vocabulary is a {reads} vocabulary, but the model is configured with \
                  modality: {} (hint: set `modality: {reads}`, or point `weights` at the right folder)",
-                dir.join("vocab.txt").display(),
+                dir.display(),
                 modality.as_str()
             )));
         }
@@ -618,9 +618,9 @@ impl Embedder for EsmEmbedder {
             let ids = tok.encode(s.seq(self.modality));
             for r in crate::batching::windows(ids.len(), win, stride) {
                 let mut row = Vec::with_capacity(r.len() + 2);
-                row.extend(tok.cls);
+                row.extend(tok.cls());
                 row.extend_from_slice(&ids[r.clone()]);
-                row.extend(tok.eos);
+                row.extend(tok.eos());
                 pieces.push((i, row, r.len()));
             }
         }

@@ -53,31 +53,9 @@ impl Tokenizer {
         })
     }
 
-    /// What the vocabulary reads, when it clearly reads one thing: `dna` for
-    /// nucleotide k-mers (tokens of 2+ letters from ACGTN) with no amino-acid
-    /// letters, `protein` for a residue alphabet (L, K, W, … as single tokens).
+    /// What the vocabulary reads ([`alphabet_of`]).
     pub fn alphabet(&self) -> Option<&'static str> {
-        let words: Vec<&str> = self
-            .vocab
-            .keys()
-            .filter(|t| !t.starts_with('<') && !t.is_empty())
-            .map(String::as_str)
-            .collect();
-        let aa_only = words
-            .iter()
-            .filter(|t| t.len() == 1 && "DEFHIKLMPQRSVWY".contains(**t))
-            .count();
-        let kmers = words
-            .iter()
-            .filter(|t| t.len() >= 2 && t.bytes().all(|b| b"ACGTN".contains(&b)))
-            .count();
-        if aa_only >= 10 {
-            Some("protein")
-        } else if kmers >= 4 {
-            Some("dna")
-        } else {
-            None
-        }
+        alphabet_of(self.vocab.keys().map(String::as_str))
     }
 
     /// Token ids of a sequence, without special tokens.
@@ -113,6 +91,30 @@ impl Tokenizer {
 
     pub fn is_special(&self, id: u32) -> bool {
         Some(id) == self.cls || Some(id) == self.eos || id == self.pad || Some(id) == self.mask
+    }
+}
+
+/// What a vocabulary reads, when it clearly reads one thing: `dna` for
+/// nucleotide k-mers (tokens of 2+ letters from ACGTN) with no amino-acid
+/// letters, `protein` for a residue alphabet (L, K, W, … as single tokens).
+pub fn alphabet_of<'a>(tokens: impl Iterator<Item = &'a str>) -> Option<&'static str> {
+    let words: Vec<&str> = tokens
+        .filter(|t| !t.starts_with('<') && !t.starts_with('[') && !t.is_empty())
+        .collect();
+    let aa_only = words
+        .iter()
+        .filter(|t| t.len() == 1 && "DEFHIKLMPQRSVWY".contains(**t))
+        .count();
+    let kmers = words
+        .iter()
+        .filter(|t| t.len() >= 2 && t.bytes().all(|b| b"ACGTN".contains(&b)))
+        .count();
+    if aa_only >= 10 {
+        Some("protein")
+    } else if kmers >= 4 {
+        Some("dna")
+    } else {
+        None
     }
 }
 
