@@ -128,6 +128,7 @@ pub fn run(config: &Path) -> anyhow::Result<()> {
 
 pub fn aggregate(config: &Path, report: bool) -> anyhow::Result<()> {
     let (cfg, ds, tasks) = load(config)?;
+    crate::run::remove_dead_temps(&cfg);
     aggregate_and_report(&cfg, &ds, &tasks, report)
 }
 

@@ -72,7 +72,7 @@ pub fn is_current(cfg: &SweepConfig, ds: &Dataset, model: &str) -> bool {
 /// Embeds one model (or one shard) of the sweep.
 /// Kills `command` programs that a genoprot killed earlier (SIGKILL, lost
 /// node) left running on this host for this store.
-fn reap_orphans(cfg: &SweepConfig) {
+pub fn reap_orphans(cfg: &SweepConfig) {
     let n = workers::child::reap_orphans(&cfg.store.join("tmp"));
     if n > 0 {
         tracing::warn!("killed {n} process(es) left running by an earlier genoprot of this store");

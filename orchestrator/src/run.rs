@@ -262,6 +262,7 @@ pub fn run_local(
         )
     })?;
     remove_dead_temps(cfg);
+    crate::embed::reap_orphans(cfg);
     let journal = Journal::open(&cfg.store)?;
     let grid = Grid::build(cfg, ds, tasks);
     journal.write_plan(&grid)?;
