@@ -215,6 +215,20 @@ impl Drop for Unmount {
     }
 }
 
+/// A dataset of `genes` genes and `c.yaml`: SWEEP with one seed, store runs/x.
+fn one_seed_sweep(genes: &str) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    synth(d.path(), "data", genes);
+    std::fs::write(
+        d.path().join("c.yaml"),
+        SWEEP
+            .replace("STORE", "runs/x")
+            .replace("seeds: [0, 1, 2]", "seeds: [0]"),
+    )
+    .unwrap();
+    d
+}
+
 fn plan_counts(dir: &Path, cfg: &str) -> serde_json::Value {
     let (code, out, err) = gp(dir, &["plan", cfg, "--json"]);
     assert_eq!(code, 0, "{err}");
@@ -342,15 +356,7 @@ fn a_read_only_store_is_one_error_naming_the_path() {
 
 #[test]
 fn store_parts_that_are_files_or_folders_are_named_with_the_fix() {
-    let d = tempfile::tempdir().unwrap();
-    synth(d.path(), "data", "40");
-    std::fs::write(
-        d.path().join("c.yaml"),
-        SWEEP
-            .replace("STORE", "runs/x")
-            .replace("seeds: [0, 1, 2]", "seeds: [0]"),
-    )
-    .unwrap();
+    let d = one_seed_sweep("40");
     let store = d.path().join("runs/x");
     std::fs::create_dir_all(&store).unwrap();
     // `cells` is a file.
@@ -551,15 +557,7 @@ fn oversized_probes_are_config_errors_before_anything_is_written() {
 
 #[test]
 fn a_cell_store_under_another_cells_name_is_missing_not_done() {
-    let d = tempfile::tempdir().unwrap();
-    synth(d.path(), "data", "60");
-    std::fs::write(
-        d.path().join("c.yaml"),
-        SWEEP
-            .replace("STORE", "runs/x")
-            .replace("seeds: [0, 1, 2]", "seeds: [0]"),
-    )
-    .unwrap();
+    let d = one_seed_sweep("60");
     let (code, _, err) = gp(d.path(), &["-q", "run", "c.yaml"]);
     assert_eq!(code, 0, "{err}");
     let cells = d.path().join("runs/x/cells");
@@ -589,29 +587,10 @@ fn a_cell_store_under_another_cells_name_is_missing_not_done() {
 
 #[test]
 fn temp_files_of_killed_writers_are_removed_at_start_and_others_kept() {
-    let d = tempfile::tempdir().unwrap();
-    synth(d.path(), "data", "40");
-    std::fs::write(
-        d.path().join("c.yaml"),
-        SWEEP
-            .replace("STORE", "runs/x")
-            .replace("seeds: [0, 1, 2]", "seeds: [0]"),
-    )
-    .unwrap();
+    let d = one_seed_sweep("40");
     let store = d.path().join("runs/x");
     std::fs::create_dir_all(store.join("cells")).unwrap();
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .unwrap()
-        .trim()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect::<String>();
+    let host = workers::child::host();
     let dead = [
         store.join(format!(".results.h5.{host}~4194305-0.AbC123.tmp")),
         store.join(format!("cells/.0123.h5.{host}~4194305-0.AbC123.tmp")),
