@@ -15,6 +15,7 @@ pub mod report;
 pub mod run;
 pub mod signals;
 pub mod submit;
+pub mod verified;
 pub mod worker;
 
 /// Creates a folder of the store, with an error that names it and says what

@@ -399,7 +399,7 @@ pub fn stage_counts(cfg: &SweepConfig, ds: &Dataset, grid: &Grid) -> Vec<StageCo
     out.push(e);
     // A cell counts as done when its file opens and records its own id (a
     // truncated file, or a valid one copied under another cell's name, does
-    // not): one attribute per file, read in parallel.
+    // not); files unchanged since they were checked are not opened again.
     let dir = cells_dir(cfg);
     let names: Vec<String> = std::fs::read_dir(&dir)
         .map(|rd| {
@@ -414,29 +414,8 @@ pub fn stage_counts(cfg: &SweepConfig, ds: &Dataset, grid: &Grid) -> Vec<StageCo
                 .collect()
         })
         .unwrap_or_default();
-    let present: std::collections::HashSet<String> = {
-        use rayon::prelude::*;
-        names
-            .into_par_iter()
-            .filter(|id| {
-                let p = dir.join(format!("{id}.h5"));
-                match workers::probe::cell::stored_cell_id(&p) {
-                    Ok(stored) if &stored == id => true,
-                    Ok(stored) => {
-                        tracing::warn!(
-                            "{}: holds cell {stored}, not {id} (a copied or renamed cell store); counted as missing",
-                            p.display()
-                        );
-                        false
-                    }
-                    Err(e) => {
-                        tracing::warn!("cell store not counted as done: {e}");
-                        false
-                    }
-                }
-            })
-            .collect()
-    };
+    let present =
+        crate::verified::done_cells(&dir, names, &cfg.store.join("journal/verified-cells.tsv"));
     for (stage, list) in [("probe", &grid.cells), ("fusion", &grid.late)] {
         let mut s = StageCounts {
             stage: stage.into(),
