@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 use workers::embed::{Modality, SeqInput, embed_all};
-use workers::models::esm::EsmEmbedder;
+
 
 fn main() {
     let args: Vec<String> = std::env::args()
@@ -35,17 +35,7 @@ fn main() {
         .unwrap();
     let (placement, device) = workers::device::resolve(spec).unwrap();
     eprintln!("device: {placement}");
-    let e = EsmEmbedder::load(
-        "bench",
-        Modality::Protein,
-        &device,
-        &model,
-        "mean",
-        None,
-        budget,
-        None,
-        None,
-    )
+    let e = workers::models::native::NativeEmbedder::load("bench", None, Modality::Protein, &device, &model, &workers::models::native::NativeOptions::mean().max_tokens(budget))
     .unwrap();
     // warm-up on a few sequences
     embed_all(&e, &inputs[..4.min(inputs.len())], &mut |_| {}).unwrap();

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use workers::embed::{Embedder, Modality, SeqInput, embed_all};
-use workers::models::esm::{EsmEmbedder, gated_feed_forward};
+use workers::models::encoder::{Activation, gated_feed_forward};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -72,17 +72,7 @@ fn check(name: &str, modality: Modality) {
     for pooling in ["mean", "cls"] {
         // A small token budget forces several padded sub-batches.
         for budget in [40usize, 100_000] {
-            let e = EsmEmbedder::load(
-                name,
-                modality,
-                &device(),
-                &dir,
-                pooling,
-                None,
-                Some(budget),
-                None,
-                None,
-            )
+            let e = workers::models::native::NativeEmbedder::load(name, None, modality, &device(), &dir, &workers::models::native::NativeOptions::mean().pooling(pooling).max_tokens(Some(budget)))
             .unwrap();
             if pooling == "mean" && budget == 40 {
                 for (s, t) in seqs.iter().zip(&texts) {
@@ -150,7 +140,7 @@ fn gated_feed_forward_matches_pytorch() {
         flat(&r["w_out"]),
         flat(&r["out"]),
     );
-    let got = gated_feed_forward(x, [3, 5, 8], w_in, w_out, 12);
+    let got = gated_feed_forward(x, [3, 5, 8], w_in, w_out, 12, Activation::Silu);
     let diff = want
         .iter()
         .zip(&got)
@@ -161,17 +151,7 @@ fn gated_feed_forward_matches_pytorch() {
 
 /// The error of loading the folder `dir` (mean pooling, layer `layer`).
 fn load_err(dir: &Path, layer: Option<i64>) -> String {
-    EsmEmbedder::load(
-        "x",
-        Modality::Protein,
-        &device(),
-        dir,
-        "mean",
-        layer,
-        None,
-        None,
-        None,
-    )
+    workers::models::native::NativeEmbedder::load("x", None, Modality::Protein, &device(), dir, &workers::models::native::NativeOptions::mean().layer(layer))
     .err()
     .expect("loading should fail")
     .to_string()
@@ -278,17 +258,7 @@ fn folder_values_that_cannot_work_are_refused_naming_the_field_or_tensor() {
         "{e}"
     );
     // A protein vocabulary for a DNA model, and a DNA vocabulary for a protein model.
-    let e = EsmEmbedder::load(
-        "x",
-        Modality::Dna,
-        &device(),
-        &fixture("esm2-tiny"),
-        "mean",
-        None,
-        None,
-        None,
-        None,
-    )
+    let e = workers::models::native::NativeEmbedder::load("x", None, Modality::Dna, &device(), &fixture("esm2-tiny"), &workers::models::native::NativeOptions::mean())
     .err()
     .unwrap()
     .to_string();
@@ -319,17 +289,7 @@ fn reference() -> (Vec<String>, Vec<Vec<f32>>) {
 /// weights hash.
 fn embed_folder(dir: &Path) -> (ndarray::Array2<f32>, String) {
     let (seqs, _) = reference();
-    let e = EsmEmbedder::load(
-        "x",
-        Modality::Protein,
-        &device(),
-        dir,
-        "mean",
-        None,
-        None,
-        None,
-        None,
-    )
+    let e = workers::models::native::NativeEmbedder::load("x", None, Modality::Protein, &device(), dir, &workers::models::native::NativeOptions::mean())
     .unwrap();
     let inputs: Vec<SeqInput<'_>> = seqs
         .iter()

@@ -14,6 +14,8 @@ use std::time::Duration;
 pub enum ModelKind {
     /// Native ESM-family encoder (ESM-2, Nucleotide Transformer) from a HF folder.
     Esm,
+    /// Native BERT-family encoder (ProtBert, cdsBERT, GENA-LM, DNABERT-2) from a HF folder.
+    Bert,
     /// k-mer spectrum.
     Kmer,
     /// Codon usage.
@@ -217,7 +219,7 @@ impl ModelSpec {
         let (allowed, required): (&[&str], &[&str]) = match self.kind {
             ModelKind::Kmer => (&["k"], &["k"]),
             ModelKind::Codon => (&["rscu"], &[]),
-            ModelKind::Esm => (
+            ModelKind::Esm | ModelKind::Bert => (
                 &[
                     "weights",
                     "pooling",
@@ -342,6 +344,16 @@ impl ModelSpec {
         Ok(())
     }
 
+    /// The native family `kind:` asks for (`esm`, `bert`).
+    pub fn native_family(&self) -> Option<crate::models::native::Family> {
+        use crate::models::native::Family;
+        match self.kind {
+            ModelKind::Esm => Some(Family::Esm),
+            ModelKind::Bert => Some(Family::Bert),
+            _ => None,
+        }
+    }
+
     /// The model folder `weights:` names (a path, or a hub id found in the cache).
     pub fn weights_dir(&self, base: &Path) -> Result<PathBuf, String> {
         crate::models::hub::resolve(self.weights.as_deref().unwrap_or(Path::new("")), base)
@@ -352,20 +364,31 @@ impl ModelSpec {
     /// and config for `hf`; the file for `precomputed`. `Err` names the path.
     pub fn preflight(&self, base: &Path) -> Result<(), String> {
         match self.kind {
-            ModelKind::Esm => {
+            ModelKind::Esm | ModelKind::Bert => {
                 let dir = self.weights_dir(base)?;
                 let config = read_model_config(&dir)?;
-                let mt = config
-                    .get("model_type")
-                    .and_then(|v| v.as_str())
-                    .unwrap_or("esm");
-                if mt != "esm" {
-                    return Err(format!(
-                        "{}: model_type {mt:?} does not run natively with kind: esm (native kinds: \
-                         esm for ESM-2 and Nucleotide Transformer); `kind: hf` runs any transformers \
-                         model through the site's Python",
-                        dir.join("config.json").display()
-                    ));
+                let mt = config.get("model_type").and_then(|v| v.as_str());
+                let want = self.native_family();
+                match crate::models::native::Family::of_model_type(mt) {
+                    Some(f) if Some(f) == want => {}
+                    Some(f) => {
+                        return Err(format!(
+                            "{}: model_type {:?} is a {} model: set `kind: {}`",
+                            dir.join("config.json").display(),
+                            mt.unwrap_or("esm"),
+                            f.kind(),
+                            f.kind()
+                        ));
+                    }
+                    None => {
+                        return Err(format!(
+                            "{}: model_type {:?} does not run natively (native kinds: esm for \
+                             ESM-2 and Nucleotide Transformer; bert for BERT, ProtBert, GENA-LM and \
+                             DNABERT-2); `kind: hf` runs any transformers model through the site's Python",
+                            dir.join("config.json").display(),
+                            mt.unwrap_or_default()
+                        ));
+                    }
                 }
                 if crate::models::weights::weight_files(&dir).is_none() {
                     return Err(format!(
@@ -429,7 +452,7 @@ impl ModelSpec {
                 .map(|(h, _)| h)
                 .unwrap_or_default(),
             // The model folder's config, vocabulary and weight files.
-            ModelKind::Esm | ModelKind::Hf => {
+            ModelKind::Esm | ModelKind::Bert | ModelKind::Hf => {
                 let raw = self.weights.as_deref().unwrap_or(Path::new(""));
                 let dir = crate::models::hub::resolve(raw, base_dir)
                     .unwrap_or_else(|_| Self::resolve(base_dir, raw));
@@ -518,8 +541,9 @@ impl ModelSpec {
                     .as_deref(),
             )?),
             ModelKind::Hf => Box::new(super::hf::hf_embedder(self, ctx)?),
-            ModelKind::Esm => Box::new(crate::models::esm::EsmEmbedder::load(
+            ModelKind::Esm | ModelKind::Bert => Box::new(crate::models::native::NativeEmbedder::load(
                 &self.name,
+                self.native_family(),
                 m,
                 &self.device(ctx)?,
                 &self
@@ -528,11 +552,13 @@ impl ModelSpec {
                         model: self.name.clone(),
                         msg,
                     })?,
-                self.pooling.as_deref().unwrap_or("mean"),
-                self.layer,
-                self.max_tokens,
-                self.window,
-                self.stride,
+                &crate::models::native::NativeOptions {
+                    pooling: self.pooling.clone().unwrap_or_else(|| "mean".into()),
+                    layer: self.layer,
+                    max_tokens: self.max_tokens,
+                    window: self.window,
+                    stride: self.stride,
+                },
             )?),
         })
     }

@@ -19,6 +19,9 @@ pub struct JsonTokenizer {
     /// The vocabulary reads residues one word each (ProtBert, ProtT5):
     /// sequences are space-separated before encoding.
     pub spaced: bool,
+    /// The vocabulary reads codons one word each (cdsBERT-style): coding
+    /// sequences are split into codons, space-separated, before encoding.
+    pub codons: bool,
 }
 
 /// A special token's text from `special_tokens_map.json` or
@@ -91,6 +94,7 @@ impl JsonTokenizer {
             pad,
             specials,
             spaced: false,
+            codons: false,
         };
         if let Some(unk) = unk {
             let probe = "ACDEFGHIKLMNPQRSTVWY";
@@ -104,6 +108,13 @@ impl JsonTokenizer {
                 false,
             )?;
             t.spaced = plain.contains(&unk) && !spaced.contains(&unk);
+            let codon_words = t
+                .words()
+                .iter()
+                .filter(|w| w.len() == 3 && w.bytes().all(|b| b"ACGT".contains(&b)))
+                .count();
+            let joined = t.encode_text("ATGGCTAAGTAA", false)?;
+            t.codons = codon_words >= 61 && joined.contains(&unk);
         }
         Ok(t)
     }
@@ -120,7 +131,13 @@ impl JsonTokenizer {
     /// per-residue vocabularies).
     pub fn encode(&self, seq: &[u8]) -> Vec<u32> {
         let s = String::from_utf8_lossy(seq).to_ascii_uppercase();
-        let text = if self.spaced {
+        let text = if self.codons {
+            s.as_bytes()
+                .chunks(3)
+                .map(|c| String::from_utf8_lossy(c).into_owned())
+                .collect::<Vec<_>>()
+                .join(" ")
+        } else if self.spaced {
             s.chars().map(String::from).collect::<Vec<_>>().join(" ")
         } else {
             s

@@ -1,7 +1,13 @@
-//! Native foundation models in burn.
+//! Native foundation models in burn: one transformer encoder
+//! ([`encoder`]) configured per family ([`esm`], [`bert`]) from a Hugging
+//! Face folder ([`weights`], [`hf_tokenizer`], [`hub`]), run by the native
+//! embedder ([`native`]).
 
+pub mod bert;
+pub mod encoder;
 pub mod esm;
 pub mod hf_tokenizer;
 pub mod hub;
+pub mod native;
 pub mod tokenizer;
 pub mod weights;

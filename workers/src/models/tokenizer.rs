@@ -1,9 +1,12 @@
 //! Tokenizers read from a Hugging Face model folder's `vocab.txt` (one token
 //! per line, id = line number), as `EsmTokenizer` does: special tokens
-//! (`<cls>`, `<eos>`, `<pad>`, `<unk>`, `<mask>`) and greedy longest-match
+//! (`<cls>`, `<eos>`, `<pad>`, `<unk>`, `<mask>`, or BERT's `[CLS]`, `[SEP]`,
+//! `[PAD]`, `[UNK]`, `[MASK]`) and greedy longest-match
 //! splitting over the vocabulary — which gives ESM-2's one token per residue
 //! and Nucleotide Transformer's 6-mers, with single-base tokens where a
-//! 6-mer does not fit (an N inside it, or fewer than 6 bases left).
+//! 6-mer does not fit (an N inside it, or fewer than 6 bases left). For a
+//! BERT vocabulary of single residues (ProtBert) or codons (cdsBERT) this is
+//! what `BertTokenizer` gives for the space-separated sequence.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -33,21 +36,27 @@ impl Tokenizer {
             .filter(|(_, t)| !t.is_empty())
             .map(|(i, t)| (t.clone(), i as u32))
             .collect();
-        let get = |t: &str| vocab.get(t).copied();
-        let pad = get("<pad>").ok_or("vocabulary has no <pad> token")?;
-        let unk = get("<unk>").ok_or("vocabulary has no <unk> token")?;
+        // ESM's `<pad>` or BERT's `[PAD]` spelling.
+        let get = |t: &str| {
+            vocab
+                .get(&format!("<{t}>"))
+                .or_else(|| vocab.get(&format!("[{}]", t.to_ascii_uppercase())))
+                .copied()
+        };
+        let pad = get("pad").ok_or("vocabulary has no <pad> or [PAD] token")?;
+        let unk = get("unk").ok_or("vocabulary has no <unk> or [UNK] token")?;
         let max_len = vocab
             .keys()
-            .filter(|t| !t.starts_with('<'))
+            .filter(|t| !t.starts_with('<') && !t.starts_with('['))
             .map(|t| t.len())
             .max()
             .unwrap_or(1);
         Ok(Tokenizer {
-            cls: get("<cls>"),
-            eos: get("<eos>"),
+            cls: get("cls"),
+            eos: get("eos").or_else(|| get("sep")),
             pad,
             unk,
-            mask: get("<mask>"),
+            mask: get("mask"),
             max_len,
             vocab,
         })
@@ -139,5 +148,19 @@ mod tests {
         assert_eq!(t.encode(b"acgtac"), vec![6]);
         assert_eq!(t.encode(b"X"), vec![0]);
         assert!(t.is_special(3) && !t.is_special(7));
+    }
+
+    #[test]
+    fn bert_spelling_of_specials_and_codon_words() {
+        let mut toks: Vec<String> = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        toks.extend(["ATG", "GCT", "TAA"].iter().map(|s| s.to_string()));
+        let t = Tokenizer::from_tokens(&toks).unwrap();
+        assert_eq!((t.pad, t.unk, t.cls, t.eos, t.mask), (0, 1, Some(2), Some(3), Some(4)));
+        assert_eq!(t.encode(b"ATGGCTTAA"), vec![5, 6, 7]);
+        assert_eq!(t.encode(b"ATGNNN"), vec![5, 1, 1, 1]);
+        assert!(t.is_special(2) && t.is_special(3) && !t.is_special(1));
     }
 }

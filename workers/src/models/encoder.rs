@@ -1,0 +1,499 @@
+//! The transformer encoder every native family is a configuration of:
+//!
+//! * embeddings: word rows, plus a learned absolute position table (position
+//!   ids from a family-specific offset), plus token type 0's row (BERT), an
+//!   optional LayerNorm, and ESM-2's token-dropout rescaling;
+//! * positions in attention: rotary on queries and keys, or an additive
+//!   per-head bias (ALiBi: −slope·|i − j|), or none;
+//! * blocks, pre-LN (`x + f(norm(x))`) or post-LN (`norm(x + f(x))`):
+//!   self-attention with a padding mask (separate or fused Q/K/V
+//!   projections), then a feed-forward that is plain (`act(W₁x)`) or gated
+//!   (`act(a) ⊙ g` of the two halves of W₁x: GeGLU, SwiGLU), with or without
+//!   biases;
+//! * an optional final LayerNorm.
+//!
+//! [`Loader`] reads the tensors from a [`Weights`] folder (PyTorch
+//! `[out, in]` Linear layout, `gamma`/`beta` LayerNorm aliases) and hashes
+//! them as loaded, so one model saved in any layout hashes identically.
+
+use super::weights::Weights;
+use burn::tensor::activation::{gelu, relu, sigmoid};
+use burn::tensor::module::{attention, layer_norm};
+use burn::tensor::ops::AttentionModuleOptions;
+use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
+use sha2::Digest;
+use std::cell::RefCell;
+
+/// A linear layer: `x·W (+ b)` with W stored `[in, out]`.
+pub struct Lin {
+    w: Tensor<2>,
+    b: Option<Tensor<1>>,
+}
+
+impl Lin {
+    /// One [rows, in] × [in, out] GEMM over all positions (a 2-D matmul is
+    /// a single BLAS call on every backend; a broadcast 3-D one is batched).
+    pub fn fwd<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        let mut shape = x.dims();
+        let din = shape[D - 1];
+        let y = x.reshape([-1, din as i64]).matmul(self.w.clone());
+        let y = match &self.b {
+            Some(b) => y + b.clone().unsqueeze(),
+            None => y,
+        };
+        shape[D - 1] = self.w.dims()[1];
+        y.reshape(shape)
+    }
+
+    /// A layer from PyTorch-layout `[out, in]` values (for block checks).
+    pub fn from_torch(w: Vec<f32>, out: usize, inp: usize, device: &Device) -> Lin {
+        Lin {
+            w: Tensor::<2>::from_data(TensorData::new(w, [out, inp]), device).transpose(),
+            b: None,
+        }
+    }
+}
+
+/// LayerNorm over the last axis (biased variance, like torch.nn.LayerNorm).
+pub struct Norm {
+    w: Tensor<1>,
+    b: Tensor<1>,
+    eps: f64,
+}
+
+impl Norm {
+    fn fwd(&self, x: Tensor<3>) -> Tensor<3> {
+        layer_norm(x, self.w.clone(), Some(self.b.clone()), self.eps)
+    }
+}
+
+/// The feed-forward's activation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activation {
+    /// Exact (erf) GELU.
+    Gelu,
+    Relu,
+    /// SiLU / swish.
+    Silu,
+}
+
+impl Activation {
+    /// From a `hidden_act` value of a `config.json`.
+    pub fn parse(name: &str) -> Option<Activation> {
+        match name {
+            "gelu" => Some(Activation::Gelu),
+            "relu" => Some(Activation::Relu),
+            "silu" | "swish" => Some(Activation::Silu),
+            _ => None,
+        }
+    }
+
+    fn apply(self, x: Tensor<3>) -> Tensor<3> {
+        match self {
+            Activation::Gelu => gelu(x),
+            Activation::Relu => relu(x),
+            Activation::Silu => x.clone() * sigmoid(x),
+        }
+    }
+}
+
+/// The feed-forward's shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedForward {
+    /// `out(act(inter(x)))`.
+    Plain(Activation),
+    /// `inter` is twice the intermediate size: `out(act(a) ⊙ g)` of its
+    /// first and second halves (GeGLU with GELU, SwiGLU with SiLU).
+    Gated(Activation),
+}
+
+impl FeedForward {
+    fn apply(self, y: Tensor<3>, intermediate: usize) -> Tensor<3> {
+        match self {
+            FeedForward::Plain(a) => a.apply(y),
+            FeedForward::Gated(a) => {
+                let g = y.clone().narrow(2, intermediate, intermediate);
+                a.apply(y.narrow(2, 0, intermediate)) * g
+            }
+        }
+    }
+}
+
+/// The gated feed-forward block on its own (weights in PyTorch `[out, in]`
+/// layout, no biases), for checking against a PyTorch reference.
+pub fn gated_feed_forward(
+    x: Vec<f32>,
+    shape: [usize; 3],
+    w_in: Vec<f32>,
+    w_out: Vec<f32>,
+    intermediate: usize,
+    act: Activation,
+) -> Vec<f32> {
+    let dev = crate::device::cpu();
+    let h = shape[2];
+    let lin_in = Lin::from_torch(w_in, 2 * intermediate, h, &dev);
+    let lin_out = Lin::from_torch(w_out, h, intermediate, &dev);
+    let xt = Tensor::<3>::from_data(TensorData::new(x, shape), &dev);
+    lin_out
+        .fwd(FeedForward::Gated(act).apply(lin_in.fwd(xt), intermediate))
+        .into_data()
+        .try_to_vec::<f32>()
+        .expect("f32")
+}
+
+/// Where positions enter.
+pub enum Positions {
+    /// A learned table added to the embeddings; the token at index j gets
+    /// row `offset + j` (ESM: pad_token_id + 1; BERT: 0).
+    Learned { table: Tensor<2>, offset: usize },
+    /// Rotary embeddings on queries and keys (base 10,000, halves rotated).
+    Rotary,
+    /// An additive attention bias −slope_h·|i − j| per head (ALiBi).
+    Alibi(Vec<f32>),
+}
+
+/// ALiBi's head slopes (Press et al.): for n a power of two, the geometric
+/// sequence starting at 2^(−8/n); otherwise those of the nearest lower
+/// power of two followed by every other slope of the next power of two.
+pub fn alibi_slopes(n: usize) -> Vec<f32> {
+    fn pow2(n: usize) -> Vec<f64> {
+        let start = 2f64.powf(-(2f64.powf(-((n as f64).log2() - 3.0))));
+        (0..n).map(|i| start * start.powi(i as i32)).collect()
+    }
+    fn slopes(n: usize) -> Vec<f64> {
+        if n.is_power_of_two() {
+            return pow2(n);
+        }
+        let closest = 1usize << (usize::BITS - 1 - n.leading_zeros());
+        let mut a = pow2(closest);
+        a.extend(
+            slopes(2 * closest)
+                .into_iter()
+                .step_by(2)
+                .take(n - closest),
+        );
+        a
+    }
+    slopes(n.max(1)).into_iter().map(|s| s as f32).collect()
+}
+
+/// Query, key and value projections.
+pub enum Qkv {
+    Separate { q: Lin, k: Lin, v: Lin },
+    /// One `[h, 3h]` projection, columns q | k | v (MosaicBERT's `Wqkv`).
+    Fused(Lin),
+}
+
+/// Where a block normalizes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NormPlace {
+    /// `x + f(norm(x))`.
+    Pre,
+    /// `norm(x + f(x))`.
+    Post,
+}
+
+/// One encoder block.
+pub struct Block {
+    pub attn_norm: Norm,
+    pub qkv: Qkv,
+    pub o: Lin,
+    pub ffn_norm: Norm,
+    pub inter: Lin,
+    pub out: Lin,
+}
+
+/// A loaded encoder.
+pub struct Encoder {
+    pub hidden: usize,
+    pub heads: usize,
+    pub intermediate: usize,
+    pub word: Tensor<2>,
+    /// Token type 0's row, added to every token (BERT's segment embedding).
+    pub token_type: Option<Tensor<1>>,
+    pub positions: Positions,
+    /// The most tokens a row may hold, specials included (`None`: no limit,
+    /// as with ALiBi).
+    pub max_len: Option<usize>,
+    pub emb_norm: Option<Norm>,
+    pub blocks: Vec<Block>,
+    pub final_norm: Option<Norm>,
+    pub norm_place: NormPlace,
+    pub ffn: FeedForward,
+    /// ESM-2's token dropout: the `<mask>` id whose rows are zeroed, and the
+    /// rescaling by (1 − 0.15·0.8) / (1 − observed mask ratio).
+    pub token_dropout: Option<Option<u32>>,
+    pub device: Device,
+}
+
+impl Encoder {
+    /// Hidden states after `layer` blocks (None = all, with the final norm)
+    /// for token rows padded with `pad`; returns [B, L, H] flat, and L.
+    pub fn forward(&self, rows: &[Vec<u32>], pad: u32, layer: Option<usize>) -> (Vec<f32>, usize) {
+        let (b, l, h) = (
+            rows.len(),
+            rows.iter().map(Vec::len).max().unwrap_or(1).max(1),
+            self.hidden,
+        );
+        let nh = self.heads;
+        let hd = h / nh;
+        let mut ids = Vec::with_capacity(b * l);
+        let mut mask = Vec::with_capacity(b * l);
+        let mut scale = Vec::with_capacity(b * l);
+        for r in rows {
+            let real = r.len() as f32;
+            let s = match self.token_dropout {
+                Some(mask_id) => {
+                    let masked = r.iter().filter(|t| Some(**t) == mask_id).count() as f32;
+                    (1.0 - 0.15 * 0.8) / (1.0 - masked / real.max(1.0))
+                }
+                None => 1.0,
+            };
+            for j in 0..l {
+                let t = r.get(j).copied().unwrap_or(pad);
+                let m = j < r.len();
+                ids.push(t as i64);
+                mask.push(m);
+                let zero = matches!(self.token_dropout, Some(Some(id)) if id == t);
+                scale.push(if zero || !m { 0.0 } else { s });
+            }
+        }
+        let dev = &self.device;
+        let idt = Tensor::<1, Int>::from_data(TensorData::new(ids, [b * l]), dev);
+        let mut x: Tensor<3> = self.word.clone().select(0, idt).reshape([b, l, h]);
+        if let Some(tt) = &self.token_type {
+            x = x + tt.clone().reshape([1, 1, h]);
+        }
+        if let Positions::Learned { table, offset } = &self.positions {
+            // Padding takes the row of the last real position: it is masked
+            // out everywhere, so any row does.
+            let pos: Vec<i64> = (0..b * l).map(|k| (offset + k % l) as i64).collect();
+            let pt = Tensor::<1, Int>::from_data(TensorData::new(pos, [b * l]), dev);
+            x = x + table.clone().select(0, pt).reshape([b, l, h]);
+        }
+        if let Some(n) = &self.emb_norm {
+            x = n.fwd(x);
+        }
+        // ESM: the token-dropout scale (with positions present it is off in
+        // practice, so the order against them does not matter); every
+        // family: padding rows zeroed.
+        let scalet = Tensor::<2>::from_data(TensorData::new(scale, [b, l]), dev);
+        x = x * scalet.unsqueeze_dim::<3>(2);
+        let (padt, bias) = self.attention_masks(&mask, b, l);
+        let (cos, sin) = match self.positions {
+            Positions::Rotary => {
+                let (c, s) = rotary_tables(l, hd);
+                (
+                    Some(Tensor::<2>::from_data(TensorData::new(c, [l, hd]), dev).reshape([1, 1, l, hd])),
+                    Some(Tensor::<2>::from_data(TensorData::new(s, [l, hd]), dev).reshape([1, 1, l, hd])),
+                )
+            }
+            _ => (None, None),
+        };
+        let rotate = |t: Tensor<4>| -> Tensor<4> {
+            let (Some(cs), Some(sn)) = (&cos, &sin) else {
+                return t;
+            };
+            let half = hd / 2;
+            let x1 = t.clone().narrow(3, 0, half);
+            let x2 = t.clone().narrow(3, half, half);
+            let rot = Tensor::cat(vec![x2.neg(), x1], 3);
+            t * cs.clone() + rot * sn.clone()
+        };
+        let split = |t: Tensor<3>| -> Tensor<4> { t.reshape([b, l, nh, hd]).swap_dims(1, 2) };
+        let stop = layer.unwrap_or(self.blocks.len()).min(self.blocks.len());
+        let pre = self.norm_place == NormPlace::Pre;
+        for blk in &self.blocks[..stop] {
+            let hn = if pre { blk.attn_norm.fwd(x.clone()) } else { x.clone() };
+            let (q, k, v) = match &blk.qkv {
+                Qkv::Separate { q, k, v } => (q.fwd(hn.clone()), k.fwd(hn.clone()), v.fwd(hn)),
+                Qkv::Fused(w) => {
+                    let y = w.fwd(hn);
+                    (
+                        y.clone().narrow(2, 0, h),
+                        y.clone().narrow(2, h, h),
+                        y.narrow(2, 2 * h, h),
+                    )
+                }
+            };
+            // Queries scaled by 1/√d before the rotation, as ESM does
+            // (the same product for the other families).
+            let q = rotate(split(q).mul_scalar((hd as f64).powf(-0.5)));
+            let k = rotate(split(k));
+            let ctx = attention(
+                q,
+                k,
+                split(v),
+                padt.clone(),
+                bias.clone(),
+                AttentionModuleOptions {
+                    scale: Some(1.0),
+                    ..Default::default()
+                },
+            )
+            .swap_dims(1, 2)
+            .reshape([b, l, h]);
+            let mut a = blk.o.fwd(ctx) + x;
+            if !pre {
+                a = blk.attn_norm.fwd(a);
+            }
+            let hn2 = if pre { blk.ffn_norm.fwd(a.clone()) } else { a.clone() };
+            let y = blk.out.fwd(self.ffn.apply(blk.inter.fwd(hn2), self.intermediate)) + a;
+            x = if pre { y } else { blk.ffn_norm.fwd(y) };
+        }
+        if layer.is_none_or(|k| k >= self.blocks.len())
+            && let Some(n) = &self.final_norm
+        {
+            x = n.fwd(x);
+        }
+        (x.into_data().try_to_vec::<f32>().expect("f32"), l)
+    }
+
+    /// The padding mask (`true` = key not attended; one [l, l] block per
+    /// sequence, shared by the heads) or, with an ALiBi bias, the bias with
+    /// the padding folded in as −∞-like values: the fused kernels (flex's
+    /// own, LibTorch's scaled_dot_product_attention) take the mask, and
+    /// every backend takes a bias without one.
+    fn attention_masks(
+        &self,
+        mask: &[bool],
+        b: usize,
+        l: usize,
+    ) -> (Option<Tensor<4, Bool>>, Option<Tensor<4>>) {
+        let dev = &self.device;
+        if let Positions::Alibi(slopes) = &self.positions {
+            let nh = self.heads;
+            let mut alibi = vec![0f32; nh * l * l];
+            for (hh, s) in slopes.iter().enumerate() {
+                for i in 0..l {
+                    for j in 0..l {
+                        alibi[(hh * l + i) * l + j] = -s * (i as f32 - j as f32).abs();
+                    }
+                }
+            }
+            let mut keys = vec![0f32; b * l];
+            for (k, m) in mask.iter().enumerate() {
+                if !m {
+                    keys[k] = -1e30;
+                }
+            }
+            let at = Tensor::<4>::from_data(TensorData::new(alibi, [1, nh, l, l]), dev);
+            let kt = Tensor::<4>::from_data(TensorData::new(keys, [b, 1, 1, l]), dev);
+            return (None, Some(at + kt));
+        }
+        let mut pad = vec![false; b * l * l];
+        for (r, row) in pad.chunks_mut(l * l).enumerate() {
+            for (j, m) in mask[r * l..(r + 1) * l].iter().enumerate() {
+                if !m {
+                    row.iter_mut().skip(j).step_by(l).for_each(|v| *v = true);
+                }
+            }
+        }
+        let mut padt = Tensor::<4, Bool>::from_data(TensorData::new(pad, [b, 1, l, l]), dev);
+        if crate::device::is_libtorch(dev) {
+            // burn-tch 0.22.1 hands the mask to torch's
+            // scaled_dot_product_attention unchanged, where `true` means
+            // "attend": invert it there (the fixture tests pin both backends).
+            padt = padt.bool_not();
+        }
+        (Some(padt), None)
+    }
+}
+
+/// cos and sin tables [l, d] of rotary embeddings (base 10,000, the two
+/// halves of a head rotated together).
+fn rotary_tables(l: usize, hd: usize) -> (Vec<f32>, Vec<f32>) {
+    let half = hd / 2;
+    let mut cs = Vec::with_capacity(l * hd);
+    let mut sn = Vec::with_capacity(l * hd);
+    for p in 0..l {
+        for k in 0..hd {
+            let i = k % half.max(1);
+            let inv = 1.0 / 10000f64.powf((2 * i) as f64 / hd as f64);
+            let a = p as f64 * inv;
+            cs.push(a.cos() as f32);
+            sn.push(a.sin() as f32);
+        }
+    }
+    (cs, sn)
+}
+
+/// Reads tensors by base-model name from a folder's weights onto a device,
+/// hashing names and values in load order.
+pub struct Loader<'a> {
+    weights: &'a Weights,
+    device: Device,
+    hasher: RefCell<sha2::Sha256>,
+}
+
+impl<'a> Loader<'a> {
+    pub fn new(weights: &'a Weights, device: &Device) -> Loader<'a> {
+        Loader {
+            weights,
+            device: device.clone(),
+            hasher: RefCell::new(sha2::Sha256::new()),
+        }
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.weights.contains(name)
+    }
+
+    fn load(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>, String> {
+        let v = self.weights.get(name, shape)?;
+        let mut hs = self.hasher.borrow_mut();
+        // LayerNorm `gamma`/`beta` (older exports) are `weight`/`bias`.
+        let canonical = name.replace(".gamma", ".weight").replace(".beta", ".bias");
+        hs.update(canonical.as_bytes());
+        for x in &v {
+            hs.update(x.to_le_bytes());
+        }
+        Ok(v)
+    }
+
+    pub fn t2(&self, name: &str, r: usize, c: usize) -> Result<Tensor<2>, String> {
+        Ok(Tensor::from_data(
+            TensorData::new(self.load(name, &[r, c])?, [r, c]),
+            &self.device,
+        ))
+    }
+
+    pub fn t1(&self, name: &str, n: usize) -> Result<Tensor<1>, String> {
+        Ok(Tensor::from_data(
+            TensorData::new(self.load(name, &[n])?, [n]),
+            &self.device,
+        ))
+    }
+
+    /// A PyTorch Linear (`{p}.weight` [out, in], `{p}.bias`).
+    pub fn lin(&self, p: &str, din: usize, dout: usize, bias: bool) -> Result<Lin, String> {
+        Ok(Lin {
+            w: self.t2(&format!("{p}.weight"), dout, din)?.transpose(),
+            b: if bias {
+                Some(self.t1(&format!("{p}.bias"), dout)?)
+            } else {
+                None
+            },
+        })
+    }
+
+    /// A LayerNorm: `weight`/`bias`, or `gamma`/`beta` in some exports.
+    pub fn norm(&self, p: &str, n: usize, eps: f64) -> Result<Norm, String> {
+        let either = |a: &str, b: &str| -> Result<Tensor<1>, String> {
+            self.t1(&format!("{p}.{a}"), n).or_else(|e| {
+                self.t1(&format!("{p}.{b}"), n)
+                    .map_err(|e2| if e2.contains("missing") { e } else { e2 })
+            })
+        };
+        Ok(Norm {
+            w: either("weight", "gamma")?,
+            b: either("bias", "beta")?,
+            eps,
+        })
+    }
+
+    /// The hash of everything loaded so far.
+    pub fn finish(self) -> String {
+        hex::encode(self.hasher.into_inner().finalize())
+    }
+}
