@@ -7,6 +7,8 @@ committed; CI never runs this). Needs torch + transformers (PyPI):
 
 * fixtures/esm2-tiny: ESM-2-style (rotary positions, token dropout, residue alphabet)
 * fixtures/nt-tiny:   Nucleotide-Transformer-v1-style (learned absolute positions, 6-mer vocabulary)
+* fixtures/nt3-tiny:  Nucleotide Transformer 3-mer checkpoints' vocabulary (3-mers, then single
+                      bases for what is left, as EsmTokenizer splits them) on the same architecture
 Each folder: config.json, model.safetensors, vocab.txt, reference.json
 (token ids, mean-pooled and CLS embeddings of the last layer, per sequence,
 run as one padded batch; one sequence is longer than the model's maximum and
@@ -107,6 +109,19 @@ m = EsmModel(cfg, add_pooling_layer=False).eval(); perturb(m)
 dna = ["ATGAAGACAGCTTACATCGCTAAGCAGCGTCAGTAA", "ATGNNAGCCTAG", "ATGGCTCTGTGGATGCGTCTGCTG", "ACGTA",
        "ATG" + "GCTAAGCAGCGTCAG" * 8 + "TAA"]
 save(m, tok, "nt-tiny", dna, 20 - 2)
+
+# --- Nucleotide Transformer 3-mer vocabulary ---
+kmers3 = ["".join(p) for p in itertools.product("ATCG", repeat=3)]
+nt3_vocab = ["<unk>", "<pad>", "<mask>", "<cls>", "<eos>", "<bos>"] + kmers3 + ["A", "T", "C", "G", "N"]
+os.makedirs(os.path.join(root, "nt3-tiny"), exist_ok=True)
+vp = os.path.join(root, "nt3-tiny", "vocab.txt")
+open(vp, "w").write("\n".join(nt3_vocab) + "\n")
+tok = EsmTokenizer(vp, unk_token="<unk>", cls_token="<cls>", pad_token="<pad>", mask_token="<mask>", eos_token="<eos>")
+cfg = EsmConfig(vocab_size=len(nt3_vocab), hidden_size=16, num_hidden_layers=2, num_attention_heads=4, intermediate_size=24,
+                max_position_embeddings=24, position_embedding_type="absolute", token_dropout=False, emb_layer_norm_before=False,
+                layer_norm_eps=1e-12, mask_token_id=2, pad_token_id=1, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+m = EsmModel(cfg, add_pooling_layer=False).eval(); perturb(m)
+save(m, tok, "nt3-tiny", dna + ["ATGAANCGT", "AC"], 24 - 2)
 
 # --- NT-v2 gated, bias-free feed-forward (SwiGLU): checked against a direct implementation ---
 h, inter = 8, 12

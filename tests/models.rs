@@ -66,6 +66,9 @@ fn model_folders_are_checked_by_plan_before_any_work() {
         r#"{"model_type": "bert", "hidden_size": 8}"#,
     )
     .unwrap();
+    let t5 = d.path().join("t5");
+    std::fs::create_dir_all(&t5).unwrap();
+    std::fs::write(t5.join("config.json"), r#"{"model_type": "t5"}"#).unwrap();
     for (line, want) in [
         (
             "{name: m, kind: esm, weights: models/missing}",
@@ -85,10 +88,18 @@ fn model_folders_are_checked_by_plan_before_any_work() {
         ),
         (
             "{name: m, kind: esm, weights: bert}",
-            "model_type \"bert\" does not run natively with kind: esm",
+            "model_type \"bert\" runs natively as kind: bert, not kind: esm (set `kind: bert`)",
         ),
         (
-            "{name: m, kind: esm, weights: bert}",
+            "{name: m, kind: bert, weights: no-weights}",
+            "model_type \"esm\" runs natively as kind: esm, not kind: bert (set `kind: esm`)",
+        ),
+        (
+            "{name: m, kind: bert, weights: t5}",
+            "model_type \"t5\" does not run natively",
+        ),
+        (
+            "{name: m, kind: esm, weights: t5}",
             "`kind: hf` runs any transformers model",
         ),
         (
@@ -323,4 +334,46 @@ fn the_paper_scale_sweep_plans_and_dry_runs_with_stand_in_folders() {
         err.contains("human.yaml:22:") && err.contains("facebook/esm2_t33_650M_UR50D"),
         "{err}"
     );
+}
+
+#[test]
+fn bert_family_folders_run_in_a_sweep_with_an_ensemble() {
+    let d = setup();
+    std::fs::write(
+        d.path().join("c.yaml"),
+        format!(
+            "name: m\ndataset: data\nstore: runs\nseeds: [0]\ntasks: [membrane]\nmodels:\n\
+             \x20 - {{name: dnabert2, kind: bert, modality: dna, weights: {}}}\n\
+             \x20 - {{name: protbert, kind: bert, modality: protein, weights: {}, pooling: cls}}\n\
+             ensembles:\n  - {{name: both, members: [dnabert2, protbert], fusion: [concat]}}\n\
+             probe: {{kind: logreg, max_epochs: 5}}\n",
+            fixtures().join("dnabert2-tiny").display(),
+            fixtures().join("protbert-tiny").display()
+        ),
+    )
+    .unwrap();
+    let (code, _, err) = gp_env(d.path(), &["-q", "run", "c.yaml"], &[]);
+    assert_eq!(code, 0, "{err}");
+    let dna =
+        workers::store::Embeddings::read(&d.path().join("runs/embeddings/dnabert2.h5")).unwrap();
+    let prot =
+        workers::store::Embeddings::read(&d.path().join("runs/embeddings/protbert.h5")).unwrap();
+    assert_eq!((dna.emb.ncols(), prot.emb.ncols()), (24, 32));
+    assert_eq!(
+        (dna.meta.pooling.as_str(), prot.meta.pooling.as_str()),
+        ("mean", "cls")
+    );
+    assert!(dna.emb.iter().chain(prot.emb.iter()).all(|v| v.is_finite()));
+    // Distinct genes embed distinctly (the model read its sequences).
+    assert_ne!(dna.emb.row(0), dna.emb.row(1));
+    let (code, out, err) = gp_env(d.path(), &["plan", "c.yaml"], &[]);
+    assert_eq!(code, 0, "{err}");
+    // Two members and their concat ensemble: three probe cells, all done.
+    let probe: Vec<&str> = out
+        .lines()
+        .find(|l| l.starts_with("probe"))
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(probe, ["probe", "3", "3", "0", "0"], "{out}");
 }

@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::time::Instant;
 use workers::embed::{Modality, SeqInput, embed_all};
 
-
 fn main() {
     let args: Vec<String> = std::env::args()
         .skip(1)
@@ -35,7 +34,14 @@ fn main() {
         .unwrap();
     let (placement, device) = workers::device::resolve(spec).unwrap();
     eprintln!("device: {placement}");
-    let e = workers::models::native::NativeEmbedder::load("bench", None, Modality::Protein, &device, &model, &workers::models::native::NativeOptions::mean().max_tokens(budget))
+    let e = workers::models::native::NativeEmbedder::load(
+        "bench",
+        None,
+        Modality::Protein,
+        &device,
+        &model,
+        &workers::models::native::NativeOptions::mean().max_tokens(budget),
+    )
     .unwrap();
     // warm-up on a few sequences
     embed_all(&e, &inputs[..4.min(inputs.len())], &mut |_| {}).unwrap();

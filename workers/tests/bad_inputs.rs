@@ -305,7 +305,14 @@ fn fuzzed_model_folders_are_errors_naming_the_file_never_panics() {
             std::fs::write(w.path().join(file), &bad).unwrap();
             tried += 1;
             let r = std::panic::catch_unwind(|| {
-                workers::models::native::NativeEmbedder::load("m", None, Modality::Protein, &device, w.path(), &workers::models::native::NativeOptions::mean())
+                workers::models::native::NativeEmbedder::load(
+                    "m",
+                    None,
+                    Modality::Protein,
+                    &device,
+                    w.path(),
+                    &workers::models::native::NativeOptions::mean(),
+                )
                 .err()
                 .map(|e| e.to_string())
             });

@@ -373,10 +373,11 @@ impl ModelSpec {
                     Some(f) if Some(f) == want => {}
                     Some(f) => {
                         return Err(format!(
-                            "{}: model_type {:?} is a {} model: set `kind: {}`",
+                            "{}: model_type {:?} runs natively as kind: {}, not kind: {} (set `kind: {}`)",
                             dir.join("config.json").display(),
                             mt.unwrap_or("esm"),
                             f.kind(),
+                            want.map(|w| w.kind()).unwrap_or_default(),
                             f.kind()
                         ));
                     }
@@ -541,25 +542,27 @@ impl ModelSpec {
                     .as_deref(),
             )?),
             ModelKind::Hf => Box::new(super::hf::hf_embedder(self, ctx)?),
-            ModelKind::Esm | ModelKind::Bert => Box::new(crate::models::native::NativeEmbedder::load(
-                &self.name,
-                self.native_family(),
-                m,
-                &self.device(ctx)?,
-                &self
-                    .weights_dir(&ctx.base_dir)
-                    .map_err(|msg| EmbedError::Config {
-                        model: self.name.clone(),
-                        msg,
-                    })?,
-                &crate::models::native::NativeOptions {
-                    pooling: self.pooling.clone().unwrap_or_else(|| "mean".into()),
-                    layer: self.layer,
-                    max_tokens: self.max_tokens,
-                    window: self.window,
-                    stride: self.stride,
-                },
-            )?),
+            ModelKind::Esm | ModelKind::Bert => {
+                Box::new(crate::models::native::NativeEmbedder::load(
+                    &self.name,
+                    self.native_family(),
+                    m,
+                    &self.device(ctx)?,
+                    &self
+                        .weights_dir(&ctx.base_dir)
+                        .map_err(|msg| EmbedError::Config {
+                            model: self.name.clone(),
+                            msg,
+                        })?,
+                    &crate::models::native::NativeOptions {
+                        pooling: self.pooling.clone().unwrap_or_else(|| "mean".into()),
+                        layer: self.layer,
+                        max_tokens: self.max_tokens,
+                        window: self.window,
+                        stride: self.stride,
+                    },
+                )?)
+            }
         })
     }
 }

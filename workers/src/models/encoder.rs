@@ -142,6 +142,7 @@ pub fn gated_feed_forward(
 }
 
 /// Where positions enter.
+#[allow(clippy::large_enum_variant)] // one per model: its size does not matter
 pub enum Positions {
     /// A learned table added to the embeddings; the token at index j gets
     /// row `offset + j` (ESM: pad_token_id + 1; BERT: 0).
@@ -166,20 +167,20 @@ pub fn alibi_slopes(n: usize) -> Vec<f32> {
         }
         let closest = 1usize << (usize::BITS - 1 - n.leading_zeros());
         let mut a = pow2(closest);
-        a.extend(
-            slopes(2 * closest)
-                .into_iter()
-                .step_by(2)
-                .take(n - closest),
-        );
+        a.extend(slopes(2 * closest).into_iter().step_by(2).take(n - closest));
         a
     }
     slopes(n.max(1)).into_iter().map(|s| s as f32).collect()
 }
 
 /// Query, key and value projections.
+#[allow(clippy::large_enum_variant)] // one per block: its size does not matter
 pub enum Qkv {
-    Separate { q: Lin, k: Lin, v: Lin },
+    Separate {
+        q: Lin,
+        k: Lin,
+        v: Lin,
+    },
     /// One `[h, 3h]` projection, columns q | k | v (MosaicBERT's `Wqkv`).
     Fused(Lin),
 }
@@ -284,8 +285,14 @@ impl Encoder {
             Positions::Rotary => {
                 let (c, s) = rotary_tables(l, hd);
                 (
-                    Some(Tensor::<2>::from_data(TensorData::new(c, [l, hd]), dev).reshape([1, 1, l, hd])),
-                    Some(Tensor::<2>::from_data(TensorData::new(s, [l, hd]), dev).reshape([1, 1, l, hd])),
+                    Some(
+                        Tensor::<2>::from_data(TensorData::new(c, [l, hd]), dev)
+                            .reshape([1, 1, l, hd]),
+                    ),
+                    Some(
+                        Tensor::<2>::from_data(TensorData::new(s, [l, hd]), dev)
+                            .reshape([1, 1, l, hd]),
+                    ),
                 )
             }
             _ => (None, None),
@@ -304,7 +311,11 @@ impl Encoder {
         let stop = layer.unwrap_or(self.blocks.len()).min(self.blocks.len());
         let pre = self.norm_place == NormPlace::Pre;
         for blk in &self.blocks[..stop] {
-            let hn = if pre { blk.attn_norm.fwd(x.clone()) } else { x.clone() };
+            let hn = if pre {
+                blk.attn_norm.fwd(x.clone())
+            } else {
+                x.clone()
+            };
             let (q, k, v) = match &blk.qkv {
                 Qkv::Separate { q, k, v } => (q.fwd(hn.clone()), k.fwd(hn.clone()), v.fwd(hn)),
                 Qkv::Fused(w) => {
@@ -337,8 +348,15 @@ impl Encoder {
             if !pre {
                 a = blk.attn_norm.fwd(a);
             }
-            let hn2 = if pre { blk.ffn_norm.fwd(a.clone()) } else { a.clone() };
-            let y = blk.out.fwd(self.ffn.apply(blk.inter.fwd(hn2), self.intermediate)) + a;
+            let hn2 = if pre {
+                blk.ffn_norm.fwd(a.clone())
+            } else {
+                a.clone()
+            };
+            let y = blk
+                .out
+                .fwd(self.ffn.apply(blk.inter.fwd(hn2), self.intermediate))
+                + a;
             x = if pre { y } else { blk.ffn_norm.fwd(y) };
         }
         if layer.is_none_or(|k| k >= self.blocks.len())
@@ -495,5 +513,26 @@ impl<'a> Loader<'a> {
     /// The hash of everything loaded so far.
     pub fn finish(self) -> String {
         hex::encode(self.hasher.into_inner().finalize())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alibi_slopes_follow_press_et_al() {
+        let s8 = alibi_slopes(8);
+        for (i, s) in s8.iter().enumerate() {
+            assert!((s - 0.5f32.powi(i as i32 + 1)).abs() < 1e-7, "{s8:?}");
+        }
+        // DNABERT-2's 12 heads: the 8 slopes above, then 2^-0.5, 2^-1.5, 2^-2.5, 2^-3.5.
+        let s12 = alibi_slopes(12);
+        assert_eq!(&s12[..8], &s8[..]);
+        for (k, s) in s12[8..].iter().enumerate() {
+            let want = 2f32.powf(-(0.5 + k as f32));
+            assert!((s - want).abs() < 1e-6, "{s12:?}");
+        }
+        assert_eq!(alibi_slopes(1), vec![2f32.powi(-8)]);
     }
 }

@@ -15,9 +15,7 @@
 //! A configuration of the shared [`Encoder`]; pooling and windows are the
 //! native embedder's (`super::native`).
 
-use super::encoder::{
-    Activation, Block, Encoder, FeedForward, Loader, NormPlace, Positions, Qkv,
-};
+use super::encoder::{Activation, Block, Encoder, FeedForward, Loader, NormPlace, Positions, Qkv};
 use super::weights::Weights;
 use burn::tensor::Device;
 use serde::Deserialize;

@@ -158,7 +158,10 @@ mod tests {
             .collect();
         toks.extend(["ATG", "GCT", "TAA"].iter().map(|s| s.to_string()));
         let t = Tokenizer::from_tokens(&toks).unwrap();
-        assert_eq!((t.pad, t.unk, t.cls, t.eos, t.mask), (0, 1, Some(2), Some(3), Some(4)));
+        assert_eq!(
+            (t.pad, t.unk, t.cls, t.eos, t.mask),
+            (0, 1, Some(2), Some(3), Some(4))
+        );
         assert_eq!(t.encode(b"ATGGCTTAA"), vec![5, 6, 7]);
         assert_eq!(t.encode(b"ATGNNN"), vec![5, 1, 1, 1]);
         assert!(t.is_special(2) && t.is_special(3) && !t.is_special(1));

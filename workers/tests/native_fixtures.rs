@@ -1,10 +1,15 @@
-//! The burn ESM encoder against transformers' EsmModel on the committed tiny
-//! fixtures (scripts/make_esm_fixtures.py): token ids equal, mean and CLS
-//! embeddings within 1e-4, padding-heavy batches and a windowed long sequence.
+//! The native encoders against their references on the committed tiny
+//! fixtures: ESM-2 and Nucleotide Transformer against transformers' EsmModel
+//! (scripts/make_esm_fixtures.py); ProtBert- and cdsBERT-style BERT against
+//! transformers' BertModel, GENA-LM's pre-LN BERT and DNABERT-2's MosaicBERT
+//! against PyTorch references of their published code
+//! (scripts/make_bert_fixtures.py). Token ids equal, mean and CLS embeddings
+//! within 1e-4, padding-heavy batches and a windowed long sequence.
 
 use std::path::{Path, PathBuf};
 use workers::embed::{Embedder, Modality, SeqInput, embed_all};
 use workers::models::encoder::{Activation, gated_feed_forward};
+use workers::models::native::{NativeEmbedder, NativeOptions};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -32,7 +37,7 @@ fn runs_on_this_builds_backend() {
         "Flex("
     };
     assert!(d.starts_with(want), "{d}");
-    eprintln!("ESM fixture tests run on {d}");
+    eprintln!("native fixture tests run on {d}");
 }
 
 fn floats(v: &serde_json::Value) -> Vec<f32> {
@@ -48,6 +53,8 @@ fn check(name: &str, modality: Modality) {
     let r: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("reference.json")).unwrap()).unwrap();
     let seqs = r["sequences"].as_array().unwrap();
+    // The reference's window (BERT-family fixtures record it; ESM's is the model's).
+    let window = r["window"].as_u64().map(|w| w as usize);
     let texts: Vec<String> = seqs
         .iter()
         .map(|s| s["sequence"].as_str().unwrap().to_string())
@@ -72,7 +79,17 @@ fn check(name: &str, modality: Modality) {
     for pooling in ["mean", "cls"] {
         // A small token budget forces several padded sub-batches.
         for budget in [40usize, 100_000] {
-            let e = workers::models::native::NativeEmbedder::load(name, None, modality, &device(), &dir, &workers::models::native::NativeOptions::mean().pooling(pooling).max_tokens(Some(budget)))
+            let e = NativeEmbedder::load(
+                name,
+                None,
+                modality,
+                &device(),
+                &dir,
+                &NativeOptions::mean()
+                    .pooling(pooling)
+                    .max_tokens(Some(budget))
+                    .window(window),
+            )
             .unwrap();
             if pooling == "mean" && budget == 40 {
                 for (s, t) in seqs.iter().zip(&texts) {
@@ -120,6 +137,78 @@ fn nucleotide_transformer_style_model_matches_transformers() {
 }
 
 #[test]
+fn nucleotide_transformer_3mer_vocabulary_matches_transformers() {
+    check("nt3-tiny", Modality::Dna);
+}
+
+#[test]
+fn protbert_style_bert_matches_transformers() {
+    check("protbert-tiny", Modality::Protein);
+}
+
+#[test]
+fn cdsbert_style_codon_bert_matches_transformers() {
+    check("cdsbert-tiny", Modality::Dna);
+}
+
+#[test]
+fn gena_lm_style_pre_ln_bert_matches_its_reference() {
+    check("gena-tiny", Modality::Dna);
+}
+
+#[test]
+fn dnabert2_style_mosaic_bert_matches_its_reference() {
+    check("dnabert2-tiny", Modality::Dna);
+}
+
+#[test]
+fn each_bert_variant_is_recognised_from_the_folder() {
+    for (name, variant, window) in [
+        ("protbert-tiny", "BERT (post-LN)", Some(14)),
+        ("cdsbert-tiny", "BERT (post-LN)", Some(10)),
+        ("gena-tiny", "BERT (pre-LN, GENA-LM)", Some(22)),
+        (
+            "dnabert2-tiny",
+            "MosaicBERT (DNABERT-2: ALiBi, GeGLU)",
+            None,
+        ),
+    ] {
+        let m = workers::models::native::NativeModel::load(&fixture(name), &device()).unwrap();
+        assert_eq!(m.family, workers::models::native::Family::Bert, "{name}");
+        assert_eq!(m.variant, variant, "{name}");
+        assert_eq!(m.window(), window, "{name}");
+    }
+    // ALiBi has no position limit: a long CDS is windowed by the token budget
+    // only (or a configured window).
+    let e = NativeEmbedder::load(
+        "d",
+        None,
+        Modality::Dna,
+        &device(),
+        &fixture("dnabert2-tiny"),
+        &NativeOptions::mean().max_tokens(Some(4096)),
+    )
+    .unwrap();
+    assert_eq!(e.window(), 4094);
+    // The entry's kind must be the folder's family.
+    let err = NativeEmbedder::load(
+        "d",
+        Some(workers::models::native::Family::Esm),
+        Modality::Dna,
+        &device(),
+        &fixture("dnabert2-tiny"),
+        &NativeOptions::mean(),
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(
+        err.contains("holds a bert model (MosaicBERT (DNABERT-2: ALiBi, GeGLU)), but the entry says kind: esm (hint: set `kind: bert`)"),
+        "{err}"
+    );
+}
+
+#[test]
 fn gated_feed_forward_matches_pytorch() {
     let r: serde_json::Value =
         serde_json::from_slice(&std::fs::read(fixture("glu-ffn.json")).unwrap()).unwrap();
@@ -151,7 +240,14 @@ fn gated_feed_forward_matches_pytorch() {
 
 /// The error of loading the folder `dir` (mean pooling, layer `layer`).
 fn load_err(dir: &Path, layer: Option<i64>) -> String {
-    workers::models::native::NativeEmbedder::load("x", None, Modality::Protein, &device(), dir, &workers::models::native::NativeOptions::mean().layer(layer))
+    NativeEmbedder::load(
+        "x",
+        None,
+        Modality::Protein,
+        &device(),
+        dir,
+        &NativeOptions::mean().layer(layer),
+    )
     .err()
     .expect("loading should fail")
     .to_string()
@@ -258,7 +354,14 @@ fn folder_values_that_cannot_work_are_refused_naming_the_field_or_tensor() {
         "{e}"
     );
     // A protein vocabulary for a DNA model, and a DNA vocabulary for a protein model.
-    let e = workers::models::native::NativeEmbedder::load("x", None, Modality::Dna, &device(), &fixture("esm2-tiny"), &workers::models::native::NativeOptions::mean())
+    let e = NativeEmbedder::load(
+        "x",
+        None,
+        Modality::Dna,
+        &device(),
+        &fixture("esm2-tiny"),
+        &NativeOptions::mean(),
+    )
     .err()
     .unwrap()
     .to_string();
@@ -289,7 +392,14 @@ fn reference() -> (Vec<String>, Vec<Vec<f32>>) {
 /// weights hash.
 fn embed_folder(dir: &Path) -> (ndarray::Array2<f32>, String) {
     let (seqs, _) = reference();
-    let e = workers::models::native::NativeEmbedder::load("x", None, Modality::Protein, &device(), dir, &workers::models::native::NativeOptions::mean())
+    let e = NativeEmbedder::load(
+        "x",
+        None,
+        Modality::Protein,
+        &device(),
+        dir,
+        &NativeOptions::mean(),
+    )
     .unwrap();
     let inputs: Vec<SeqInput<'_>> = seqs
         .iter()
