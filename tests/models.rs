@@ -244,8 +244,8 @@ fn the_adapters_own_unit_tests_pass() {
 fn the_paper_scale_sweep_plans_and_dry_runs_with_stand_in_folders() {
     let d = setup();
     // The dataset the config names, and a hub cache holding a stand-in
-    // snapshot for every hub id it names (the tiny ESM fixture for native
-    // models, a config.json for `kind: hf`).
+    // snapshot for every hub id it names (the tiny ESM / DNABERT-2 / ProtBert
+    // fixture for native models, a config.json for `kind: hf`).
     let (code, _, err) = gp_env(
         d.path(),
         &[
@@ -266,10 +266,11 @@ fn the_paper_scale_sweep_plans_and_dry_runs_with_stand_in_folders() {
     std::fs::write(d.path().join("human.yaml"), &text).unwrap();
     let cache = d.path().join("hub");
     let mut ids = 0;
-    for line in text
-        .lines()
-        .filter(|l| l.contains("kind: esm") || l.contains("kind: hf"))
-    {
+    for line in text.lines().filter(|l| {
+        ["kind: esm", "kind: bert", "kind: hf"]
+            .iter()
+            .any(|k| l.contains(k))
+    }) {
         let id = line
             .split("weights: ")
             .nth(1)
@@ -288,9 +289,21 @@ fn the_paper_scale_sweep_plans_and_dry_runs_with_stand_in_folders() {
             "0123456789abcdef0123456789abcdef01234567",
         )
         .unwrap();
-        if line.contains("kind: esm") {
-            for f in ["config.json", "model.safetensors", "vocab.txt"] {
-                std::fs::copy(fixtures().join("esm2-tiny").join(f), snap.join(f)).unwrap();
+        let native = if line.contains("kind: esm") {
+            Some("esm2-tiny")
+        } else if line.contains("kind: bert") && line.contains("modality: dna") {
+            Some("dnabert2-tiny")
+        } else if line.contains("kind: bert") {
+            Some("protbert-tiny")
+        } else {
+            None
+        };
+        if let Some(fixture) = native {
+            for f in std::fs::read_dir(fixtures().join(fixture))
+                .unwrap()
+                .flatten()
+            {
+                std::fs::copy(f.path(), snap.join(f.file_name())).unwrap();
             }
         } else {
             std::fs::write(snap.join("config.json"), r#"{"model_type": "stand-in"}"#).unwrap();

@@ -1,6 +1,7 @@
-//! ESM encoder throughput (run by bench/esm.sh): embeds the proteins of a
-//! FASTA file with a model folder through burn (flex CPU backend), mean
-//! pooling, length-bucketed batches; prints `RESULT {json}`.
+//! Native encoder throughput (run by bench/esm.sh and bench/bert.sh): embeds
+//! the sequences of a FASTA file with a model folder (any native family)
+//! through burn (this build's backend), mean pooling, length-bucketed
+//! batches; prints `RESULT {json}`. GP_MODALITY=dna reads them as DNA.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -19,7 +20,7 @@ fn main() {
         .zip(&ids)
         .map(|(r, id)| SeqInput {
             id,
-            dna: b"",
+            dna: &r.seq,
             protein: &r.seq,
         })
         .collect();
@@ -33,11 +34,15 @@ fn main() {
         .parse()
         .unwrap();
     let (placement, device) = workers::device::resolve(spec).unwrap();
+    let modality = match std::env::var("GP_MODALITY").as_deref() {
+        Ok("dna") => Modality::Dna,
+        _ => Modality::Protein,
+    };
     eprintln!("device: {placement}");
     let e = workers::models::native::NativeEmbedder::load(
         "bench",
         None,
-        Modality::Protein,
+        modality,
         &device,
         &model,
         &workers::models::native::NativeOptions::mean().max_tokens(budget),
