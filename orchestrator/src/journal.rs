@@ -16,7 +16,9 @@ pub struct Event {
     pub t: f64,
     /// `embed:<model>` or a cell id.
     pub unit: String,
-    /// `start`, `done`, `skip`, `failed`.
+    /// `start`, `done`, `skip`, `failed`, `warning` (a finished unit whose
+    /// result needs a look, e.g. a probe that did not converge; recorded
+    /// before its `done`).
     pub event: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -46,6 +48,8 @@ pub struct UnitHistory {
     pub last: String,
     pub error: Option<String>,
     pub completions: usize,
+    /// The warning of the latest attempt, if it had one.
+    pub warning: Option<String>,
 }
 
 impl Journal {
@@ -159,8 +163,15 @@ impl Journal {
         for e in self.events() {
             let h = m.entry(e.unit.clone()).or_default();
             match e.event.as_str() {
-                "start" => h.attempts += 1,
+                "start" => {
+                    h.attempts += 1;
+                    h.warning = None;
+                }
                 "done" => h.completions += 1,
+                "warning" => {
+                    h.warning = e.error.clone();
+                    continue;
+                }
                 _ => {}
             }
             if e.event != "start" {
@@ -169,6 +180,15 @@ impl Journal {
             h.last = e.event;
         }
         m
+    }
+
+    /// Finished units whose latest attempt left a warning: (unit, warning).
+    pub fn warnings(&self) -> Vec<(String, String)> {
+        self.history()
+            .into_iter()
+            .filter(|(_, h)| h.last == "done")
+            .filter_map(|(u, h)| h.warning.map(|w| (u, w)))
+            .collect()
     }
 }
 
@@ -187,6 +207,27 @@ fn ends_with_newline(f: &mut std::fs::File) -> std::io::Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_warning_belongs_to_its_attempt() {
+        let d = tempfile::tempdir().unwrap();
+        let j = Journal::open(d.path()).unwrap();
+        j.record("c1", "start", None, None).unwrap();
+        j.record("c1", "warning", Some("did not converge".into()), None)
+            .unwrap();
+        j.record("c1", "done", None, Some(1.0)).unwrap();
+        j.record("c2", "start", None, None).unwrap();
+        j.record("c2", "done", None, Some(1.0)).unwrap();
+        assert_eq!(
+            j.warnings(),
+            vec![("c1".to_string(), "did not converge".to_string())]
+        );
+        assert_eq!(j.history()["c1"].last, "done");
+        // Run again without the problem: the warning is gone.
+        j.record("c1", "start", None, None).unwrap();
+        j.record("c1", "done", None, Some(1.0)).unwrap();
+        assert!(j.warnings().is_empty());
+    }
 
     #[test]
     fn events_survive_a_torn_last_line() {
@@ -210,7 +251,8 @@ mod tests {
                 attempts: 2,
                 last: "done".into(),
                 error: None,
-                completions: 1
+                completions: 1,
+                warning: None
             }
         );
         assert!(!h.contains_key("c2"));

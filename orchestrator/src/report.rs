@@ -349,6 +349,42 @@ fn heatmap_svg(
         .with_context(|| format!("writing {}", path.display()))
 }
 
+/// The probe in words, with its settings (the report names what it ran).
+pub fn probe_description(p: &workers::probe::ProbeParams) -> String {
+    use workers::probe::ProbeKind;
+    let grid = |v: Vec<f64>| {
+        v.iter()
+            .map(|x| format!("{x}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let balanced = if p.class_weights {
+        "class_weight balanced"
+    } else {
+        "unweighted"
+    };
+    match p.kind {
+        ProbeKind::Logreg => format!(
+            "linear — logistic regression (L-BFGS to max |gradient| ≤ {}, at most {} iterations, \
+             C in [{}] chosen on validation, {balanced}; multinomial for multiclass, one per label \
+             for multilabel) and ridge for regression tasks (alpha in [{}])",
+            p.tol,
+            p.max_iter,
+            grid(p.c_grid()),
+            grid(p.alpha_grid())
+        ),
+        ProbeKind::Ridge => format!(
+            "ridge regression (closed form, alpha in [{}] chosen on validation)",
+            grid(p.alpha_grid())
+        ),
+        ProbeKind::Mlp => format!(
+            "MLP, hidden {:?}, dropout {}, AdamW lr {} weight decay {}, batch {}, at most {} epochs, \
+             early stopping after {} epochs without a validation gain, {balanced}",
+            p.hidden, p.dropout, p.lr, p.weight_decay, p.batch, p.max_epochs, p.patience
+        ),
+    }
+}
+
 /// Writes report/summary.md, summary.csv, ensemble_gain.csv and the plots.
 pub fn write_report(cfg: &SweepConfig, ds: &Dataset, agg: &Aggregate) -> anyhow::Result<PathBuf> {
     let dir = cfg.store.join("report");
@@ -380,6 +416,23 @@ pub fn write_report(cfg: &SweepConfig, ds: &Dataset, agg: &Aggregate) -> anyhow:
         agg.missing.len(),
         cfg.seeds
     );
+    let _ = writeln!(md, "Probe: {}.\n", probe_description(&cfg.probe));
+    if cfg.store.join("journal").is_dir()
+        && let Ok(j) = crate::journal::Journal::open(&cfg.store)
+    {
+        let warnings = j.warnings();
+        if !warnings.is_empty() {
+            let _ = writeln!(
+                md,
+                "**Warning: {} cells finished with a warning** (their scores are shown; the fits may not be the optimum):\n",
+                warnings.len()
+            );
+            for (unit, w) in warnings.iter().take(10) {
+                let _ = writeln!(md, "- `{unit}`: {w}");
+            }
+            md.push('\n');
+        }
+    }
     let _ = write!(md, "| task | kind | metric |");
     for m in &models {
         let _ = write!(md, " {m} |");

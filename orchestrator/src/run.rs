@@ -120,6 +120,24 @@ pub fn remove_dead_temps(cfg: &SweepConfig) {
 }
 
 /// Runs the cells that are not done, `workers` at a time.
+/// The warning a finished fit deserves: a linear probe that did not
+/// converge, an MLP stopped by `max_epochs` while still improving.
+pub fn fit_warning(f: &workers::probe::linear::FitInfo) -> Option<String> {
+    match (f.solver.as_str(), f.converged, f.stop.as_str()) {
+        ("adamw", _, "max_epochs, still improving") => Some(format!(
+            "the MLP probe reached probe.max_epochs ({}) while validation was still improving; \
+             raise probe.max_epochs",
+            f.iterations
+        )),
+        ("adamw", _, _) | (_, true, _) => None,
+        (solver, false, stop) => Some(format!(
+            "the linear probe did not converge ({solver} stopped by {stop} after {} iterations, \
+             largest gradient entry {:.2e}); raise probe.max_iter or probe.tol",
+            f.iterations, f.grad_norm
+        )),
+    }
+}
+
 fn run_cells(
     cfg: &SweepConfig,
     ds: &Dataset,
@@ -191,16 +209,31 @@ fn run_cells(
                         )
                     })
                     .collect();
+                let fit = r.fit.as_ref().map_or(String::new(), |f| {
+                    format!(
+                        "fit: {} {} after {} iterations (stop: {}, |grad| {:.2e}, objective {:.6e})\n",
+                        f.solver,
+                        if f.converged { "converged" } else { "did NOT converge" },
+                        f.iterations,
+                        f.stop,
+                        f.grad_norm,
+                        f.objective
+                    )
+                });
                 let _ = std::fs::write(
                     &log,
                     format!(
-                        "{label}\ncell {}\n{}\nbest epoch {}\n{}\n{secs:.2} s\n",
+                        "{label}\ncell {}\n{}\nbest epoch {}\n{fit}{}\n{secs:.2} s\n",
                         c.id,
                         m.join(" "),
                         r.best_epoch,
                         r.undefined.join("\n")
                     ),
                 );
+                if let Some(w) = r.fit.as_ref().and_then(fit_warning) {
+                    tracing::warn!(cell = %c.id, "{label}: {w}");
+                    let _ = journal.record(&c.id, "warning", Some(w), None);
+                }
                 let _ = journal.record(&c.id, "done", None, Some(secs));
                 tracing::debug!(cell = %c.id, %label, seconds = secs, "cell done");
                 ran.fetch_add(1, Ordering::SeqCst);

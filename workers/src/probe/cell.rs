@@ -3,6 +3,7 @@
 //! `store/cells/<cell-id>.h5` (schema: docs/store-schema.md).
 
 use super::features::{DenseFeatures, Features, PairFeatures};
+use super::linear::FitInfo;
 use super::metrics;
 use super::train::{CurvePoint, train_probe};
 use super::{Head, ProbeError, ProbeParams};
@@ -19,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Instant;
 
-pub const CELL_FORMAT_VERSION: i64 = 1;
+pub const CELL_FORMAT_VERSION: i64 = 2;
 
 /// How an ensemble combines its members.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -98,6 +99,12 @@ pub struct CellResult {
     pub weights: Vec<f64>,
     /// The `probe.c` the probe used (a grid's choice); attribute `probe_c`.
     pub probe_c: Option<f64>,
+    /// The `probe.alpha` a ridge probe used (a grid's choice); attribute `probe_alpha`.
+    pub probe_alpha: Option<f64>,
+    /// How the probe's fit ended (attributes `solver`, `converged`,
+    /// `iterations`, `grad_norm`, `objective`, `stop_reason`); `None` for late
+    /// fusion, which trains nothing.
+    pub fit: Option<FitInfo>,
     /// Where it ran: `device`, `host`, `local_rank`, `cuda_visible_devices`,
     /// `slurm_job` (see [`crate::device::runtime_info`]).
     pub runtime: BTreeMap<String, String>,
@@ -416,6 +423,8 @@ pub fn run_cell(
     let prep = prepare(ds, cell)?;
     let head = head_of(&prep.spec);
     let mut probe_c = None;
+    let mut probe_alpha = None;
+    let mut fit = None;
     let (valid_pred, test_pred, curve, best_epoch, weights) = if cell.fusion.is_late() {
         late_fusion(cells_dir, cell, &prep)?
     } else {
@@ -443,6 +452,8 @@ pub fn run_cell(
             ))
         })?;
         probe_c = out.c;
+        probe_alpha = out.alpha;
+        fit = Some(out.fit);
         (out.valid, out.test, out.curve, out.best_epoch, Vec::new())
     };
     let test_labels = prep.y.select(Axis(0), &prep.test);
@@ -473,6 +484,8 @@ pub fn run_cell(
         dropped_pairs: prep.dropped,
         weights,
         probe_c,
+        probe_alpha,
+        fit,
         runtime: crate::device::runtime_info(device),
     };
     res.write(&cells_dir.join(format!("{}.h5", cell.id)))?;
@@ -638,6 +651,17 @@ impl CellResult {
             if let Some(c) = self.probe_c {
                 fattr(&f, "probe_c", c)?;
             }
+            if let Some(a) = self.probe_alpha {
+                fattr(&f, "probe_alpha", a)?;
+            }
+            if let Some(fit) = &self.fit {
+                sattr(&f, "solver", &fit.solver)?;
+                sattr(&f, "stop_reason", &fit.stop)?;
+                iattr(&f, "converged", fit.converged as i64)?;
+                iattr(&f, "iterations", fit.iterations as i64)?;
+                fattr(&f, "grad_norm", fit.grad_norm)?;
+                fattr(&f, "objective", fit.objective)?;
+            }
             let mg = f.create_group("metrics").map_err(&e)?;
             for (k, v) in &self.metrics {
                 fattr(&mg, k, v.unwrap_or(f64::NAN))?;
@@ -739,6 +763,11 @@ impl CellResult {
         let i = |k: &str| -> Result<i64, StoreError> {
             f.attr(k).and_then(|a| a.read_scalar::<i64>()).map_err(&e)
         };
+        let fl = |k: &str| -> f64 {
+            f.attr(k)
+                .and_then(|a| a.read_scalar::<f64>())
+                .unwrap_or(f64::NAN)
+        };
         let kind = match s(&f, "task_kind")?.as_str() {
             "binary" => TaskKind::Binary,
             "multiclass" => TaskKind::Multiclass,
@@ -826,6 +855,19 @@ impl CellResult {
                 .map_err(&e)?,
             // Absent without `probe.c`.
             probe_c: f.attr("probe_c").and_then(|a| a.read_scalar::<f64>()).ok(),
+            probe_alpha: f
+                .attr("probe_alpha")
+                .and_then(|a| a.read_scalar::<f64>())
+                .ok(),
+            // Absent for late fusion.
+            fit: s(&f, "solver").ok().map(|solver| FitInfo {
+                solver,
+                stop: s(&f, "stop_reason").unwrap_or_default(),
+                converged: i("converged").unwrap_or(0) != 0,
+                iterations: i("iterations").unwrap_or(0) as usize,
+                grad_norm: fl("grad_norm"),
+                objective: fl("objective"),
+            }),
             // Absent in stores written before these attributes existed.
             runtime: crate::device::RUNTIME_KEYS
                 .iter()
@@ -1016,9 +1058,29 @@ mod tests {
         );
         let back = CellResult::read(&cells.join("c.h5")).unwrap();
         assert_eq!(back.probe_c, r.probe_c);
-        // Without `c` there is no attribute.
+        // How the fit ended is stored and read back.
+        let fit = back.fit.clone().unwrap();
+        assert_eq!(Some(fit.clone()), r.fit);
+        assert!(
+            fit.solver == "lbfgs" && fit.converged && fit.iterations > 0,
+            "{fit:?}"
+        );
+        assert!(fit.grad_norm <= 1e-6 || fit.stop == "ftol", "{fit:?}");
+        // Without `c`: scikit-learn's default C = 1.
         one.probe.c = None;
         run_cell(&ds, &emb, &cells, &one, &dev).unwrap();
-        assert_eq!(CellResult::read(&cells.join("c.h5")).unwrap().probe_c, None);
+        assert_eq!(
+            CellResult::read(&cells.join("c.h5")).unwrap().probe_c,
+            Some(1.0)
+        );
+        // Too few iterations: recorded as not converged.
+        one.probe.max_iter = 1;
+        let r = run_cell(&ds, &emb, &cells, &one, &dev).unwrap();
+        let fit = CellResult::read(&cells.join("c.h5")).unwrap().fit.unwrap();
+        assert_eq!(Some(fit.clone()), r.fit);
+        assert!(
+            !fit.converged && fit.stop == "max_iter" && fit.iterations == 1,
+            "{fit:?}"
+        );
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod cell;
 pub mod features;
+pub mod linear;
 pub mod metrics;
 pub mod optim;
 pub mod train;
@@ -13,7 +14,11 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum ProbeKind {
+    /// Linear: logistic regression for classification heads, ridge for
+    /// regression heads, each solved to convergence (`linear`).
     Logreg,
+    /// Ridge regression (regression tasks only).
+    Ridge,
     #[default]
     Mlp,
 }
@@ -46,7 +51,21 @@ pub struct ProbeParams {
     /// `weight_decay` still applies).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub c: Option<PenaltyC>,
+    /// Ridge's L2 strength (scikit-learn's `Ridge(alpha)`); a list is a grid
+    /// chosen on validation. Default [0.1, 1, 10, 100, 1000].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alpha: Option<PenaltyC>,
+    /// Linear probes: stop when the largest gradient entry is at most this
+    /// (scikit-learn's `tol`).
+    pub tol: f64,
+    /// Linear probes: the most L-BFGS iterations per fit.
+    pub max_iter: usize,
 }
+
+/// The logistic `c` grid when none is given: scikit-learn's default `C`.
+pub const DEFAULT_C: f64 = 1.0;
+/// The ridge `alpha` grid when none is given.
+pub const DEFAULT_ALPHAS: [f64; 5] = [0.1, 1.0, 10.0, 100.0, 1000.0];
 
 /// `probe.c`: one inverse L2 strength, or a grid chosen on validation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -79,11 +98,26 @@ impl Default for ProbeParams {
             min_delta: 1e-4,
             class_weights: true,
             c: None,
+            alpha: None,
+            tol: 1e-6,
+            max_iter: 1000,
         }
     }
 }
 
 impl ProbeParams {
+    /// The `c` values a logistic probe solves.
+    pub fn c_grid(&self) -> Vec<f64> {
+        self.c.as_ref().map_or(vec![DEFAULT_C], PenaltyC::values)
+    }
+
+    /// The `alpha` values a ridge probe solves.
+    pub fn alpha_grid(&self) -> Vec<f64> {
+        self.alpha
+            .as_ref()
+            .map_or(DEFAULT_ALPHAS.to_vec(), PenaltyC::values)
+    }
+
     pub fn check(&self) -> Result<(), String> {
         if !(self.lr > 0.0 && self.lr.is_finite()) {
             return Err(format!("probe.lr = {}: must be > 0", self.lr));
@@ -116,6 +150,24 @@ impl ProbeParams {
                 ));
             }
         }
+        if let Some(a) = &self.alpha {
+            let values = a.values();
+            if values.is_empty() {
+                return Err("probe.alpha = []: give one value or a list to choose from".into());
+            }
+            if let Some(bad) = values.iter().find(|a| !(**a >= 0.0 && a.is_finite())) {
+                return Err(format!("probe.alpha = {bad}: must be >= 0"));
+            }
+        }
+        if !(self.tol > 0.0 && self.tol.is_finite()) {
+            return Err(format!(
+                "probe.tol = {}: must be > 0 (e.g. 1e-6, scikit-learn's tol)",
+                self.tol
+            ));
+        }
+        if self.max_iter == 0 {
+            return Err("probe.max_iter = 0: must be >= 1".into());
+        }
         if let Some(w) = self
             .hidden
             .iter()
@@ -136,7 +188,7 @@ impl ProbeParams {
         let widths: Vec<u128> = std::iter::once(in_dim)
             .chain(match self.kind {
                 ProbeKind::Mlp => self.hidden.clone(),
-                ProbeKind::Logreg => Vec::new(),
+                ProbeKind::Logreg | ProbeKind::Ridge => Vec::new(),
             })
             .chain(std::iter::once(outputs))
             .map(|w| w as u128)
