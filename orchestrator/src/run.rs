@@ -600,3 +600,34 @@ pub fn run_bundle_mpi<C: mpi::traits::Communicator>(
         ..Default::default()
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::fit_warning;
+    use workers::probe::linear::FitInfo;
+
+    fn fit(solver: &str, converged: bool, stop: &str) -> FitInfo {
+        FitInfo {
+            solver: solver.into(),
+            converged,
+            iterations: 7,
+            grad_norm: 0.5,
+            objective: 1.0,
+            stop: stop.into(),
+        }
+    }
+
+    #[test]
+    fn which_fits_are_warned_about() {
+        assert_eq!(fit_warning(&fit("lbfgs", true, "tol")), None);
+        assert_eq!(fit_warning(&fit("adamw", true, "patience")), None);
+        assert_eq!(fit_warning(&fit("adamw", false, "max_epochs")), None);
+        let w = fit_warning(&fit("adamw", false, "max_epochs, still improving")).unwrap();
+        assert!(w.contains("raise probe.max_epochs"), "{w}");
+        let w = fit_warning(&fit("lbfgs", false, "max_iter")).unwrap();
+        assert!(
+            w.contains("did not converge (lbfgs stopped by max_iter after 7 iterations"),
+            "{w}"
+        );
+    }
+}

@@ -60,6 +60,25 @@ pub fn load(config: &std::path::Path) -> anyhow::Result<(SweepConfig, Dataset, V
     })?;
     let names: Vec<String> = ds.tasks.iter().map(|t| t.name.clone()).collect();
     let tasks = cfg.check_tasks(&names)?;
+    if cfg.probe.kind == workers::probe::ProbeKind::Ridge {
+        let classification: Vec<&str> = ds
+            .tasks
+            .iter()
+            .filter(|t| tasks.contains(&t.name))
+            .filter(|t| t.kind != workers::dataset::TaskKind::Regression)
+            .map(|t| t.name.as_str())
+            .collect();
+        if !classification.is_empty() {
+            anyhow::bail!(
+                "{}: probe.kind ridge fits regression tasks, and {} are classification tasks \
+                 ({}); use kind: logreg (logistic regression for classification, ridge for \
+                 regression), or list only regression tasks under `tasks:`",
+                config.display(),
+                classification.len(),
+                classification.join(", ")
+            );
+        }
+    }
     Ok((cfg, ds, tasks))
 }
 

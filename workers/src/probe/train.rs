@@ -710,6 +710,35 @@ mod tests {
     }
 
     #[test]
+    fn an_mlp_records_why_it_stopped() {
+        let (x, y) = toy(200, 4);
+        let (tr, va, te): (Vec<usize>, Vec<usize>, Vec<usize>) = (
+            (0..120).collect(),
+            (120..160).collect(),
+            (160..200).collect(),
+        );
+        let dev = crate::device::cpu();
+        let short = ProbeParams {
+            max_epochs: 3,
+            patience: 10,
+            ..Default::default()
+        };
+        let out = train_probe(&x, &y, &tr, &va, &te, Head::Binary, &short, 1, &dev).unwrap();
+        assert_eq!((out.fit.solver.as_str(), out.fit.iterations), ("adamw", 3));
+        assert!(out.fit.stop.starts_with("max_epochs"), "{:?}", out.fit);
+        assert!(!out.fit.converged);
+        let long = ProbeParams {
+            max_epochs: 500,
+            patience: 2,
+            min_delta: 0.05,
+            ..Default::default()
+        };
+        let out = train_probe(&x, &y, &tr, &va, &te, Head::Binary, &long, 1, &dev).unwrap();
+        assert_eq!(out.fit.stop, "patience", "{:?}", out.fit);
+        assert!(out.fit.converged && out.fit.iterations < 500);
+    }
+
+    #[test]
     fn a_probe_that_cannot_fit_in_memory_is_refused_before_it_allocates() {
         let (x, y) = toy(60, 2);
         let rows: Vec<usize> = (0..60).collect();
