@@ -29,6 +29,8 @@ pub struct Row {
     pub undefined: String,
     pub n_test: usize,
     pub seconds: f64,
+    /// Late fusion: the members' weights (in `members` order); empty otherwise.
+    pub weights: Vec<f64>,
 }
 
 pub struct Aggregate {
@@ -69,6 +71,7 @@ pub fn collect(grid: &Grid, cells_dir: &Path) -> Aggregate {
                 undefined: c.undefined.join("; "),
                 n_test: c.test_ids.len(),
                 seconds: c.seconds,
+                weights: c.weights.clone(),
             }),
             Err(e) if e.is_empty() => missing.push(all[i].clone()),
             Err(e) => {

@@ -401,7 +401,7 @@ impl SweepConfig {
                     "name",
                     &e.name,
                     format!(
-                        "ensemble {}: fusion must list concat, mean-prob and/or weighted-prob",
+                        "ensemble {}: fusion must list one or more of concat, concat-balanced, mean-prob, weighted-prob, stacking, caruana",
                         e.name
                     ),
                 ));

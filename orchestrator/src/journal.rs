@@ -102,6 +102,10 @@ impl Journal {
             .append(true)
             .open(&path)
             .map_err(with_path)?;
+        // Writers (threads of a run, array tasks on other nodes) take the
+        // file's exclusive lock for the check and the append: otherwise one
+        // can see another's line half-written and start a needless new line.
+        f.lock().map_err(with_path)?;
         // A crash mid-append leaves a line without its newline: start on a
         // fresh line (in the same write) so this event is not glued onto it.
         if !ends_with_newline(&mut f).map_err(with_path)? {
@@ -109,8 +113,9 @@ impl Journal {
         }
         serde_json::to_writer(&mut line, &e).map_err(std::io::Error::other)?;
         line.push(b'\n');
-        f.write_all(&line).map_err(with_path)?;
-        f.flush().map_err(with_path)
+        let written = f.write_all(&line).and_then(|_| f.flush());
+        let _ = f.unlock();
+        written.map_err(with_path)
     }
 
     /// Every readable event line, in order. Unreadable lines (a line torn by a

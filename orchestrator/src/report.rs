@@ -349,6 +349,99 @@ fn heatmap_svg(
         .with_context(|| format!("writing {}", path.display()))
 }
 
+/// Per fusion method: on how many (ensemble, task) rows the ensemble beats
+/// its best member (95% CI above 0), matches it (CI contains 0) or loses
+/// (CI below 0), and the answer in words.
+pub fn claim_table(gains: &[Gain]) -> String {
+    let mut by: BTreeMap<String, [usize; 3]> = BTreeMap::new();
+    for g in gains {
+        let method = g.ensemble.rsplit(':').next().unwrap_or("").to_string();
+        let c = by.entry(method).or_default();
+        if g.ci_low > 0.0 {
+            c[0] += 1;
+        } else if g.ci_high < 0.0 {
+            c[2] += 1;
+        } else {
+            c[1] += 1;
+        }
+    }
+    let mut md = String::from(
+        "| fusion | rows | beats best member | matches (CI contains 0) | loses |\n|---|---|---|---|---|\n",
+    );
+    let pct = |a: usize, n: usize| 100.0 * a as f64 / n.max(1) as f64;
+    let mut best: Option<(String, f64)> = None;
+    for (m, [b, e, l]) in &by {
+        let n = b + e + l;
+        let _ = writeln!(
+            md,
+            "| {m} | {n} | {b} ({:.0}%) | {e} ({:.0}%) | {l} ({:.0}%) |",
+            pct(*b, n),
+            pct(*e, n),
+            pct(*l, n)
+        );
+        let ok = pct(b + e, n);
+        if best.as_ref().is_none_or(|(_, v)| ok > *v) {
+            best = Some((m.clone(), ok));
+        }
+    }
+    if let Some((m, ok)) = best {
+        let total: usize = by.values().map(|c| c.iter().sum::<usize>()).sum();
+        let lost: usize = by.values().map(|c| c[2]).sum();
+        let _ = writeln!(
+            md,
+            "\n**Do ensembles match or beat their best member?** With `{m}`, on {ok:.0}% of \
+             (ensemble, task) rows; over all fusion methods, {lost} of {total} rows are significantly \
+             worse than the best member.\n"
+        );
+    }
+    md
+}
+
+/// The late-fusion weights each ensemble learned, per task (mean over seeds).
+pub fn weights_table(cfg: &SweepConfig, agg: &Aggregate) -> String {
+    let mut acc: BTreeMap<(String, String), (Vec<f64>, usize)> = BTreeMap::new();
+    for r in agg.rows.iter().filter(|r| !r.weights.is_empty()) {
+        let e = acc
+            .entry((r.model.clone(), r.task.clone()))
+            .or_insert((vec![0.0; r.weights.len()], 0));
+        if e.0.len() == r.weights.len() {
+            e.0.iter_mut().zip(&r.weights).for_each(|(a, w)| *a += w);
+            e.1 += 1;
+        }
+    }
+    if acc.is_empty() {
+        return String::new();
+    }
+    let mut md = String::from(
+        "\n## Late-fusion weights (mean over seeds)\n\nWhat each late fusion learned on the validation split: \
+         member weights (stacking: the non-negative pool, or the best member alone; caruana: \
+         selection counts; weighted-prob: the grid's choice; mean-prob: equal).\n\n\
+         | ensemble | task | weights |\n|---|---|---|\n",
+    );
+    for ((model, task), (w, n)) in &acc {
+        let name = model.split(':').next().unwrap_or("");
+        let members = cfg
+            .ensembles
+            .iter()
+            .find(|e| e.name == name)
+            .map(|e| e.members.clone())
+            .unwrap_or_default();
+        let parts: Vec<String> = w
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                format!(
+                    "{} {:.2}",
+                    members.get(i).map_or("?", String::as_str),
+                    v / *n as f64
+                )
+            })
+            .collect();
+        let _ = writeln!(md, "| {model} | {task} | {} |", parts.join(", "));
+    }
+    md
+}
+
 /// The probe in words, with its settings (the report names what it ran).
 pub fn probe_description(p: &workers::probe::ProbeParams) -> String {
     use workers::probe::ProbeKind;
@@ -472,6 +565,7 @@ pub fn write_report(cfg: &SweepConfig, ds: &Dataset, agg: &Aggregate) -> anyhow:
         md,
         "\n## Does the ensemble beat its best member?\n\nGain = ensemble − best member (by mean over seeds); 95% CI from a paired bootstrap over test genes (1000 resamples, averaged over seeds).\n"
     );
+    let _ = writeln!(md, "{}", claim_table(&gains));
     let _ = writeln!(
         md,
         "| task | ensemble | best member | ensemble | member | gain | 95% CI | beats member |\n|---|---|---|---|---|---|---|---|"
@@ -497,6 +591,7 @@ pub fn write_report(cfg: &SweepConfig, ds: &Dataset, agg: &Aggregate) -> anyhow:
             g.ci_high
         );
     }
+    let _ = writeln!(md, "{}", weights_table(cfg, agg));
     let groups = ["dna", "protein", "multimodal", "ensemble"];
     let _ = writeln!(
         md,

@@ -34,6 +34,15 @@ pub enum Fusion {
     MeanProb,
     /// Late fusion with member weights chosen on the validation split.
     WeightedProb,
+    /// Early fusion, each member standardized on the training split and
+    /// scaled by 1/√dim so every member contributes the same total variance.
+    ConcatBalanced,
+    /// Late fusion: a non-negative linear pool of member probabilities fitted
+    /// on the validation split with cross-fitting ([`super::fusion::stack`]).
+    Stacking,
+    /// Late fusion: greedy ensemble selection with replacement on the
+    /// validation split ([`super::fusion::caruana`]).
+    Caruana,
 }
 
 impl Fusion {
@@ -43,11 +52,27 @@ impl Fusion {
             Fusion::Concat => "concat",
             Fusion::MeanProb => "mean-prob",
             Fusion::WeightedProb => "weighted-prob",
+            Fusion::ConcatBalanced => "concat-balanced",
+            Fusion::Stacking => "stacking",
+            Fusion::Caruana => "caruana",
         }
     }
     pub fn is_late(self) -> bool {
-        matches!(self, Fusion::MeanProb | Fusion::WeightedProb)
+        matches!(
+            self,
+            Fusion::MeanProb | Fusion::WeightedProb | Fusion::Stacking | Fusion::Caruana
+        )
     }
+    /// Every fusion, for parsing stored names.
+    pub const ALL: [Fusion; 7] = [
+        Fusion::None,
+        Fusion::Concat,
+        Fusion::MeanProb,
+        Fusion::WeightedProb,
+        Fusion::ConcatBalanced,
+        Fusion::Stacking,
+        Fusion::Caruana,
+    ];
 }
 
 /// Everything that determines a cell's output.
@@ -378,12 +403,13 @@ fn prepare(ds: &Dataset, cell: &CellSpec) -> Result<Prepared, ProbeError> {
 }
 
 /// Loads the members' embeddings of `genes` and concatenates them.
+/// The members' embeddings side by side, and each column's member width.
 fn load_embeddings(
     ds: &Dataset,
     emb_dir: &Path,
     members: &[String],
     genes: &[usize],
-) -> Result<Array2<f32>, ProbeError> {
+) -> Result<(Array2<f32>, Vec<usize>), ProbeError> {
     let ids: Vec<&str> = genes.iter().map(|g| ds.genes[*g].id.as_str()).collect();
     let mut parts = Vec::new();
     for m in members {
@@ -406,9 +432,14 @@ fn load_embeddings(
         }
         parts.push(e);
     }
+    let widths: Vec<usize> = parts
+        .iter()
+        .flat_map(|a| std::iter::repeat_n(a.ncols(), a.ncols()))
+        .collect();
     let views: Vec<_> = parts.iter().map(|a| a.view()).collect();
-    ndarray::concatenate(Axis(1), &views)
-        .map_err(|e| ProbeError::Input(format!("cannot concatenate members {members:?}: {e}")))
+    let x = ndarray::concatenate(Axis(1), &views)
+        .map_err(|e| ProbeError::Input(format!("cannot concatenate members {members:?}: {e}")))?;
+    Ok((x, widths))
 }
 
 /// Runs one cell and writes its store to `cells_dir/<id>.h5`.
@@ -428,10 +459,18 @@ pub fn run_cell(
     let (valid_pred, test_pred, curve, best_epoch, weights) = if cell.fusion.is_late() {
         late_fusion(cells_dir, cell, &prep)?
     } else {
-        let emb = load_embeddings(ds, emb_dir, &cell.members, &prep.genes)?;
+        let (emb, widths) = load_embeddings(ds, emb_dir, &cell.members, &prep.genes)?;
+        // concat-balanced: after standardization, each member's columns are
+        // scaled by 1/√(its width), so each member has total variance 1.
+        let scale = (cell.fusion == Fusion::ConcatBalanced)
+            .then(|| Array1::from_iter(widths.iter().map(|w| 1.0 / (*w as f32).sqrt())));
         let feats: Box<dyn Features> = match prep.spec.scope {
-            Scope::Gene => Box::new(DenseFeatures::standardized(&emb, &prep.train)),
-            Scope::Pair => Box::new(PairFeatures::new(&emb, prep.pairs.clone(), &prep.train)),
+            Scope::Gene => {
+                Box::new(DenseFeatures::standardized(&emb, &prep.train).scaled(scale.as_ref()))
+            }
+            Scope::Pair => Box::new(
+                PairFeatures::new(&emb, prep.pairs.clone(), &prep.train).scaled(scale.as_ref()),
+            ),
         };
         let seed = u64::from_str_radix(&cell.id[..16.min(cell.id.len())], 16).unwrap_or(cell.seed);
         let out = train_probe(
@@ -543,6 +582,17 @@ fn late_fusion(cells_dir: &Path, cell: &CellSpec, prep: &Prepared) -> Result<Fus
     };
     let n = members.len();
     let mut weights = vec![1.0 / n as f64; n];
+    let valid_preds: Vec<&Array2<f32>> = members.iter().map(|r| &r.valid_pred).collect();
+    let valid_labels = prep.y.select(Axis(0), &prep.valid);
+    match cell.fusion {
+        Fusion::Stacking => {
+            weights = super::fusion::stack(prep.spec.kind, &valid_preds, &valid_labels).weights;
+        }
+        Fusion::Caruana => {
+            weights = super::fusion::caruana(prep.spec.kind, &valid_preds, &valid_labels, 25);
+        }
+        _ => {}
+    }
     if cell.fusion == Fusion::WeightedProb {
         // Grid over the simplex in steps of 0.1 (n ≤ 3); beyond that, equal weights.
         let grid: Vec<Vec<f64>> = match n {
@@ -774,12 +824,11 @@ impl CellResult {
             "multilabel" => TaskKind::Multilabel,
             _ => TaskKind::Regression,
         };
-        let fusion = match s(&f, "fusion")?.as_str() {
-            "concat" => Fusion::Concat,
-            "mean-prob" => Fusion::MeanProb,
-            "weighted-prob" => Fusion::WeightedProb,
-            _ => Fusion::None,
-        };
+        let stored = s(&f, "fusion")?;
+        let fusion = Fusion::ALL
+            .into_iter()
+            .find(|x| x.as_str() == stored)
+            .unwrap_or(Fusion::None);
         let mg = f.group("metrics").map_err(&e)?;
         let mut metrics = BTreeMap::new();
         for name in mg.attr_names().map_err(&e)? {
@@ -1081,6 +1130,136 @@ mod tests {
         assert!(
             !fit.converged && fit.stop == "max_iter" && fit.iterations == 1,
             "{fit:?}"
+        );
+    }
+}
+
+#[cfg(test)]
+mod fusion_tests {
+    use super::*;
+    use crate::embed::{Embedder, Modality, SeqInput};
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    /// A good member (amino-acid composition, which carries the planted
+    /// membrane signal) and a chance-level member (noise only): learned
+    /// fusions give the noise (near) zero weight and stay within 0.005 of the
+    /// good member on test.
+    #[test]
+    fn learned_fusions_ignore_a_chance_level_member() {
+        let d = tempfile::tempdir().unwrap();
+        let ds = crate::dataset::synth::synthesize(&crate::dataset::synth::SynthConfig {
+            genes: 400,
+            seed: 5,
+            ..Default::default()
+        });
+        let emb = d.path().join("emb");
+        let cells = d.path().join("cells");
+        std::fs::create_dir_all(&emb).unwrap();
+        std::fs::create_dir_all(&cells).unwrap();
+        let ids: Vec<String> = ds.genes.iter().map(|g| g.id.clone()).collect();
+        let inputs: Vec<SeqInput<'_>> = ds
+            .genes
+            .iter()
+            .map(|g| SeqInput {
+                id: &g.id,
+                dna: &g.cds,
+                protein: &g.protein,
+            })
+            .collect();
+        let aac = crate::embed::kmer::KmerEmbedder::new("aac", Modality::Protein, 1).unwrap();
+        let good = aac.embed(&inputs).unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let noise = Array2::from_shape_fn((ids.len(), 50), |_| rng.random_range(-1.0f32..1.0));
+        for (name, e) in [("good", good), ("noise", noise)] {
+            crate::store::Embeddings {
+                ids: ids.clone(),
+                emb: e,
+                meta: Default::default(),
+            }
+            .write(&emb.join(format!("{name}.h5")))
+            .unwrap();
+        }
+        let dev = crate::device::cpu();
+        let cell =
+            |id: &str, members: &[&str], fusion: Fusion, member_cells: Vec<String>| CellSpec {
+                id: id.into(),
+                model: members.join("+"),
+                members: members.iter().map(|s| s.to_string()).collect(),
+                fusion,
+                task: "membrane".into(),
+                seed: 0,
+                probe: ProbeParams {
+                    kind: crate::probe::ProbeKind::Logreg,
+                    c: Some(crate::probe::PenaltyC::Grid(vec![0.01, 0.1, 1.0])),
+                    ..Default::default()
+                },
+                splits: SplitConfig::default(),
+                member_cells,
+            };
+        let g = run_cell(
+            &ds,
+            &emb,
+            &cells,
+            &cell("g", &["good"], Fusion::None, vec![]),
+            &dev,
+        )
+        .unwrap();
+        run_cell(
+            &ds,
+            &emb,
+            &cells,
+            &cell("n", &["noise"], Fusion::None, vec![]),
+            &dev,
+        )
+        .unwrap();
+        let good_auroc = g.metrics["auroc"].unwrap();
+        for fusion in [Fusion::Stacking, Fusion::Caruana] {
+            let r = run_cell(
+                &ds,
+                &emb,
+                &cells,
+                &cell(
+                    "f",
+                    &["good", "noise"],
+                    fusion,
+                    vec!["g".into(), "n".into()],
+                ),
+                &dev,
+            )
+            .unwrap();
+            assert!(r.weights[1] < 0.1, "{fusion:?}: {:?}", r.weights);
+            let a = r.metrics["auroc"].unwrap();
+            assert!(a >= good_auroc - 0.005, "{fusion:?}: {a} vs {good_auroc}");
+            assert_eq!(
+                CellResult::read(&cells.join("f.h5")).unwrap().weights,
+                r.weights
+            );
+        }
+        // Balanced early fusion: the 50 noise columns count as much as the
+        // 20 signal columns, not 2.5 times as much.
+        let plain = run_cell(
+            &ds,
+            &emb,
+            &cells,
+            &cell("p", &["good", "noise"], Fusion::Concat, vec![]),
+            &dev,
+        )
+        .unwrap();
+        let balanced = run_cell(
+            &ds,
+            &emb,
+            &cells,
+            &cell("b", &["good", "noise"], Fusion::ConcatBalanced, vec![]),
+            &dev,
+        )
+        .unwrap();
+        assert_eq!(balanced.fusion, Fusion::ConcatBalanced);
+        assert!(
+            balanced.metrics["auroc"].unwrap() >= good_auroc - 0.02,
+            "balanced {:?} plain {:?} good {good_auroc}",
+            balanced.metrics["auroc"],
+            plain.metrics["auroc"]
         );
     }
 }

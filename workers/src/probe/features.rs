@@ -74,6 +74,14 @@ impl DenseFeatures {
             x: Standardizer::fit(x, train_rows).apply(x),
         }
     }
+
+    /// Each column multiplied by its `scale` (after standardization).
+    pub fn scaled(mut self, scale: Option<&Array1<f32>>) -> DenseFeatures {
+        if let Some(s) = scale {
+            self.x *= &s.view().insert_axis(Axis(0));
+        }
+        self
+    }
 }
 
 impl Features for DenseFeatures {
@@ -126,6 +134,18 @@ impl PairFeatures {
         let raw = pf.rows(&sample);
         pf.post = Standardizer::fit(&raw, &(0..raw.nrows()).collect::<Vec<_>>());
         pf
+    }
+
+    /// Each gene column's three pair columns multiplied by its `scale`
+    /// (after standardization).
+    pub fn scaled(mut self, scale: Option<&Array1<f32>>) -> PairFeatures {
+        if let Some(s) = scale {
+            let d = self.genes.ncols();
+            for k in 0..3 * d {
+                self.post.std[k] /= s[k % d];
+            }
+        }
+        self
     }
 
     fn raw_row(&self, i: usize, out: &mut [f32]) {

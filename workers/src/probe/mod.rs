@@ -4,6 +4,7 @@
 
 pub mod cell;
 pub mod features;
+pub mod fusion;
 pub mod linear;
 pub mod metrics;
 pub mod optim;
