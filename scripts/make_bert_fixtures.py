@@ -30,8 +30,10 @@ than the window and is windowed as genoprot does (windows of `window` tokens,
 stride = window, the last aligned to the end, window means weighted by
 length, CLS averaged).
 """
-import json, math, os, shutil
+import json, math, os, shutil, sys
 import torch
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fixture_common import perturb, windows  # noqa: E402
 from torch import nn
 from transformers import BertConfig, BertForMaskedLM, BertModel, BertTokenizer
 from tokenizers import Tokenizer, models, pre_tokenizers, processors
@@ -40,27 +42,6 @@ torch.manual_seed(0)
 here = os.path.dirname(os.path.abspath(__file__))
 root = os.path.join(here, "..", "fixtures")
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-
-
-def perturb(model):
-    # LayerNorm and biases off their defaults, so mishandling them shows.
-    with torch.no_grad():
-        for n, p in model.named_parameters():
-            if "LayerNorm" in n or "layernorm" in n or "_ln" in n or n.endswith("bias"):
-                p.add_(torch.randn_like(p) * 0.2)
-
-
-def windows(n, w):
-    if n <= w:
-        return [(0, n)]
-    out, s = [], 0
-    while True:
-        if s + w >= n:
-            out.append((n - w, n))
-            break
-        out.append((s, s + w))
-        s += w
-    return out
 
 
 def reference(forward, enc, seqs, cls, sep, pad, window):

@@ -17,29 +17,14 @@ last window aligned to the end, window means weighted by window length).
 Also fixtures/glu-ffn.json: the NT-v2 gated, bias-free feed-forward block
 checked against a direct PyTorch implementation.
 """
-import itertools, json, os
+import itertools, json, os, sys
 import torch
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fixture_common import perturb, windows  # noqa: E402
 from transformers import EsmConfig, EsmModel, EsmTokenizer
 
 torch.manual_seed(0)
 root = os.path.join(os.path.dirname(__file__), "..", "fixtures")
-
-def perturb(model):
-    # LayerNorm and biases off their defaults, so mishandling them shows.
-    with torch.no_grad():
-        for n, p in model.named_parameters():
-            if "LayerNorm" in n or "layer_norm" in n or n.endswith("bias"):
-                p.add_(torch.randn_like(p) * 0.2)
-
-def windows(n, w):
-    if n <= w:
-        return [(0, n)]
-    out, s = [], 0
-    while True:
-        if s + w >= n:
-            out.append((n - w, n)); break
-        out.append((s, s + w)); s += w
-    return out
 
 def embed(model, tok, seqs, max_tokens):
     """Reference: padded batch for sequences that fit; windowed for longer ones."""

@@ -6,23 +6,14 @@
 //! files of killed writers.
 
 mod common;
+
+use common::gp;
 #[path = "common/fuzz.rs"]
 mod fuzz;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-fn gp(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let mut c = common::genoprot();
-    c.current_dir(dir).args(args);
-    let out = common::run_with_timeout(c, Duration::from_secs(300));
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()

@@ -5,25 +5,12 @@
 
 mod common;
 
+use common::gp_env;
+
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 fn fixtures() -> PathBuf {
     common::workspace_root().join("fixtures")
-}
-
-fn gp_env(dir: &Path, args: &[&str], env: &[(&str, &Path)]) -> (i32, String, String) {
-    let mut c = common::genoprot();
-    c.current_dir(dir).args(args);
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    let out = common::run_with_timeout(c, Duration::from_secs(300));
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 fn sweep(dir: &Path, model_line: &str) {

@@ -5,19 +5,9 @@
 
 mod common;
 
-use std::path::Path;
-use std::time::Duration;
+use common::gp;
 
-fn gp(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let mut c = common::genoprot();
-    c.current_dir(dir).args(args);
-    let out = common::run_with_timeout(c, Duration::from_secs(300));
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use std::path::Path;
 
 fn sweep(dir: &Path, name: &str, tasks: &str, probe: &str) {
     std::fs::write(

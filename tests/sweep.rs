@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::gp;
+
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -41,17 +43,6 @@ fn setup() -> tempfile::TempDir {
         .unwrap();
     }
     d
-}
-
-fn gp(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let mut c = common::genoprot();
-    c.current_dir(dir).args(args);
-    let out = common::run_with_timeout(c, Duration::from_secs(300));
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 /// cell id → metrics (from results.csv).

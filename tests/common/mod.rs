@@ -18,6 +18,27 @@ pub fn genoprot() -> Command {
     Command::new(env!("CARGO_BIN_EXE_genoprot"))
 }
 
+/// Runs genoprot in `dir` with `args` (5-minute deadline): exit code,
+/// stdout, stderr.
+pub fn gp(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    gp_env(dir, args, &[])
+}
+
+/// [`gp`] with extra environment variables.
+pub fn gp_env(dir: &Path, args: &[&str], env: &[(&str, &Path)]) -> (i32, String, String) {
+    let mut c = genoprot();
+    c.current_dir(dir).args(args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let out = run_with_timeout(c, Duration::from_secs(300));
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// Runs a command with a deadline; kills it and panics with its output if it overruns.
 pub fn run_with_timeout(mut cmd: Command, timeout: Duration) -> Output {
     let desc = format!("{cmd:?}");

@@ -28,15 +28,7 @@ fn main() {
         .map(PathBuf::from)
         .expect("usage: cargo bench -p workers --bench embed -- DATASET_DIR");
     let ds = Dataset::load(&dir).unwrap_or_else(|f| panic!("{}", f.report(10)));
-    let inputs: Vec<SeqInput<'_>> = ds
-        .genes
-        .iter()
-        .map(|g| SeqInput {
-            id: &g.id,
-            dna: &g.cds,
-            protein: &g.protein,
-        })
-        .collect();
+    let inputs: Vec<SeqInput<'_>> = ds.genes.iter().map(SeqInput::of).collect();
     let mbp = ds.genes.iter().map(|g| g.cds.len()).sum::<usize>() as f64 / 1e6;
     let maa = ds.genes.iter().map(|g| g.protein.len()).sum::<usize>() as f64 / 1e6;
     let threads = rayon::current_num_threads();

@@ -10,7 +10,7 @@ use ndarray::Array2;
 use std::path::{Path, PathBuf};
 use workers::probe::features::DenseFeatures;
 use workers::probe::metrics::{auroc, spearman};
-use workers::probe::train::train_probe;
+use workers::probe::train::{ProbeOutput, train_probe};
 use workers::probe::{Head, PenaltyC, ProbeKind, ProbeParams};
 
 fn dir() -> PathBuf {
@@ -44,6 +44,30 @@ fn fixture() -> Fixture {
         test,
         r,
     }
+}
+
+/// The probe `p` on the fixture's splits.
+fn solve(f: &Fixture, y: &Array2<f32>, head: Head, p: &ProbeParams) -> ProbeOutput {
+    try_solve(f, y, head, p).unwrap()
+}
+
+fn try_solve(
+    f: &Fixture,
+    y: &Array2<f32>,
+    head: Head,
+    p: &ProbeParams,
+) -> Result<ProbeOutput, workers::probe::ProbeError> {
+    train_probe(
+        &f.x,
+        y,
+        &f.train,
+        &f.valid,
+        &f.test,
+        head,
+        p,
+        0,
+        &workers::device::cpu(),
+    )
 }
 
 fn floats(v: &serde_json::Value) -> Vec<f64> {
@@ -101,18 +125,7 @@ fn logistic_task(task: &str) {
             tol: 1e-6,
             ..Default::default()
         };
-        let out = train_probe(
-            &f.x,
-            &y,
-            &f.train,
-            &f.valid,
-            &f.test,
-            head,
-            &p,
-            0,
-            &workers::device::cpu(),
-        )
-        .unwrap();
+        let out = solve(&f, &y, head, &p);
         assert!(out.fit.converged, "{task} C={c}: {:?}", out.fit);
         let ours: Vec<Vec<f64>> = (0..y.ncols())
             .map(|k| out.test.column(k).iter().map(|v| *v as f64).collect())
@@ -176,18 +189,7 @@ fn ridge_matches_scikit_learn() {
                 alpha: Some(PenaltyC::One(alpha)),
                 ..Default::default()
             };
-            let out = train_probe(
-                &f.x,
-                &y,
-                &f.train,
-                &f.valid,
-                &f.test,
-                Head::Regression,
-                &p,
-                0,
-                &workers::device::cpu(),
-            )
-            .unwrap();
+            let out = solve(&f, &y, Head::Regression, &p);
             assert_eq!(out.alpha, Some(alpha));
             let ours: Vec<f64> = out.test.column(0).iter().map(|v| *v as f64).collect();
             let theirs = floats(&fit["test_pred"]);
@@ -221,35 +223,19 @@ fn too_few_iterations_is_recorded_as_not_converged() {
         max_iter: 3,
         ..Default::default()
     };
-    let out = train_probe(
-        &f.x,
-        &y,
-        &f.train,
-        &f.valid,
-        &f.test,
-        Head::Binary,
-        &p,
-        0,
-        &workers::device::cpu(),
-    )
-    .unwrap();
+    let out = solve(&f, &y, Head::Binary, &p);
     assert!(!out.fit.converged, "{:?}", out.fit);
     assert_eq!((out.fit.iterations, out.fit.stop.as_str()), (3, "max_iter"));
     assert!(out.fit.grad_norm > 1e-6);
     // A ridge probe on a classification task is refused with the way out.
-    let e = train_probe(
-        &f.x,
+    let e = try_solve(
+        &f,
         &y,
-        &f.train,
-        &f.valid,
-        &f.test,
         Head::Binary,
         &ProbeParams {
             kind: ProbeKind::Ridge,
             ..Default::default()
         },
-        0,
-        &workers::device::cpu(),
     )
     .unwrap_err()
     .to_string();

@@ -32,15 +32,7 @@ fn setup(genes: usize) -> Bench {
         Box::new(KmerEmbedder::new("kmer3", Modality::Dna, 3).unwrap()),
         Box::new(CodonEmbedder::new("rscu", true)),
     ];
-    let inputs: Vec<SeqInput<'_>> = ds
-        .genes
-        .iter()
-        .map(|g| SeqInput {
-            id: &g.id,
-            dna: &g.cds,
-            protein: &g.protein,
-        })
-        .collect();
+    let inputs: Vec<SeqInput<'_>> = ds.genes.iter().map(SeqInput::of).collect();
     for m in &models {
         let emb = embed_all(m.as_ref(), &inputs, &mut |_| {}).unwrap();
         Embeddings {

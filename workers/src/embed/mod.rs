@@ -41,6 +41,17 @@ pub struct SeqInput<'a> {
     pub protein: &'a [u8],
 }
 
+impl<'a> SeqInput<'a> {
+    /// A dataset gene as an embedder's input.
+    pub fn of(g: &'a crate::dataset::Gene) -> SeqInput<'a> {
+        SeqInput {
+            id: &g.id,
+            dna: &g.cds,
+            protein: &g.protein,
+        }
+    }
+}
+
 impl SeqInput<'_> {
     /// The sequence of `m` (for `Gene`, the DNA length is reported).
     pub fn seq(&self, m: Modality) -> &[u8] {

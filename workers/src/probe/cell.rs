@@ -1158,15 +1158,7 @@ mod fusion_tests {
         std::fs::create_dir_all(&emb).unwrap();
         std::fs::create_dir_all(&cells).unwrap();
         let ids: Vec<String> = ds.genes.iter().map(|g| g.id.clone()).collect();
-        let inputs: Vec<SeqInput<'_>> = ds
-            .genes
-            .iter()
-            .map(|g| SeqInput {
-                id: &g.id,
-                dna: &g.cds,
-                protein: &g.protein,
-            })
-            .collect();
+        let inputs: Vec<SeqInput<'_>> = ds.genes.iter().map(SeqInput::of).collect();
         let aac = crate::embed::kmer::KmerEmbedder::new("aac", Modality::Protein, 1).unwrap();
         let good = aac.embed(&inputs).unwrap();
         let mut rng = ChaCha8Rng::seed_from_u64(1);

@@ -541,7 +541,8 @@ pub fn train_linear(
                     stop: "tol".into(),
                 };
                 for (pi, &label) in problems.iter().enumerate() {
-                    let (model, info, cols) = match head {
+                    // The problem's targets and the output columns it predicts.
+                    let (ybin, yclass, cols): (Vec<f64>, Vec<usize>, Vec<usize>) = match head {
                         Head::Multiclass(_) => {
                             // Classes present in training only (an absent
                             // class's unpenalized intercept has no optimum).
@@ -556,23 +557,11 @@ pub fn train_linear(
                                 .iter()
                                 .map(|c| present.binary_search(c).expect("present"))
                                 .collect();
-                            let labels = Labels::Multinomial(&compact, present.len());
-                            let sw = weights(p, &labels);
-                            let (m, info) = fit_logistic(
-                                xtr.view(),
-                                &labels,
-                                &sw,
-                                c,
-                                p.tol,
-                                p.max_iter,
-                                warm[pi].as_ref(),
-                            );
-                            (m, info, present)
+                            (Vec::new(), compact, present)
                         }
                         _ => {
                             let ytr: Vec<f64> =
                                 train.iter().map(|r| y[[*r, label]] as f64).collect();
-                            let labels = Labels::Binary(&ytr);
                             if ytr.iter().all(|v| *v > 0.5) || ytr.iter().all(|v| *v < 0.5) {
                                 // A label with one class in training: its
                                 // training frequency (AUROC is undefined there).
@@ -581,19 +570,24 @@ pub fn train_linear(
                                 pt.column_mut(label).fill(f);
                                 continue;
                             }
-                            let sw = weights(p, &labels);
-                            let (m, info) = fit_logistic(
-                                xtr.view(),
-                                &labels,
-                                &sw,
-                                c,
-                                p.tol,
-                                p.max_iter,
-                                warm[pi].as_ref(),
-                            );
-                            (m, info, vec![label])
+                            (ytr, Vec::new(), vec![label])
                         }
                     };
+                    let labels = if head == Head::Multiclass(k) {
+                        Labels::Multinomial(&yclass, cols.len())
+                    } else {
+                        Labels::Binary(&ybin)
+                    };
+                    let sw = weights(p, &labels);
+                    let (model, info) = fit_logistic(
+                        xtr.view(),
+                        &labels,
+                        &sw,
+                        c,
+                        p.tol,
+                        p.max_iter,
+                        warm[pi].as_ref(),
+                    );
                     let (a, b) = (model.predict(xv.view()), model.predict(xt.view()));
                     for (j, col) in cols.iter().enumerate() {
                         pv.column_mut(*col).assign(&a.column(j));
