@@ -9,12 +9,14 @@ use crate::config::SweepConfig;
 use anyhow::Context;
 use plotters::prelude::*;
 use rand::{Rng, SeedableRng};
+use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use workers::dataset::{Dataset, TaskKind};
 use workers::embed::Modality;
 use workers::probe::cell::{CellResult, primary_metric, primary_value};
+use workers::probe::metrics::{auroc_counted, score_order};
 
 /// A named bar series: per task, (mean, std) when present.
 type Series = (String, Vec<Option<(f64, f64)>>);
@@ -120,91 +122,120 @@ pub fn ensemble_gains(
         .iter()
         .map(|r| ((r.task.clone(), r.model.clone(), r.seed), r.cell_id.clone()))
         .collect();
-    let mut out = Vec::new();
+    // One job per (ensemble, fusion, task), in report order; each has its
+    // own fixed-seed RNG, so the parallel result equals the serial one.
+    let tasks: BTreeSet<String> = scores.iter().map(|s| s.task.clone()).collect();
+    let mut jobs: Vec<(&crate::config::EnsembleSpec, String, String)> = Vec::new();
     for e in &cfg.ensembles {
         for f in &e.fusion {
-            let ename = format!("{}:{}", e.name, f.as_str());
-            for task in scores
-                .iter()
-                .map(|s| s.task.clone())
-                .collect::<BTreeSet<_>>()
-            {
-                let Some(em) = mean_of(&task, &ename) else {
-                    continue;
-                };
-                let Some((best, bm)) = e
-                    .members
-                    .iter()
-                    .filter_map(|m| mean_of(&task, m).map(|v| (m.clone(), v)))
-                    .max_by(|a, b| a.1.total_cmp(&b.1))
-                else {
-                    continue;
-                };
-                let kind = ds.task(&task).map(|t| t.kind).unwrap_or(TaskKind::Binary);
-                // Paired test sets per seed.
-                let mut pairs = Vec::new();
-                for &seed in &cfg.seeds {
-                    let (Some(ec), Some(mc)) = (
-                        cell_of.get(&(task.clone(), ename.clone(), seed)),
-                        cell_of.get(&(task.clone(), best.clone(), seed)),
-                    ) else {
-                        continue;
-                    };
-                    let (Ok(ecell), Ok(mcell)) = (
-                        CellResult::read_as(&cells_dir.join(format!("{ec}.h5")), ec),
-                        CellResult::read_as(&cells_dir.join(format!("{mc}.h5")), mc),
-                    ) else {
-                        continue;
-                    };
-                    if ecell.test_ids != mcell.test_ids {
-                        continue;
-                    }
-                    pairs.push((ecell, mcell));
-                }
-                if pairs.is_empty() {
-                    continue;
-                }
-                let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0x9e3779b97f4a7c15);
-                let mut diffs = Vec::with_capacity(boot);
-                for _ in 0..boot {
-                    let mut acc = Vec::new();
-                    for (ec, mc) in &pairs {
-                        let n = ec.test_ids.len();
-                        let idx: Vec<usize> = (0..n).map(|_| rng.random_range(0..n)).collect();
-                        let sel = |a: &ndarray::Array2<f32>| a.select(ndarray::Axis(0), &idx);
-                        if let (Some(a), Some(b)) = (
-                            primary_value(kind, &sel(&ec.test_labels), &sel(&ec.test_pred)),
-                            primary_value(kind, &sel(&mc.test_labels), &sel(&mc.test_pred)),
-                        ) {
-                            acc.push(a - b);
-                        }
-                    }
-                    if !acc.is_empty() {
-                        diffs.push(acc.iter().sum::<f64>() / acc.len() as f64);
-                    }
-                }
-                diffs.sort_by(f64::total_cmp);
-                let q = |p: f64| {
-                    diffs
-                        .get(((diffs.len() as f64 - 1.0) * p).round() as usize)
-                        .copied()
-                        .unwrap_or(f64::NAN)
-                };
-                out.push(Gain {
-                    task: task.clone(),
-                    ensemble: ename.clone(),
-                    best_member: best,
-                    metric: primary_metric(kind).into(),
-                    ensemble_mean: em,
-                    member_mean: bm,
-                    gain: em - bm,
-                    ci_low: q(0.025),
-                    ci_high: q(0.975),
-                });
+            for t in &tasks {
+                jobs.push((e, format!("{}:{}", e.name, f.as_str()), t.clone()));
             }
         }
     }
-    out
+    jobs.par_iter()
+        .filter_map(|(e, ename, task)| {
+            let (ename, task) = (ename.clone(), task.clone());
+            let em = mean_of(&task, &ename)?;
+            let (best, bm) = e
+                .members
+                .iter()
+                .filter_map(|m| mean_of(&task, m).map(|v| (m.clone(), v)))
+                .max_by(|a, b| a.1.total_cmp(&b.1))?;
+            let kind = ds.task(&task).map(|t| t.kind).unwrap_or(TaskKind::Binary);
+            // Paired test sets per seed.
+            let mut pairs = Vec::new();
+            for &seed in &cfg.seeds {
+                let (Some(ec), Some(mc)) = (
+                    cell_of.get(&(task.clone(), ename.clone(), seed)),
+                    cell_of.get(&(task.clone(), best.clone(), seed)),
+                ) else {
+                    continue;
+                };
+                let (Ok(ecell), Ok(mcell)) = (
+                    CellResult::read_as(&cells_dir.join(format!("{ec}.h5")), ec),
+                    CellResult::read_as(&cells_dir.join(format!("{mc}.h5")), mc),
+                ) else {
+                    continue;
+                };
+                if ecell.test_ids != mcell.test_ids {
+                    continue;
+                }
+                pairs.push((ecell, mcell));
+            }
+            if pairs.is_empty() {
+                return None;
+            }
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0x9e3779b97f4a7c15);
+            let mut diffs = Vec::with_capacity(boot);
+            // Classification: each column's scores sorted once; a resample is
+            // a count per test row (O(n) AUROC, no copies).
+            let sorted = |c: &CellResult| -> Vec<(Vec<bool>, Vec<f64>, Vec<usize>)> {
+                (0..c.test_labels.ncols())
+                    .map(|k| {
+                        let y: Vec<bool> =
+                            c.test_labels.column(k).iter().map(|v| *v > 0.5).collect();
+                        let p: Vec<f64> = c.test_pred.column(k).iter().map(|v| *v as f64).collect();
+                        let o = score_order(&p);
+                        (y, p, o)
+                    })
+                    .collect()
+            };
+            let macro_auroc = |cols: &[(Vec<bool>, Vec<f64>, Vec<usize>)], count: &[u32]| {
+                let v: Vec<f64> = cols
+                    .iter()
+                    .filter_map(|(y, p, o)| auroc_counted(y, p, o, count))
+                    .collect();
+                (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+            };
+            let prepared: Vec<_> = pairs
+                .iter()
+                .map(|(ec, mc)| (sorted(ec), sorted(mc)))
+                .collect();
+            for _ in 0..boot {
+                let mut acc = Vec::new();
+                for ((ec, mc), (es, ms)) in pairs.iter().zip(&prepared) {
+                    let n = ec.test_ids.len();
+                    let idx: Vec<usize> = (0..n).map(|_| rng.random_range(0..n)).collect();
+                    let values = if kind == TaskKind::Regression {
+                        let sel = |a: &ndarray::Array2<f32>| a.select(ndarray::Axis(0), &idx);
+                        (
+                            primary_value(kind, &sel(&ec.test_labels), &sel(&ec.test_pred)),
+                            primary_value(kind, &sel(&mc.test_labels), &sel(&mc.test_pred)),
+                        )
+                    } else {
+                        let mut count = vec![0u32; n];
+                        idx.iter().for_each(|i| count[*i] += 1);
+                        (macro_auroc(es, &count), macro_auroc(ms, &count))
+                    };
+                    if let (Some(a), Some(b)) = values {
+                        acc.push(a - b);
+                    }
+                }
+                if !acc.is_empty() {
+                    diffs.push(acc.iter().sum::<f64>() / acc.len() as f64);
+                }
+            }
+            diffs.sort_by(f64::total_cmp);
+            let q = |p: f64| {
+                diffs
+                    .get(((diffs.len() as f64 - 1.0) * p).round() as usize)
+                    .copied()
+                    .unwrap_or(f64::NAN)
+            };
+            Some(Gain {
+                task: task.clone(),
+                ensemble: ename.clone(),
+                best_member: best,
+                metric: primary_metric(kind).into(),
+                ensemble_mean: em,
+                member_mean: bm,
+                gain: em - bm,
+                ci_low: q(0.025),
+                ci_high: q(0.975),
+            })
+        })
+        .collect()
 }
 
 fn bars_svg(

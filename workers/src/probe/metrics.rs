@@ -36,6 +36,50 @@ pub fn auroc(y: &[bool], score: &[f64]) -> Option<f64> {
     Some((sum_pos - (pos * (pos + 1)) as f64 / 2.0) / (pos as f64 * neg as f64))
 }
 
+/// Rows sorted by score (ascending), for [`auroc_counted`].
+pub fn score_order(score: &[f64]) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..score.len()).collect();
+    idx.sort_by(|a, b| score[*a].total_cmp(&score[*b]));
+    idx
+}
+
+/// [`auroc`] of a resample given as counts: row i taken `count[i]` times.
+/// `order` is [`score_order`] of `score`; O(n) per resample (no sort), for
+/// bootstraps. Equal to `auroc` of the rows repeated by their counts.
+pub fn auroc_counted(y: &[bool], score: &[f64], order: &[usize], count: &[u32]) -> Option<f64> {
+    let (mut pos, mut neg) = (0f64, 0f64);
+    for (i, c) in count.iter().enumerate() {
+        if y[i] {
+            pos += *c as f64;
+        } else {
+            neg += *c as f64;
+        }
+    }
+    if pos == 0.0 || neg == 0.0 {
+        return None;
+    }
+    // Σ over tie groups (ascending): positives × (negatives below + ½ negatives tied).
+    let (mut below, mut u) = (0f64, 0f64);
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i;
+        let (mut p, mut n) = (0f64, 0f64);
+        while j < order.len() && score[order[j]] == score[order[i]] {
+            let r = order[j];
+            if y[r] {
+                p += count[r] as f64;
+            } else {
+                n += count[r] as f64;
+            }
+            j += 1;
+        }
+        u += p * (below + 0.5 * n);
+        below += n;
+        i = j;
+    }
+    Some(u / (pos * neg))
+}
+
 /// Average precision (scikit-learn's step-wise AUPRC: Σ (Rₙ − Rₙ₋₁) Pₙ over
 /// distinct thresholds). `None` without positives.
 pub fn average_precision(y: &[bool], score: &[f64]) -> Option<f64> {
@@ -183,6 +227,30 @@ pub fn r2(y: &[f64], p: &[f64]) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_counted_resample_has_the_auroc_of_the_repeated_rows() {
+        let y = [true, false, true, false, false, true, false];
+        let s = [0.9, 0.1, 0.4, 0.4, 0.7, 0.2, 0.2];
+        let order = score_order(&s);
+        for count in [
+            [1u32, 1, 1, 1, 1, 1, 1],
+            [2, 0, 1, 3, 1, 0, 2],
+            [0, 2, 1, 1, 0, 4, 1],
+        ] {
+            let (mut yy, mut ss) = (Vec::new(), Vec::new());
+            for i in 0..7 {
+                for _ in 0..count[i] {
+                    yy.push(y[i]);
+                    ss.push(s[i]);
+                }
+            }
+            let want = auroc(&yy, &ss).unwrap();
+            let got = auroc_counted(&y, &s, &order, &count).unwrap();
+            assert!((want - got).abs() < 1e-12, "{count:?}: {want} vs {got}");
+        }
+        assert_eq!(auroc_counted(&y, &s, &order, &[1, 0, 1, 0, 0, 0, 0]), None);
+    }
 
     #[test]
     fn hand_checked_cases() {
