@@ -10,6 +10,7 @@ pub mod device;
 #[cfg(feature = "mpi")]
 pub mod distributed;
 pub mod embed;
+pub mod file_hash;
 pub mod models;
 pub mod probe;
 pub mod store;

@@ -449,8 +449,7 @@ impl ModelSpec {
             ModelKind::Precomputed => self
                 .path
                 .as_ref()
-                .and_then(|p| crate::dataset::sha256_file(&Self::resolve(base_dir, p)).ok())
-                .map(|(h, _)| h)
+                .and_then(|p| crate::file_hash::sha256_cached(&Self::resolve(base_dir, p)).ok())
                 .unwrap_or_default(),
             // The model folder's config, vocabulary and weight files.
             ModelKind::Esm | ModelKind::Bert | ModelKind::Hf => {
@@ -474,7 +473,7 @@ impl ModelSpec {
                 names.sort();
                 let mut h = Sha256::new();
                 for p in names {
-                    if let Ok((d, _)) = crate::dataset::sha256_file(&p) {
+                    if let Ok(d) = crate::file_hash::sha256_cached(&p) {
                         h.update(
                             p.file_name()
                                 .unwrap_or_default()
