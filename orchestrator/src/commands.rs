@@ -241,21 +241,17 @@ pub fn status(a: &StatusArgs) -> anyhow::Result<()> {
         for f in &failed {
             println!("failed: {f}");
         }
-        if cfg.store.join("journal").is_dir()
-            && let Ok(j) = crate::journal::Journal::open(&cfg.store)
-        {
-            let warnings = j.warnings();
-            if !warnings.is_empty() {
-                println!("warnings: {} finished cells need a look", warnings.len());
-                for (unit, w) in warnings.iter().take(5) {
-                    println!("  {unit}: {w}");
-                }
-                if warnings.len() > 5 {
-                    println!(
-                        "  … {} more in the journal (journal/events.jsonl)",
-                        warnings.len() - 5
-                    );
-                }
+        let warnings = crate::journal::Journal::warnings_in(&cfg.store);
+        if !warnings.is_empty() {
+            println!("warnings: {} finished cells need a look", warnings.len());
+            for (unit, w) in warnings.iter().take(5) {
+                println!("  {unit}: {w}");
+            }
+            if warnings.len() > 5 {
+                println!(
+                    "  … {} more in the journal (journal/events.jsonl)",
+                    warnings.len() - 5
+                );
             }
         }
         let live = by.values().flat_map(|m| m.iter()).any(|(k, _)| {

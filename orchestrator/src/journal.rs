@@ -187,6 +187,17 @@ impl Journal {
         m
     }
 
+    /// [`Journal::warnings`] of the store's journal, without creating one
+    /// (empty when the store has none yet).
+    pub fn warnings_in(store: &Path) -> Vec<(String, String)> {
+        if !store.join("journal").is_dir() {
+            return Vec::new();
+        }
+        Journal::open(store)
+            .map(|j| j.warnings())
+            .unwrap_or_default()
+    }
+
     /// Finished units whose latest attempt left a warning: (unit, warning).
     pub fn warnings(&self) -> Vec<(String, String)> {
         self.history()

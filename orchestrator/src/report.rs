@@ -676,21 +676,17 @@ pub fn write_report(cfg: &SweepConfig, ds: &Dataset, agg: &Aggregate) -> anyhow:
         );
     }
     workers::atomic::write_atomic(&dir.join("leaderboard.csv"), lcsv.as_bytes())?;
-    if cfg.store.join("journal").is_dir()
-        && let Ok(j) = crate::journal::Journal::open(&cfg.store)
-    {
-        let warnings = j.warnings();
-        if !warnings.is_empty() {
-            let _ = writeln!(
-                md,
-                "**Warning: {} cells finished with a warning** (their scores are shown; the fits may not be the optimum):\n",
-                warnings.len()
-            );
-            for (unit, w) in warnings.iter().take(10) {
-                let _ = writeln!(md, "- `{unit}`: {w}");
-            }
-            md.push('\n');
+    let warnings = crate::journal::Journal::warnings_in(&cfg.store);
+    if !warnings.is_empty() {
+        let _ = writeln!(
+            md,
+            "**Warning: {} cells finished with a warning** (their scores are shown; the fits may not be the optimum):\n",
+            warnings.len()
+        );
+        for (unit, w) in warnings.iter().take(10) {
+            let _ = writeln!(md, "- `{unit}`: {w}");
         }
+        md.push('\n');
     }
     md.push_str(&leaderboard_md(&board));
     let _ = writeln!(md, "## Scores per task\n");

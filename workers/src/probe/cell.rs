@@ -569,61 +569,50 @@ fn late_fusion(cells_dir: &Path, cell: &CellSpec, prep: &Prepared) -> Result<Fus
             cell.model
         )));
     }
-    let combine = |w: &[f64], valid: bool| -> Array2<f32> {
-        let mut out = Array2::<f32>::zeros(if valid {
-            members[0].valid_pred.dim()
-        } else {
-            members[0].test_pred.dim()
-        });
-        for (r, wi) in members.iter().zip(w) {
-            out += &(if valid { &r.valid_pred } else { &r.test_pred }).mapv(|v| v * *wi as f32);
-        }
-        out
-    };
     let n = members.len();
-    let mut weights = vec![1.0 / n as f64; n];
     let valid_preds: Vec<&Array2<f32>> = members.iter().map(|r| &r.valid_pred).collect();
+    let test_preds: Vec<&Array2<f32>> = members.iter().map(|r| &r.test_pred).collect();
     let valid_labels = prep.y.select(Axis(0), &prep.valid);
-    match cell.fusion {
-        Fusion::Stacking => {
-            weights = super::fusion::stack(prep.spec.kind, &valid_preds, &valid_labels).weights;
-        }
-        Fusion::Caruana => {
-            weights = super::fusion::caruana(prep.spec.kind, &valid_preds, &valid_labels, 25);
-        }
-        _ => {}
-    }
-    if cell.fusion == Fusion::WeightedProb {
-        // Grid over the simplex in steps of 0.1 (n ≤ 3); beyond that, equal weights.
-        let grid: Vec<Vec<f64>> = match n {
-            2 => (0..=10)
-                .map(|i| vec![i as f64 / 10.0, 1.0 - i as f64 / 10.0])
-                .collect(),
-            3 => (0..=10)
-                .flat_map(|i| {
-                    (0..=10 - i).map(move |j| {
-                        vec![i as f64 / 10.0, j as f64 / 10.0, (10 - i - j) as f64 / 10.0]
+    let kind = prep.spec.kind;
+    let weights = match cell.fusion {
+        Fusion::Stacking => super::fusion::stack(kind, &valid_preds, &valid_labels).weights,
+        Fusion::Caruana => super::fusion::caruana(kind, &valid_preds, &valid_labels, 25),
+        Fusion::WeightedProb if (2..=3).contains(&n) => {
+            // Grid over the simplex in steps of 0.1 (n ≤ 3).
+            let grid: Vec<Vec<f64>> = if n == 2 {
+                (0..=10)
+                    .map(|i| vec![i as f64 / 10.0, 1.0 - i as f64 / 10.0])
+                    .collect()
+            } else {
+                (0..=10)
+                    .flat_map(|i| {
+                        (0..=10 - i).map(move |j| {
+                            vec![i as f64 / 10.0, j as f64 / 10.0, (10 - i - j) as f64 / 10.0]
+                        })
                     })
-                })
-                .collect(),
-            _ => vec![weights.clone()],
-        };
-        let valid_labels = prep.y.select(Axis(0), &prep.valid);
-        let key = primary_metric(prep.spec.kind);
-        let mut best = f64::NEG_INFINITY;
-        for w in grid {
-            let (m, _) = compute_metrics(prep.spec.kind, &valid_labels, &combine(&w, true));
-            if let Some(Some(s)) = m.get(key)
-                && *s > best + 1e-12
-            {
-                best = *s;
-                weights = w;
+                    .collect()
+            };
+            let mut weights = vec![1.0 / n as f64; n];
+            let mut best = f64::NEG_INFINITY;
+            for w in grid {
+                let s = super::fusion::primary_score(
+                    kind,
+                    &valid_labels,
+                    &super::fusion::combine(&valid_preds, &w),
+                );
+                if s > best + 1e-12 {
+                    best = s;
+                    weights = w;
+                }
             }
+            weights
         }
-    }
+        // Equal weights: mean-prob, and weighted-prob beyond three members.
+        _ => vec![1.0 / n as f64; n],
+    };
     Ok((
-        combine(&weights, true),
-        combine(&weights, false),
+        super::fusion::combine(&valid_preds, &weights),
+        super::fusion::combine(&test_preds, &weights),
         Vec::new(),
         0,
         weights,
