@@ -56,6 +56,9 @@ fn model_folders_are_checked_by_plan_before_any_work() {
     let t5 = d.path().join("t5");
     std::fs::create_dir_all(&t5).unwrap();
     std::fs::write(t5.join("config.json"), r#"{"model_type": "t5"}"#).unwrap();
+    let gpt = d.path().join("gpt");
+    std::fs::create_dir_all(&gpt).unwrap();
+    std::fs::write(gpt.join("config.json"), r#"{"model_type": "gpt2"}"#).unwrap();
     for (line, want) in [
         (
             "{name: m, kind: esm, weights: models/missing}",
@@ -83,10 +86,18 @@ fn model_folders_are_checked_by_plan_before_any_work() {
         ),
         (
             "{name: m, kind: bert, weights: t5}",
-            "model_type \"t5\" does not run natively",
+            "model_type \"t5\" runs natively as kind: t5, not kind: bert (set `kind: t5`)",
         ),
         (
-            "{name: m, kind: esm, weights: t5}",
+            "{name: m, kind: t5, weights: t5}",
+            "t5: no weights: expected model.safetensors",
+        ),
+        (
+            "{name: m, kind: esm, weights: gpt}",
+            "model_type \"gpt2\" does not run natively",
+        ),
+        (
+            "{name: m, kind: esm, weights: gpt}",
             "`kind: hf` runs any transformers model",
         ),
         (
@@ -254,7 +265,7 @@ fn the_paper_scale_sweep_plans_and_dry_runs_with_stand_in_folders() {
     let cache = d.path().join("hub");
     let mut ids = 0;
     for line in text.lines().filter(|l| {
-        ["kind: esm", "kind: bert", "kind: hf"]
+        ["kind: esm", "kind: bert", "kind: t5", "kind: hf"]
             .iter()
             .any(|k| l.contains(k))
     }) {
@@ -282,6 +293,8 @@ fn the_paper_scale_sweep_plans_and_dry_runs_with_stand_in_folders() {
             Some("dnabert2-tiny")
         } else if line.contains("kind: bert") {
             Some("protbert-tiny")
+        } else if line.contains("kind: t5") {
+            Some("prott5-tiny")
         } else {
             None
         };
@@ -376,4 +389,42 @@ fn bert_family_folders_run_in_a_sweep_with_an_ensemble() {
         .split_whitespace()
         .collect();
     assert_eq!(probe, ["probe", "3", "3", "0", "0"], "{out}");
+}
+
+#[test]
+fn t5_and_esm_c_folders_run_in_a_sweep() {
+    let d = setup();
+    std::fs::write(
+        d.path().join("c.yaml"),
+        format!(
+            "name: m\ndataset: data\nstore: runs\nseeds: [0]\ntasks: [membrane]\nmodels:\n\
+             \x20 - {{name: prott5, kind: t5, modality: protein, weights: {}, dtype: bfloat16}}\n\
+             \x20 - {{name: esmc, kind: esmc, modality: protein, weights: {}, pooling: cls}}\n\
+             probe: {{kind: logreg, max_epochs: 5}}\n",
+            fixtures().join("prott5-tiny").display(),
+            fixtures().join("esmc-tiny").display()
+        ),
+    )
+    .unwrap();
+    let (code, _, err) = gp_env(d.path(), &["-q", "run", "c.yaml"], &[]);
+    assert_eq!(code, 0, "{err}");
+    let t5 = workers::store::Embeddings::read(&d.path().join("runs/embeddings/prott5.h5")).unwrap();
+    let esmc = workers::store::Embeddings::read(&d.path().join("runs/embeddings/esmc.h5")).unwrap();
+    assert_eq!((t5.emb.ncols(), esmc.emb.ncols()), (32, 64));
+    assert!(t5.emb.iter().chain(esmc.emb.iter()).all(|v| v.is_finite()));
+    assert_ne!(t5.emb.row(0), t5.emb.row(1));
+    assert_ne!(esmc.emb.row(0), esmc.emb.row(1));
+    // CLS pooling on a T5 model is refused before any work, naming the fix.
+    std::fs::write(
+        d.path().join("bad.yaml"),
+        format!(
+            "name: m\ndataset: data\nstore: runs2\nseeds: [0]\ntasks: [membrane]\nmodels:\n\
+             \x20 - {{name: prott5, kind: t5, modality: protein, weights: {}, pooling: cls}}\n",
+            fixtures().join("prott5-tiny").display()
+        ),
+    )
+    .unwrap();
+    let (code, _, err) = gp_env(d.path(), &["-q", "run", "bad.yaml"], &[]);
+    assert_ne!(code, 0);
+    assert!(err.contains("use `pooling: mean`"), "{err}");
 }

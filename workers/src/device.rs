@@ -252,6 +252,11 @@ pub fn is_libtorch(d: &Device) -> bool {
     cfg!(feature = "tch") && format!("{:?}", d.as_dispatch()).starts_with("LibTorch")
 }
 
+/// Whether `d` is a GPU (a LibTorch CUDA device).
+pub fn is_gpu(d: &Device) -> bool {
+    format!("{:?}", d.as_dispatch()).contains("Cuda")
+}
+
 /// The attributes stores record about where their work ran.
 pub const RUNTIME_KEYS: [&str; 5] = [
     "device",

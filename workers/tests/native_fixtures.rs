@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use workers::embed::{Embedder, Modality, SeqInput, embed_all};
 use workers::models::encoder::{Activation, gated_feed_forward};
-use workers::models::native::{NativeEmbedder, NativeOptions};
+use workers::models::native::{Family, NativeEmbedder, NativeOptions, rare_residues_as_x};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -76,7 +76,11 @@ fn check(name: &str, modality: Modality) {
             },
         })
         .collect();
-    for pooling in ["mean", "cls"] {
+    // T5 has no CLS token: its references hold means only.
+    for pooling in ["mean", "cls"]
+        .into_iter()
+        .filter(|p| seqs[0].get(*p).is_some())
+    {
         // A small token budget forces several padded sub-batches.
         for budget in [40usize, 100_000] {
             let e = NativeEmbedder::load(
@@ -99,8 +103,13 @@ fn check(name: &str, modality: Modality) {
                         .iter()
                         .map(|x| x.as_u64().unwrap() as u32)
                         .collect();
+                    let text = if e.model.family == Family::T5 {
+                        rare_residues_as_x(t.as_bytes())
+                    } else {
+                        t.as_bytes().to_vec()
+                    };
                     assert_eq!(
-                        e.model.tokenizer.encode(t.as_bytes()),
+                        e.model.tokenizer.encode(&text),
                         want,
                         "{name}: tokens of {t}"
                     );
@@ -159,6 +168,72 @@ fn gena_lm_style_pre_ln_bert_matches_its_reference() {
 #[test]
 fn dnabert2_style_mosaic_bert_matches_its_reference() {
     check("dnabert2-tiny", Modality::Dna);
+}
+
+#[test]
+fn prott5_style_t5_encoder_with_half_precision_weights_matches_transformers() {
+    check("prott5-tiny", Modality::Protein);
+}
+
+#[test]
+fn prostt5_style_t5_encoder_with_its_prefix_matches_transformers() {
+    check("prostt5-tiny", Modality::Protein);
+}
+
+#[test]
+fn ankh_style_gated_gelu_t5_encoder_matches_transformers() {
+    check("ankh-tiny", Modality::Protein);
+}
+
+#[test]
+fn ankh2_style_gated_silu_t5_encoder_matches_transformers() {
+    check("ankh2-tiny", Modality::Protein);
+}
+
+#[test]
+fn esm_c_matches_the_esm_package() {
+    check("esmc-tiny", Modality::Protein);
+}
+
+#[test]
+fn t5_and_esm_c_folders_are_recognised_and_have_no_position_limit() {
+    for (name, family, variant) in [
+        ("prott5-tiny", Family::T5, "T5 encoder"),
+        ("ankh-tiny", Family::T5, "T5 encoder"),
+        ("esmc-tiny", Family::Esmc, "ESM C"),
+    ] {
+        let m = workers::models::native::NativeModel::load(&fixture(name), &device()).unwrap();
+        assert_eq!((m.family, m.variant), (family, variant), "{name}");
+        assert_eq!(m.window(), None, "{name}");
+    }
+    // ProtT5 without ProstT5's prefix has nothing in front of the residues.
+    let e = NativeEmbedder::load(
+        "p",
+        Some(Family::T5),
+        Modality::Protein,
+        &device(),
+        &fixture("prott5-tiny"),
+        &NativeOptions::mean().pooling("cls"),
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(
+        e.contains("pooling: cls") && e.contains("use `pooling: mean`"),
+        "{e}"
+    );
+    let err = NativeEmbedder::load(
+        "e",
+        Some(Family::Esm),
+        Modality::Protein,
+        &device(),
+        &fixture("esmc-tiny"),
+        &NativeOptions::mean(),
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(err.contains("hint: set `kind: esmc`"), "{err}");
 }
 
 #[test]
@@ -450,4 +525,57 @@ fn every_hugging_face_layout_embeds_bit_identically() {
             .format(),
         "sharded pytorch_model.bin"
     );
+}
+
+/// The half-precision forward pass (what `dtype: bfloat16 | float16` runs on
+/// GPUs) stays close to the f32 reference: weights, inputs and position
+/// biases are cast, the output comes back as f32. Run here on the CPU
+/// backend, where the embedder itself keeps f32.
+#[test]
+fn half_precision_forward_passes_stay_close_to_f32() {
+    for (name, dtype) in [
+        ("prott5-tiny", burn::tensor::FloatDType::BF16),
+        ("esmc-tiny", burn::tensor::FloatDType::F16),
+        ("dnabert2-tiny", burn::tensor::FloatDType::BF16),
+    ] {
+        let dir = fixture(name);
+        let r: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("reference.json")).unwrap()).unwrap();
+        let window = r["window"].as_u64().map(|w| w as usize);
+        let modality = if name.starts_with("dnabert") {
+            Modality::Dna
+        } else {
+            Modality::Protein
+        };
+        let opts = NativeOptions {
+            dtype: Some("bfloat16".into()),
+            ..NativeOptions::mean().window(window)
+        };
+        let mut e = NativeEmbedder::load(name, None, modality, &device(), &dir, &opts).unwrap();
+        assert!(e.model.encoder.dtype.is_none(), "the CPU runs float32");
+        e.model.encoder.set_dtype(dtype);
+        let seqs = r["sequences"].as_array().unwrap();
+        let texts: Vec<String> = seqs
+            .iter()
+            .map(|s| s["sequence"].as_str().unwrap().to_string())
+            .collect();
+        let inputs: Vec<SeqInput<'_>> = texts
+            .iter()
+            .map(|t| SeqInput {
+                id: "x",
+                dna: t.as_bytes(),
+                protein: t.as_bytes(),
+            })
+            .collect();
+        let out = embed_all(&e, &inputs, &mut |_| {}).unwrap();
+        let mut worst = 0f32;
+        for (i, s) in seqs.iter().enumerate() {
+            for (a, b) in floats(&s["mean"]).iter().zip(out.row(i)) {
+                worst = worst.max((a - b).abs());
+            }
+        }
+        assert!(worst < 0.08, "{name} {dtype:?}: max |diff| = {worst}");
+        assert!(worst > 0.0, "{name}: the cast changed nothing");
+        eprintln!("{name} {dtype:?}: max |diff| vs f32 reference {worst}");
+    }
 }

@@ -16,6 +16,10 @@ pub enum ModelKind {
     Esm,
     /// Native BERT-family encoder (ProtBert, cdsBERT, GENA-LM, DNABERT-2) from a HF folder.
     Bert,
+    /// Native T5 encoder (ProtT5, ProstT5, Ankh, Ankh2) from a HF folder.
+    T5,
+    /// Native ESM C (ESM Cambrian) from a folder with its weights and a small config.json.
+    Esmc,
     /// k-mer spectrum.
     Kmer,
     /// Codon usage.
@@ -219,7 +223,7 @@ impl ModelSpec {
         let (allowed, required): (&[&str], &[&str]) = match self.kind {
             ModelKind::Kmer => (&["k"], &["k"]),
             ModelKind::Codon => (&["rscu"], &[]),
-            ModelKind::Esm | ModelKind::Bert => (
+            ModelKind::Esm | ModelKind::Bert | ModelKind::T5 | ModelKind::Esmc => (
                 &[
                     "weights",
                     "pooling",
@@ -227,6 +231,7 @@ impl ModelSpec {
                     "max_tokens",
                     "window",
                     "stride",
+                    "dtype",
                 ],
                 &["weights"],
             ),
@@ -350,6 +355,8 @@ impl ModelSpec {
         match self.kind {
             ModelKind::Esm => Some(Family::Esm),
             ModelKind::Bert => Some(Family::Bert),
+            ModelKind::T5 => Some(Family::T5),
+            ModelKind::Esmc => Some(Family::Esmc),
             _ => None,
         }
     }
@@ -364,7 +371,7 @@ impl ModelSpec {
     /// and config for `hf`; the file for `precomputed`. `Err` names the path.
     pub fn preflight(&self, base: &Path) -> Result<(), String> {
         match self.kind {
-            ModelKind::Esm | ModelKind::Bert => {
+            ModelKind::Esm | ModelKind::Bert | ModelKind::T5 | ModelKind::Esmc => {
                 let dir = self.weights_dir(base)?;
                 let config = read_model_config(&dir)?;
                 let mt = config.get("model_type").and_then(|v| v.as_str());
@@ -385,7 +392,8 @@ impl ModelSpec {
                         return Err(format!(
                             "{}: model_type {:?} does not run natively (native kinds: esm for \
                              ESM-2 and Nucleotide Transformer; bert for BERT, ProtBert, GENA-LM and \
-                             DNABERT-2); `kind: hf` runs any transformers model through the site's Python",
+                             DNABERT-2; t5 for ProtT5, ProstT5, Ankh and Ankh2; esmc for ESM C); \
+                             `kind: hf` runs any transformers model through the site's Python",
                             dir.join("config.json").display(),
                             mt.unwrap_or_default()
                         ));
@@ -394,13 +402,17 @@ impl ModelSpec {
                 if crate::models::weights::weight_files(&dir).is_none() {
                     return Err(format!(
                         "{}: no weights: expected model.safetensors, model.safetensors.index.json, \
-                         pytorch_model.bin or pytorch_model.bin.index.json",
+                         pytorch_model.bin, pytorch_model.bin.index.json or one *.pth state dict",
                         dir.display()
                     ));
                 }
-                if !dir.join("vocab.txt").is_file() && !dir.join("tokenizer.json").is_file() {
+                let tokenizer = ["vocab.txt", "tokenizer.json", "spiece.model"]
+                    .iter()
+                    .any(|f| dir.join(f).is_file());
+                // ESM C has its own built-in vocabulary.
+                if !tokenizer && self.kind != ModelKind::Esmc {
                     return Err(format!(
-                        "{}: no tokenizer: expected vocab.txt or tokenizer.json",
+                        "{}: no tokenizer: expected vocab.txt, tokenizer.json or spiece.model",
                         dir.display()
                     ));
                 }
@@ -452,7 +464,7 @@ impl ModelSpec {
                 .and_then(|p| crate::file_hash::sha256_cached(&Self::resolve(base_dir, p)).ok())
                 .unwrap_or_default(),
             // The model folder's config, vocabulary and weight files.
-            ModelKind::Esm | ModelKind::Bert | ModelKind::Hf => {
+            ModelKind::Esm | ModelKind::Bert | ModelKind::T5 | ModelKind::Esmc | ModelKind::Hf => {
                 let raw = self.weights.as_deref().unwrap_or(Path::new(""));
                 let dir = crate::models::hub::resolve(raw, base_dir)
                     .unwrap_or_else(|_| Self::resolve(base_dir, raw));
@@ -462,7 +474,7 @@ impl ModelSpec {
                             .map(|e| e.path())
                             .filter(|p| {
                                 p.extension().is_some_and(|x| {
-                                    ["safetensors", "bin", "json", "txt", "model", "py"]
+                                    ["safetensors", "bin", "pth", "json", "txt", "model", "py"]
                                         .iter()
                                         .any(|e| x == *e)
                                 })
@@ -541,7 +553,7 @@ impl ModelSpec {
                     .as_deref(),
             )?),
             ModelKind::Hf => Box::new(super::hf::hf_embedder(self, ctx)?),
-            ModelKind::Esm | ModelKind::Bert => {
+            ModelKind::Esm | ModelKind::Bert | ModelKind::T5 | ModelKind::Esmc => {
                 Box::new(crate::models::native::NativeEmbedder::load(
                     &self.name,
                     self.native_family(),
@@ -559,6 +571,7 @@ impl ModelSpec {
                         max_tokens: self.max_tokens,
                         window: self.window,
                         stride: self.stride,
+                        dtype: self.dtype.clone(),
                     },
                 )?)
             }

@@ -180,6 +180,7 @@ pub fn load(
         blocks.push(match variant {
             Variant::Bert => Block {
                 qkv,
+                qk_norm: None,
                 o,
                 attn_norm: w.norm(&format!("{attn}.output.LayerNorm"), h, eps)?,
                 inter: w.lin(&format!("{p}.intermediate.dense"), h, i, true)?,
@@ -188,6 +189,7 @@ pub fn load(
             },
             Variant::PreLn => Block {
                 qkv,
+                qk_norm: None,
                 o,
                 attn_norm: w.norm(&format!("{p}.pre_attention_ln"), h, eps)?,
                 ffn_norm: w.norm(&format!("{p}.post_attention_ln"), h, eps)?,
@@ -196,6 +198,7 @@ pub fn load(
             },
             Variant::Mosaic => Block {
                 qkv,
+                qk_norm: None,
                 o,
                 attn_norm: w.norm(&format!("{attn}.output.LayerNorm"), h, eps)?,
                 inter: w.lin(&format!("{p}.mlp.gated_layers"), h, 2 * i, false)?,
@@ -212,6 +215,9 @@ pub fn load(
     let encoder = Encoder {
         hidden: h,
         heads: config.num_attention_heads,
+        head_dim: h / config.num_attention_heads,
+        attn_scale: ((h / config.num_attention_heads) as f64).powf(-0.5),
+        residual_scale: 1.0,
         intermediate: i,
         word,
         token_type: Some(types.narrow(0, 0, 1).reshape([h])),
@@ -231,6 +237,7 @@ pub fn load(
             FeedForward::Plain(act)
         },
         token_dropout: None,
+        dtype: None,
         device: device.clone(),
     };
     Ok((encoder, variant, w.finish()))

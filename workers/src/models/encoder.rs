@@ -20,7 +20,7 @@ use super::weights::Weights;
 use burn::tensor::activation::{gelu, relu, sigmoid};
 use burn::tensor::module::{attention, layer_norm};
 use burn::tensor::ops::AttentionModuleOptions;
-use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
+use burn::tensor::{Bool, Device, FloatDType, Int, Tensor, TensorData};
 use sha2::Digest;
 use std::cell::RefCell;
 
@@ -45,6 +45,11 @@ impl Lin {
         y.reshape(shape)
     }
 
+    fn cast(&mut self, d: FloatDType) {
+        self.w = self.w.clone().cast(d);
+        self.b = self.b.take().map(|b| b.cast(d));
+    }
+
     /// A layer from PyTorch-layout `[out, in]` values (for block checks).
     pub fn from_torch(w: Vec<f32>, out: usize, inp: usize, device: &Device) -> Lin {
         Lin {
@@ -54,16 +59,29 @@ impl Lin {
     }
 }
 
-/// LayerNorm over the last axis (biased variance, like torch.nn.LayerNorm).
+/// A norm over the last axis: LayerNorm (biased variance, like
+/// torch.nn.LayerNorm; with or without a bias), or T5's RMS norm
+/// (`x / √(mean(x²) + eps) · w`: no mean subtracted, no bias).
 pub struct Norm {
     w: Tensor<1>,
-    b: Tensor<1>,
+    b: Option<Tensor<1>>,
     eps: f64,
+    rms: bool,
 }
 
 impl Norm {
+    fn cast(&mut self, d: FloatDType) {
+        self.w = self.w.clone().cast(d);
+        self.b = self.b.take().map(|b| b.cast(d));
+    }
+
     fn fwd(&self, x: Tensor<3>) -> Tensor<3> {
-        layer_norm(x, self.w.clone(), Some(self.b.clone()), self.eps)
+        if self.rms {
+            let ms = x.clone().powi_scalar(2).mean_dim(2);
+            let n = self.w.dims()[0];
+            return x * (ms + self.eps).sqrt().recip() * self.w.clone().reshape([1, 1, n]);
+        }
+        layer_norm(x, self.w.clone(), self.b.clone(), self.eps)
     }
 }
 
@@ -72,6 +90,9 @@ impl Norm {
 pub enum Activation {
     /// Exact (erf) GELU.
     Gelu,
+    /// GELU's tanh approximation (`gelu_new`, `gelu_pytorch_tanh`; T5's
+    /// `gated-gelu`).
+    GeluTanh,
     Relu,
     /// SiLU / swish.
     Silu,
@@ -82,6 +103,7 @@ impl Activation {
     pub fn parse(name: &str) -> Option<Activation> {
         match name {
             "gelu" => Some(Activation::Gelu),
+            "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" => Some(Activation::GeluTanh),
             "relu" => Some(Activation::Relu),
             "silu" | "swish" => Some(Activation::Silu),
             _ => None,
@@ -91,6 +113,12 @@ impl Activation {
     fn apply(self, x: Tensor<3>) -> Tensor<3> {
         match self {
             Activation::Gelu => gelu(x),
+            Activation::GeluTanh => {
+                let c = (2.0 / std::f64::consts::PI).sqrt();
+                let inner =
+                    (x.clone() + x.clone().powi_scalar(3).mul_scalar(0.044715)).mul_scalar(c);
+                x.mul_scalar(0.5) * (inner.tanh() + 1.0)
+            }
             Activation::Relu => relu(x),
             Activation::Silu => x.clone() * sigmoid(x),
         }
@@ -151,6 +179,31 @@ pub enum Positions {
     Rotary,
     /// An additive attention bias −slope_h·|i − j| per head (ALiBi).
     Alibi(Vec<f32>),
+    /// T5's bidirectional relative-position buckets: an additive bias
+    /// `table[bucket(j − i), h]` (table [buckets, heads], row-major).
+    Relative {
+        table: Vec<f32>,
+        buckets: usize,
+        max_distance: usize,
+    },
+}
+
+/// T5's bidirectional bucket of a relative position `rel = j − i`
+/// (`T5Attention._relative_position_bucket`): half the buckets per
+/// direction, exact below half of those, logarithmic up to `max_distance`
+/// (computed in f32 as torch does).
+pub fn t5_bucket(rel: i64, buckets: usize, max_distance: usize) -> usize {
+    let half = buckets / 2;
+    let base = if rel > 0 { half } else { 0 };
+    let n = rel.unsigned_abs() as usize;
+    let max_exact = half / 2;
+    if n < max_exact {
+        return base + n;
+    }
+    let scale = ((max_distance as f64 / max_exact as f64).ln()) as f32;
+    let large = max_exact
+        + ((n as f32 / max_exact as f32).ln() / scale * (half - max_exact) as f32) as usize;
+    base + large.min(half - 1)
 }
 
 /// ALiBi's head slopes (Press et al.): for n a power of two, the geometric
@@ -198,6 +251,9 @@ pub enum NormPlace {
 pub struct Block {
     pub attn_norm: Norm,
     pub qkv: Qkv,
+    /// LayerNorms of the queries and keys (over all heads, before the
+    /// rotation; ESM C).
+    pub qk_norm: Option<(Norm, Norm)>,
     pub o: Lin,
     pub ffn_norm: Norm,
     pub inter: Lin,
@@ -208,6 +264,12 @@ pub struct Block {
 pub struct Encoder {
     pub hidden: usize,
     pub heads: usize,
+    /// Per-head size (hidden / heads, except T5's `d_kv`).
+    pub head_dim: usize,
+    /// Scores are `scale · q·k` (1/√head_dim; T5: 1).
+    pub attn_scale: f64,
+    /// Residual branches are divided by this (ESM C: √(layers / 36)).
+    pub residual_scale: f64,
     pub intermediate: usize,
     pub word: Tensor<2>,
     /// Token type 0's row, added to every token (BERT's segment embedding).
@@ -224,10 +286,55 @@ pub struct Encoder {
     /// ESM-2's token dropout: the `<mask>` id whose rows are zeroed, and the
     /// rescaling by (1 − 0.15·0.8) / (1 − observed mask ratio).
     pub token_dropout: Option<Option<u32>>,
+    /// The forward pass's float type when not f32 ([`Encoder::set_dtype`]).
+    pub dtype: Option<FloatDType>,
     pub device: Device,
 }
 
+/// `t` in `dtype` (unchanged when `None`).
+fn as_dtype<const D: usize>(t: Tensor<D>, dtype: Option<FloatDType>) -> Tensor<D> {
+    match dtype {
+        Some(d) => t.cast(d),
+        None => t,
+    }
+}
+
 impl Encoder {
+    /// Runs the forward pass in `dtype` (bfloat16, float16 on GPUs): every
+    /// weight is cast once, inputs and biases follow, hidden states are
+    /// returned as f32.
+    pub fn set_dtype(&mut self, dtype: FloatDType) {
+        let d = dtype;
+        self.word = self.word.clone().cast(d);
+        self.token_type = self.token_type.take().map(|t| t.cast(d));
+        if let Positions::Learned { table, .. } = &mut self.positions {
+            *table = table.clone().cast(d);
+        }
+        for n in self.emb_norm.iter_mut().chain(self.final_norm.iter_mut()) {
+            n.cast(d);
+        }
+        for b in &mut self.blocks {
+            b.attn_norm.cast(d);
+            b.ffn_norm.cast(d);
+            match &mut b.qkv {
+                Qkv::Separate { q, k, v } => {
+                    q.cast(d);
+                    k.cast(d);
+                    v.cast(d);
+                }
+                Qkv::Fused(w) => w.cast(d),
+            }
+            if let Some((qn, kn)) = &mut b.qk_norm {
+                qn.cast(d);
+                kn.cast(d);
+            }
+            b.o.cast(d);
+            b.inter.cast(d);
+            b.out.cast(d);
+        }
+        self.dtype = Some(d);
+    }
+
     /// Hidden states after `layer` blocks (None = all, with the final norm)
     /// for token rows padded with `pad`; returns [B, L, H] flat, and L.
     pub fn forward(&self, rows: &[Vec<u32>], pad: u32, layer: Option<usize>) -> (Vec<f32>, usize) {
@@ -237,7 +344,8 @@ impl Encoder {
             self.hidden,
         );
         let nh = self.heads;
-        let hd = h / nh;
+        let hd = self.head_dim;
+        let inner = nh * hd;
         let mut ids = Vec::with_capacity(b * l);
         let mut mask = Vec::with_capacity(b * l);
         let mut scale = Vec::with_capacity(b * l);
@@ -278,21 +386,27 @@ impl Encoder {
         // ESM: the token-dropout scale (with positions present it is off in
         // practice, so the order against them does not matter); every
         // family: padding rows zeroed.
-        let scalet = Tensor::<2>::from_data(TensorData::new(scale, [b, l]), dev);
+        let scalet = as_dtype(
+            Tensor::<2>::from_data(TensorData::new(scale, [b, l]), dev),
+            self.dtype,
+        );
         x = x * scalet.unsqueeze_dim::<3>(2);
         let (padt, bias) = self.attention_masks(&mask, b, l);
+        let bias = bias.map(|t| as_dtype(t, self.dtype));
         let (cos, sin) = match self.positions {
             Positions::Rotary => {
                 let (c, s) = rotary_tables(l, hd);
                 (
-                    Some(
+                    Some(as_dtype(
                         Tensor::<2>::from_data(TensorData::new(c, [l, hd]), dev)
                             .reshape([1, 1, l, hd]),
-                    ),
-                    Some(
+                        self.dtype,
+                    )),
+                    Some(as_dtype(
                         Tensor::<2>::from_data(TensorData::new(s, [l, hd]), dev)
                             .reshape([1, 1, l, hd]),
-                    ),
+                        self.dtype,
+                    )),
                 )
             }
             _ => (None, None),
@@ -321,15 +435,19 @@ impl Encoder {
                 Qkv::Fused(w) => {
                     let y = w.fwd(hn);
                     (
-                        y.clone().narrow(2, 0, h),
-                        y.clone().narrow(2, h, h),
-                        y.narrow(2, 2 * h, h),
+                        y.clone().narrow(2, 0, inner),
+                        y.clone().narrow(2, inner, inner),
+                        y.narrow(2, 2 * inner, inner),
                     )
                 }
             };
-            // Queries scaled by 1/√d before the rotation, as ESM does
-            // (the same product for the other families).
-            let q = rotate(split(q).mul_scalar((hd as f64).powf(-0.5)));
+            let (q, k) = match &blk.qk_norm {
+                Some((qn, kn)) => (qn.fwd(q), kn.fwd(k)),
+                None => (q, k),
+            };
+            // Queries scaled before the rotation, as ESM does (the same
+            // product for the other families).
+            let q = rotate(split(q).mul_scalar(self.attn_scale));
             let k = rotate(split(k));
             let ctx = attention(
                 q,
@@ -343,8 +461,10 @@ impl Encoder {
                 },
             )
             .swap_dims(1, 2)
-            .reshape([b, l, h]);
-            let mut a = blk.o.fwd(ctx) + x;
+            .reshape([b, l, inner]);
+            let rs = self.residual_scale;
+            let branch = |t: Tensor<3>| if rs == 1.0 { t } else { t.div_scalar(rs) };
+            let mut a = branch(blk.o.fwd(ctx)) + x;
             if !pre {
                 a = blk.attn_norm.fwd(a);
             }
@@ -353,10 +473,10 @@ impl Encoder {
             } else {
                 a.clone()
             };
-            let y = blk
-                .out
-                .fwd(self.ffn.apply(blk.inter.fwd(hn2), self.intermediate))
-                + a;
+            let y = branch(
+                blk.out
+                    .fwd(self.ffn.apply(blk.inter.fwd(hn2), self.intermediate)),
+            ) + a;
             x = if pre { y } else { blk.ffn_norm.fwd(y) };
         }
         if layer.is_none_or(|k| k >= self.blocks.len())
@@ -364,14 +484,19 @@ impl Encoder {
         {
             x = n.fwd(x);
         }
+        let x = if self.dtype.is_some() {
+            x.cast(FloatDType::F32)
+        } else {
+            x
+        };
         (x.into_data().try_to_vec::<f32>().expect("f32"), l)
     }
 
     /// The padding mask (`true` = key not attended; one [l, l] block per
-    /// sequence, shared by the heads) or, with an ALiBi bias, the bias with
-    /// the padding folded in as −∞-like values: the fused kernels (flex's
-    /// own, LibTorch's scaled_dot_product_attention) take the mask, and
-    /// every backend takes a bias without one.
+    /// sequence, shared by the heads) or, with a position bias (ALiBi, T5),
+    /// the bias with the padding folded in as −∞-like values: the fused
+    /// kernels (flex's own, LibTorch's scaled_dot_product_attention) take
+    /// the mask, and every backend takes a bias without one.
     fn attention_masks(
         &self,
         mask: &[bool],
@@ -379,16 +504,35 @@ impl Encoder {
         l: usize,
     ) -> (Option<Tensor<4, Bool>>, Option<Tensor<4>>) {
         let dev = &self.device;
-        if let Positions::Alibi(slopes) = &self.positions {
-            let nh = self.heads;
-            let mut alibi = vec![0f32; nh * l * l];
-            for (hh, s) in slopes.iter().enumerate() {
+        let nh = self.heads;
+        let per_head = |f: &dyn Fn(usize, i64) -> f32| -> Vec<f32> {
+            let mut v = vec![0f32; nh * l * l];
+            for hh in 0..nh {
                 for i in 0..l {
                     for j in 0..l {
-                        alibi[(hh * l + i) * l + j] = -s * (i as f32 - j as f32).abs();
+                        v[(hh * l + i) * l + j] = f(hh, j as i64 - i as i64);
                     }
                 }
             }
+            v
+        };
+        let position_bias = match &self.positions {
+            Positions::Alibi(slopes) => Some(per_head(&|hh, rel| -slopes[hh] * rel.abs() as f32)),
+            Positions::Relative {
+                table,
+                buckets,
+                max_distance,
+            } => {
+                let of: Vec<usize> = (0..2 * l - 1)
+                    .map(|k| t5_bucket(k as i64 - (l as i64 - 1), *buckets, *max_distance))
+                    .collect();
+                Some(per_head(&|hh, rel| {
+                    table[of[(rel + l as i64 - 1) as usize] * nh + hh]
+                }))
+            }
+            _ => None,
+        };
+        if let Some(alibi) = position_bias {
             let mut keys = vec![0f32; b * l];
             for (k, m) in mask.iter().enumerate() {
                 if !m {
@@ -505,8 +649,38 @@ impl<'a> Loader<'a> {
         };
         Ok(Norm {
             w: either("weight", "gamma")?,
-            b: either("bias", "beta")?,
+            b: Some(either("bias", "beta")?),
             eps,
+            rms: false,
+        })
+    }
+
+    /// A LayerNorm without a bias (`{p}.weight` only; ESM C).
+    pub fn norm_no_bias(&self, p: &str, n: usize, eps: f64) -> Result<Norm, String> {
+        Ok(Norm {
+            w: self.t1(&format!("{p}.weight"), n)?,
+            b: None,
+            eps,
+            rms: false,
+        })
+    }
+
+    /// T5's RMS norm (`{p}.weight`).
+    pub fn rms_norm(&self, p: &str, n: usize, eps: f64) -> Result<Norm, String> {
+        Ok(Norm {
+            rms: true,
+            ..self.norm_no_bias(p, n, eps)?
+        })
+    }
+
+    /// Two PyTorch Linears without biases stacked into one (outputs of the
+    /// first, then of the second): T5's gated `wi_0`, `wi_1`.
+    pub fn lin_pair(&self, a: &str, b: &str, din: usize, dout: usize) -> Result<Lin, String> {
+        let wa = self.t2(&format!("{a}.weight"), dout, din)?;
+        let wb = self.t2(&format!("{b}.weight"), dout, din)?;
+        Ok(Lin {
+            w: Tensor::cat(vec![wa, wb], 0).transpose(),
+            b: None,
         })
     }
 

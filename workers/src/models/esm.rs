@@ -134,6 +134,7 @@ pub fn load(
         let p = format!("encoder.layer.{l}");
         blocks.push(Block {
             attn_norm: w.norm(&format!("{p}.attention.LayerNorm"), h, eps)?,
+            qk_norm: None,
             qkv: Qkv::Separate {
                 q: w.lin(&format!("{p}.attention.self.query"), h, h, true)?,
                 k: w.lin(&format!("{p}.attention.self.key"), h, h, true)?,
@@ -172,6 +173,9 @@ pub fn load(
     let encoder = Encoder {
         hidden: h,
         heads: config.num_attention_heads,
+        head_dim: h / config.num_attention_heads,
+        attn_scale: ((h / config.num_attention_heads) as f64).powf(-0.5),
+        residual_scale: 1.0,
         intermediate: i,
         word,
         token_type: None,
@@ -188,6 +192,7 @@ pub fn load(
             FeedForward::Plain(Activation::Gelu)
         },
         token_dropout: config.token_dropout.then_some(config.mask_token_id),
+        dtype: None,
         device: device.clone(),
     };
     Ok((encoder, w.finish()))

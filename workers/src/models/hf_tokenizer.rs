@@ -1,13 +1,19 @@
 //! Tokenizers from a Hugging Face model folder: `tokenizer.json` (BPE as in
 //! DNABERT-2, WordPiece as in ProtBert, Unigram, WordLevel) through the
-//! `tokenizers` crate, or ESM's `vocab.txt` ([`super::tokenizer::Tokenizer`]).
+//! `tokenizers` crate, ESM's `vocab.txt` ([`super::tokenizer::Tokenizer`]),
+//! or a SentencePiece `spiece.model` ([`super::spiece::SpModel`]; residues
+//! space-separated, as ProtT5 and Ankh are fed).
 //! Special tokens come from `special_tokens_map.json`, then
 //! `tokenizer_config.json`, then the usual names. Token ids equal the Python
 //! `tokenizers` library's (tested on committed corpora,
 //! scripts/make_tokenizer_fixtures.py).
 
+use super::spiece::SpModel;
 use super::tokenizer::Tokenizer;
 use std::path::Path;
+
+/// ProstT5's prefix for amino-acid input.
+const PROSTT5_PREFIX: &str = "<AA2fold>";
 
 /// A `tokenizer.json` tokenizer with the folder's special tokens.
 pub struct JsonTokenizer {
@@ -54,7 +60,11 @@ impl JsonTokenizer {
                 .chain(names.iter().map(|n| n.to_string()))
                 .find_map(|t| inner.token_to_id(&t))
         };
-        let cls = id(&["cls_token", "bos_token"], &["[CLS]", "<cls>", "<s>"]);
+        // ProstT5's `<AA2fold>` prefix stands where a CLS token would.
+        let cls = id(
+            &["cls_token", "bos_token"],
+            &["[CLS]", "<cls>", "<s>", PROSTT5_PREFIX],
+        );
         let eos = id(&["sep_token", "eos_token"], &["[SEP]", "<eos>", "</s>"]);
         let pad = id(&["pad_token"], &["[PAD]", "<pad>"]).ok_or_else(|| {
             format!(
@@ -156,10 +166,11 @@ impl JsonTokenizer {
 }
 
 /// The tokenizer of a model folder: ESM's `vocab.txt` when present, else
-/// `tokenizer.json`.
+/// `tokenizer.json`, else `spiece.model`.
 pub enum FolderTokenizer {
     Vocab(Tokenizer),
     Json(Box<JsonTokenizer>),
+    Spiece(Box<SpModel>),
 }
 
 impl FolderTokenizer {
@@ -171,8 +182,11 @@ impl FolderTokenizer {
         if dir.join("tokenizer.json").is_file() {
             return JsonTokenizer::from_dir(dir).map(|t| FolderTokenizer::Json(Box::new(t)));
         }
+        if dir.join("spiece.model").is_file() {
+            return SpModel::from_dir(dir).map(|t| FolderTokenizer::Spiece(Box::new(t)));
+        }
         Err(format!(
-            "{}: no tokenizer: expected vocab.txt or tokenizer.json",
+            "{}: no tokenizer: expected vocab.txt, tokenizer.json or spiece.model",
             dir.display()
         ))
     }
@@ -181,6 +195,10 @@ impl FolderTokenizer {
         match self {
             FolderTokenizer::Vocab(t) => t.encode(seq),
             FolderTokenizer::Json(t) => t.encode(seq),
+            FolderTokenizer::Spiece(t) => {
+                let s = String::from_utf8_lossy(seq).to_ascii_uppercase();
+                t.encode(&s.chars().map(String::from).collect::<Vec<_>>().join(" "))
+            }
         }
     }
 
@@ -188,6 +206,7 @@ impl FolderTokenizer {
         match self {
             FolderTokenizer::Vocab(t) => t.cls,
             FolderTokenizer::Json(t) => t.cls,
+            FolderTokenizer::Spiece(t) => t.id(PROSTT5_PREFIX),
         }
     }
 
@@ -195,6 +214,7 @@ impl FolderTokenizer {
         match self {
             FolderTokenizer::Vocab(t) => t.eos,
             FolderTokenizer::Json(t) => t.eos,
+            FolderTokenizer::Spiece(t) => t.id("</s>"),
         }
     }
 
@@ -202,6 +222,7 @@ impl FolderTokenizer {
         match self {
             FolderTokenizer::Vocab(t) => t.pad,
             FolderTokenizer::Json(t) => t.pad,
+            FolderTokenizer::Spiece(t) => t.id("<pad>").unwrap_or(0),
         }
     }
 
@@ -209,6 +230,9 @@ impl FolderTokenizer {
         match self {
             FolderTokenizer::Vocab(t) => t.is_special(id),
             FolderTokenizer::Json(t) => t.is_special(id),
+            FolderTokenizer::Spiece(t) => {
+                t.is_special(id) || Some(id) == t.id("</s>") || Some(id) == t.id("<pad>")
+            }
         }
     }
 
@@ -217,6 +241,9 @@ impl FolderTokenizer {
         match self {
             FolderTokenizer::Vocab(t) => t.alphabet(),
             FolderTokenizer::Json(t) => {
+                super::tokenizer::alphabet_of(t.words().iter().map(String::as_str))
+            }
+            FolderTokenizer::Spiece(t) => {
                 super::tokenizer::alphabet_of(t.words().iter().map(String::as_str))
             }
         }

@@ -6,8 +6,11 @@
 pub mod bert;
 pub mod encoder;
 pub mod esm;
+pub mod esmc;
 pub mod hf_tokenizer;
 pub mod hub;
 pub mod native;
+pub mod spiece;
+pub mod t5;
 pub mod tokenizer;
 pub mod weights;

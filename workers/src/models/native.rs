@@ -1,13 +1,17 @@
 //! Native models: a Hugging Face folder's family read from `config.json`
-//! (`model_type: esm` → [`super::esm`], `bert` → [`super::bert`]), its
-//! tokenizer, and the embedder that runs them (`kind: esm`, `kind: bert`).
+//! (`model_type: esm` → [`super::esm`], `bert` → [`super::bert`], `t5` →
+//! [`super::t5`], `esmc` → [`super::esmc`]), its tokenizer, and the
+//! embedder that runs them (`kind: esm | bert | t5 | esmc`).
 //!
 //! Pooling: mean over real tokens (no specials, no padding) or the first
 //! (`<cls>` / `[CLS]`) token, of the last layer by default. Sequences longer
 //! than the model's window (its position table less the two special
-//! tokens; for ALiBi models, which have no table, the token budget) are
-//! windowed (shared windowing) and the window means pooled, weighted by
-//! window length; CLS vectors are averaged over windows.
+//! tokens; for models with relative positions — ALiBi, T5 buckets, rotary
+//! without a table — the token budget) are windowed (shared windowing) and
+//! the window means pooled, weighted by window length; CLS vectors are
+//! averaged over windows. T5 rows are the residues then `</s>` (ProstT5:
+//! `<AA2fold>` first), with the rare residues U, Z, O, B read as X as the
+//! ProtTrans documentation does.
 
 use super::encoder::Encoder;
 use super::hf_tokenizer::FolderTokenizer;
@@ -24,6 +28,10 @@ pub enum Family {
     Esm,
     /// BERT, GENA-LM, DNABERT-2 (`model_type: bert`).
     Bert,
+    /// ProtT5, ProstT5, Ankh, Ankh2 (`model_type: t5`).
+    T5,
+    /// ESM C (`model_type: esmc`, a config the user writes).
+    Esmc,
 }
 
 impl Family {
@@ -31,6 +39,8 @@ impl Family {
         match self {
             Family::Esm => "esm",
             Family::Bert => "bert",
+            Family::T5 => "t5",
+            Family::Esmc => "esmc",
         }
     }
 
@@ -40,6 +50,8 @@ impl Family {
         match mt {
             None | Some("esm") => Some(Family::Esm),
             Some("bert") => Some(Family::Bert),
+            Some("t5") => Some(Family::T5),
+            Some("esmc") => Some(Family::Esmc),
             _ => None,
         }
     }
@@ -78,6 +90,16 @@ pub fn check_sizes(
     Ok(())
 }
 
+/// U, Z, O, B read as X (ProtTrans: "map rarely occurring amino acids to X").
+pub fn rare_residues_as_x(seq: &[u8]) -> Vec<u8> {
+    seq.iter()
+        .map(|b| match b.to_ascii_uppercase() {
+            b'U' | b'Z' | b'O' | b'B' => b'X',
+            c => c,
+        })
+        .collect()
+}
+
 /// A loaded native model.
 pub struct NativeModel {
     pub family: Family,
@@ -104,13 +126,18 @@ impl NativeModel {
         let mt = config.get("model_type").and_then(|v| v.as_str());
         let family = Family::of_model_type(mt).ok_or_else(|| {
             format!(
-                "{}: model_type {:?} has no native implementation (native: esm, bert); \
+                "{}: model_type {:?} has no native implementation (native: esm, bert, t5, esmc); \
                  `kind: hf` runs any transformers model through the site's Python",
                 cpath.display(),
                 mt.unwrap_or_default()
             )
         })?;
-        let tokenizer = FolderTokenizer::open(dir)?;
+        let tokenizer = match FolderTokenizer::open(dir) {
+            Err(_) if family == Family::Esmc => FolderTokenizer::Vocab(
+                super::tokenizer::Tokenizer::from_tokens(&super::esmc::VOCAB.map(String::from))?,
+            ),
+            t => t?,
+        };
         let weights = Weights::open(dir)?;
         let (encoder, variant, weights_hash) = match family {
             Family::Esm => {
@@ -120,6 +147,14 @@ impl NativeModel {
             Family::Bert => {
                 let (e, v, h) = super::bert::load(&cpath, &config, &weights, device)?;
                 (e, v.describe(), h)
+            }
+            Family::T5 => {
+                let (e, h) = super::t5::load(&cpath, &config, &weights, device)?;
+                (e, "T5 encoder", h)
+            }
+            Family::Esmc => {
+                let (e, h) = super::esmc::load(&cpath, &config, &weights, device)?;
+                (e, "ESM C", h)
             }
         };
         Ok(NativeModel {
@@ -167,6 +202,9 @@ pub struct NativeOptions {
     pub max_tokens: Option<usize>,
     pub window: Option<usize>,
     pub stride: Option<usize>,
+    /// `float32`, `bfloat16`, `float16`: the forward pass's float type on
+    /// GPUs (CPUs run float32); embeddings are f32 either way.
+    pub dtype: Option<String>,
 }
 
 impl NativeOptions {
@@ -213,7 +251,24 @@ impl NativeEmbedder {
             model: name.into(),
             msg,
         };
-        let model = NativeModel::load(dir, device).map_err(err)?;
+        let mut model = NativeModel::load(dir, device).map_err(err)?;
+        let half = match opts.dtype.as_deref() {
+            None | Some("float32") => None,
+            Some("bfloat16") => Some(burn::tensor::FloatDType::BF16),
+            Some("float16") => Some(burn::tensor::FloatDType::F16),
+            Some(d) => {
+                return Err(err(format!(
+                    "dtype {d:?}: expected float32, bfloat16 or float16"
+                )));
+            }
+        };
+        if let Some(d) = half {
+            if crate::device::is_gpu(device) {
+                model.encoder.set_dtype(d);
+            } else {
+                tracing::info!(model = name, dtype = ?d, "dtype applies on GPUs: the CPU runs float32");
+            }
+        }
         if let Some(k) = kind
             && k != model.family
         {
@@ -236,6 +291,14 @@ impl NativeEmbedder {
                  modality: {} (hint: set `modality: {reads}`, or point `weights` at the right folder)",
                 dir.display(),
                 modality.as_str()
+            )));
+        }
+        if opts.pooling == "cls" && model.tokenizer.cls().is_none() {
+            return Err(err(format!(
+                "{}: pooling: cls, but the {} tokenizer puts no CLS token in front \
+                 (hint: use `pooling: mean`)",
+                dir.display(),
+                model.variant
             )));
         }
         let n = model.layers() as i64;
@@ -310,7 +373,12 @@ impl Embedder for NativeEmbedder {
         // Pieces: (sequence, token row with specials, real-token count).
         let mut pieces: Vec<(usize, Vec<u32>, usize)> = Vec::new();
         for (i, s) in batch.iter().enumerate() {
-            let ids = tok.encode(s.seq(self.modality));
+            let seq = s.seq(self.modality);
+            let ids = if self.model.family == Family::T5 {
+                tok.encode(&rare_residues_as_x(seq))
+            } else {
+                tok.encode(seq)
+            };
             for r in crate::batching::windows(ids.len(), win, stride) {
                 let mut row = Vec::with_capacity(r.len() + 2);
                 row.extend(tok.cls());

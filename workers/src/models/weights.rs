@@ -7,6 +7,7 @@
 //! | `model.safetensors.index.json` + shards | the same, per shard |
 //! | `pytorch_model.bin` (PyTorch ≥ 1.6 zip checkpoint) | burn-store's PyTorch reader |
 //! | `pytorch_model.bin.index.json` + shards | the same, per shard |
+//! | one `*.pth` state dict (ESM C's released files) | burn-store's PyTorch reader |
 //!
 //! Safetensors wins when a folder has both. Legacy (pre-zip) pickles are
 //! refused. Tensors in f32, f16, bf16 or f64 are returned as f32 (the `half`
@@ -65,7 +66,14 @@ pub fn weight_files(dir: &Path) -> Option<(&'static str, Vec<PathBuf>)> {
     } else if index_pt.is_file() {
         Some(("sharded pytorch_model.bin", shards_of(&index_pt)))
     } else {
-        None
+        // A single PyTorch state dict saved with torch.save (no other
+        // weight file, exactly one .pth: several would be ambiguous).
+        let mut pth: Vec<PathBuf> = std::fs::read_dir(dir)
+            .ok()?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "pth"))
+            .collect();
+        (pth.len() == 1).then(|| ("pth", vec![pth.remove(0)]))
     }
 }
 
@@ -101,7 +109,7 @@ impl Weights {
         let Some((format, files)) = weight_files(dir) else {
             return Err(format!(
                 "{}: no weights: expected model.safetensors, model.safetensors.index.json, \
-                 pytorch_model.bin or pytorch_model.bin.index.json",
+                 pytorch_model.bin, pytorch_model.bin.index.json or one *.pth state dict",
                 dir.display()
             ));
         };
