@@ -1,4 +1,5 @@
-"""Helpers shared by the fixture scripts (make_esm_fixtures.py, make_bert_fixtures.py)."""
+"""Helpers shared by the fixture scripts (make_esm_fixtures.py, make_bert_fixtures.py,
+make_t5_fixtures.py) and bench/t5_reference.py."""
 import torch
 
 
@@ -22,3 +23,25 @@ def windows(n, w):
         out.append((s, s + w))
         s += w
     return out
+
+
+def spiece(path, residues="ALGVSREDTIPKFQNYMHWCXBOUZ"):
+    """A ProtT5-like unigram model: <pad> </s> <unk>, then ▁-prefixed residues, a bare ▁."""
+    from sentencepiece import sentencepiece_model_pb2 as sp_pb2
+    m = sp_pb2.ModelProto()
+    S = sp_pb2.ModelProto.SentencePiece
+    for text, ty in [("<pad>", S.CONTROL), ("</s>", S.CONTROL), ("<unk>", S.UNKNOWN)]:
+        p = m.pieces.add()
+        p.piece, p.score, p.type = text, 0.0, ty
+    for i, r in enumerate(residues):
+        p = m.pieces.add()
+        p.piece, p.score, p.type = "\u2581" + r, -1.0 - 0.1 * i, S.NORMAL
+    p = m.pieces.add()
+    p.piece, p.score, p.type = "\u2581", -30.0, S.NORMAL
+    m.trainer_spec.model_type = sp_pb2.TrainerSpec.UNIGRAM
+    m.trainer_spec.unk_id, m.trainer_spec.eos_id, m.trainer_spec.pad_id, m.trainer_spec.bos_id = 2, 1, 0, -1
+    m.normalizer_spec.name = "identity"
+    m.normalizer_spec.add_dummy_prefix = True
+    m.normalizer_spec.remove_extra_whitespaces = True
+    open(path, "wb").write(m.SerializeToString())
+    return len(m.pieces)

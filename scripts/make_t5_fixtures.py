@@ -31,14 +31,12 @@ sequence is longer than `window` tokens and is windowed as genoprot does.
 import json, os, shutil, sys
 import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fixture_common import perturb, windows  # noqa: E402
-from sentencepiece import sentencepiece_model_pb2 as sp_pb2
+from fixture_common import perturb, spiece, windows  # noqa: E402
 from transformers import T5Config, T5EncoderModel, T5Tokenizer
 
 torch.manual_seed(0)
 here = os.path.dirname(os.path.abspath(__file__))
 root = os.path.join(here, "..", "fixtures")
-RESIDUES = list("ALGVSREDTIPKFQNYMHWCXBOUZ")
 PROT = ["MKTAYIAKQRQ", "MSEQNNTEMTFQIQRIYTKD", "MALW",
         "MKKLLLALLAALAVSQAPKKKRKVHEAAHWGAGGVGLKDLLSEMKKLLLALLAALAVSQAPKKK", "MXACUBJ", "mkt"]
 WINDOW = 16
@@ -53,27 +51,6 @@ def folder(name):
 
 def rare_as_x(s):
     return "".join("X" if c in "UZOB" else c for c in s.upper())
-
-
-def spiece(path):
-    """A ProtT5-like unigram model: <pad> </s> <unk>, then ▁-prefixed residues, a bare ▁."""
-    m = sp_pb2.ModelProto()
-    S = sp_pb2.ModelProto.SentencePiece
-    for text, ty in [("<pad>", S.CONTROL), ("</s>", S.CONTROL), ("<unk>", S.UNKNOWN)]:
-        p = m.pieces.add()
-        p.piece, p.score, p.type = text, 0.0, ty
-    for i, r in enumerate(RESIDUES):
-        p = m.pieces.add()
-        p.piece, p.score, p.type = "\u2581" + r, -1.0 - 0.1 * i, S.NORMAL
-    p = m.pieces.add()
-    p.piece, p.score, p.type = "\u2581", -30.0, S.NORMAL
-    m.trainer_spec.model_type = sp_pb2.TrainerSpec.UNIGRAM
-    m.trainer_spec.unk_id, m.trainer_spec.eos_id, m.trainer_spec.pad_id, m.trainer_spec.bos_id = 2, 1, 0, -1
-    m.normalizer_spec.name = "identity"
-    m.normalizer_spec.add_dummy_prefix = True
-    m.normalizer_spec.remove_extra_whitespaces = True
-    open(path, "wb").write(m.SerializeToString())
-    return len(m.pieces)
 
 
 def reference(forward, enc, prefix, eos, pad, window, first=True):

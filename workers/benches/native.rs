@@ -1,4 +1,4 @@
-//! Native encoder throughput (run by bench/esm.sh and bench/bert.sh): embeds
+//! Native encoder throughput (run by bench/esm.sh, bench/bert.sh and bench/t5.sh): embeds
 //! the sequences of a FASTA file with a model folder (any native family)
 //! through burn (this build's backend), mean pooling, length-bucketed
 //! batches; prints `RESULT {json}`. GP_MODALITY=dna reads them as DNA.
