@@ -36,6 +36,10 @@ pub struct EnsembleSpec {
     pub members: Vec<String>,
     #[serde(default = "default_fusion")]
     pub fusion: Vec<Fusion>,
+    /// concat-balanced: each member reduced to this many principal
+    /// components, fitted on the training split.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pca: Option<usize>,
 }
 
 fn default_fusion() -> Vec<Fusion> {
@@ -413,6 +417,29 @@ impl SweepConfig {
                     format!("ensemble {} needs at least two members", e.name),
                 ));
             }
+            if let Some(k) = e.pca {
+                if k == 0 {
+                    return Err(err(
+                        "name",
+                        &e.name,
+                        format!(
+                            "ensemble {}: pca: 0 keeps nothing (give k >= 1 components per member)",
+                            e.name
+                        ),
+                    ));
+                }
+                if !e.fusion.contains(&Fusion::ConcatBalanced) {
+                    return Err(err(
+                        "name",
+                        &e.name,
+                        format!(
+                            "ensemble {}: pca applies to concat-balanced, which its fusion does not list \
+                             (add concat-balanced, or remove pca)",
+                            e.name
+                        ),
+                    ));
+                }
+            }
             for m in &e.members {
                 if !cfg.models.iter().any(|x| &x.name == m) {
                     let known: Vec<&str> = cfg.models.iter().map(|x| x.name.as_str()).collect();
@@ -663,6 +690,17 @@ mod tests {
             (
                 OK.replace("members: [k3, aac]", "members: [aac, aac]"),
                 "ensemble both: member `aac` is listed twice",
+            ),
+            (
+                OK.replace("members: [k3, aac]", "members: [k3, aac], pca: 4"),
+                "ensemble both: pca applies to concat-balanced, which its fusion does not list",
+            ),
+            (
+                OK.replace(
+                    "members: [k3, aac]",
+                    "members: [k3, aac], fusion: [concat-balanced], pca: 0",
+                ),
+                "ensemble both: pca: 0 keeps nothing",
             ),
             (OK.replace("k: 3}", "k: 9}"), "k = 9 gives too many features for dna"),
             (

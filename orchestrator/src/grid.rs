@@ -86,6 +86,7 @@ impl Grid {
                         probe: cfg.probe.clone(),
                         splits: cfg.splits.clone(),
                         member_cells: vec![],
+                        pca: None,
                     });
                 }
                 for e in &cfg.ensembles {
@@ -93,6 +94,10 @@ impl Grid {
                         e.members.iter().map(|m| model_hash[m.as_str()]).collect();
                     for f in &e.fusion {
                         let name = format!("{}:{}", e.name, f.as_str());
+                        // `pca: k` changes concat-balanced cells only (and
+                        // their ids only when set).
+                        let cell_pca = e.pca.filter(|_| *f == Fusion::ConcatBalanced);
+                        let pca = cell_pca.map(|k| format!("pca={k}"));
                         // Late fusion reads its members' cells; early fusion their embeddings.
                         let member_cells: Vec<String> = if f.is_late() {
                             e.members
@@ -112,6 +117,7 @@ impl Grid {
                                 .into_iter()
                                 .chain(member_hashes.iter().copied())
                                 .chain([task.as_str(), &s, &probe, &splits])
+                                .chain(pca.as_deref())
                                 .collect()
                         };
                         let cell = CellSpec {
@@ -124,6 +130,7 @@ impl Grid {
                             probe: cfg.probe.clone(),
                             splits: cfg.splits.clone(),
                             member_cells,
+                            pca: cell_pca,
                         };
                         if f.is_late() {
                             late.push(cell)
@@ -221,6 +228,25 @@ mod tests {
             g1.all_cells()
                 .zip(g5.all_cells())
                 .all(|(a, b)| a.id != b.id)
+        );
+        // `pca: k` changes the concat-balanced cells only.
+        let balanced = base.replace(
+            "[concat, mean-prob]",
+            "[concat, concat-balanced, mean-prob]",
+        );
+        let g8 = grid(&balanced, &ds);
+        let g9 = grid(&balanced.replace("mean-prob]}", "mean-prob], pca: 4}"), &ds);
+        let changed: BTreeSet<&str> = g8
+            .all_cells()
+            .zip(g9.all_cells())
+            .filter(|(a, b)| a.id != b.id)
+            .map(|(a, _)| a.model.as_str())
+            .collect();
+        assert_eq!(changed, BTreeSet::from(["e:concat-balanced"]));
+        assert!(
+            g9.all_cells()
+                .filter(|c| c.model == "e:concat-balanced")
+                .all(|c| c.pca == Some(4))
         );
         let mut ds2 = ds.clone();
         ds2.manifest.dataset_hash = "other".into();

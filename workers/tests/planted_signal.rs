@@ -75,6 +75,7 @@ impl Bench {
             },
             splits: SplitConfig::default(),
             member_cells,
+            pca: None,
         };
         run_cell(
             &self.ds,

@@ -91,6 +91,10 @@ pub struct CellSpec {
     /// For late fusion: the member cells' ids, in `members` order.
     #[serde(default)]
     pub member_cells: Vec<String>,
+    /// concat-balanced: reduce each member to this many principal
+    /// components (fitted on the training split) before balancing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pca: Option<usize>,
 }
 
 /// A finished cell as stored.
@@ -442,6 +446,41 @@ fn load_embeddings(
     Ok((x, widths))
 }
 
+/// Each member's block of `x` (member widths as [`load_embeddings`] gives
+/// them) standardized and reduced to its top `k` principal components,
+/// fitted on `fit_rows`; a member of at most `k` columns is kept whole.
+fn reduce_members(
+    x: &Array2<f32>,
+    widths: &[usize],
+    fit_rows: &[usize],
+    k: usize,
+    seed: u64,
+) -> (Array2<f32>, Vec<usize>) {
+    let mut blocks = Vec::new();
+    let mut at = 0;
+    while at < widths.len() {
+        let w = widths[at];
+        let block = x.slice(ndarray::s![.., at..at + w]).to_owned();
+        at += w;
+        if w <= k {
+            blocks.push(block);
+            continue;
+        }
+        let z = super::features::Standardizer::fit(&block, fit_rows).apply(&block);
+        let pca = super::pca::Pca::fit(&z, fit_rows, k, seed);
+        blocks.push(pca.transform(&z));
+    }
+    let widths = blocks
+        .iter()
+        .flat_map(|b| std::iter::repeat_n(b.ncols(), b.ncols()))
+        .collect();
+    let views: Vec<_> = blocks.iter().map(|b| b.view()).collect();
+    (
+        ndarray::concatenate(Axis(1), &views).expect("blocks share their rows"),
+        widths,
+    )
+}
+
 /// Runs one cell and writes its store to `cells_dir/<id>.h5`.
 pub fn run_cell(
     ds: &Dataset,
@@ -460,6 +499,24 @@ pub fn run_cell(
         late_fusion(cells_dir, cell, &prep)?
     } else {
         let (emb, widths) = load_embeddings(ds, emb_dir, &cell.members, &prep.genes)?;
+        let (emb, widths) = match cell.pca {
+            Some(k) if cell.fusion == Fusion::ConcatBalanced => {
+                // Fitted on the training genes: the training split's rows,
+                // or for pair tasks the genes of training pairs.
+                let mut fit: Vec<usize> = match prep.spec.scope {
+                    Scope::Gene => prep.train.clone(),
+                    Scope::Pair => prep
+                        .train
+                        .iter()
+                        .flat_map(|r| [prep.pairs[*r].0, prep.pairs[*r].1])
+                        .collect(),
+                };
+                fit.sort_unstable();
+                fit.dedup();
+                reduce_members(&emb, &widths, &fit, k, cell.seed)
+            }
+            _ => (emb, widths),
+        };
         // concat-balanced: after standardization, each member's columns are
         // scaled by 1/√(its width), so each member has total variance 1.
         let scale = (cell.fusion == Fusion::ConcatBalanced)
@@ -991,6 +1048,7 @@ mod tests {
             },
             splits: SplitConfig::default(),
             member_cells,
+            pca: None,
         }
     }
 
@@ -1177,6 +1235,7 @@ mod fusion_tests {
                 },
                 splits: SplitConfig::default(),
                 member_cells,
+                pca: None,
             };
         let g = run_cell(
             &ds,
@@ -1242,5 +1301,38 @@ mod fusion_tests {
             balanced.metrics["auroc"],
             plain.metrics["auroc"]
         );
+        // With `pca: 8`, each member is cut to 8 components fitted on the
+        // training genes: the noise member's 50 columns become 8, the
+        // composition member's 20 become 8, and the signal survives.
+        let reduced = run_cell(
+            &ds,
+            &emb,
+            &cells,
+            &CellSpec {
+                pca: Some(8),
+                ..cell("r", &["good", "noise"], Fusion::ConcatBalanced, vec![])
+            },
+            &dev,
+        )
+        .unwrap();
+        let r = reduced.metrics["auroc"].unwrap();
+        assert!(r >= good_auroc - 0.05, "pca {r} vs good {good_auroc}");
+        assert_ne!(
+            reduced.test_pred, balanced.test_pred,
+            "pca changed the features"
+        );
+    }
+
+    #[test]
+    fn member_reduction_keeps_narrow_members_and_cuts_wide_ones() {
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        let x = Array2::from_shape_fn((60, 7), |_| rng.random_range(-1.0f32..1.0));
+        let widths = [3, 3, 3, 4, 4, 4, 4];
+        let fit: Vec<usize> = (0..40).collect();
+        let (y, w) = reduce_members(&x, &widths, &fit, 3, 0);
+        assert_eq!(y.dim(), (60, 6));
+        assert_eq!(w, vec![3; 6]);
+        // The narrow member passes through unchanged.
+        assert_eq!(y.slice(ndarray::s![.., ..3]), x.slice(ndarray::s![.., ..3]));
     }
 }

@@ -8,6 +8,7 @@ pub mod fusion;
 pub mod linear;
 pub mod metrics;
 pub mod optim;
+pub mod pca;
 pub mod train;
 
 use serde::{Deserialize, Serialize};
