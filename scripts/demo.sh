@@ -9,7 +9,7 @@ bash scripts/install-deps.sh
 cargo build --locked -p genoprot
 gp=target/debug/genoprot
 $gp doctor
-$gp dataset synth --out data/demo --genes 400 --seed 7
+$gp dataset synth --out data/demo --genes 1200 --seed 7
 $gp dataset validate data/demo
 $gp plan configs/demo.yaml
 $gp run configs/demo.yaml

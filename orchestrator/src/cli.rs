@@ -16,6 +16,9 @@ pub struct Cli {
     /// Only errors.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+    /// Print the command's result as JSON on stdout (logs stay on stderr).
+    #[arg(long, global = true)]
+    pub json: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -29,8 +32,8 @@ pub enum Command {
     /// What sbatch scripts and the local executor run (not for users).
     #[command(subcommand, hide = true)]
     Worker(crate::worker::WorkerCommand),
-    /// Print the grid per stage: total, done, missing, failed.
-    Plan(crate::commands::PlanArgs),
+    /// Print the grid per stage: total, done, missing, failed (`--json`: every unit too).
+    Plan(crate::commands::ConfigArg),
     /// Run the whole sweep on this machine: embed, probe, aggregate, report.
     Run(crate::commands::ConfigArg),
     /// Gather every cell into store/results.h5 and results.csv.
@@ -39,31 +42,32 @@ pub enum Command {
     Report(crate::commands::ConfigArg),
     /// Submit the sweep to Slurm: embed, probe, fusion arrays and an aggregate job.
     Submit(crate::commands::SubmitArgs),
-    /// Per stage: done/missing from the store, queued/running/failed from Slurm.
+    /// Per stage: done/missing/failed from the store, queued/running/failed from
+    /// Slurm, a local run holding the store, failed units and warnings.
     Status(crate::commands::StatusArgs),
-    /// Submit only what is missing, never what is still queued or running.
+    /// Continue the sweep: on Slurm submit only what is missing (never what is
+    /// still queued or running); locally, run what is missing.
     Resume(crate::commands::ConfigArg),
-    /// Cancel this sweep's queued and running jobs.
+    /// Stop the sweep: cancel its queued and running Slurm jobs, and stop a
+    /// local `genoprot run` on it (running cells finish).
     Cancel(crate::commands::ConfigArg),
     /// Check this machine: Slurm, MPI and HDF5 as genoprot will use them.
     Doctor(crate::doctor::DoctorArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let json = cli.json;
     match cli.command {
-        Command::Dataset(c) => crate::dataset::run(c),
-        Command::Doctor(a) => crate::doctor::run(&a),
+        Command::Dataset(c) => crate::dataset::run(c, json),
+        Command::Doctor(a) => crate::doctor::run(&a, json),
         Command::Worker(w) => crate::worker::run(w),
-        Command::Plan(a) => crate::commands::plan(&a),
-        Command::Run(a) => crate::commands::run(&a.config),
-        Command::Aggregate(a) => crate::commands::aggregate(&a.config, false),
-        Command::Report(a) => crate::commands::aggregate(&a.config, true),
-        Command::Submit(a) => crate::commands::submit(&a),
-        Command::Status(a) => crate::commands::status(&a),
-        Command::Resume(a) => crate::commands::submit(&crate::commands::SubmitArgs {
-            config: a.config,
-            dry_run: false,
-        }),
-        Command::Cancel(a) => crate::commands::cancel(&a.config),
+        Command::Plan(a) => crate::commands::plan(&a.config, json),
+        Command::Run(a) => crate::commands::run(&a.config, json),
+        Command::Aggregate(a) => crate::commands::aggregate(&a.config, false, json),
+        Command::Report(a) => crate::commands::aggregate(&a.config, true, json),
+        Command::Submit(a) => crate::commands::submit(&a, json),
+        Command::Status(a) => crate::commands::status(&a, json),
+        Command::Resume(a) => crate::commands::resume(&a.config, json),
+        Command::Cancel(a) => crate::commands::cancel(&a.config, json),
     }
 }

@@ -125,20 +125,91 @@ fn fail(f: &Findings, what: &str) -> anyhow::Error {
     )
 }
 
-fn summary(ds: &dataset::Dataset) -> String {
-    let c = &ds.manifest.counts;
-    format!(
-        "{} genes, {} tasks ({} gene labels, {} pairs), {:.2} Mbp CDS, hash {}",
-        c.get("genes").unwrap_or(&0),
-        c.get("tasks").unwrap_or(&0),
-        c.get("gene_labels").unwrap_or(&0),
-        c.get("pairs").unwrap_or(&0),
-        *c.get("cds_bp").unwrap_or(&0) as f64 / 1e6,
-        ds.manifest.dataset_hash.get(..12).unwrap_or("")
-    )
+/// What a dataset command wrote or checked.
+#[derive(Debug, serde::Serialize)]
+pub struct DatasetResult {
+    /// `synth`, `build` or `validate`.
+    pub action: &'static str,
+    pub path: std::path::PathBuf,
+    pub genes: u64,
+    pub tasks: Vec<TaskRow>,
+    pub gene_labels: u64,
+    pub pairs: u64,
+    pub cds_bp: u64,
+    pub dataset_hash: String,
+    /// `build` without --tasks: the tasks were inferred from the columns.
+    pub tasks_inferred: bool,
 }
 
-pub fn run(cmd: DatasetCommand) -> anyhow::Result<()> {
+#[derive(Debug, serde::Serialize)]
+pub struct TaskRow {
+    pub name: String,
+    pub kind: String,
+}
+
+impl DatasetResult {
+    fn of(
+        action: &'static str,
+        path: &std::path::Path,
+        ds: &dataset::Dataset,
+        inferred: bool,
+    ) -> Self {
+        let c = &ds.manifest.counts;
+        let n = |k: &str| c.get(k).copied().unwrap_or(0);
+        DatasetResult {
+            action,
+            path: path.to_path_buf(),
+            genes: n("genes"),
+            tasks: ds
+                .tasks
+                .iter()
+                .map(|t| TaskRow {
+                    name: t.name.clone(),
+                    kind: format!("{:?}", t.kind).to_lowercase(),
+                })
+                .collect(),
+            gene_labels: n("gene_labels"),
+            pairs: n("pairs"),
+            cds_bp: n("cds_bp"),
+            dataset_hash: ds.manifest.dataset_hash.clone(),
+            tasks_inferred: inferred,
+        }
+    }
+}
+
+impl crate::output::Human for DatasetResult {
+    fn human(&self) -> String {
+        let what = format!(
+            "{} genes, {} tasks ({} gene labels, {} pairs), {:.2} Mbp CDS, hash {}",
+            self.genes,
+            self.tasks.len(),
+            self.gene_labels,
+            self.pairs,
+            self.cds_bp as f64 / 1e6,
+            self.dataset_hash.get(..12).unwrap_or("")
+        );
+        match self.action {
+            "validate" => format!("{} is valid: {what}\n", self.path.display()),
+            "build" => format!(
+                "wrote {}: {what}\ntasks{}: {}\n",
+                self.path.display(),
+                if self.tasks_inferred {
+                    " (inferred from the columns; give --tasks to set them)"
+                } else {
+                    ""
+                },
+                self.tasks
+                    .iter()
+                    .map(|t| format!("{} ({})", t.name, t.kind))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            _ => format!("wrote {}: {what}\n", self.path.display()),
+        }
+    }
+}
+
+pub fn run(cmd: DatasetCommand, json: bool) -> anyhow::Result<()> {
     match cmd {
         DatasetCommand::Synth {
             out,
@@ -167,7 +238,7 @@ pub fn run(cmd: DatasetCommand) -> anyhow::Result<()> {
             let mut ds = dataset::synth::synthesize(&cfg);
             ds.write(&out, force)
                 .with_context(|| format!("writing {}", out.display()))?;
-            println!("wrote {}: {}", out.display(), summary(&ds));
+            crate::output::print(json, &DatasetResult::of("synth", &out, &ds, false))?;
         }
         DatasetCommand::Build(a) => {
             let a = *a;
@@ -204,26 +275,12 @@ pub fn run(cmd: DatasetCommand) -> anyhow::Result<()> {
             let (ds, f) = dataset::build(&inputs, &opts, &a.out)
                 .map_err(|f| fail(&f, "dataset build failed; nothing was written"))?;
             report(&f);
-            println!("wrote {}: {}", a.out.display(), summary(&ds));
-            let tasks: Vec<String> = ds
-                .tasks
-                .iter()
-                .map(|t| format!("{} ({:?})", t.name, t.kind).to_lowercase())
-                .collect();
-            println!(
-                "tasks{}: {}",
-                if inferred {
-                    " (inferred from the columns; give --tasks to set them)"
-                } else {
-                    ""
-                },
-                tasks.join(", ")
-            );
+            crate::output::print(json, &DatasetResult::of("build", &a.out, &ds, inferred))?;
         }
         DatasetCommand::Validate { dir, strict } => {
             let ds = dataset::validate_dir(&dir, strict)
                 .map_err(|f| fail(&f, &format!("{} is not valid", dir.display())))?;
-            println!("{} is valid: {}", dir.display(), summary(&ds));
+            crate::output::print(json, &DatasetResult::of("validate", &dir, &ds, false))?;
         }
     }
     Ok(())

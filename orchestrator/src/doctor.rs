@@ -24,7 +24,44 @@ fn which(prog: &str) -> Option<PathBuf> {
     })
 }
 
-pub fn run(a: &DoctorArgs) -> anyhow::Result<()> {
+/// One check of `doctor`.
+#[derive(Debug, serde::Serialize)]
+pub struct Check {
+    pub name: String,
+    pub ok: bool,
+    pub detail: String,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct DoctorResult {
+    pub checks: Vec<Check>,
+}
+
+impl crate::output::Human for DoctorResult {
+    fn human(&self) -> String {
+        self.checks
+            .iter()
+            .map(|c| {
+                format!(
+                    "{:<7} {}   {}\n",
+                    c.name,
+                    if c.ok { "ok" } else { "--" },
+                    c.detail
+                )
+            })
+            .collect()
+    }
+}
+
+pub fn run(a: &DoctorArgs, json: bool) -> anyhow::Result<()> {
+    let mut checks = Vec::new();
+    let mut check = |name: &str, ok: bool, detail: String| {
+        checks.push(Check {
+            name: name.into(),
+            ok,
+            detail,
+        })
+    };
     // HDF5: write a tiny store and read it back.
     let tmp = tempfile::Builder::new()
         .prefix("genoprot-doctor")
@@ -38,14 +75,18 @@ pub fn run(a: &DoctorArgs) -> anyhow::Result<()> {
     e.write(&p).context("HDF5 write test")?;
     let back = workers::store::Embeddings::read(&p).context("HDF5 read test")?;
     anyhow::ensure!(back.emb == e.emb, "HDF5 round trip changed the values");
-    println!("hdf5    ok   (wrote and read {})", p.display());
+    check("hdf5", true, format!("(wrote and read {})", p.display()));
 
     // Slurm.
     let cli = slurm::SlurmCli::new();
     match cli.max_array_size() {
-        Ok(m) => println!("slurm   ok   (MaxArraySize={m})"),
+        Ok(m) => check("slurm", true, format!("(MaxArraySize={m})")),
         Err(e) if a.require_slurm => return Err(e).context("Slurm is required (--require-slurm)"),
-        Err(e) => println!("slurm   --   not usable: {e} (the local executor still works)"),
+        Err(e) => check(
+            "slurm",
+            false,
+            format!("not usable: {e} (the local executor still works)"),
+        ),
     }
 
     // Compute backend and GPUs.
@@ -60,15 +101,27 @@ pub fn run(a: &DoctorArgs) -> anyhow::Result<()> {
                 Ok(Placement::Gpu(i)) => format!("cuda:{i}"),
                 other => format!("{other:?}"),
             };
-            println!(
-                "backend ok   (libtorch; {gpus} CUDA GPU(s) visible, CUDA_VISIBLE_DEVICES={cvd}; local rank {rank} takes {gpu})"
+            check(
+                "backend",
+                true,
+                format!(
+                    "(libtorch; {gpus} CUDA GPU(s) visible, CUDA_VISIBLE_DEVICES={cvd}; local rank {rank} takes {gpu})"
+                ),
             )
         }
-        "libtorch" => println!(
-            "backend ok   (libtorch; no CUDA GPU usable here, CUDA_VISIBLE_DEVICES={cvd}: `device: cuda` would fail, `auto` runs on the CPU)"
+        "libtorch" => check(
+            "backend",
+            true,
+            format!(
+                "(libtorch; no CUDA GPU usable here, CUDA_VISIBLE_DEVICES={cvd}: `device: cuda` would fail, `auto` runs on the CPU)"
+            ),
         ),
-        b => println!(
-            "backend ok   ({b}, CPU only; `device: cuda` needs a build with `--features tch`, see docs/cluster-guide.md)"
+        b => check(
+            "backend",
+            true,
+            format!(
+                "({b}, CPU only; `device: cuda` needs a build with `--features tch`, see docs/cluster-guide.md)"
+            ),
         ),
     }
 
@@ -87,10 +140,10 @@ pub fn run(a: &DoctorArgs) -> anyhow::Result<()> {
                             .to_string()
                     })
                     .unwrap_or_default();
-                println!("{l:<7} ok   ({}; {first})", p.display());
+                check(l, true, format!("({}; {first})", p.display()));
             }
-            None => println!("{l:<7} --   not on PATH"),
+            None => check(l, false, "not on PATH".into()),
         }
     }
-    Ok(())
+    crate::output::print(json, &DoctorResult { checks })
 }

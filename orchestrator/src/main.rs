@@ -5,9 +5,14 @@ use clap::Parser;
 use genoprot::cli::Cli;
 
 fn main() {
+    genoprot::output::default_sigpipe();
     let cli = Cli::parse();
     genoprot::logging::init(cli.verbose, cli.quiet);
+    let json = cli.json;
     if let Err(e) = genoprot::cli::run(cli) {
+        if json {
+            println!("{}", genoprot::output::error_json(&e));
+        }
         eprintln!("error: {e:#}");
         std::process::exit(1);
     }

@@ -79,7 +79,8 @@ fn bar(mp: &MultiProgress, len: usize, prefix: &str, show: bool) -> ProgressBar 
     let pb = if show {
         mp.add(ProgressBar::new(len as u64))
     } else {
-        ProgressBar::hidden()
+        // Hidden, but counting: off a terminal the progress lines read it.
+        ProgressBar::with_draw_target(Some(len as u64), indicatif::ProgressDrawTarget::hidden())
     };
     pb.set_style(
         ProgressStyle::with_template("{prefix:>8} [{bar:30}] {pos}/{len} {msg} eta {eta}")
@@ -196,7 +197,7 @@ fn run_cells(
             None => run_cell(ds, &emb_dir, &cdir, c, &device),
         };
         let secs = t0.elapsed().as_secs_f64();
-        let log = log_dir.join(format!("{}.log", c.id));
+        let log = log_dir.join(cell_log_name(&c.model, &c.task, c.seed, &c.id));
         match res {
             Ok(r) => {
                 let m: Vec<String> = r
@@ -306,6 +307,7 @@ pub fn run_local(
     // Stage 1: embeddings.
     let mut failed_models = BTreeSet::new();
     let eb = bar(&mp, grid.embed.len(), "embed", show_progress);
+    let ticker = crate::progress::ticker(&eb, "embed", "models", show_progress);
     for job in &grid.embed {
         if stopped() {
             break;
@@ -349,6 +351,7 @@ pub fn run_local(
         }
         eb.inc(1);
     }
+    drop(ticker);
     eb.finish_and_clear();
 
     // Stages 2 and 3: cells, then late-fusion cells (they read their members' cells).
@@ -359,7 +362,9 @@ pub fn run_local(
         let todo: Vec<&CellSpec> = list.iter().filter(|c| !cell_done(cfg, &c.id)).collect();
         summary.cells_skipped += list.len() - todo.len();
         let pb = bar(&mp, todo.len(), stage, show_progress);
+        let ticker = crate::progress::ticker(&pb, stage, "cells", show_progress);
         let (ran, failed) = run_cells(cfg, ds, &journal, &todo, workers, &pb, &failed_models)?;
+        drop(ticker);
         pb.finish_and_clear();
         summary.cells_run += ran;
         summary.failed.extend(failed);
@@ -411,25 +416,80 @@ pub struct StageCounts {
     pub failed: usize,
 }
 
-pub fn stage_counts(cfg: &SweepConfig, ds: &Dataset, grid: &Grid) -> Vec<StageCounts> {
+/// Where a unit stands, from the store and the journal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnitState {
+    Done,
+    Missing,
+    /// Missing, and its last attempt failed.
+    Failed,
+}
+
+/// One unit of the grid: an embedding job or a cell.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct UnitRow {
+    pub stage: &'static str,
+    /// The cell id, or `embed:<model>`.
+    pub id: String,
+    pub model: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    pub state: UnitState,
+}
+
+/// A cell's log file name: model, task, seed and a short id
+/// (`esm2.membrane.s0.1a2b3c4d.log`; `:` of ensemble rows as `_`).
+pub fn cell_log_name(model: &str, task: &str, seed: u64, id: &str) -> String {
+    let safe = |s: &str| s.replace([':', '/'], "_");
+    format!(
+        "{}.{}.s{seed}.{}.log",
+        safe(model),
+        safe(task),
+        &id[..8.min(id.len())]
+    )
+}
+
+/// The log file of a unit (cells: store/logs/cells/; embedding jobs:
+/// store/logs/embed-<model>.log).
+pub fn unit_log(cfg: &SweepConfig, u: &UnitRow) -> PathBuf {
+    match (&u.task, u.seed) {
+        (Some(task), Some(seed)) => cfg
+            .logs_dir()
+            .join("cells")
+            .join(cell_log_name(&u.model, task, seed, &u.id)),
+        _ => cfg.logs_dir().join(format!("embed-{}.log", u.model)),
+    }
+}
+
+/// Every unit of the grid with its state.
+pub fn unit_states(cfg: &SweepConfig, ds: &Dataset, grid: &Grid) -> Vec<UnitRow> {
     let hist = Journal::open(&cfg.store)
         .map(|j| j.history())
         .unwrap_or_default();
-    let failed =
-        |unit: &str, done: bool| !done && hist.get(unit).is_some_and(|h| h.last == "failed");
-    let mut out = Vec::new();
-    let mut e = StageCounts {
-        stage: "embed".into(),
-        total: grid.embed.len(),
-        ..Default::default()
+    let state = |unit: &str, done: bool| {
+        if done {
+            UnitState::Done
+        } else if hist.get(unit).is_some_and(|h| h.last == "failed") {
+            UnitState::Failed
+        } else {
+            UnitState::Missing
+        }
     };
+    let mut out = Vec::new();
     for j in &grid.embed {
-        let d = is_current(cfg, ds, &j.model);
-        e.done += d as usize;
-        e.failed += failed(&format!("embed:{}", j.model), d) as usize;
+        let id = format!("embed:{}", j.model);
+        out.push(UnitRow {
+            stage: "embed",
+            state: state(&id, is_current(cfg, ds, &j.model)),
+            id,
+            model: j.model.clone(),
+            task: None,
+            seed: None,
+        });
     }
-    e.missing = e.total - e.done;
-    out.push(e);
     // A cell counts as done when its file opens and records its own id (a
     // truncated file, or a valid one copied under another cell's name, does
     // not); files unchanged since they were checked are not opened again.
@@ -450,20 +510,40 @@ pub fn stage_counts(cfg: &SweepConfig, ds: &Dataset, grid: &Grid) -> Vec<StageCo
     let present =
         crate::verified::done_cells(&dir, names, &cfg.store.join("journal/verified-cells.tsv"));
     for (stage, list) in [("probe", &grid.cells), ("fusion", &grid.late)] {
-        let mut s = StageCounts {
-            stage: stage.into(),
-            total: list.len(),
-            ..Default::default()
-        };
         for c in list {
-            let d = present.contains(&c.id);
-            s.done += d as usize;
-            s.failed += failed(&c.id, d) as usize;
+            out.push(UnitRow {
+                stage,
+                state: state(&c.id, present.contains(&c.id)),
+                id: c.id.clone(),
+                model: c.model.clone(),
+                task: Some(c.task.clone()),
+                seed: Some(c.seed),
+            });
         }
-        s.missing = s.total - s.done;
-        out.push(s);
     }
     out
+}
+
+/// Per stage: total, done, missing (failed included), failed.
+pub fn counts_of(units: &[UnitRow]) -> Vec<StageCounts> {
+    ["embed", "probe", "fusion"]
+        .iter()
+        .map(|stage| {
+            let of: Vec<&UnitRow> = units.iter().filter(|u| u.stage == *stage).collect();
+            let done = of.iter().filter(|u| u.state == UnitState::Done).count();
+            StageCounts {
+                stage: stage.to_string(),
+                total: of.len(),
+                done,
+                missing: of.len() - done,
+                failed: of.iter().filter(|u| u.state == UnitState::Failed).count(),
+            }
+        })
+        .collect()
+}
+
+pub fn stage_counts(cfg: &SweepConfig, ds: &Dataset, grid: &Grid) -> Vec<StageCounts> {
+    counts_of(&unit_states(cfg, ds, grid))
 }
 
 /// Runs a bundle of cells across MPI ranks with a dynamic work queue: rank 0

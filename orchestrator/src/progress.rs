@@ -1,0 +1,125 @@
+//! Progress of long stages off a terminal (`nohup`, batch logs, CI): a log
+//! line every few seconds with the stage, done/total, rate and ETA, read
+//! from the stage's progress bar (hidden there, but still counting). On a
+//! terminal the bars show the same. The interval is
+//! `GENOPROT_PROGRESS_EVERY` seconds (default 30; 0 turns the lines off).
+
+use indicatif::ProgressBar;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// The interval of progress lines.
+pub fn interval() -> Option<Duration> {
+    let s: f64 = std::env::var("GENOPROT_PROGRESS_EVERY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30.0);
+    (s > 0.0).then(|| Duration::from_secs_f64(s))
+}
+
+/// `1h02m`, `3m05s`, `12s`.
+pub fn duration(secs: f64) -> String {
+    let s = secs.max(0.0).round() as u64;
+    if s >= 3600 {
+        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
+    } else if s >= 60 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{s}s")
+    }
+}
+
+/// One progress line: `probe: 120/756 cells (16%), 4.10/s, eta 2m35s`.
+pub fn line(stage: &str, unit: &str, done: u64, total: u64, elapsed: f64) -> String {
+    let rate = if elapsed > 0.0 {
+        done as f64 / elapsed
+    } else {
+        0.0
+    };
+    let eta = if rate > 0.0 {
+        duration((total.saturating_sub(done)) as f64 / rate)
+    } else {
+        "?".into()
+    };
+    format!(
+        "{stage}: {done}/{total} {unit} ({:.0}%), {rate:.2}/s, eta {eta}",
+        100.0 * done as f64 / total.max(1) as f64
+    )
+}
+
+/// Logs progress lines for a bar until dropped.
+pub struct Ticker {
+    stop: Arc<AtomicBool>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// Starts progress lines for `pb` (when off a terminal and enabled).
+pub fn ticker(pb: &ProgressBar, stage: &str, unit: &str, on_terminal: bool) -> Option<Ticker> {
+    let every = interval()?;
+    if on_terminal || pb.length().unwrap_or(0) == 0 {
+        return None;
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let (pb, stage, unit, flag) = (
+        pb.clone(),
+        stage.to_string(),
+        unit.to_string(),
+        stop.clone(),
+    );
+    let handle = std::thread::Builder::new()
+        .name("progress".into())
+        .spawn(move || {
+            let t0 = Instant::now();
+            let mut next = t0 + every;
+            while !flag.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(100).min(every));
+                if Instant::now() >= next {
+                    next += every;
+                    let total = pb.length().unwrap_or(0);
+                    tracing::info!(
+                        "progress {}",
+                        line(
+                            &stage,
+                            &unit,
+                            pb.position(),
+                            total,
+                            t0.elapsed().as_secs_f64()
+                        )
+                    );
+                }
+            }
+        })
+        .ok()?;
+    Some(Ticker {
+        stop,
+        handle: Some(handle),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_give_counts_rate_and_eta() {
+        assert_eq!(
+            line("probe", "cells", 120, 756, 30.0),
+            "probe: 120/756 cells (16%), 4.00/s, eta 2m39s"
+        );
+        assert_eq!(
+            line("embed", "models", 0, 3, 5.0),
+            "embed: 0/3 models (0%), 0.00/s, eta ?"
+        );
+        assert_eq!(duration(3725.0), "1h02m");
+    }
+}
