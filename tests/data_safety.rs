@@ -178,7 +178,7 @@ tasks: [membrane, expression, essential, fold_class]
 models:
   - {name: aac, kind: kmer, modality: protein, k: 1}
   - {name: nuc, kind: kmer, modality: dna, k: 2}
-probe: {kind: logreg, max_epochs: 5, batch: 64}
+probe: {kind: logreg}
 executor: {workers: 1}
 ";
 
@@ -326,7 +326,7 @@ fn a_read_only_store_is_one_error_naming_the_path() {
         d.path().join("c2.yaml"),
         SWEEP
             .replace("STORE", &format!("{}/run", s(&store)))
-            .replace("max_epochs: 5", "max_epochs: 6"),
+            .replace("probe: {kind: logreg}", "probe: {kind: logreg, c: 0.5}"),
     )
     .unwrap();
     let (code, _, err) = gp(d.path(), &["run", "c2.yaml"]);
@@ -505,10 +505,7 @@ fn oversized_probes_are_config_errors_before_anything_is_written() {
     let cfg = SWEEP.replace("STORE", "runs/x");
     for (bad, want) in [
         (
-            cfg.replace(
-                "probe: {kind: logreg, max_epochs: 5, batch: 64}",
-                "probe: {hidden: [2000000000]}",
-            ),
+            cfg.replace("probe: {kind: logreg}", "probe: {hidden: [2000000000]}"),
             "c.yaml:9:18: probe.hidden = 2000000000: each width must be between 1 and 65536",
         ),
         (

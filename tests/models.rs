@@ -359,7 +359,7 @@ fn bert_family_folders_run_in_a_sweep_with_an_ensemble() {
              \x20 - {{name: dnabert2, kind: bert, modality: dna, weights: {}}}\n\
              \x20 - {{name: protbert, kind: bert, modality: protein, weights: {}, pooling: cls}}\n\
              ensembles:\n  - {{name: both, members: [dnabert2, protbert], fusion: [concat]}}\n\
-             probe: {{kind: logreg, max_epochs: 5}}\n",
+             probe: {{kind: logreg}}\n",
             fixtures().join("dnabert2-tiny").display(),
             fixtures().join("protbert-tiny").display()
         ),
@@ -400,7 +400,7 @@ fn t5_and_esm_c_folders_run_in_a_sweep() {
             "name: m\ndataset: data\nstore: runs\nseeds: [0]\ntasks: [membrane]\nmodels:\n\
              \x20 - {{name: prott5, kind: t5, modality: protein, weights: {}, dtype: bfloat16}}\n\
              \x20 - {{name: esmc, kind: esmc, modality: protein, weights: {}, pooling: cls}}\n\
-             probe: {{kind: logreg, max_epochs: 5}}\n",
+             probe: {{kind: logreg}}\n",
             fixtures().join("prott5-tiny").display(),
             fixtures().join("esmc-tiny").display()
         ),

@@ -671,6 +671,18 @@ mod tests {
             e.starts_with("c.yaml:9:12: probe.c = []: give one value"),
             "{e}"
         );
+        // A setting the probe kind does not use would silently change every cell id.
+        let e = err(&format!("{OK}probe: {{kind: logreg, hidden: [64]}}\n"));
+        assert!(
+            e.contains("probe.hidden = [64]: does not apply to a logreg probe (its settings: c, alpha, tol, max_iter, class_weights)"),
+            "{e}"
+        );
+        let e = err(&format!("{OK}probe: {{kind: mlp, max_iter: 50}}\n"));
+        assert!(
+            e.contains("c.yaml:9:")
+                && e.contains("probe.max_iter = 50: does not apply to a mlp probe"),
+            "{e}"
+        );
         let c = SweepConfig::parse(&format!("{OK}probe: {{c: [0.1, 1, 10]}}\n"), "c.yaml").unwrap();
         assert_eq!(c.probe.c.map(|c| c.values()), Some(vec![0.1, 1.0, 10.0]));
     }

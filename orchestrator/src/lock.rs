@@ -113,8 +113,7 @@ fn holder_at(p: &Path) -> Option<Holder> {
 
 /// Takes the lock of `store` for `command`, or says who holds it.
 pub fn acquire(store: &Path, command: &str, config: &Path) -> anyhow::Result<StoreLock> {
-    std::fs::create_dir_all(store)
-        .map_err(|e| anyhow::anyhow!("{}: cannot create the store: {e}", store.display()))?;
+    crate::store_dir(store)?;
     let p = path(store);
     let me = Holder::me(command);
     let text = serde_json::to_string(&me)?;

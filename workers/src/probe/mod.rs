@@ -121,6 +121,87 @@ impl ProbeParams {
     }
 
     pub fn check(&self) -> Result<(), String> {
+        // A setting the chosen kind does not use would only change every
+        // cell's id (and so discard finished work): refuse it.
+        let d = ProbeParams::default();
+        let set: [(&str, bool, String); 10] = [
+            (
+                "hidden",
+                self.hidden != d.hidden,
+                format!("{:?}", self.hidden),
+            ),
+            (
+                "dropout",
+                self.dropout != d.dropout,
+                self.dropout.to_string(),
+            ),
+            ("lr", self.lr != d.lr, self.lr.to_string()),
+            (
+                "weight_decay",
+                self.weight_decay != d.weight_decay,
+                self.weight_decay.to_string(),
+            ),
+            ("batch", self.batch != d.batch, self.batch.to_string()),
+            (
+                "max_epochs",
+                self.max_epochs != d.max_epochs,
+                self.max_epochs.to_string(),
+            ),
+            (
+                "patience",
+                self.patience != d.patience,
+                self.patience.to_string(),
+            ),
+            (
+                "min_delta",
+                self.min_delta != d.min_delta,
+                self.min_delta.to_string(),
+            ),
+            ("tol", self.tol != d.tol, self.tol.to_string()),
+            (
+                "max_iter",
+                self.max_iter != d.max_iter,
+                self.max_iter.to_string(),
+            ),
+        ];
+        let (kind, applies): (&str, &[&str]) = match self.kind {
+            ProbeKind::Logreg => (
+                "logreg",
+                &["c", "alpha", "tol", "max_iter", "class_weights"],
+            ),
+            ProbeKind::Ridge => ("ridge", &["alpha"]),
+            ProbeKind::Mlp => (
+                "mlp",
+                &[
+                    "hidden",
+                    "dropout",
+                    "lr",
+                    "weight_decay",
+                    "batch",
+                    "max_epochs",
+                    "patience",
+                    "min_delta",
+                    "class_weights",
+                    "c",
+                ],
+            ),
+        };
+        let extra = set
+            .iter()
+            .filter(|(_, on, _)| *on)
+            .map(|(k, _, v)| (*k, v.clone()))
+            .chain((self.alpha.is_some()).then(|| ("alpha", format!("{:?}", self.alpha_grid()))))
+            .chain((self.c.is_some()).then(|| ("c", format!("{:?}", self.c_grid()))))
+            .chain((!self.class_weights).then(|| ("class_weights", "false".to_string())));
+        for (k, v) in extra {
+            if !applies.contains(&k) {
+                return Err(format!(
+                    "probe.{k} = {v}: does not apply to a {kind} probe (its settings: {}); \
+                     remove it — it would only change every cell's id",
+                    applies.join(", ")
+                ));
+            }
+        }
         if !(self.lr > 0.0 && self.lr.is_finite()) {
             return Err(format!("probe.lr = {}: must be > 0", self.lr));
         }
