@@ -159,6 +159,24 @@ fn every_user_command_prints_json() {
          probe: {kind: logreg}\n",
     )
     .unwrap();
+    let (code, out, _) = gp(d.path(), &["list", "models", "c.yaml", "--json"]);
+    assert_eq!(code, 0);
+    let l = json(&out);
+    assert_eq!(l["models"][0]["name"], "aac");
+    assert_eq!(l["models"][1]["kind"], "kmer");
+    assert_eq!(
+        l["ensembles"][0]["fusion"],
+        serde_json::json!(["concat", "stacking"])
+    );
+    let (code, out, _) = gp(d.path(), &["list", "tasks", "c.yaml", "--json"]);
+    assert_eq!(code, 0);
+    let t = json(&out);
+    assert_eq!(t["tasks"].as_array().unwrap().len(), 1, "{t}");
+    assert_eq!(t["tasks"][0]["name"], "membrane");
+    assert!(t["tasks"][0]["labeled"].as_u64().unwrap() > 0);
+    let (code, out, _) = gp(d.path(), &["completions", "bash"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("_genoprot") && out.contains("resume"), "{out}");
     let (code, out, _) = gp(d.path(), &["plan", "c.yaml", "--json"]);
     assert_eq!(code, 0);
     let p = json(&out);

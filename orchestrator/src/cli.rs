@@ -53,6 +53,13 @@ pub enum Command {
     Cancel(crate::commands::ConfigArg),
     /// Check this machine: Slurm, MPI and HDF5 as genoprot will use them.
     Doctor(crate::doctor::DoctorArgs),
+    /// List a sweep's models and ensembles, or the tasks it selects.
+    List(crate::list::ListArgs),
+    /// Print a shell completion script (e.g. `genoprot completions bash > ~/.local/share/bash-completion/completions/genoprot`).
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -69,5 +76,16 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Status(a) => crate::commands::status(&a, json),
         Command::Resume(a) => crate::commands::resume(&a.config, json),
         Command::Cancel(a) => crate::commands::cancel(&a.config, json),
+        Command::List(a) => crate::list::run(&a, json),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "genoprot",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
     }
 }

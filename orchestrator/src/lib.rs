@@ -10,6 +10,7 @@ pub mod doctor;
 pub mod embed;
 pub mod grid;
 pub mod journal;
+pub mod list;
 pub mod lock;
 pub mod logging;
 pub mod output;
