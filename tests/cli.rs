@@ -37,11 +37,13 @@ fn version_and_help_list_only_real_subcommands() {
             "resume",
             "cancel",
             "doctor",
+            "list",
+            "completions",
             "help"
         ],
         "{help}"
     );
-    assert!(help.contains("--verbose") && help.contains("--quiet"));
+    assert!(help.contains("--verbose") && help.contains("--quiet") && help.contains("--json"));
 }
 
 #[test]

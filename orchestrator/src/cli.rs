@@ -32,7 +32,7 @@ pub enum Command {
     /// What sbatch scripts and the local executor run (not for users).
     #[command(subcommand, hide = true)]
     Worker(crate::worker::WorkerCommand),
-    /// Print the grid per stage: total, done, missing, failed (`--json`: every unit too).
+    /// Print the grid per stage: total, done, missing, failed (--json: every unit).
     Plan(crate::commands::ConfigArg),
     /// Run the whole sweep on this machine: embed, probe, aggregate, report.
     Run(crate::commands::ConfigArg),
@@ -42,20 +42,17 @@ pub enum Command {
     Report(crate::commands::ConfigArg),
     /// Submit the sweep to Slurm: embed, probe, fusion arrays and an aggregate job.
     Submit(crate::commands::SubmitArgs),
-    /// Per stage: done/missing/failed from the store, queued/running/failed from
-    /// Slurm, a local run holding the store, failed units and warnings.
+    /// Per stage from the store and Slurm; a local run; failed units and their logs.
     Status(crate::commands::StatusArgs),
-    /// Continue the sweep: on Slurm submit only what is missing (never what is
-    /// still queued or running); locally, run what is missing.
+    /// Continue the sweep: Slurm submits only what is missing; locally, run it.
     Resume(crate::commands::ConfigArg),
-    /// Stop the sweep: cancel its queued and running Slurm jobs, and stop a
-    /// local `genoprot run` on it (running cells finish).
+    /// Stop the sweep: cancel its Slurm jobs, stop a local run (cells finish).
     Cancel(crate::commands::ConfigArg),
     /// Check this machine: Slurm, MPI and HDF5 as genoprot will use them.
     Doctor(crate::doctor::DoctorArgs),
     /// List a sweep's models and ensembles, or the tasks it selects.
     List(crate::list::ListArgs),
-    /// Print a shell completion script (e.g. `genoprot completions bash > ~/.local/share/bash-completion/completions/genoprot`).
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         /// bash, zsh, fish, elvish or powershell.
         shell: clap_complete::Shell,
