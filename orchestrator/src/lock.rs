@@ -113,6 +113,13 @@ fn holder_at(p: &Path) -> Option<Holder> {
 
 /// Takes the lock of `store` for `command`, or says who holds it.
 pub fn acquire(store: &Path, command: &str, config: &Path) -> anyhow::Result<StoreLock> {
+    if store.is_file() {
+        anyhow::bail!(
+            "store {}: is a file (hint: `store:` names a folder genoprot writes into; move the \
+             file away or choose another path)",
+            store.display()
+        );
+    }
     crate::store_dir(store)?;
     let p = path(store);
     let me = Holder::me(command);
