@@ -480,7 +480,11 @@ impl SweepConfig {
             }
             cfg.tasks = TaskSelection::All;
         }
-        if let Err(msg) = cfg.probe.check() {
+        if let Err(msg) = cfg
+            .probe
+            .check()
+            .and_then(|_| cfg.probe.check_fields_apply())
+        {
             // "probe.lr = -1: ..." names the key and the value: point at them.
             let (key, value) = msg
                 .strip_prefix("probe.")

@@ -55,6 +55,72 @@ pub struct Gain {
     pub gain: f64,
     pub ci_low: f64,
     pub ci_high: f64,
+    /// Two-sided p-value of "no difference" from the bootstrap z statistic
+    /// (mean / standard deviation of the resampled differences).
+    pub p_value: f64,
+    /// Holm-adjusted p over the family of every ensemble-vs-member comparison.
+    pub p_holm: f64,
+}
+
+/// The significance level of the ensemble comparisons (after Holm).
+pub const ALPHA: f64 = 0.05;
+
+impl Gain {
+    /// `1`: beats its best member, `-1`: loses, `0`: no significant difference.
+    pub fn verdict(&self) -> i8 {
+        if self.p_holm < ALPHA && self.gain > 0.0 && self.ci_low > 0.0 {
+            1
+        } else if self.p_holm < ALPHA && self.gain < 0.0 && self.ci_high < 0.0 {
+            -1
+        } else {
+            0
+        }
+    }
+}
+
+/// erfc(x), |relative error| < 1.2e-7 (Numerical Recipes' Chebyshev fit).
+fn erfc(x: f64) -> f64 {
+    let z = x.abs();
+    let t = 1.0 / (1.0 + 0.5 * z);
+    let r = t
+        * (-z * z - 1.26551223
+            + t * (1.00002368
+                + t * (0.37409196
+                    + t * (0.09678418
+                        + t * (-0.18628806
+                            + t * (0.27886807
+                                + t * (-1.13520398
+                                    + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))))
+            .exp();
+    if x >= 0.0 { r } else { 2.0 - r }
+}
+
+/// Two-sided p of a bootstrap z statistic; 1 when the differences do not vary.
+pub fn bootstrap_p(diffs: &[f64]) -> f64 {
+    let n = diffs.len() as f64;
+    if n < 2.0 {
+        return 1.0;
+    }
+    let m = diffs.iter().sum::<f64>() / n;
+    let sd = (diffs.iter().map(|d| (d - m).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+    if sd.is_nan() || sd <= 1e-12 {
+        return if m.abs() > 1e-12 { 0.0 } else { 1.0 };
+    }
+    erfc((m / sd).abs() / std::f64::consts::SQRT_2).min(1.0)
+}
+
+/// Holm's step-down adjustment of `p` (same order out).
+pub fn holm(p: &[f64]) -> Vec<f64> {
+    let m = p.len();
+    let mut order: Vec<usize> = (0..m).collect();
+    order.sort_by(|a, b| p[*a].total_cmp(&p[*b]));
+    let mut out = vec![1.0; m];
+    let mut running: f64 = 0.0;
+    for (rank, i) in order.iter().enumerate() {
+        running = running.max(((m - rank) as f64 * p[*i]).min(1.0));
+        out[*i] = running;
+    }
+    out
 }
 
 fn group_of(cfg: &SweepConfig, model: &str) -> String {
@@ -133,7 +199,8 @@ pub fn ensemble_gains(
             }
         }
     }
-    jobs.par_iter()
+    let mut gains = jobs
+        .par_iter()
         .filter_map(|(e, ename, task)| {
             let (ename, task) = (ename.clone(), task.clone());
             let em = mean_of(&task, &ename)?;
@@ -233,9 +300,17 @@ pub fn ensemble_gains(
                 gain: em - bm,
                 ci_low: q(0.025),
                 ci_high: q(0.975),
+                p_value: bootstrap_p(&diffs),
+                p_holm: 1.0,
             })
         })
-        .collect()
+        .collect::<Vec<Gain>>();
+    // Holm over the whole family of comparisons.
+    let adjusted = holm(&gains.iter().map(|g| g.p_value).collect::<Vec<_>>());
+    for (g, p) in gains.iter_mut().zip(adjusted) {
+        g.p_holm = p;
+    }
+    gains
 }
 
 fn bars_svg(
@@ -361,11 +436,7 @@ fn heatmap_svg(
                     color.filled(),
                 ))?;
                 if let Some(g) = g {
-                    let sig = if g.ci_low > 0.0 || g.ci_high < 0.0 {
-                        "*"
-                    } else {
-                        ""
-                    };
+                    let sig = if g.verdict() != 0 { "*" } else { "" };
                     root.draw(&Text::new(
                         format!("{:+.3}{sig}", g.gain),
                         (x + 6, y + 9),
@@ -500,23 +571,24 @@ pub fn leaderboard_md(board: &[Standing]) -> String {
 }
 
 /// Per fusion method: on how many (ensemble, task) rows the ensemble beats
-/// its best member (95% CI above 0), matches it (CI contains 0) or loses
-/// (CI below 0), and the answer in words.
+/// its best member, matches it (no significant difference) or loses —
+/// significant = Holm-adjusted p < 0.05 over every comparison of the report
+/// (and the 95% CI on the same side of 0) — and the answer in words.
 pub fn claim_table(gains: &[Gain]) -> String {
     let mut by: BTreeMap<String, [usize; 3]> = BTreeMap::new();
     for g in gains {
         let method = g.ensemble.rsplit(':').next().unwrap_or("").to_string();
         let c = by.entry(method).or_default();
-        if g.ci_low > 0.0 {
-            c[0] += 1;
-        } else if g.ci_high < 0.0 {
-            c[2] += 1;
-        } else {
-            c[1] += 1;
+        match g.verdict() {
+            1 => c[0] += 1,
+            -1 => c[2] += 1,
+            _ => c[1] += 1,
         }
     }
-    let mut md = String::from(
-        "| fusion | rows | beats best member | matches (CI contains 0) | loses |\n|---|---|---|---|---|\n",
+    let mut md = format!(
+        "Significance: paired bootstrap over test genes (each seed resampled, the differences averaged per replicate), two-sided z test, **Holm-corrected over all {} ensemble-vs-member comparisons** at α = {ALPHA}.\n\n\
+         | fusion | rows | beats best member | matches (no significant difference) | loses |\n|---|---|---|---|---|\n",
+        gains.len()
     );
     let pct = |a: usize, n: usize| 100.0 * a as f64 / n.max(1) as f64;
     let mut best: Option<(String, f64)> = None;
@@ -732,19 +804,17 @@ pub fn write_report(cfg: &SweepConfig, ds: &Dataset, agg: &Aggregate) -> anyhow:
     let _ = writeln!(md, "{}", claim_table(&gains));
     let _ = writeln!(
         md,
-        "| task | ensemble | best member | ensemble | member | gain | 95% CI | beats member |\n|---|---|---|---|---|---|---|---|"
+        "| task | ensemble | best member | ensemble | member | gain | 95% CI | p (Holm) | beats member |\n|---|---|---|---|---|---|---|---|---|"
     );
     for g in &gains {
-        let verdict = if g.ci_low > 0.0 {
-            "yes"
-        } else if g.ci_high < 0.0 {
-            "no (worse)"
-        } else {
-            "not significant"
+        let verdict = match g.verdict() {
+            1 => "yes",
+            -1 => "no (worse)",
+            _ => "not significant",
         };
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {:.3} | {:.3} | {:+.3} | [{:+.3}, {:+.3}] | {verdict} |",
+            "| {} | {} | {} | {:.3} | {:.3} | {:+.3} | [{:+.3}, {:+.3}] | {:.3} | {verdict} |",
             g.task,
             g.ensemble,
             g.best_member,
@@ -752,7 +822,8 @@ pub fn write_report(cfg: &SweepConfig, ds: &Dataset, agg: &Aggregate) -> anyhow:
             g.member_mean,
             g.gain,
             g.ci_low,
-            g.ci_high
+            g.ci_high,
+            g.p_holm
         );
     }
     let _ = writeln!(md, "{}", weights_table(cfg, agg));
@@ -809,12 +880,12 @@ pub fn write_report(cfg: &SweepConfig, ds: &Dataset, agg: &Aggregate) -> anyhow:
     }
     workers::atomic::write_atomic(&dir.join("summary.csv"), csv.as_bytes())?;
     let mut gcsv = String::from(
-        "task,ensemble,best_member,metric,ensemble_mean,member_mean,gain,ci_low,ci_high\n",
+        "task,ensemble,best_member,metric,ensemble_mean,member_mean,gain,ci_low,ci_high,p_value,p_holm\n",
     );
     for g in &gains {
         let _ = writeln!(
             gcsv,
-            "{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{}",
             g.task,
             g.ensemble,
             g.best_member,
@@ -823,7 +894,9 @@ pub fn write_report(cfg: &SweepConfig, ds: &Dataset, agg: &Aggregate) -> anyhow:
             g.member_mean,
             g.gain,
             g.ci_low,
-            g.ci_high
+            g.ci_high,
+            g.p_value,
+            g.p_holm
         );
     }
     workers::atomic::write_atomic(&dir.join("ensemble_gain.csv"), gcsv.as_bytes())?;
@@ -866,6 +939,40 @@ pub fn write_report(cfg: &SweepConfig, ds: &Dataset, agg: &Aggregate) -> anyhow:
         .collect();
     heatmap_svg(&dir.join("ensemble_gain.svg"), &tasks, &ens, &gains)?;
     Ok(dir)
+}
+
+#[cfg(test)]
+mod stats_tests {
+    use super::*;
+
+    #[test]
+    fn holm_adjusts_step_down_and_keeps_order() {
+        let adj = holm(&[0.01, 0.04, 0.03, 0.005]);
+        // sorted: 0.005×4 = 0.02, 0.01×3 = 0.03, 0.03×2 = 0.06, 0.04×1 → max(0.06, 0.04) = 0.06
+        let want = [0.03, 0.06, 0.06, 0.02];
+        for (a, b) in adj.iter().zip(want) {
+            assert!((a - b).abs() < 1e-12, "{adj:?}");
+        }
+        assert_eq!(holm(&[0.9, 0.8]), vec![1.0, 1.0]);
+    }
+
+    #[test]
+    fn bootstrap_p_is_the_two_sided_normal_tail() {
+        // mean 1.96 sd 1 → p ≈ 0.05.
+        let d: Vec<f64> = (0..2001)
+            .map(|i| 1.96 + (i as f64 - 1000.0) / 1000.0 * 3f64.sqrt() * 1.0)
+            .collect();
+        let m = d.iter().sum::<f64>() / d.len() as f64;
+        let sd = (d.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (d.len() - 1) as f64).sqrt();
+        let p = bootstrap_p(&d);
+        let z = m / sd;
+        assert!(
+            (z - 1.96).abs() < 0.01 && (p - 0.05).abs() < 0.002,
+            "z {z} p {p}"
+        );
+        assert_eq!(bootstrap_p(&[0.0; 10]), 1.0);
+        assert!((erfc(0.0) - 1.0).abs() < 1e-7 && (erfc(1.0) - 0.157_299_207).abs() < 1e-7);
+    }
 }
 
 #[cfg(test)]

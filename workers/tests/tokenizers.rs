@@ -76,7 +76,7 @@ fn folders_without_a_tokenizer_are_named() {
     let d = tempfile::tempdir().unwrap();
     let e = FolderTokenizer::open(d.path()).err().unwrap();
     assert!(
-        e.contains("no tokenizer: expected vocab.txt or tokenizer.json"),
+        e.contains("no tokenizer: expected vocab.txt, tokenizer.json or spiece.model"),
         "{e}"
     );
     std::fs::write(d.path().join("tokenizer.json"), "{not json").unwrap();

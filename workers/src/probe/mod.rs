@@ -120,9 +120,10 @@ impl ProbeParams {
             .map_or(DEFAULT_ALPHAS.to_vec(), PenaltyC::values)
     }
 
-    pub fn check(&self) -> Result<(), String> {
-        // A setting the chosen kind does not use would only change every
-        // cell's id (and so discard finished work): refuse it.
+    /// Settings the chosen kind does not use (checked when a config is
+    /// read): they would only change every cell's id, and so discard
+    /// finished work.
+    pub fn check_fields_apply(&self) -> Result<(), String> {
         let d = ProbeParams::default();
         let set: [(&str, bool, String); 10] = [
             (
@@ -202,6 +203,10 @@ impl ProbeParams {
                 ));
             }
         }
+        Ok(())
+    }
+
+    pub fn check(&self) -> Result<(), String> {
         if !(self.lr > 0.0 && self.lr.is_finite()) {
             return Err(format!("probe.lr = {}: must be > 0", self.lr));
         }
