@@ -231,8 +231,23 @@ fn killed_run_resumes_to_the_same_results_without_recomputing() {
         assert!(d.path().join("runs/b/report").join(f).exists(), "{f}");
     }
     let md = std::fs::read_to_string(d.path().join("runs/b/report/summary.md")).unwrap();
+    // Tasks of this small dataset are too small to rank: flagged (†), never
+    // bolded, out of the leaderboard; sample sizes and provenance are listed.
     assert!(
-        md.contains("| essential | binary | auroc |") && md.contains("95% CI"),
+        md.contains("| essential † | binary | auroc |") && md.contains("95% CI"),
+        "{md}"
+    );
+    assert!(
+        md.contains("too small to rank") && md.contains("## Sample sizes"),
+        "{md}"
+    );
+    let essential = md
+        .lines()
+        .find(|l| l.starts_with("| essential † |"))
+        .unwrap();
+    assert!(!essential.contains("**"), "{essential}");
+    assert!(
+        md.contains("## Provenance") && md.contains(workers::TOOL_VERSION),
         "{md}"
     );
 }

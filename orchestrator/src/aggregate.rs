@@ -28,6 +28,11 @@ pub struct Row {
     pub metrics: [f64; 8],
     pub undefined: String,
     pub n_test: usize,
+    pub n_train: usize,
+    pub n_valid: usize,
+    /// Classification: the rarest label's positives in the test split (a
+    /// multiclass task: its rarest present class); -1 for regression.
+    pub test_positives: i64,
     pub seconds: f64,
     /// Late fusion: the members' weights (in `members` order); empty otherwise.
     pub weights: Vec<f64>,
@@ -70,6 +75,9 @@ pub fn collect(grid: &Grid, cells_dir: &Path) -> Aggregate {
                 metrics: METRICS.map(|m| c.metrics.get(m).copied().flatten().unwrap_or(f64::NAN)),
                 undefined: c.undefined.join("; "),
                 n_test: c.test_ids.len(),
+                n_train: c.n_train,
+                n_valid: c.valid_ids.len(),
+                test_positives: test_positives(&c),
                 seconds: c.seconds,
                 weights: c.weights.clone(),
             }),
@@ -85,6 +93,26 @@ pub fn collect(grid: &Grid, cells_dir: &Path) -> Aggregate {
         missing,
         unreadable,
     }
+}
+
+/// The rarest label's positives among a cell's test rows (-1: regression).
+pub fn test_positives(c: &CellResult) -> i64 {
+    if c.kind == workers::dataset::TaskKind::Regression {
+        return -1;
+    }
+    let counts: Vec<i64> = c
+        .test_labels
+        .columns()
+        .into_iter()
+        .map(|col| col.iter().filter(|v| **v > 0.5).count() as i64)
+        .collect();
+    // Multiclass: classes absent from the test split do not count.
+    counts
+        .iter()
+        .copied()
+        .filter(|n| c.kind != workers::dataset::TaskKind::Multiclass || *n > 0)
+        .min()
+        .unwrap_or(0)
 }
 
 fn csv_field(s: &str) -> String {
@@ -135,6 +163,19 @@ pub fn write(agg: &Aggregate, store: &Path) -> anyhow::Result<(PathBuf, PathBuf)
         g.new_dataset_builder()
             .with_data(&r.iter().map(|x| x.n_test as i64).collect::<Vec<_>>())
             .create("n_test")?;
+        for (name, v) in [
+            (
+                "n_train",
+                r.iter().map(|x| x.n_train as i64).collect::<Vec<_>>(),
+            ),
+            ("n_valid", r.iter().map(|x| x.n_valid as i64).collect()),
+            (
+                "test_positives",
+                r.iter().map(|x| x.test_positives).collect(),
+            ),
+        ] {
+            g.new_dataset_builder().with_data(&v).create(name)?;
+        }
         g.new_dataset_builder()
             .with_data(&r.iter().map(|x| x.seconds).collect::<Vec<_>>())
             .create("seconds")?;
@@ -173,7 +214,7 @@ pub fn write(agg: &Aggregate, store: &Path) -> anyhow::Result<(PathBuf, PathBuf)
     let csv = store.join("results.csv");
     let mut out = String::from("cell_id,model,fusion,members,task,kind,scope,seed,");
     out.push_str(&METRICS.join(","));
-    out.push_str(",n_test,seconds,undefined\n");
+    out.push_str(",n_test,seconds,undefined,n_train,n_valid,test_positives\n");
     for r in &agg.rows {
         out.push_str(&format!(
             "{},{},{},{},{},{},{},{}",
@@ -194,10 +235,13 @@ pub fn write(agg: &Aggregate, store: &Path) -> anyhow::Result<(PathBuf, PathBuf)
             }
         }
         out.push_str(&format!(
-            ",{},{:.3},{}\n",
+            ",{},{:.3},{},{},{},{}\n",
             r.n_test,
             r.seconds,
-            csv_field(&r.undefined)
+            csv_field(&r.undefined),
+            r.n_train,
+            r.n_valid,
+            r.test_positives
         ));
     }
     workers::atomic::write_atomic(&csv, out.as_bytes())?;

@@ -46,6 +46,25 @@ fn default_fusion() -> Vec<Fusion> {
     vec![Fusion::Concat, Fusion::MeanProb]
 }
 
+/// `report:` — when a task is too small to rank models on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportConfig {
+    /// Fewer test examples than this (in any seed): "too small to rank".
+    pub min_test: usize,
+    /// Fewer test positives of the rarest label than this: "too small to rank".
+    pub min_positives: usize,
+}
+
+impl Default for ReportConfig {
+    fn default() -> Self {
+        ReportConfig {
+            min_test: 30,
+            min_positives: 10,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum ExecutorKind {
@@ -112,6 +131,8 @@ pub struct SweepConfig {
     /// `cpu` (default), `cuda`, `cuda:N`, `auto`.
     #[serde(default)]
     pub device: workers::device::DeviceSpec,
+    #[serde(default)]
+    pub report: ReportConfig,
     /// The file this config was read from (not a YAML key).
     #[serde(skip)]
     pub path: PathBuf,
@@ -616,7 +637,7 @@ mod tests {
     fn errors_carry_positions_and_suggestions() {
         assert_eq!(
             err(&OK.replace("store:", "stroe:")),
-            "c.yaml:3:1: unknown field `stroe`, expected one of `name`, `dataset`, `store`, `seeds`, `tasks`, `models`, `ensembles`, `splits`, `probe`, `executor`, `device`; did you mean `store`?"
+            "c.yaml:3:1: unknown field `stroe`, expected one of `name`, `dataset`, `store`, `seeds`, `tasks`, `models`, `ensembles`, `splits`, `probe`, `executor`, `device`, `report`; did you mean `store`?"
         );
         let e = err(&format!("{OK}probe: {{kind: mlp, hiden: [8]}}\n"));
         assert!(

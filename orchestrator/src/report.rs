@@ -401,7 +401,7 @@ fn heatmap_svg(
         let root = SVGBackend::with_string(&mut svg, (w as u32, h as u32 + 40)).into_drawing_area();
         root.fill(&WHITE)?;
         root.draw(&Text::new(
-            "Ensemble gain over best member (primary metric; * = 95% CI excludes 0)",
+            "Ensemble gain over best member (primary metric; * = significant after Holm correction)",
             (10, 10),
             ("sans-serif", 16),
         ))?;
@@ -732,7 +732,26 @@ pub fn write_report(cfg: &SweepConfig, ds: &Dataset, agg: &Aggregate) -> anyhow:
         cfg.seeds
     );
     let _ = writeln!(md, "Probe: {}.\n", probe_description(&cfg.probe));
-    let board = leaderboard(ds, &scores);
+    let sizes = crate::sample_sizes::task_sizes(agg, &cfg.report);
+    let small: BTreeSet<String> = sizes
+        .iter()
+        .filter(|t| t.too_small.is_some())
+        .map(|t| t.task.clone())
+        .collect();
+    if !small.is_empty() {
+        let _ = writeln!(
+            md,
+            "**{} task(s) too small to rank** (see Sample sizes; not bolded, not in the leaderboard): {}.\n",
+            small.len(),
+            small.iter().cloned().collect::<Vec<_>>().join(", ")
+        );
+    }
+    let ranked: Vec<Score> = scores
+        .iter()
+        .filter(|s| !small.contains(&s.task))
+        .cloned()
+        .collect();
+    let board = leaderboard(ds, &ranked);
     let mut lcsv = String::from("rank,model,group,tasks,mean_rank,mean_score,wins\n");
     for (i, s) in board.iter().enumerate() {
         let _ = writeln!(
@@ -778,15 +797,17 @@ pub fn write_report(cfg: &SweepConfig, ds: &Dataset, agg: &Aggregate) -> anyhow:
             .filter_map(|m| get(t, m))
             .map(|s| s.mean)
             .fold(f64::NEG_INFINITY, f64::max);
+        let too_small = small.contains(t);
         let _ = write!(
             md,
-            "| {t} | {} | {} |",
+            "| {t}{} | {} | {} |",
+            if too_small { " †" } else { "" },
             format!("{:?}", spec.kind).to_lowercase(),
             primary_metric(spec.kind)
         );
         for m in &models {
             match get(t, m) {
-                Some(s) if (s.mean - best).abs() < 1e-12 => {
+                Some(s) if !too_small && (s.mean - best).abs() < 1e-12 => {
                     let _ = write!(md, " **{:.3} ± {:.3}** |", s.mean, s.std);
                 }
                 Some(s) => {
@@ -864,6 +885,12 @@ pub fn write_report(cfg: &SweepConfig, ds: &Dataset, agg: &Aggregate) -> anyhow:
             );
         }
     }
+    let _ = writeln!(
+        md,
+        "\n{}",
+        crate::sample_sizes::sizes_md(&sizes, &cfg.report)
+    );
+    let _ = writeln!(md, "{}", crate::provenance::provenance_md(cfg, ds));
     let _ = writeln!(
         md,
         "\n![per-task scores](task_scores.svg)\n\n![by model kind](model_kinds.svg)\n\n![ensemble gains](ensemble_gain.svg)"
