@@ -10,6 +10,7 @@ pkgs=(
   openmpi-bin libopenmpi-dev               # mpirun + mpi crate
   munge slurm-wlm slurm-client slurmd slurmctld
   python3-venv procps
+  fonts-dejavu-core                        # text in the report's PNG figures (resvg)
 )
 missing=()
 for p in "${pkgs[@]}"; do

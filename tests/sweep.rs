@@ -227,6 +227,10 @@ fn killed_run_resumes_to_the_same_results_without_recomputing() {
         "task_scores.svg",
         "model_kinds.svg",
         "ensemble_gain.svg",
+        "score_heatmap.svg",
+        "score_heatmap.png",
+        "ensemble_gain.png",
+        "report.html",
     ] {
         assert!(d.path().join("runs/b/report").join(f).exists(), "{f}");
     }

@@ -395,7 +395,10 @@ fn heatmap_svg(
     gains: &[Gain],
 ) -> anyhow::Result<()> {
     let cw = 70i32;
-    let (w, h) = (220 + cw * tasks.len() as i32, 80 + 36 * ens.len() as i32);
+    let (w, h) = (
+        220 + cw * tasks.len() as i32 + 90,
+        80 + 36 * ens.len() as i32,
+    );
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (w as u32, h as u32 + 40)).into_drawing_area();
@@ -420,15 +423,7 @@ fn heatmap_svg(
                 let x = 220 + cw * j as i32;
                 let g = gains.iter().find(|g| &g.ensemble == e && &g.task == t);
                 let color = match g {
-                    Some(g) => {
-                        let a = (g.gain.abs() / maxabs).min(1.0);
-                        let c = (255.0 * (1.0 - a)) as u8;
-                        if g.gain >= 0.0 {
-                            RGBColor(c, 255, c)
-                        } else {
-                            RGBColor(255, c, c)
-                        }
-                    }
+                    Some(g) => crate::plots::diverging(g.gain / maxabs),
                     None => RGBColor(230, 230, 230),
                 };
                 root.draw(&Rectangle::new(
@@ -440,11 +435,20 @@ fn heatmap_svg(
                     root.draw(&Text::new(
                         format!("{:+.3}{sig}", g.gain),
                         (x + 6, y + 9),
-                        ("sans-serif", 12),
+                        ("sans-serif", 12)
+                            .into_font()
+                            .color(&crate::plots::text_on(color)),
                     ))?;
                 }
             }
         }
+        crate::plots::colour_bar(
+            &root,
+            (w - 70, 60, (36 * ens.len() as i32).clamp(60, 300)),
+            (-maxabs, maxabs),
+            &|v| crate::plots::diverging(v / maxabs),
+            "gain",
+        )?;
         root.present()?;
     }
     workers::atomic::write_atomic(path, svg.as_bytes())
@@ -893,7 +897,7 @@ pub fn write_report(cfg: &SweepConfig, ds: &Dataset, agg: &Aggregate) -> anyhow:
     let _ = writeln!(md, "{}", crate::provenance::provenance_md(cfg, ds));
     let _ = writeln!(
         md,
-        "\n![per-task scores](task_scores.svg)\n\n![by model kind](model_kinds.svg)\n\n![ensemble gains](ensemble_gain.svg)"
+        "\n![model × task scores](score_heatmap.svg)\n\n![per-task scores](task_scores.svg)\n\n![by model kind](model_kinds.svg)\n\n![ensemble gains](ensemble_gain.svg)"
     );
     workers::atomic::write_atomic(&dir.join("summary.md"), md.as_bytes())?;
 
@@ -965,6 +969,23 @@ pub fn write_report(cfg: &SweepConfig, ds: &Dataset, agg: &Aggregate) -> anyhow:
         .into_iter()
         .collect();
     heatmap_svg(&dir.join("ensemble_gain.svg"), &tasks, &ens, &gains)?;
+    crate::plots::score_heatmap_svg(
+        &dir.join("score_heatmap.svg"),
+        &tasks,
+        &models,
+        &|m, t| get(t, m).map(|s| s.mean),
+        &small,
+    )?;
+    crate::render::pngs(
+        &dir,
+        &[
+            "score_heatmap.svg",
+            "task_scores.svg",
+            "model_kinds.svg",
+            "ensemble_gain.svg",
+        ],
+    )?;
+    crate::render::html(&dir, &format!("{} — Geno-Prot results", cfg.name), &md)?;
     Ok(dir)
 }
 

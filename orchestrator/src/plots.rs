@@ -1,0 +1,228 @@
+//! Report figures that are grids of numbers: the model × task score heatmap
+//! (viridis, a perceptually uniform colour-blind-safe map, with a colour bar
+//! and the value in every cell), and the colour maps the report's heatmaps
+//! share (viridis for scores; a blue–white–orange diverging map for gains,
+//! readable with red–green colour blindness).
+
+use anyhow::Context;
+use plotters::prelude::*;
+use std::collections::BTreeSet;
+use std::path::Path;
+
+fn lerp(stops: &[(f64, [u8; 3])], t: f64) -> RGBColor {
+    let t = t.clamp(0.0, 1.0);
+    for w in stops.windows(2) {
+        let ((a, ca), (b, cb)) = (w[0], w[1]);
+        if t <= b {
+            let f = if b > a { (t - a) / (b - a) } else { 0.0 };
+            let c = |k: usize| (ca[k] as f64 + f * (cb[k] as f64 - ca[k] as f64)).round() as u8;
+            return RGBColor(c(0), c(1), c(2));
+        }
+    }
+    let c = stops.last().map(|s| s.1).unwrap_or([0, 0, 0]);
+    RGBColor(c[0], c[1], c[2])
+}
+
+/// matplotlib's viridis at `t` in [0, 1] (interpolated between 9 of its stops).
+pub fn viridis(t: f64) -> RGBColor {
+    lerp(
+        &[
+            (0.0, [68, 1, 84]),
+            (0.125, [71, 44, 122]),
+            (0.25, [59, 81, 139]),
+            (0.375, [44, 113, 142]),
+            (0.5, [33, 144, 141]),
+            (0.625, [39, 173, 129]),
+            (0.75, [92, 200, 99]),
+            (0.875, [170, 220, 50]),
+            (1.0, [253, 231, 37]),
+        ],
+        t,
+    )
+}
+
+/// A diverging map at `t` in [-1, 1]: blue (negative), white (0), orange (positive).
+pub fn diverging(t: f64) -> RGBColor {
+    lerp(
+        &[
+            (0.0, [33, 102, 172]),
+            (0.25, [103, 169, 207]),
+            (0.5, [247, 247, 247]),
+            (0.75, [244, 165, 130]),
+            (1.0, [178, 88, 24]),
+        ],
+        (t + 1.0) / 2.0,
+    )
+}
+
+/// Whether dark or light text reads on `c`.
+pub fn text_on(c: RGBColor) -> RGBColor {
+    let l = 0.299 * c.0 as f64 + 0.587 * c.1 as f64 + 0.114 * c.2 as f64;
+    if l > 140.0 { BLACK } else { WHITE }
+}
+
+/// A vertical colour bar at (x, y), `h` pixels tall, labelled lo … hi.
+pub fn colour_bar(
+    root: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
+    (x, y, h): (i32, i32, i32),
+    (lo, hi): (f64, f64),
+    colour: &dyn Fn(f64) -> RGBColor,
+    label: &str,
+) -> anyhow::Result<()> {
+    for k in 0..h {
+        let t = 1.0 - k as f64 / (h - 1).max(1) as f64;
+        root.draw(&Rectangle::new(
+            [(x, y + k), (x + 14, y + k + 1)],
+            colour(lo + t * (hi - lo)).filled(),
+        ))?;
+    }
+    root.draw(&Rectangle::new(
+        [(x, y), (x + 14, y + h)],
+        BLACK.stroke_width(1),
+    ))?;
+    for (v, yy) in [(hi, y), ((lo + hi) / 2.0, y + h / 2), (lo, y + h)] {
+        root.draw(&Text::new(
+            format!("{v:.2}"),
+            (x + 18, yy - 6),
+            ("sans-serif", 11),
+        ))?;
+    }
+    root.draw(&Text::new(
+        label.to_string(),
+        (x - 4, y - 18),
+        ("sans-serif", 11),
+    ))?;
+    Ok(())
+}
+
+/// The model × task heatmap of mean primary scores, one row per model or
+/// ensemble (in `rows` order), the value in each cell; tasks in `small`
+/// are marked † (too small to rank).
+pub fn score_heatmap_svg(
+    path: &Path,
+    tasks: &[String],
+    rows: &[String],
+    value: &dyn Fn(&str, &str) -> Option<f64>,
+    small: &BTreeSet<String>,
+) -> anyhow::Result<()> {
+    let (cw, ch, left, top) = (64i32, 22i32, 230i32, 110i32);
+    let w = left + cw * tasks.len() as i32 + 90;
+    let h = top + ch * rows.len() as i32 + 30;
+    let vals: Vec<f64> = rows
+        .iter()
+        .flat_map(|r| tasks.iter().filter_map(|t| value(r, t)))
+        .filter(|v| v.is_finite())
+        .collect();
+    let lo = vals.iter().copied().fold(f64::INFINITY, f64::min).min(0.5);
+    let hi = vals
+        .iter()
+        .copied()
+        .fold(f64::NEG_INFINITY, f64::max)
+        .max(lo + 1e-6);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (w as u32, h as u32)).into_drawing_area();
+        root.fill(&WHITE)?;
+        root.draw(&Text::new(
+            "Mean primary score per model and task (AUROC; Spearman for regression; † too small to rank)",
+            (10, 10),
+            ("sans-serif", 15),
+        ))?;
+        for (j, t) in tasks.iter().enumerate() {
+            let name = if small.contains(t) {
+                format!("{t} †")
+            } else {
+                t.clone()
+            };
+            root.draw(&Text::new(
+                name,
+                (left + cw * j as i32 + 4, top - 8),
+                ("sans-serif", 11)
+                    .into_font()
+                    .transform(FontTransform::Rotate270),
+            ))?;
+        }
+        for (i, r) in rows.iter().enumerate() {
+            let y = top + ch * i as i32;
+            root.draw(&Text::new(r.clone(), (10, y + 5), ("sans-serif", 12)))?;
+            for (j, t) in tasks.iter().enumerate() {
+                let x = left + cw * j as i32;
+                match value(r, t).filter(|v| v.is_finite()) {
+                    Some(v) => {
+                        let c = viridis((v - lo) / (hi - lo));
+                        root.draw(&Rectangle::new(
+                            [(x, y), (x + cw - 2, y + ch - 2)],
+                            c.filled(),
+                        ))?;
+                        root.draw(&Text::new(
+                            format!("{v:.3}"),
+                            (x + 12, y + 4),
+                            ("sans-serif", 11).into_font().color(&text_on(c)),
+                        ))?;
+                    }
+                    None => {
+                        root.draw(&Rectangle::new(
+                            [(x, y), (x + cw - 2, y + ch - 2)],
+                            RGBColor(225, 225, 225).filled(),
+                        ))?;
+                    }
+                }
+            }
+        }
+        colour_bar(
+            &root,
+            (
+                left + cw * tasks.len() as i32 + 20,
+                top,
+                (ch * rows.len() as i32).clamp(60, 300),
+            ),
+            (lo, hi),
+            &|v| viridis((v - lo) / (hi - lo)),
+            "score",
+        )?;
+        root.present()?;
+    }
+    workers::atomic::write_atomic(path, svg.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colour_maps_hit_their_ends_and_middle() {
+        assert_eq!(viridis(0.0), RGBColor(68, 1, 84));
+        assert_eq!(viridis(1.0), RGBColor(253, 231, 37));
+        assert_eq!(diverging(0.0), RGBColor(247, 247, 247));
+        assert_eq!(diverging(-1.0), RGBColor(33, 102, 172));
+        assert_eq!(text_on(viridis(0.0)), WHITE);
+        assert_eq!(text_on(viridis(1.0)), BLACK);
+    }
+
+    #[test]
+    fn the_score_heatmap_has_every_value_and_a_colour_bar() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("h.svg");
+        let tasks = vec!["membrane".to_string(), "tiny".to_string()];
+        let rows = vec!["esm2".to_string(), "kmer3".to_string()];
+        let small = BTreeSet::from(["tiny".to_string()]);
+        score_heatmap_svg(
+            &p,
+            &tasks,
+            &rows,
+            &|r, t| match (r, t) {
+                ("esm2", "membrane") => Some(0.912),
+                ("kmer3", "membrane") => Some(0.75),
+                ("esm2", "tiny") => Some(0.5),
+                _ => None,
+            },
+            &small,
+        )
+        .unwrap();
+        let svg = std::fs::read_to_string(&p).unwrap();
+        for s in ["0.912", "0.750", "0.500", "tiny †", "score"] {
+            assert!(svg.contains(s), "{s}");
+        }
+    }
+}
