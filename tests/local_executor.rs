@@ -228,15 +228,20 @@ fn every_user_command_prints_json() {
 fn off_a_terminal_a_run_logs_progress_lines_and_keeps_its_log() {
     let d = tempfile::tempdir().unwrap();
     synth(d.path(), "60");
+    let esm = common::workspace_root().join("fixtures/esm2-tiny");
     std::fs::write(
         d.path().join("c.yaml"),
-        "name: p\ndataset: data\nstore: runs\nseeds: [0, 1]\ntasks: all\nmodels:\n\
-         \x20 - {name: aac, kind: kmer, modality: protein, k: 1}\n\
-         \x20 - {name: k3, kind: kmer, modality: dna, k: 3}\n\
-         probe: {kind: logreg}\n",
+        format!(
+            "name: p\ndataset: data\nstore: runs\nseeds: [0, 1]\ntasks: all\nmodels:\n\
+             \x20 - {{name: aac, kind: kmer, modality: protein, k: 1}}\n\
+             \x20 - {{name: k3, kind: kmer, modality: dna, k: 3}}\n\
+             \x20 - {{name: esm2, kind: esm, modality: protein, weights: {}, max_tokens: 256}}\n\
+             probe: {{kind: logreg}}\n",
+            esm.display()
+        ),
     )
     .unwrap();
-    let every = Path::new("0.05");
+    let every = Path::new("0.005");
     let (code, _, err) = gp_env(
         d.path(),
         &["run", "c.yaml"],
@@ -251,8 +256,14 @@ fn off_a_terminal_a_run_logs_progress_lines_and_keeps_its_log() {
     assert!(
         lines
             .iter()
-            .all(|l| l.contains("/48 cells (") && l.contains("/s, eta ")),
+            .all(|l| l.contains("/72 cells (") && l.contains("/s, eta ")),
         "{lines:?}"
+    );
+    // Embedding is counted in genes as they are embedded, not in models.
+    assert!(
+        err.lines()
+            .any(|l| l.contains("progress embed esm2: ") && l.contains("/60 genes (")),
+        "{err}"
     );
     let log = std::fs::read_dir(d.path().join("runs/logs"))
         .unwrap()

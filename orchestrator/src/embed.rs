@@ -172,10 +172,23 @@ pub fn run_embed(
     pb.set_prefix(model.to_string());
     let t0 = Instant::now();
     let mut last_log = Instant::now();
+    // Off a terminal: a progress line in genes every GENOPROT_PROGRESS_EVERY seconds.
+    let every = crate::progress::interval().filter(|_| !show_progress);
     let emb = embed_all(embedder.as_ref(), &inputs, &mut |done| {
         pb.set_position(done as u64);
-        if last_log.elapsed().as_secs() >= 10 {
-            tracing::info!(model, done, total = inputs.len(), "embedding");
+        if let Some(every) = every
+            && last_log.elapsed() >= every
+        {
+            tracing::info!(
+                "progress {}",
+                crate::progress::line(
+                    &format!("embed {model}"),
+                    "genes",
+                    done as u64,
+                    inputs.len() as u64,
+                    t0.elapsed().as_secs_f64()
+                )
+            );
             last_log = Instant::now();
         }
     })?;

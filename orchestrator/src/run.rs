@@ -306,7 +306,9 @@ pub fn run_local(
 
     // Stage 1: embeddings.
     let mut failed_models = BTreeSet::new();
-    let eb = bar(&mp, grid.embed.len(), "embed", show_progress);
+    // On a terminal each model shows its own bar in genes (below); the
+    // models count feeds the progress lines off a terminal.
+    let eb = bar(&mp, grid.embed.len(), "embed", false);
     let ticker = crate::progress::ticker(&eb, "embed", "models", show_progress);
     for job in &grid.embed {
         if stopped() {
@@ -320,7 +322,7 @@ pub fn run_local(
         }
         journal.record(&unit, "start", None, None)?;
         let t0 = Instant::now();
-        match run_embed(cfg, ds, &job.model, None, false) {
+        match run_embed(cfg, ds, &job.model, None, show_progress) {
             Ok(EmbedOutcome::Written { .. }) => {
                 summary.embedded += 1;
                 journal.record(&unit, "done", None, Some(t0.elapsed().as_secs_f64()))?;
