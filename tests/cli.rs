@@ -38,6 +38,7 @@ fn version_and_help_list_only_real_subcommands() {
             "cancel",
             "doctor",
             "list",
+            "clean",
             "completions",
             "help"
         ],

@@ -214,6 +214,29 @@ fn every_user_command_prints_json() {
             .iter()
             .all(|u| u["state"] == "done")
     );
+    // clean: cells of another probe setting are listed, then deleted with
+    // --yes; the current grid's cells and files genoprot did not write stay.
+    std::fs::write(d.path().join("runs/cells/notes.h5"), b"mine").unwrap();
+    let changed = std::fs::read_to_string(d.path().join("c.yaml"))
+        .unwrap()
+        .replace("probe: {kind: logreg}", "probe: {kind: logreg, c: 0.5}");
+    std::fs::write(d.path().join("c2.yaml"), changed).unwrap();
+    let (code, out, err) = gp(d.path(), &["clean", "c2.yaml", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let c = json(&out);
+    assert_eq!(c["stale"].as_array().unwrap().len(), 4, "{c}");
+    assert_eq!(c["deleted"], false);
+    let (_, out, _) = gp(d.path(), &["clean", "c.yaml", "--json"]);
+    assert_eq!(json(&out)["stale"].as_array().unwrap().len(), 0);
+    let (code, out, _) = gp(d.path(), &["clean", "c2.yaml", "--yes", "--json"]);
+    assert_eq!(code, 0);
+    assert_eq!(json(&out)["deleted"], true);
+    let left: Vec<String> = std::fs::read_dir(d.path().join("runs/cells"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["notes.h5"], "only genoprot's own stale files go");
     // Errors too, as JSON on stdout (and the message on stderr).
     let (code, out, err) = gp(d.path(), &["plan", "nope.yaml", "--json"]);
     assert_eq!(code, 1);

@@ -52,6 +52,8 @@ pub enum Command {
     Doctor(crate::doctor::DoctorArgs),
     /// List a sweep's models and ensembles, or the tasks it selects.
     List(crate::list::ListArgs),
+    /// List (--yes: delete) cell stores no longer in the sweep's grid.
+    Clean(crate::clean::CleanArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         /// bash, zsh, fish, elvish or powershell.
@@ -74,6 +76,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Resume(a) => crate::commands::resume(&a.config, json),
         Command::Cancel(a) => crate::commands::cancel(&a.config, json),
         Command::List(a) => crate::list::run(&a, json),
+        Command::Clean(a) => crate::clean::run(&a, json),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(

@@ -2,6 +2,7 @@
 //! executors (local and Slurm), status, resume, aggregate and report.
 
 pub mod aggregate;
+pub mod clean;
 pub mod cli;
 pub mod commands;
 pub mod config;
