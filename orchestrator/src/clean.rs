@@ -52,8 +52,9 @@ impl Human for CleanResult {
 
 /// Whether `name` is a cell store genoprot writes (`<32 hex>.h5`, grid ids).
 fn is_cell_store(name: &str) -> bool {
-    name.strip_suffix(".h5")
-        .is_some_and(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+    name.strip_suffix(".h5").is_some_and(|id| {
+        id.len() == crate::grid::CELL_ID_LEN && id.bytes().all(|b| b.is_ascii_hexdigit())
+    })
 }
 
 pub fn run(a: &CleanArgs, json: bool) -> anyhow::Result<()> {

@@ -60,7 +60,7 @@ pub fn plan(config: &Path, json: bool) -> anyhow::Result<()> {
     let (cfg, ds, tasks) = load(config)?;
     cfg.preflight_models()?;
     let grid = Grid::build(&cfg, &ds, &tasks);
-    let units = crate::run::unit_states(&cfg, &ds, &grid);
+    let units = crate::run::unit_states(&cfg, &ds, &grid, &crate::run::history(&cfg));
     let r = PlanResult {
         sweep: cfg.name.clone(),
         models: cfg.models.len(),
@@ -191,11 +191,9 @@ pub fn run(config: &Path, json: bool) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("{}: device: {e}", config.display()))?;
     tracing::info!("models and probes run on {placement}");
     let _lock = crate::lock::acquire(&cfg.store, "run", config)?;
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let log = cfg.logs_dir().join(format!("run-{stamp}.log"));
+    let log = cfg
+        .logs_dir()
+        .join(format!("run-{}.log", crate::journal::now() as u64));
     crate::logging::log_to(&log)?;
     tracing::info!(log = %log.display(), pid = std::process::id(), "genoprot run {}", config.display());
     let t0 = std::time::Instant::now();
@@ -421,13 +419,8 @@ pub struct StageStatus {
 
 #[derive(Debug, serde::Serialize)]
 pub struct FailedStatus {
-    pub stage: &'static str,
-    pub unit: String,
-    pub model: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub task: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub seed: Option<u64>,
+    #[serde(flatten)]
+    pub unit: UnitRow,
     pub attempts: usize,
     pub error: String,
     /// The unit's log file, when it has one.
@@ -489,14 +482,15 @@ impl Human for StatusResult {
         if !self.failed.is_empty() {
             let _ = writeln!(out, "failed units: {}", self.failed.len());
             for f in self.failed.iter().take(20) {
-                let what = match (&f.task, f.seed) {
-                    (Some(t), Some(s)) => format!("{} × {t} × seed {s}", f.model),
-                    _ => f.model.clone(),
+                let u = &f.unit;
+                let what = match (&u.task, u.seed) {
+                    (Some(t), Some(s)) => format!("{} × {t} × seed {s}", u.model),
+                    _ => u.model.clone(),
                 };
                 let _ = writeln!(
                     out,
                     "  {} {what} ({} attempts): {}",
-                    f.stage,
+                    u.stage,
                     f.attempts,
                     f.error.lines().last().unwrap_or("")
                 );
@@ -539,30 +533,24 @@ fn status_once(
     grid: &Grid,
     sched: &dyn slurm::Scheduler,
 ) -> anyhow::Result<StatusResult> {
-    let units = crate::run::unit_states(cfg, ds, grid);
+    let hist = crate::run::history(cfg);
+    let units = crate::run::unit_states(cfg, ds, grid, &hist);
     let counts = crate::run::counts_of(&units);
     let (mut by, failed_jobs) = if crate::submit::submissions(cfg).is_empty() {
         (Default::default(), Vec::new())
     } else {
         crate::submit::scheduler_summary(cfg, sched)?
     };
-    let hist = crate::journal::Journal::open(&cfg.store)
-        .map(|j| j.history())
-        .unwrap_or_default();
     let failed = units
         .iter()
         .filter(|u| u.state == crate::run::UnitState::Failed)
         .map(|u| {
             let h = hist.get(&u.id);
             FailedStatus {
-                stage: u.stage,
-                unit: u.id.clone(),
-                model: u.model.clone(),
-                task: u.task.clone(),
-                seed: u.seed,
                 attempts: h.map_or(0, |h| h.attempts),
                 error: h.and_then(|h| h.error.clone()).unwrap_or_default(),
                 log: Some(crate::run::unit_log(cfg, u)).filter(|p| p.is_file()),
+                unit: u.clone(),
             }
         })
         .collect();

@@ -28,6 +28,9 @@ pub struct Grid {
     pub late: Vec<CellSpec>,
 }
 
+/// Hex digits of a cell id (its store is `cells/<id>.h5`).
+pub const CELL_ID_LEN: usize = 32;
+
 fn hash(parts: &[&str]) -> String {
     let mut h = Sha256::new();
     h.update(b"genoprot-cell-v1\0");
@@ -38,7 +41,7 @@ fn hash(parts: &[&str]) -> String {
         h.update((p.len() as u64).to_le_bytes());
         h.update(p.as_bytes());
     }
-    hex::encode(h.finalize())[..32].to_string()
+    hex::encode(h.finalize())[..CELL_ID_LEN].to_string()
 }
 
 impl Grid {

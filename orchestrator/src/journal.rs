@@ -34,7 +34,7 @@ pub struct Journal {
 }
 
 /// Seconds since the Unix epoch.
-pub(crate) fn now() -> f64 {
+pub fn now() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())

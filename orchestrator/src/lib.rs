@@ -36,6 +36,6 @@ pub fn store_dir(dir: &std::path::Path) -> anyhow::Result<()> {
         } else {
             "it must be a writable folder; is the file system read-only or full?"
         };
-        anyhow::anyhow!("creating {}: {e} ({hint})", dir.display())
+        anyhow::anyhow!("creating {}: {e} (hint: {hint})", dir.display())
     })
 }

@@ -25,10 +25,7 @@ impl Holder {
             pid: std::process::id(),
             host: hostname(),
             command: command.into(),
-            since: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0),
+            since: crate::journal::now() as u64,
         }
     }
 
@@ -50,8 +47,7 @@ impl Holder {
     }
 
     pub fn describe(&self) -> String {
-        let now = Holder::me("").since;
-        let ago = now.saturating_sub(self.since);
+        let ago = (crate::journal::now() as u64).saturating_sub(self.since);
         let age = if ago < 120 {
             format!("{ago} s")
         } else if ago < 7200 {
@@ -66,13 +62,10 @@ impl Holder {
     }
 }
 
-/// This machine's name.
+/// This machine's name (`localhost` when unknown).
 pub fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .ok()
+    Some(workers::device::hostname())
         .filter(|h| !h.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok())
         .unwrap_or_else(|| "localhost".into())
 }
 
@@ -113,13 +106,6 @@ fn holder_at(p: &Path) -> Option<Holder> {
 
 /// Takes the lock of `store` for `command`, or says who holds it.
 pub fn acquire(store: &Path, command: &str, config: &Path) -> anyhow::Result<StoreLock> {
-    if store.is_file() {
-        anyhow::bail!(
-            "store {}: is a file (hint: `store:` names a folder genoprot writes into; move the \
-             file away or choose another path)",
-            store.display()
-        );
-    }
     crate::store_dir(store)?;
     let p = path(store);
     let me = Holder::me(command);

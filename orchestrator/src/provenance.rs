@@ -29,10 +29,7 @@ pub fn utc(secs: u64) -> String {
 
 /// The provenance section of summary.md.
 pub fn provenance_md(cfg: &SweepConfig, ds: &Dataset) -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let now = crate::journal::now() as u64;
     let mut md = format!(
         "## Provenance\n\n- {} ({} backend), report written {}\n- dataset `{}`: hash `{}`, {} genes, {} tasks\n- probe: {}\n- seeds: {:?}\n\n| model | kind | modality | weights hash |\n|---|---|---|---|\n",
         workers::TOOL_VERSION,

@@ -466,11 +466,23 @@ pub fn unit_log(cfg: &SweepConfig, u: &UnitRow) -> PathBuf {
     }
 }
 
-/// Every unit of the grid with its state.
-pub fn unit_states(cfg: &SweepConfig, ds: &Dataset, grid: &Grid) -> Vec<UnitRow> {
-    let hist = Journal::open(&cfg.store)
+/// The journal's per-unit history (empty when there is no journal yet).
+pub fn history(
+    cfg: &SweepConfig,
+) -> std::collections::BTreeMap<String, crate::journal::UnitHistory> {
+    Journal::open(&cfg.store)
         .map(|j| j.history())
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// Every unit of the grid with its state, from the store and `hist`
+/// ([`history`]).
+pub fn unit_states(
+    cfg: &SweepConfig,
+    ds: &Dataset,
+    grid: &Grid,
+    hist: &std::collections::BTreeMap<String, crate::journal::UnitHistory>,
+) -> Vec<UnitRow> {
     let state = |unit: &str, done: bool| {
         if done {
             UnitState::Done
@@ -545,7 +557,7 @@ pub fn counts_of(units: &[UnitRow]) -> Vec<StageCounts> {
 }
 
 pub fn stage_counts(cfg: &SweepConfig, ds: &Dataset, grid: &Grid) -> Vec<StageCounts> {
-    counts_of(&unit_states(cfg, ds, grid))
+    counts_of(&unit_states(cfg, ds, grid, &history(cfg)))
 }
 
 /// Runs a bundle of cells across MPI ranks with a dynamic work queue: rank 0

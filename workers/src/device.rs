@@ -266,14 +266,23 @@ pub const RUNTIME_KEYS: [&str; 5] = [
     "slurm_job",
 ];
 
+/// This machine's name (`/proc/sys/kernel/hostname`, else `$HOSTNAME`; empty
+/// when neither is known).
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_default()
+}
+
 /// Where this process runs `device`: burn device, host, local rank,
 /// `CUDA_VISIBLE_DEVICES` and the Slurm job (`<array job>_<task>` or
 /// `<job>`), empty strings where unknown.
 pub fn runtime_info(device: &Device) -> std::collections::BTreeMap<String, String> {
     let env = |k: &str| std::env::var(k).unwrap_or_default();
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| env("HOSTNAME"));
+    let host = hostname();
     let job = match (env("SLURM_ARRAY_JOB_ID"), env("SLURM_ARRAY_TASK_ID")) {
         (a, t) if !a.is_empty() && !t.is_empty() => format!("{a}_{t}"),
         _ => env("SLURM_JOB_ID"),

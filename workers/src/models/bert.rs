@@ -106,7 +106,7 @@ pub fn load(
             ("type_vocab_size", config.type_vocab_size),
         ],
         config.num_attention_heads,
-        config.layer_norm_eps,
+        ("layer_norm_eps", config.layer_norm_eps),
     )?;
     let act = if variant == Variant::Mosaic {
         // MosaicBERT's gate is exact GELU whatever hidden_act says.

@@ -100,7 +100,7 @@ pub fn load(
             ("intermediate_size", config.intermediate_size),
         ],
         config.num_attention_heads,
-        config.layer_norm_eps,
+        ("layer_norm_eps", config.layer_norm_eps),
     )?;
     if config.pad_token_id as usize >= config.vocab_size {
         return Err(format!(

@@ -82,7 +82,7 @@ pub fn load(
             ("n_heads", c.n_heads),
         ],
         c.n_heads,
-        c.layer_norm_eps,
+        ("layer_norm_eps", c.layer_norm_eps),
     )?;
     if c.vocab_size < VOCAB.len() {
         return Err(format!(

@@ -57,13 +57,14 @@ impl Family {
     }
 }
 
-/// Checks the sizes every family needs (each >= 1, hidden size divisible by
-/// the heads, a positive finite LayerNorm eps); errors name the field.
+/// Checks the sizes every family needs (each >= 1, `hidden_size` when given
+/// divisible by the heads, a positive finite norm eps under its config key);
+/// errors name the field.
 pub fn check_sizes(
     cpath: &Path,
     sizes: &[(&str, usize)],
     heads: usize,
-    eps: f64,
+    (eps_key, eps): (&str, f64),
 ) -> Result<(), String> {
     for (key, v) in sizes {
         if *v == 0 {
@@ -72,7 +73,7 @@ pub fn check_sizes(
     }
     if !(eps > 0.0 && eps.is_finite()) {
         return Err(format!(
-            "{}: layer_norm_eps = {eps}: must be > 0",
+            "{}: {eps_key} = {eps}: must be > 0",
             cpath.display()
         ));
     }

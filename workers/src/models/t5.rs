@@ -81,18 +81,20 @@ pub fn load(
 ) -> Result<(Encoder, String), String> {
     let c: T5Config =
         serde_json::from_value(config.clone()).map_err(|e| format!("{}: {e}", cpath.display()))?;
-    for (key, v) in [
-        ("vocab_size", c.vocab_size),
-        ("d_model", c.d_model),
-        ("d_kv", c.d_kv),
-        ("d_ff", c.d_ff),
-        ("num_layers", c.num_layers),
-        ("num_heads", c.num_heads),
-    ] {
-        if v == 0 {
-            return Err(format!("{}: {key} = 0: must be >= 1", cpath.display()));
-        }
-    }
+    // d_kv sets the head size, so d_model need not divide by the heads.
+    super::native::check_sizes(
+        cpath,
+        &[
+            ("vocab_size", c.vocab_size),
+            ("d_model", c.d_model),
+            ("d_kv", c.d_kv),
+            ("d_ff", c.d_ff),
+            ("num_layers", c.num_layers),
+            ("num_heads", c.num_heads),
+        ],
+        c.num_heads,
+        ("layer_norm_epsilon", c.layer_norm_epsilon),
+    )?;
     if c.relative_attention_num_buckets < 4 || c.relative_attention_max_distance < 2 {
         return Err(format!(
             "{}: relative_attention_num_buckets = {} and relative_attention_max_distance = {}: \
@@ -100,13 +102,6 @@ pub fn load(
             cpath.display(),
             c.relative_attention_num_buckets,
             c.relative_attention_max_distance
-        ));
-    }
-    if !(c.layer_norm_epsilon > 0.0 && c.layer_norm_epsilon.is_finite()) {
-        return Err(format!(
-            "{}: layer_norm_epsilon = {}: must be > 0",
-            cpath.display(),
-            c.layer_norm_epsilon
         ));
     }
     let ffn = feed_forward(&c.feed_forward_proj).ok_or_else(|| {
