@@ -157,10 +157,12 @@ pub fn run_embed(
             shard.count
         );
     }
+    let n = inputs.len() as u64;
     let pb = if show_progress {
-        ProgressBar::new(inputs.len() as u64)
+        ProgressBar::new(n)
     } else {
-        ProgressBar::hidden()
+        // Hidden, but counting: the progress lines read it.
+        ProgressBar::with_draw_target(Some(n), indicatif::ProgressDrawTarget::hidden())
     };
     pb.set_style(
         ProgressStyle::with_template(
@@ -170,28 +172,13 @@ pub fn run_embed(
         .progress_chars("=> "),
     );
     pb.set_prefix(model.to_string());
-    let t0 = Instant::now();
-    let mut last_log = Instant::now();
     // Off a terminal: a progress line in genes every GENOPROT_PROGRESS_EVERY seconds.
-    let every = crate::progress::interval().filter(|_| !show_progress);
+    let ticker = crate::progress::ticker(&pb, &format!("embed {model}"), "genes", show_progress);
+    let t0 = Instant::now();
     let emb = embed_all(embedder.as_ref(), &inputs, &mut |done| {
-        pb.set_position(done as u64);
-        if let Some(every) = every
-            && last_log.elapsed() >= every
-        {
-            tracing::info!(
-                "progress {}",
-                crate::progress::line(
-                    &format!("embed {model}"),
-                    "genes",
-                    done as u64,
-                    inputs.len() as u64,
-                    t0.elapsed().as_secs_f64()
-                )
-            );
-            last_log = Instant::now();
-        }
+        pb.set_position(done as u64)
     })?;
+    drop(ticker);
     pb.finish_and_clear();
     let store = Embeddings {
         ids,
