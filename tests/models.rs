@@ -428,3 +428,75 @@ fn t5_and_esm_c_folders_run_in_a_sweep() {
     assert_ne!(code, 0);
     assert!(err.contains("use `pooling: mean`"), "{err}");
 }
+
+/// Weight files are hashed once: a `plan` whose files are unchanged (same
+/// path, size, mtime, inode) takes their digests from the store's or the
+/// user's cache and reads no weight bytes. Shown by changing a weight file's
+/// bytes in place and putting its mtime back: the cached digest (and so every
+/// id) stays; touching the mtime makes the next plan read it again.
+#[test]
+fn a_second_plan_reads_no_weight_bytes() {
+    let d = setup();
+    let model = d.path().join("esm");
+    std::fs::create_dir(&model).unwrap();
+    for f in ["config.json", "vocab.txt", "model.safetensors"] {
+        std::fs::copy(fixtures().join("esm2-tiny").join(f), model.join(f)).unwrap();
+    }
+    sweep(
+        d.path(),
+        "{name: esm, kind: esm, modality: protein, weights: esm}",
+    );
+    std::fs::create_dir_all(d.path().join("runs/journal")).unwrap();
+    let user = d.path().join("user-cache.tsv");
+    let ids = |env: &[(&str, &Path)]| -> Vec<String> {
+        let (code, out, err) = gp_env(d.path(), &["plan", "--json", "c.yaml"], env);
+        assert_eq!(code, 0, "{err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        v["units"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let first = ids(&[("GENOPROT_HASH_CACHE", &user)]);
+    let store_cache =
+        std::fs::read_to_string(d.path().join("runs/journal/file-hashes.tsv")).unwrap();
+    assert!(store_cache.contains("model.safetensors"), "{store_cache}");
+    assert!(
+        std::fs::read_to_string(&user)
+            .unwrap()
+            .contains("model.safetensors")
+    );
+
+    // Same size, same inode, same mtime, other bytes.
+    let w = model.join("model.safetensors");
+    let mtime = std::fs::metadata(&w).unwrap().modified().unwrap();
+    let mut bytes = std::fs::read(&w).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x5a;
+    {
+        use std::io::{Seek, Write};
+        let mut f = std::fs::OpenOptions::new().write(true).open(&w).unwrap();
+        f.seek(std::io::SeekFrom::Start(0)).unwrap();
+        f.write_all(&bytes).unwrap();
+        f.set_modified(mtime).unwrap();
+    }
+    assert_eq!(std::fs::metadata(&w).unwrap().modified().unwrap(), mtime);
+    // The store's cache alone serves it (a node whose user cache is elsewhere).
+    let elsewhere = d.path().join("other-user-cache.tsv");
+    assert_eq!(ids(&[("GENOPROT_HASH_CACHE", &elsewhere)]), first);
+    // And the user's cache alone (a new store of the same models).
+    std::fs::remove_file(d.path().join("runs/journal/file-hashes.tsv")).unwrap();
+    assert_eq!(ids(&[("GENOPROT_HASH_CACHE", &user)]), first);
+
+    // A new mtime: read again, a new digest, new ids.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&w)
+        .unwrap()
+        .set_modified(mtime + std::time::Duration::from_secs(5))
+        .unwrap();
+    let after = ids(&[("GENOPROT_HASH_CACHE", &user)]);
+    assert_ne!(after, first);
+}

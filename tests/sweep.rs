@@ -323,3 +323,49 @@ fn config_errors_name_file_line_and_column() {
     assert_eq!(code, 1);
     assert!(err.contains("missing.yaml:1:1: no such file"), "{err}");
 }
+
+/// `aggregate` keeps each row with its store's file stamp and reads again
+/// only stores that changed: a metric rewritten in a store (by h5py, in
+/// place) shows up, a deleted store is missing, the others come back equal.
+#[test]
+fn aggregate_rereads_only_changed_cell_stores() {
+    let d = setup();
+    let (code, _, err) = gp(d.path(), &["-q", "run", "a.yaml"]);
+    assert_eq!(code, 0, "{err}");
+    let cache = d.path().join("runs/a/journal/aggregate-rows.jsonl");
+    assert_eq!(std::fs::read_to_string(&cache).unwrap().lines().count(), 40);
+    let before = results(d.path(), "a");
+    let ids: Vec<&String> = before.keys().collect();
+    let (changed, deleted) = (ids[0].clone(), ids[1].clone());
+    let cells = d.path().join("runs/a/cells");
+    let py = common::python_with_h5py();
+    let out = Command::new(&py)
+        .arg("-c")
+        .arg(
+            "import h5py, sys\n\
+             with h5py.File(sys.argv[1], 'r+') as f:\n    \
+                 g = f['metrics']\n    \
+                 for k in list(g.attrs):\n        \
+                     g.attrs[k] = 0.125\n",
+        )
+        .arg(cells.join(format!("{changed}.h5")))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::remove_file(cells.join(format!("{deleted}.h5"))).unwrap();
+    let (code, _, err) = gp(d.path(), &["aggregate", "a.yaml"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("1 of 40 cells are missing"), "{err}");
+    let after = results(d.path(), "a");
+    assert!(!after.contains_key(&deleted));
+    assert!(after[&changed].contains("0.125"), "{}", after[&changed]);
+    for (id, row) in &after {
+        if *id != changed {
+            assert_eq!(row, &before[id], "{id}");
+        }
+    }
+}

@@ -113,7 +113,11 @@ fn aggregate_and_report(
     report: bool,
 ) -> anyhow::Result<AggregateResult> {
     let grid = Grid::build(cfg, ds, tasks);
-    let agg = crate::aggregate::collect(&grid, &cfg.store.join("cells"));
+    let agg = crate::aggregate::collect(
+        &grid,
+        &cfg.store.join("cells"),
+        &cfg.store.join("journal/aggregate-rows.jsonl"),
+    );
     let (h5, csv) = crate::aggregate::write(&agg, &cfg.store)?;
     for (id, e) in &agg.unreadable {
         tracing::warn!("cell {id} is unreadable and counted as missing: {e}");

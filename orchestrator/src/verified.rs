@@ -8,15 +8,8 @@
 
 use rayon::prelude::*;
 use std::collections::{HashMap, HashSet};
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-
-type Stamp = (u64, i64, i64, u64);
-
-fn stamp(p: &Path) -> Option<Stamp> {
-    let m = std::fs::metadata(p).ok()?;
-    Some((m.len(), m.mtime(), m.mtime_nsec(), m.ino()))
-}
+use workers::file_hash::{Stamp, stamp};
 
 fn read_cache(path: &Path) -> HashMap<String, Stamp> {
     let text = std::fs::read_to_string(path).unwrap_or_default();

@@ -50,6 +50,7 @@ pub enum WorkerCommand {
 /// Reads the config and its dataset, and resolves the task list.
 pub fn load(config: &std::path::Path) -> anyhow::Result<(SweepConfig, Dataset, Vec<String>)> {
     let cfg = SweepConfig::load(config)?;
+    workers::file_hash::cache_in_store(&cfg.store.join("journal/file-hashes.tsv"));
     let ds = Dataset::load(&cfg.dataset).map_err(|f| {
         anyhow::anyhow!(
             "{}: dataset {} is not valid:\n{}",

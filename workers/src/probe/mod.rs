@@ -3,6 +3,7 @@
 //! features built per batch, and the metrics of each task kind.
 
 pub mod cell;
+pub mod cell_store;
 pub mod features;
 pub mod fusion;
 pub mod linear;
