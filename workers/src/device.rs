@@ -252,6 +252,11 @@ pub fn is_libtorch(d: &Device) -> bool {
     cfg!(feature = "tch") && format!("{:?}", d.as_dispatch()).starts_with("LibTorch")
 }
 
+/// Whether `d` is burn's flex (CPU) backend.
+pub fn is_flex(d: &Device) -> bool {
+    format!("{:?}", d.as_dispatch()).starts_with("Flex")
+}
+
 /// Whether `d` is a GPU (a LibTorch CUDA device).
 pub fn is_gpu(d: &Device) -> bool {
     format!("{:?}", d.as_dispatch()).contains("Cuda")

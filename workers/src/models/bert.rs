@@ -13,7 +13,7 @@
 //! are ignored.
 
 use super::encoder::{
-    Activation, Block, Encoder, FeedForward, Loader, NormPlace, Positions, Qkv, alibi_slopes,
+    Activation, Block, Encoder, FeedForward, Loader, NormPlace, Positions, alibi_slopes,
 };
 use super::weights::Weights;
 use burn::tensor::Device;
@@ -168,13 +168,15 @@ pub fn load(
         let p = format!("encoder.layer.{l}");
         let attn = format!("{p}.attention");
         let qkv = if variant == Variant::Mosaic {
-            Qkv::Fused(w.lin(&format!("{attn}.self.Wqkv"), h, 3 * h, true)?)
+            w.lin(&format!("{attn}.self.Wqkv"), h, 3 * h, true)?
         } else {
-            Qkv::Separate {
-                q: w.lin(&format!("{attn}.self.query"), h, h, true)?,
-                k: w.lin(&format!("{attn}.self.key"), h, h, true)?,
-                v: w.lin(&format!("{attn}.self.value"), h, h, true)?,
-            }
+            w.lin_qkv(
+                &format!("{attn}.self"),
+                ["query", "key", "value"],
+                h,
+                h,
+                true,
+            )?
         };
         let o = w.lin(&format!("{attn}.output.dense"), h, h, true)?;
         blocks.push(match variant {

@@ -111,6 +111,22 @@ impl Activation {
     }
 
     fn apply(self, x: Tensor<3>) -> Tensor<3> {
+        let host = match self {
+            Activation::Gelu => Some(super::elementwise::Kernel::Gelu),
+            Activation::GeluTanh => Some(super::elementwise::Kernel::GeluTanh),
+            Activation::Silu => Some(super::elementwise::Kernel::Silu),
+            Activation::Relu => None,
+        };
+        // flex: on the host, vectorized (flex calls libm per element).
+        if let Some(k) = host
+            && crate::device::is_flex(&x.device())
+            && x.dtype() == burn::tensor::DType::F32
+        {
+            let (dev, shape) = (x.device(), x.dims());
+            let mut v = x.into_data().try_into_vec::<f32>().expect("f32");
+            super::elementwise::activate(&mut v, k);
+            return Tensor::from_data(TensorData::new(v, shape), &dev);
+        }
         match self {
             Activation::Gelu => gelu(x),
             Activation::GeluTanh => {
@@ -226,18 +242,6 @@ pub fn alibi_slopes(n: usize) -> Vec<f32> {
     slopes(n.max(1)).into_iter().map(|s| s as f32).collect()
 }
 
-/// Query, key and value projections.
-#[allow(clippy::large_enum_variant)] // one per block: its size does not matter
-pub enum Qkv {
-    Separate {
-        q: Lin,
-        k: Lin,
-        v: Lin,
-    },
-    /// One `[h, 3h]` projection, columns q | k | v (MosaicBERT's `Wqkv`).
-    Fused(Lin),
-}
-
 /// Where a block normalizes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NormPlace {
@@ -250,7 +254,10 @@ pub enum NormPlace {
 /// One encoder block.
 pub struct Block {
     pub attn_norm: Norm,
-    pub qkv: Qkv,
+    /// Query, key and value projections as one `[h, 3·inner]` layer, columns
+    /// q | k | v (MosaicBERT's `Wqkv`; the others' three are joined at load):
+    /// one GEMM per block instead of three.
+    pub qkv: Lin,
     /// LayerNorms of the queries and keys (over all heads, before the
     /// rotation; ESM C).
     pub qk_norm: Option<(Norm, Norm)>,
@@ -316,14 +323,7 @@ impl Encoder {
         for b in &mut self.blocks {
             b.attn_norm.cast(d);
             b.ffn_norm.cast(d);
-            match &mut b.qkv {
-                Qkv::Separate { q, k, v } => {
-                    q.cast(d);
-                    k.cast(d);
-                    v.cast(d);
-                }
-                Qkv::Fused(w) => w.cast(d),
-            }
+            b.qkv.cast(d);
             if let Some((qn, kn)) = &mut b.qk_norm {
                 qn.cast(d);
                 kn.cast(d);
@@ -391,24 +391,37 @@ impl Encoder {
             self.dtype,
         );
         x = x * scalet.unsqueeze_dim::<3>(2);
-        let (padt, bias) = self.attention_masks(&mask, b, l);
+        // flex: attention on the host (models::attention); other backends
+        // (LibTorch, or a half-precision forward): burn's fused attention.
+        let host = crate::device::is_flex(dev) && self.dtype.is_none();
+        let lens: Vec<usize> = rows.iter().map(|r| r.len().min(l)).collect();
+        let shape = super::attention::Shape {
+            batch: b,
+            len: l,
+            heads: nh,
+            head_dim: hd,
+        };
+        let host_bias = if host { self.position_bias(l) } else { None };
+        let (padt, bias) = if host {
+            (None, None)
+        } else {
+            self.attention_masks(&mask, b, l)
+        };
         let bias = bias.map(|t| as_dtype(t, self.dtype));
-        let (cos, sin) = match self.positions {
-            Positions::Rotary => {
-                let (c, s) = rotary_tables(l, hd);
-                (
-                    Some(as_dtype(
-                        Tensor::<2>::from_data(TensorData::new(c, [l, hd]), dev)
-                            .reshape([1, 1, l, hd]),
-                        self.dtype,
-                    )),
-                    Some(as_dtype(
-                        Tensor::<2>::from_data(TensorData::new(s, [l, hd]), dev)
-                            .reshape([1, 1, l, hd]),
-                        self.dtype,
-                    )),
-                )
-            }
+        let rotary = matches!(self.positions, Positions::Rotary).then(|| rotary_tables(l, hd));
+        let (cos, sin) = match (&rotary, host) {
+            (Some((c, s)), false) => (
+                Some(as_dtype(
+                    Tensor::<2>::from_data(TensorData::new(c.clone(), [l, hd]), dev)
+                        .reshape([1, 1, l, hd]),
+                    self.dtype,
+                )),
+                Some(as_dtype(
+                    Tensor::<2>::from_data(TensorData::new(s.clone(), [l, hd]), dev)
+                        .reshape([1, 1, l, hd]),
+                    self.dtype,
+                )),
+            ),
             _ => (None, None),
         };
         let rotate = |t: Tensor<4>| -> Tensor<4> {
@@ -430,38 +443,64 @@ impl Encoder {
             } else {
                 x.clone()
             };
-            let (q, k, v) = match &blk.qkv {
-                Qkv::Separate { q, k, v } => (q.fwd(hn.clone()), k.fwd(hn.clone()), v.fwd(hn)),
-                Qkv::Fused(w) => {
-                    let y = w.fwd(hn);
-                    (
-                        y.clone().narrow(2, 0, inner),
-                        y.clone().narrow(2, inner, inner),
+            let y = blk.qkv.fwd(hn);
+            let y = match &blk.qk_norm {
+                Some((qn, kn)) => Tensor::cat(
+                    vec![
+                        qn.fwd(y.clone().narrow(2, 0, inner)),
+                        kn.fwd(y.clone().narrow(2, inner, inner)),
                         y.narrow(2, 2 * inner, inner),
-                    )
+                    ],
+                    2,
+                ),
+                None => y,
+            };
+            let ctx = if host {
+                let mut qkv = y.into_data().try_into_vec::<f32>().expect("f32");
+                if let Some((c, sn)) = &rotary {
+                    for part in [0, inner] {
+                        super::attention::rotate(&mut qkv, part, 3 * inner, shape, c, sn);
+                    }
                 }
+                let at = |offset| super::attention::Rows {
+                    data: &qkv,
+                    offset,
+                    stride: 3 * inner,
+                };
+                let out = super::attention::attend(
+                    at(0),
+                    at(inner),
+                    at(2 * inner),
+                    shape,
+                    &lens,
+                    self.attn_scale as f32,
+                    host_bias.as_deref(),
+                );
+                Tensor::<3>::from_data(TensorData::new(out, [b, l, inner]), dev)
+            } else {
+                let (q, k, v) = (
+                    y.clone().narrow(2, 0, inner),
+                    y.clone().narrow(2, inner, inner),
+                    y.narrow(2, 2 * inner, inner),
+                );
+                // Queries scaled before the rotation, as ESM does (the same
+                // product for the other families).
+                let q = rotate(split(q).mul_scalar(self.attn_scale));
+                let k = rotate(split(k));
+                attention(
+                    q,
+                    k,
+                    split(v),
+                    padt.clone(),
+                    bias.clone(),
+                    AttentionModuleOptions {
+                        scale: Some(1.0),
+                        ..Default::default()
+                    },
+                )
+                .swap_dims(1, 2)
+                .reshape([b, l, inner])
             };
-            let (q, k) = match &blk.qk_norm {
-                Some((qn, kn)) => (qn.fwd(q), kn.fwd(k)),
-                None => (q, k),
-            };
-            // Queries scaled before the rotation, as ESM does (the same
-            // product for the other families).
-            let q = rotate(split(q).mul_scalar(self.attn_scale));
-            let k = rotate(split(k));
-            let ctx = attention(
-                q,
-                k,
-                split(v),
-                padt.clone(),
-                bias.clone(),
-                AttentionModuleOptions {
-                    scale: Some(1.0),
-                    ..Default::default()
-                },
-            )
-            .swap_dims(1, 2)
-            .reshape([b, l, inner]);
             let rs = self.residual_scale;
             let branch = |t: Tensor<3>| if rs == 1.0 { t } else { t.div_scalar(rs) };
             let mut a = branch(blk.o.fwd(ctx)) + x;
@@ -492,18 +531,9 @@ impl Encoder {
         (x.into_data().try_to_vec::<f32>().expect("f32"), l)
     }
 
-    /// The padding mask (`true` = key not attended; one [l, l] block per
-    /// sequence, shared by the heads) or, with a position bias (ALiBi, T5),
-    /// the bias with the padding folded in as −∞-like values: the fused
-    /// kernels (flex's own, LibTorch's scaled_dot_product_attention) take
-    /// the mask, and every backend takes a bias without one.
-    fn attention_masks(
-        &self,
-        mask: &[bool],
-        b: usize,
-        l: usize,
-    ) -> (Option<Tensor<4, Bool>>, Option<Tensor<4>>) {
-        let dev = &self.device;
+    /// The per-head additive position bias `[heads, l, l]` (ALiBi, T5's
+    /// buckets), without padding; `None` for the other position schemes.
+    fn position_bias(&self, l: usize) -> Option<Vec<f32>> {
         let nh = self.heads;
         let per_head = |f: &dyn Fn(usize, i64) -> f32| -> Vec<f32> {
             let mut v = vec![0f32; nh * l * l];
@@ -516,7 +546,7 @@ impl Encoder {
             }
             v
         };
-        let position_bias = match &self.positions {
+        match &self.positions {
             Positions::Alibi(slopes) => Some(per_head(&|hh, rel| -slopes[hh] * rel.abs() as f32)),
             Positions::Relative {
                 table,
@@ -531,7 +561,23 @@ impl Encoder {
                 }))
             }
             _ => None,
-        };
+        }
+    }
+
+    /// The padding mask (`true` = key not attended; one [l, l] block per
+    /// sequence, shared by the heads) or, with a position bias (ALiBi, T5),
+    /// the bias with the padding folded in as −∞-like values: the fused
+    /// kernels (flex's own, LibTorch's scaled_dot_product_attention) take
+    /// the mask, and every backend takes a bias without one.
+    fn attention_masks(
+        &self,
+        mask: &[bool],
+        b: usize,
+        l: usize,
+    ) -> (Option<Tensor<4, Bool>>, Option<Tensor<4>>) {
+        let dev = &self.device;
+        let nh = self.heads;
+        let position_bias = self.position_bias(l);
         if let Some(alibi) = position_bias {
             let mut keys = vec![0f32; b * l];
             for (k, m) in mask.iter().enumerate() {
@@ -681,6 +727,30 @@ impl<'a> Loader<'a> {
         Ok(Lin {
             w: Tensor::cat(vec![wa, wb], 0).transpose(),
             b: None,
+        })
+    }
+
+    /// Query, key and value layers `{p}.{names[i]}` joined into one
+    /// `[din, 3·dout]` layer (columns q | k | v), loaded (and hashed) in
+    /// that order.
+    pub fn lin_qkv(
+        &self,
+        p: &str,
+        names: [&str; 3],
+        din: usize,
+        dout: usize,
+        bias: bool,
+    ) -> Result<Lin, String> {
+        let mut ws = Vec::new();
+        let mut bs = Vec::new();
+        for n in names {
+            let l = self.lin(&format!("{p}.{n}"), din, dout, bias)?;
+            ws.push(l.w);
+            bs.extend(l.b);
+        }
+        Ok(Lin {
+            w: Tensor::cat(ws, 1),
+            b: bias.then(|| Tensor::cat(bs, 0)),
         })
     }
 

@@ -15,7 +15,7 @@
 //! A configuration of the shared [`Encoder`]; pooling and windows are the
 //! native embedder's (`super::native`).
 
-use super::encoder::{Activation, Block, Encoder, FeedForward, Loader, NormPlace, Positions, Qkv};
+use super::encoder::{Activation, Block, Encoder, FeedForward, Loader, NormPlace, Positions};
 use super::weights::Weights;
 use burn::tensor::Device;
 use serde::Deserialize;
@@ -135,11 +135,13 @@ pub fn load(
         blocks.push(Block {
             attn_norm: w.norm(&format!("{p}.attention.LayerNorm"), h, eps)?,
             qk_norm: None,
-            qkv: Qkv::Separate {
-                q: w.lin(&format!("{p}.attention.self.query"), h, h, true)?,
-                k: w.lin(&format!("{p}.attention.self.key"), h, h, true)?,
-                v: w.lin(&format!("{p}.attention.self.value"), h, h, true)?,
-            },
+            qkv: w.lin_qkv(
+                &format!("{p}.attention.self"),
+                ["query", "key", "value"],
+                h,
+                h,
+                true,
+            )?,
             o: w.lin(&format!("{p}.attention.output.dense"), h, h, true)?,
             ffn_norm: w.norm(&format!("{p}.LayerNorm"), h, eps)?,
             inter: w.lin(

@@ -18,7 +18,7 @@
 //! (600M: 1152, 18, 36). Without a `vocab.txt` the tokenizer is ESM C's own
 //! 33-token sequence vocabulary ([`VOCAB`]).
 
-use super::encoder::{Activation, Block, Encoder, FeedForward, Loader, NormPlace, Positions, Qkv};
+use super::encoder::{Activation, Block, Encoder, FeedForward, Loader, NormPlace, Positions};
 use super::weights::Weights;
 use burn::tensor::Device;
 use serde::Deserialize;
@@ -101,7 +101,7 @@ pub fn load(
         let p = format!("transformer.blocks.{l}");
         blocks.push(Block {
             attn_norm: w.norm(&format!("{p}.attn.layernorm_qkv.0"), h, eps)?,
-            qkv: Qkv::Fused(w.lin(&format!("{p}.attn.layernorm_qkv.1"), h, 3 * h, false)?),
+            qkv: w.lin(&format!("{p}.attn.layernorm_qkv.1"), h, 3 * h, false)?,
             qk_norm: Some((
                 w.norm_no_bias(&format!("{p}.attn.q_ln"), h, eps)?,
                 w.norm_no_bias(&format!("{p}.attn.k_ln"), h, eps)?,

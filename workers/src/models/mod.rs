@@ -3,7 +3,9 @@
 //! Face folder ([`weights`], [`hf_tokenizer`], [`hub`]), run by the native
 //! embedder ([`native`]).
 
+pub mod attention;
 pub mod bert;
+pub mod elementwise;
 pub mod encoder;
 pub mod esm;
 pub mod esmc;

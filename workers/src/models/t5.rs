@@ -17,7 +17,7 @@
 //! Only `encoder.*` and the shared embedding are read: a full
 //! `T5ForConditionalGeneration` checkpoint loads with its decoder ignored.
 
-use super::encoder::{Activation, Block, Encoder, FeedForward, Loader, NormPlace, Positions, Qkv};
+use super::encoder::{Activation, Block, Encoder, FeedForward, Loader, NormPlace, Positions};
 use super::weights::Weights;
 use burn::tensor::Device;
 use serde::Deserialize;
@@ -138,11 +138,7 @@ pub fn load(
         let f = format!("{p}.1.DenseReluDense");
         blocks.push(Block {
             attn_norm: w.rms_norm(&format!("{p}.0.layer_norm"), h, eps)?,
-            qkv: Qkv::Separate {
-                q: w.lin(&format!("{a}.q"), h, inner, false)?,
-                k: w.lin(&format!("{a}.k"), h, inner, false)?,
-                v: w.lin(&format!("{a}.v"), h, inner, false)?,
-            },
+            qkv: w.lin_qkv(&a, ["q", "k", "v"], h, inner, false)?,
             qk_norm: None,
             o: w.lin(&format!("{a}.o"), inner, h, false)?,
             ffn_norm: w.rms_norm(&format!("{p}.1.layer_norm"), h, eps)?,
