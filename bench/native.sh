@@ -10,6 +10,8 @@
 #                  be 2.9.0, e.g. the .venv-tch of scripts/tch-check.sh plus
 #                  `pip install transformers`); default: flex.
 #   DEVICE=cuda    both sides on the GPU (needs FEATURES=tch).
+#   LONG=N         esm: the length of the one long protein timed after the
+#                  set (default 35000, titin's; LONG= skips it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 py=${PYTHON:-python3}
@@ -25,7 +27,10 @@ if [ "$features" = tch ]; then
 fi
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 $py "bench/${family}_reference.py" make "$work/model" "$work/prot.fa" "$n"
-ours=$(GP_DEVICE=$device cargo bench -q --locked -p workers --features "$features" --bench native -- "$work/model" "$work/prot.fa" 2>/dev/null)
+# ESM: also one titin-length protein (35,000 residues, windowed), with the
+# process's peak memory; LONG=N changes the length, LONG= skips it.
+long=${LONG-35000}; [ "$family" = esm ] || long=${LONG:-}
+ours=$(GP_LONG=$long GP_DEVICE=$device cargo bench -q --locked -p workers --features "$features" --bench native -- "$work/model" "$work/prot.fa" 2>/dev/null)
 echo "$ours" | grep -v '^RESULT'
 ref=$($py "bench/${family}_reference.py" time "$work/model" "$work/prot.fa" "$threads" "$device")
 echo "$ref" | grep -v '^REF'

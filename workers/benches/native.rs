@@ -60,5 +60,41 @@ fn main() {
         inputs.len(),
         tokens as f64 / secs
     );
+    // GP_LONG=N: one protein of N residues (titin: ~35,000), windowed as the
+    // model requires; prints its time and the process's peak memory.
+    if let Some(n) = std::env::var("GP_LONG")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        let aa = b"ACDEFGHIKLMNPQRSTVWY";
+        let long: Vec<u8> = (0..n).map(|i| aa[(i * 7 + i / 3) % aa.len()]).collect();
+        let t0 = Instant::now();
+        let out = embed_all(
+            &e,
+            &[SeqInput {
+                id: "long",
+                dna: &long,
+                protein: &long,
+            }],
+            &mut |_| {},
+        )
+        .unwrap();
+        assert!(out.iter().all(|v| v.is_finite()));
+        println!(
+            "burn, one {n}-residue protein (windowed): {:.2} s; peak RSS of the process {} MB",
+            t0.elapsed().as_secs_f64(),
+            peak_rss_kb() / 1024
+        );
+    }
     println!("RESULT {{\"seconds\": {secs}, \"tokens\": {tokens}}}");
+}
+
+/// VmHWM of /proc/self/status (0 where there is none).
+fn peak_rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
 }
