@@ -258,19 +258,10 @@ pub fn write(agg: &Aggregate, store: &Path) -> anyhow::Result<(PathBuf, PathBuf)
             })
             .collect();
         f.new_dataset_builder().with_data(&miss).create("missing")?;
-        f.new_attr::<i64>()
-            .shape(())
-            .create("n_cells")?
-            .write_scalar(&(r.len() as i64))?;
-        f.new_attr::<i64>()
-            .shape(())
-            .create("n_missing")?
-            .write_scalar(&(agg.missing.len() as i64))?;
-        let tv = VarLenUnicode::from_str(workers::TOOL_VERSION).unwrap_or_default();
-        f.new_attr::<VarLenUnicode>()
-            .shape(())
-            .create("tool_version")?
-            .write_scalar(&tv)?;
+        use workers::h5attr;
+        h5attr::write_int(&f, "n_cells", r.len() as i64, &h5)?;
+        h5attr::write_int(&f, "n_missing", agg.missing.len() as i64, &h5)?;
+        h5attr::write_str(&f, "tool_version", workers::TOOL_VERSION, &h5)?;
         drop(g);
         workers::store::finish_h5(f, tmp.path(), &h5)?;
     }

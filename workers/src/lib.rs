@@ -11,6 +11,7 @@ pub mod device;
 pub mod distributed;
 pub mod embed;
 pub mod file_hash;
+pub mod h5attr;
 pub mod models;
 pub mod probe;
 pub mod store;

@@ -6,6 +6,7 @@
 //! `tool_version`, `created` (strings), `dim` and `format_version` (integers).
 
 use crate::atomic::AtomicPath;
+use crate::h5attr::{self, h5err};
 use hdf5::types::VarLenUnicode;
 use ndarray::{Array2, Axis};
 use std::collections::HashMap;
@@ -104,52 +105,6 @@ pub fn finish_h5(f: hdf5::File, written: &Path, dest: &Path) -> Result<(), Store
     std::fs::File::open(written)
         .and_then(|f| f.sync_all())
         .map_err(io)
-}
-
-fn h5err(path: &Path) -> impl FnOnce(hdf5::Error) -> StoreError + '_ {
-    move |source| StoreError::Hdf5 {
-        path: path.to_path_buf(),
-        source,
-    }
-}
-
-fn write_str_attr(
-    loc: &hdf5::Location,
-    name: &str,
-    v: &str,
-    path: &Path,
-) -> Result<(), StoreError> {
-    let s = VarLenUnicode::from_str(v).map_err(|e| StoreError::Invalid {
-        path: path.to_path_buf(),
-        msg: format!("attribute {name}: {e}"),
-    })?;
-    loc.new_attr::<VarLenUnicode>()
-        .shape(())
-        .create(name)
-        .and_then(|a| a.write_scalar(&s))
-        .map_err(h5err(path))
-}
-
-fn write_int_attr(loc: &hdf5::Location, name: &str, v: i64, path: &Path) -> Result<(), StoreError> {
-    loc.new_attr::<i64>()
-        .shape(())
-        .create(name)
-        .and_then(|a| a.write_scalar(&v))
-        .map_err(h5err(path))
-}
-
-fn read_str_attr(loc: &hdf5::Location, name: &str, path: &Path) -> Result<String, StoreError> {
-    let v: VarLenUnicode = loc
-        .attr(name)
-        .and_then(|a| a.read_scalar())
-        .map_err(h5err(path))?;
-    Ok(v.as_str().to_string())
-}
-
-fn read_int_attr(loc: &hdf5::Location, name: &str, path: &Path) -> Result<i64, StoreError> {
-    loc.attr(name)
-        .and_then(|a| a.read_scalar())
-        .map_err(h5err(path))
 }
 
 /// Seconds since the Unix epoch as an RFC 3339 UTC timestamp.
@@ -271,10 +226,10 @@ impl Embeddings {
                     },
                 ),
             ] {
-                write_str_attr(&f, k, v, dest)?;
+                h5attr::write_str(&f, k, v, dest)?;
             }
-            write_int_attr(&f, "dim", d as i64, dest)?;
-            write_int_attr(&f, "format_version", STORE_FORMAT_VERSION, dest)?;
+            h5attr::write_int(&f, "dim", d as i64, dest)?;
+            h5attr::write_int(&f, "format_version", STORE_FORMAT_VERSION, dest)?;
             drop(ds);
             finish_h5(f, p, dest)?;
         }
@@ -296,7 +251,7 @@ impl Embeddings {
             .dataset("emb")
             .and_then(|d| d.read_2d())
             .map_err(h5err(path))?;
-        let dim = read_int_attr(&f, "dim", path)?;
+        let dim = h5attr::read_int(&f, "dim", path)?;
         if dim as usize != emb.ncols() {
             return Err(StoreError::Invalid {
                 path: path.to_path_buf(),
@@ -317,13 +272,13 @@ impl Embeddings {
 /// The string attributes of an embedding store.
 fn read_meta_attrs(f: &hdf5::File, path: &Path) -> Result<EmbeddingMeta, StoreError> {
     Ok(EmbeddingMeta {
-        model: read_str_attr(f, "model", path)?,
-        modality: read_str_attr(f, "modality", path)?,
-        pooling: read_str_attr(f, "pooling", path)?,
-        weights_hash: read_str_attr(f, "weights_hash", path)?,
-        config_hash: read_str_attr(f, "config_hash", path)?,
-        created: read_str_attr(f, "created", path)?,
-        tool_version: read_str_attr(f, "tool_version", path)?,
+        model: h5attr::read_str(f, "model", path)?,
+        modality: h5attr::read_str(f, "modality", path)?,
+        pooling: h5attr::read_str(f, "pooling", path)?,
+        weights_hash: h5attr::read_str(f, "weights_hash", path)?,
+        config_hash: h5attr::read_str(f, "config_hash", path)?,
+        created: h5attr::read_str(f, "created", path)?,
+        tool_version: h5attr::read_str(f, "tool_version", path)?,
     })
 }
 
@@ -335,7 +290,7 @@ pub fn read_meta(path: &Path) -> Result<(EmbeddingMeta, Vec<String>, usize), Sto
         .dataset("ids")
         .and_then(|d| d.read_raw())
         .map_err(h5err(path))?;
-    let dim = read_int_attr(&f, "dim", path)? as usize;
+    let dim = h5attr::read_int(&f, "dim", path)? as usize;
     let meta = read_meta_attrs(&f, path)?;
     Ok((
         meta,

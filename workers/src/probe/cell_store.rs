@@ -7,6 +7,7 @@ use super::linear::FitInfo;
 use super::train::CurvePoint;
 use crate::atomic::AtomicPath;
 use crate::dataset::{Scope, TaskKind};
+use crate::h5attr::{self, h5err};
 use crate::store::StoreError;
 use hdf5::types::VarLenUnicode;
 use ndarray::Array2;
@@ -18,13 +19,6 @@ pub const CELL_FORMAT_VERSION: i64 = 2;
 
 /// ids, labels, predictions of one split.
 type SplitArrays = (Vec<String>, Array2<f32>, Array2<f32>);
-fn h5e(path: &Path) -> impl Fn(hdf5::Error) -> StoreError + '_ {
-    move |source| StoreError::Hdf5 {
-        path: path.to_path_buf(),
-        source,
-    }
-}
-
 fn vlu(s: &str) -> VarLenUnicode {
     VarLenUnicode::from_str(s).unwrap_or_default()
 }
@@ -37,29 +31,12 @@ impl CellResult {
             source,
         })?;
         {
-            let e = h5e(dest);
+            let e = h5err(dest);
             let f = hdf5::File::create(tmp.path()).map_err(&e)?;
-            let sattr = |loc: &hdf5::Location, k: &str, v: &str| -> Result<(), StoreError> {
-                loc.new_attr::<VarLenUnicode>()
-                    .shape(())
-                    .create(k)
-                    .and_then(|a| a.write_scalar(&vlu(v)))
-                    .map_err(&e)
-            };
-            let iattr = |loc: &hdf5::Location, k: &str, v: i64| -> Result<(), StoreError> {
-                loc.new_attr::<i64>()
-                    .shape(())
-                    .create(k)
-                    .and_then(|a| a.write_scalar(&v))
-                    .map_err(&e)
-            };
-            let fattr = |loc: &hdf5::Location, k: &str, v: f64| -> Result<(), StoreError> {
-                loc.new_attr::<f64>()
-                    .shape(())
-                    .create(k)
-                    .and_then(|a| a.write_scalar(&v))
-                    .map_err(&e)
-            };
+            let sattr = |loc: &hdf5::Location, k: &str, v: &str| h5attr::write_str(loc, k, v, dest);
+            let iattr = |loc: &hdf5::Location, k: &str, v: i64| h5attr::write_int(loc, k, v, dest);
+            let fattr =
+                |loc: &hdf5::Location, k: &str, v: f64| h5attr::write_float(loc, k, v, dest);
             let kind = format!("{:?}", self.kind).to_lowercase();
             let scope = format!("{:?}", self.scope).to_lowercase();
             for (k, v) in [
@@ -181,18 +158,12 @@ impl CellResult {
 
     /// Reads a cell store.
     pub fn read(path: &Path) -> Result<CellResult, StoreError> {
-        let e = h5e(path);
+        let e = h5err(path);
         let f = hdf5::File::open(path).map_err(&e)?;
         let (sum, test_labels) = summary_of(&f, path)?;
-        let s = |k: &str| str_attr(&f, k).map_err(&e);
-        let i = |k: &str| -> Result<i64, StoreError> {
-            f.attr(k).and_then(|a| a.read_scalar::<i64>()).map_err(&e)
-        };
-        let fl = |k: &str| -> f64 {
-            f.attr(k)
-                .and_then(|a| a.read_scalar::<f64>())
-                .unwrap_or(f64::NAN)
-        };
+        let s = |k: &str| h5attr::read_str(&f, k, path);
+        let i = |k: &str| h5attr::read_int(&f, k, path);
+        let fl = |k: &str| h5attr::read_float(&f, k, path).unwrap_or(f64::NAN);
         let read_split = |split: &str| -> Result<SplitArrays, StoreError> {
             let g = f.group(split).map_err(&e)?;
             let ids: Vec<VarLenUnicode> =
@@ -246,11 +217,8 @@ impl CellResult {
             dropped_pairs: i("dropped_pairs")? as usize,
             weights: sum.weights,
             // Absent without `probe.c`.
-            probe_c: f.attr("probe_c").and_then(|a| a.read_scalar::<f64>()).ok(),
-            probe_alpha: f
-                .attr("probe_alpha")
-                .and_then(|a| a.read_scalar::<f64>())
-                .ok(),
+            probe_c: h5attr::read_float(&f, "probe_c", path).ok(),
+            probe_alpha: h5attr::read_float(&f, "probe_alpha", path).ok(),
             // Absent for late fusion.
             fit: s("solver").ok().map(|solver| FitInfo {
                 solver,
@@ -300,7 +268,7 @@ impl CellSummary {
     /// Reads the summary of cell `id`'s store; a store that holds another
     /// cell (copied or renamed) is an error, as for [`CellResult::read_as`].
     pub fn read_as(path: &Path, id: &str) -> Result<CellSummary, StoreError> {
-        let f = hdf5::File::open(path).map_err(h5e(path))?;
+        let f = hdf5::File::open(path).map_err(h5err(path))?;
         let (sum, _) = summary_of(&f, path)?;
         check_id(path, &sum.id, id)?;
         Ok(sum)
@@ -320,20 +288,12 @@ fn check_id(path: &Path, stored: &str, id: &str) -> Result<(), StoreError> {
     })
 }
 
-fn str_attr(loc: &hdf5::Location, k: &str) -> hdf5::Result<String> {
-    loc.attr(k)
-        .and_then(|a| a.read_scalar::<VarLenUnicode>())
-        .map(|v| v.as_str().to_string())
-}
-
 /// The summary of an open cell store, with its test labels (read for the
 /// positives count; [`CellResult::read`] keeps them).
 fn summary_of(f: &hdf5::File, path: &Path) -> Result<(CellSummary, Array2<f32>), StoreError> {
-    let e = h5e(path);
-    let s = |k: &str| str_attr(f, k).map_err(&e);
-    let i = |k: &str| -> Result<i64, StoreError> {
-        f.attr(k).and_then(|a| a.read_scalar::<i64>()).map_err(&e)
-    };
+    let e = h5err(path);
+    let s = |k: &str| h5attr::read_str(f, k, path);
+    let i = |k: &str| h5attr::read_int(f, k, path);
     let kind = match s("task_kind")?.as_str() {
         "binary" => TaskKind::Binary,
         "multiclass" => TaskKind::Multiclass,
@@ -387,10 +347,7 @@ fn summary_of(f: &hdf5::File, path: &Path) -> Result<(CellSummary, Array2<f32>),
         n_valid: rows("valid")?,
         n_test: rows("test")?,
         test_positives: test_positives(kind, &test_labels),
-        seconds: f
-            .attr("seconds")
-            .and_then(|a| a.read_scalar::<f64>())
-            .map_err(&e)?,
+        seconds: h5attr::read_float(f, "seconds", path)?,
         weights: f
             .dataset("fusion_weights")
             .and_then(|d| d.read_raw())
@@ -420,12 +377,8 @@ pub fn test_positives(kind: TaskKind, labels: &Array2<f32>) -> Option<i64> {
 /// The `cell_id` attribute of a cell store: what [`CellResult::read_as`]
 /// checks, without reading the arrays.
 pub fn stored_cell_id(path: &Path) -> Result<String, StoreError> {
-    let e = h5e(path);
-    let f = hdf5::File::open(path).map_err(&e)?;
-    f.attr("cell_id")
-        .and_then(|a| a.read_scalar::<VarLenUnicode>())
-        .map(|v| v.as_str().to_string())
-        .map_err(&e)
+    let f = hdf5::File::open(path).map_err(h5err(path))?;
+    h5attr::read_str(&f, "cell_id", path)
 }
 
 /// Cell stores in `dir` by id (file stem).
