@@ -11,6 +11,7 @@ pkgs=(
   munge slurm-wlm slurm-client slurmd slurmctld
   python3-venv procps
   fonts-dejavu-core                        # text in the report's PNG figures (resvg)
+  chromium                                 # tests/report.rs opens report.html headless
 )
 missing=()
 for p in "${pkgs[@]}"; do
@@ -28,11 +29,12 @@ else
   echo "install-deps: system packages present"
 fi
 
-# Python venv with h5py + numpy for the store-schema tests (h5py reads what Rust wrote).
+# Python venv for the tests that read what Rust wrote: h5py + numpy (stores),
+# pandas + pyarrow (the report's results_long.parquet).
 venv="$here/.venv"
-if ! "$venv/bin/python" -c 'import h5py, numpy' 2>/dev/null; then
-  echo "install-deps: creating $venv with h5py"
+if ! "$venv/bin/python" -c 'import h5py, numpy, pandas, pyarrow' 2>/dev/null; then
+  echo "install-deps: creating $venv with h5py, pandas, pyarrow"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check h5py numpy
+  "$venv/bin/pip" install --quiet --disable-pip-version-check h5py numpy pandas pyarrow
 fi
 echo "install-deps: done"

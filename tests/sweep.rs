@@ -238,18 +238,29 @@ fn killed_run_resumes_to_the_same_results_without_recomputing() {
     // Tasks of this small dataset are too small to rank: flagged (†), never
     // bolded, out of the leaderboard; sample sizes and provenance are listed.
     assert!(
-        md.contains("| essential † | binary | auroc |") && md.contains("95% CI"),
+        md.contains(" essential † (auroc) |") && md.contains("95% CI"),
         "{md}"
     );
     assert!(
         md.contains("too small to rank") && md.contains("## Sample sizes"),
         "{md}"
     );
-    let essential = md
+    // The scores table: one column per task; the essential column is never bold.
+    let table: Vec<&str> = md
         .lines()
-        .find(|l| l.starts_with("| essential † |"))
+        .skip_while(|l| !l.starts_with("## Scores per task"))
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .collect();
+    let col = table[0]
+        .split('|')
+        .position(|c| c.trim() == "essential † (auroc)")
         .unwrap();
-    assert!(!essential.contains("**"), "{essential}");
+    assert!(table.len() > 3);
+    for row in &table[2..] {
+        let cell = row.split('|').nth(col).unwrap();
+        assert!(!cell.contains("**") && cell.contains('±'), "{row}");
+    }
     assert!(
         md.contains("## Provenance") && md.contains(workers::TOOL_VERSION),
         "{md}"

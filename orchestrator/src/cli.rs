@@ -38,8 +38,8 @@ pub enum Command {
     Run(crate::commands::ConfigArg),
     /// Gather every cell into store/results.h5 and results.csv.
     Aggregate(crate::commands::ConfigArg),
-    /// Aggregate, then write tables and plots to store/report/.
-    Report(crate::commands::ConfigArg),
+    /// Aggregate, then write the report to store/report/ (summary.md, report.html, figures, CSV, Parquet).
+    Report(crate::commands::ReportArgs),
     /// Submit the sweep to Slurm: embed, probe, fusion arrays and an aggregate job.
     Submit(crate::commands::SubmitArgs),
     /// Per stage from the store and Slurm; a local run; failed units and their logs.
@@ -69,8 +69,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Worker(w) => crate::worker::run(w),
         Command::Plan(a) => crate::commands::plan(&a.config, json),
         Command::Run(a) => crate::commands::run(&a.config, json),
-        Command::Aggregate(a) => crate::commands::aggregate(&a.config, false, json),
-        Command::Report(a) => crate::commands::aggregate(&a.config, true, json),
+        Command::Aggregate(a) => crate::commands::aggregate(&a.config, false, false, json),
+        Command::Report(a) => crate::commands::aggregate(&a.config, true, a.force, json),
         Command::Submit(a) => crate::commands::submit(&a, json),
         Command::Status(a) => crate::commands::status(&a, json),
         Command::Resume(a) => crate::commands::resume(&a.config, json),

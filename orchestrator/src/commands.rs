@@ -18,6 +18,19 @@ pub struct ConfigArg {
     pub config: PathBuf,
 }
 
+/// `report`.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Example:\n  genoprot report configs/demo.yaml && xdg-open runs/demo/report/report.html"
+)]
+pub struct ReportArgs {
+    /// The sweep config (YAML).
+    pub config: PathBuf,
+    /// Rebuild the report even when its inputs have not changed.
+    #[arg(long)]
+    pub force: bool,
+}
+
 /// `plan`: the grid per stage, and (JSON) every unit with its state.
 #[derive(Debug, serde::Serialize)]
 pub struct PlanResult {
@@ -111,6 +124,7 @@ fn aggregate_and_report(
     ds: &workers::dataset::Dataset,
     tasks: &[String],
     report: bool,
+    force: bool,
 ) -> anyhow::Result<AggregateResult> {
     let grid = Grid::build(cfg, ds, tasks);
     let agg = crate::aggregate::collect(
@@ -130,7 +144,7 @@ fn aggregate_and_report(
         );
     }
     let report = if report {
-        Some(crate::report::write_report(cfg, ds, &agg)?.join("summary.md"))
+        Some(crate::report::write_report(cfg, ds, &agg, force)?.join("summary.md"))
     } else {
         None
     };
@@ -226,7 +240,7 @@ pub fn run(config: &Path, json: bool) -> anyhow::Result<()> {
             config.display()
         ));
     }
-    r.aggregate = Some(aggregate_and_report(&cfg, &ds, &tasks, true)?);
+    r.aggregate = Some(aggregate_and_report(&cfg, &ds, &tasks, true, false)?);
     crate::output::print(json, &r)?;
     if !s.failed.is_empty() {
         for (_, msg) in s.failed.iter().take(20) {
@@ -240,10 +254,10 @@ pub fn run(config: &Path, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn aggregate(config: &Path, report: bool, json: bool) -> anyhow::Result<()> {
+pub fn aggregate(config: &Path, report: bool, force: bool, json: bool) -> anyhow::Result<()> {
     let (cfg, ds, tasks) = load(config)?;
     crate::run::remove_dead_temps(&cfg);
-    let r = aggregate_and_report(&cfg, &ds, &tasks, report)?;
+    let r = aggregate_and_report(&cfg, &ds, &tasks, report, force)?;
     crate::output::print(json, &r)
 }
 

@@ -9,6 +9,8 @@ use plotters::prelude::*;
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use super::stats::Comparison;
+
 fn lerp(stops: &[(f64, [u8; 3])], t: f64) -> RGBColor {
     let t = t.clamp(0.0, 1.0);
     for w in stops.windows(2) {
@@ -179,6 +181,82 @@ pub fn score_heatmap_svg(
             (lo, hi),
             &|v| viridis((v - lo) / (hi - lo)),
             "score",
+        )?;
+        root.present()?;
+    }
+    workers::atomic::write_atomic(path, svg.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+/// The ensemble-gain heatmap: one row per ensemble fusion, one column per
+/// task, ensemble − best member on a diverging map with a colour bar; `*`
+/// where significant after Holm, † on tasks too small to rank.
+pub fn gain_heatmap_svg(
+    path: &Path,
+    tasks: &[String],
+    ens: &[String],
+    gains: &[&Comparison],
+    small: &BTreeSet<String>,
+) -> anyhow::Result<()> {
+    let cw = 70i32;
+    let (w, h) = (
+        220 + cw * tasks.len() as i32 + 90,
+        140 + 36 * ens.len() as i32,
+    );
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (w as u32, h as u32 + 40)).into_drawing_area();
+        root.fill(&WHITE)?;
+        root.draw(&Text::new(
+            "Ensemble gain over best member (primary metric; * = significant after Holm correction)",
+            (10, 10),
+            ("sans-serif", 16),
+        ))?;
+        let maxabs = gains.iter().map(|g| g.diff.abs()).fold(0.05f64, f64::max);
+        for (j, t) in tasks.iter().enumerate() {
+            let name = if small.contains(t) {
+                format!("{t} †")
+            } else {
+                t.clone()
+            };
+            root.draw(&Text::new(
+                name,
+                (220 + cw * j as i32 + cw / 2 - 8, 112),
+                ("sans-serif", 11)
+                    .into_font()
+                    .transform(FontTransform::Rotate270),
+            ))?;
+        }
+        for (i, e) in ens.iter().enumerate() {
+            let y = 120 + 36 * i as i32;
+            root.draw(&Text::new(e.clone(), (10, y + 12), ("sans-serif", 13)))?;
+            for (j, t) in tasks.iter().enumerate() {
+                let x = 220 + cw * j as i32;
+                let g = gains.iter().find(|g| &g.a == e && &g.task == t);
+                let color = match g {
+                    Some(g) => diverging(g.diff / maxabs),
+                    None => RGBColor(230, 230, 230),
+                };
+                root.draw(&Rectangle::new(
+                    [(x, y), (x + cw - 4, y + 30)],
+                    color.filled(),
+                ))?;
+                if let Some(g) = g {
+                    let sig = if g.verdict() != 0 { "*" } else { "" };
+                    root.draw(&Text::new(
+                        format!("{:+.3}{sig}", g.diff),
+                        (x + 6, y + 9),
+                        ("sans-serif", 12).into_font().color(&text_on(color)),
+                    ))?;
+                }
+            }
+        }
+        colour_bar(
+            &root,
+            (w - 70, 120, (36 * ens.len() as i32).clamp(60, 300)),
+            (-maxabs, maxabs),
+            &|v| diverging(v / maxabs),
+            "gain",
         )?;
         root.present()?;
     }

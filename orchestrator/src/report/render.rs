@@ -58,6 +58,42 @@ pub fn pngs(dir: &Path, svgs: &[&str]) -> anyhow::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
+/// Sortable tables: a click on a header sorts the rows by that column
+/// (numbers by value — the leading number of `0.912 ± 0.010` — else as
+/// text; a second click reverses). No network, no library. When done it
+/// marks `<html data-sortable="N">` (N tables), which the headless-browser
+/// check reads.
+const SORT_JS: &str = r#"(function () {
+  function key(td) {
+    var t = td.textContent.trim();
+    var m = t.match(/^[-+\u2212]?\d+(\.\d+)?(e[-+]?\d+)?/i);
+    return m ? parseFloat(m[0].replace('\u2212', '-')) : t.toLowerCase();
+  }
+  var tables = document.querySelectorAll('table');
+  tables.forEach(function (table) {
+    var head = table.tHead ? table.tHead.rows[0] : null;
+    var body = table.tBodies[0];
+    if (!head || !body) return;
+    Array.prototype.forEach.call(head.cells, function (th, col) {
+      th.title = 'sort by this column';
+      th.addEventListener('click', function () {
+        var asc = th.getAttribute('aria-sort') !== 'ascending';
+        Array.prototype.forEach.call(head.cells, function (o) { o.removeAttribute('aria-sort'); });
+        th.setAttribute('aria-sort', asc ? 'ascending' : 'descending');
+        var rows = Array.prototype.slice.call(body.rows);
+        rows.sort(function (a, b) {
+          var x = key(a.cells[col] || a), y = key(b.cells[col] || b);
+          if (typeof x !== typeof y) { x = String(x); y = String(y); }
+          return (x < y ? -1 : x > y ? 1 : 0) * (asc ? 1 : -1);
+        });
+        rows.forEach(function (r) { body.appendChild(r); });
+      });
+    });
+  });
+  document.documentElement.setAttribute('data-sortable', String(tables.length));
+})();
+"#;
+
 /// `report.html`: `md` rendered, each `![alt](x.svg)` replaced by the SVG itself.
 pub fn html(dir: &Path, title: &str, md: &str) -> anyhow::Result<PathBuf> {
     let mut body = String::new();
@@ -86,11 +122,13 @@ pub fn html(dir: &Path, title: &str, md: &str) -> anyhow::Result<PathBuf> {
     page.push_str(rest);
     let html = format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>\n<style>\
-         body{{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}}\
-         table{{border-collapse:collapse;margin:1em 0;font-size:13px}}\
-         th,td{{border:1px solid #ccc;padding:3px 6px;text-align:left}}th{{background:#f3f3f3}}\
+         body{{font-family:sans-serif;max-width:1400px;margin:2em auto;padding:0 1em;color:#222}}\
+         table{{border-collapse:collapse;margin:1em 0;font-size:13px;display:block;overflow-x:auto}}\
+         th,td{{border:1px solid #ccc;padding:3px 6px;text-align:left}}\
+         th{{background:#f3f3f3;cursor:pointer;user-select:none}}th[aria-sort=ascending]::after{{content:' \\25B2'}}\
+         th[aria-sort=descending]::after{{content:' \\25BC'}}\
          figure{{margin:1.5em 0;overflow-x:auto}}code{{font-size:12px}}\
-         </style></head><body>\n{page}\n</body></html>\n"
+         </style></head><body>\n{page}\n<script>\n{SORT_JS}</script>\n</body></html>\n"
     );
     let p = dir.join("report.html");
     workers::atomic::write_atomic(&p, html.as_bytes())?;

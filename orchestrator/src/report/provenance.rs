@@ -39,7 +39,7 @@ pub fn provenance_md(cfg: &SweepConfig, ds: &Dataset) -> String {
         ds.manifest.dataset_hash,
         ds.genes.len(),
         ds.tasks.len(),
-        crate::report::probe_description(&cfg.probe),
+        super::tables::probe_description(&cfg.probe),
         cfg.seeds
     );
     for m in &cfg.models {

@@ -1,0 +1,270 @@
+//! Which pairs of rows the report compares, and their bootstraps: every
+//! ensemble (per fusion) against its best member on each task, and each
+//! rankable task's top row against its runner-up (see [`super::stats`]).
+//! Bootstraps are cached by the compared cells' ids and store stamps in
+//! `journal/report-comparisons.jsonl`; only new pairs are computed (in
+//! parallel, with progress), and the cache keeps just the pairs in use.
+
+use super::leaderboard::Score;
+use super::stats::{self, Comparison, Interval, Prepared, Question, RESAMPLES};
+use crate::aggregate::Aggregate;
+use crate::config::SweepConfig;
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+use workers::probe::cell::CellResult;
+
+/// One comparison to make, before its bootstrap.
+struct Wanted<'a> {
+    question: Question,
+    a: &'a Score,
+    b: &'a Score,
+    /// Per seed with both cells: (a's cell id, b's cell id).
+    cells: Vec<(String, String)>,
+    key: String,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Cached {
+    key: String,
+    interval: Interval,
+}
+
+/// Every comparison of the report, Holm-adjusted together. `small`: tasks
+/// too small to rank (no top-vs-runner-up there).
+pub fn comparisons(
+    cfg: &SweepConfig,
+    scores: &[Score],
+    small: &BTreeSet<String>,
+    agg: &Aggregate,
+    show_progress: bool,
+) -> Vec<Comparison> {
+    let cells_dir = cfg.store.join("cells");
+    let cache_path = cfg.store.join("journal/report-comparisons.jsonl");
+    let cell_of: HashMap<(&str, &str, u64), &str> = agg
+        .rows
+        .iter()
+        .map(|r| {
+            (
+                (r.task.as_str(), r.model.as_str(), r.seed),
+                r.cell_id.as_str(),
+            )
+        })
+        .collect();
+    let score_of: HashMap<(&str, &str), &Score> = scores
+        .iter()
+        .filter(|s| s.mean.is_finite())
+        .map(|s| ((s.task.as_str(), s.model.as_str()), s))
+        .collect();
+    let tasks: Vec<&str> = scores
+        .iter()
+        .map(|s| s.task.as_str())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+
+    let mut pairs: Vec<(Question, &Score, &Score)> = Vec::new();
+    let mut tied: HashMap<String, Vec<String>> = HashMap::new();
+    for e in &cfg.ensembles {
+        for f in &e.fusion {
+            let name = format!("{}:{}", e.name, f.as_str());
+            for t in &tasks {
+                let Some(a) = score_of.get(&(*t, name.as_str())) else {
+                    continue;
+                };
+                let best = e
+                    .members
+                    .iter()
+                    .filter_map(|m| score_of.get(&(*t, m.as_str())))
+                    .max_by(|x, y| x.mean.total_cmp(&y.mean));
+                if let Some(b) = best {
+                    pairs.push((Question::EnsembleVsBestMember, a, b));
+                }
+            }
+        }
+    }
+    for t in tasks.iter().filter(|t| !small.contains(**t)) {
+        let mut rows: Vec<&&Score> = score_of
+            .iter()
+            .filter(|(k, _)| k.0 == *t)
+            .map(|(_, s)| s)
+            .collect();
+        rows.sort_by(|x, y| y.mean.total_cmp(&x.mean).then(x.model.cmp(&y.model)));
+        // Rows tied with the top (a stacking that kept its best member
+        // alone has the same predictions) are named, not tested; the
+        // runner-up is the best row below the top score.
+        let Some(top) = rows.first() else { continue };
+        if let Some(b) = rows.iter().find(|r| r.mean < top.mean) {
+            tied.insert(
+                t.to_string(),
+                rows.iter()
+                    .skip(1)
+                    .filter(|r| r.mean == top.mean)
+                    .map(|r| r.model.clone())
+                    .collect(),
+            );
+            pairs.push((Question::TopVsRunnerUp, top, b));
+        }
+    }
+
+    let wanted: Vec<Wanted> = pairs
+        .into_iter()
+        .map(|(question, a, b)| {
+            let cells: Vec<(String, String)> = cfg
+                .seeds
+                .iter()
+                .filter_map(|s| {
+                    Some((
+                        cell_of
+                            .get(&(a.task.as_str(), a.model.as_str(), *s))?
+                            .to_string(),
+                        cell_of
+                            .get(&(b.task.as_str(), b.model.as_str(), *s))?
+                            .to_string(),
+                    ))
+                })
+                .collect();
+            let stamp = |id: &str| workers::file_hash::stamp(&cells_dir.join(format!("{id}.h5")));
+            let key = serde_json::to_string(
+                &cells
+                    .iter()
+                    .map(|(x, y)| (x, stamp(x), y, stamp(y)))
+                    .collect::<Vec<_>>(),
+            )
+            .unwrap_or_default();
+            Wanted {
+                question,
+                a,
+                b,
+                cells,
+                key: format!("{RESAMPLES}|{key}"),
+            }
+        })
+        .collect();
+
+    let mut known: HashMap<String, Interval> = std::fs::read_to_string(&cache_path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Cached>(l).ok())
+        .map(|c| (c.key, c.interval))
+        .collect();
+    let todo: Vec<&Wanted> = wanted
+        .iter()
+        .filter(|w| !known.contains_key(&w.key))
+        .collect();
+    if !todo.is_empty() {
+        // Each needed cell read once (HDF5 serializes reads anyway).
+        let needed: BTreeSet<&str> = todo
+            .iter()
+            .flat_map(|w| w.cells.iter().flat_map(|(x, y)| [x.as_str(), y.as_str()]))
+            .collect();
+        let prepared: HashMap<&str, Prepared> = needed
+            .into_iter()
+            .filter_map(|id| {
+                let p = cells_dir.join(format!("{id}.h5"));
+                match CellResult::read_as(&p, id) {
+                    Ok(c) => Some((id, Prepared::new(&c))),
+                    Err(e) => {
+                        tracing::warn!("report: cell {id} left out of the comparisons: {e}");
+                        None
+                    }
+                }
+            })
+            .collect();
+        let pb = bar(todo.len() as u64, show_progress);
+        let ticker = crate::progress::ticker(&pb, "report", "comparisons", show_progress);
+        let fresh: Vec<(String, Option<Interval>)> = todo
+            .par_iter()
+            .map(|w| {
+                let pairs: Vec<(&Prepared, &Prepared)> = w
+                    .cells
+                    .iter()
+                    .filter_map(|(x, y)| {
+                        let (a, b) = (prepared.get(x.as_str())?, prepared.get(y.as_str())?);
+                        (a.test_ids == b.test_ids).then_some((a, b))
+                    })
+                    .collect();
+                let r = stats::paired_bootstrap(&pairs, RESAMPLES);
+                pb.inc(1);
+                (w.key.clone(), r)
+            })
+            .collect();
+        drop(ticker);
+        pb.finish_and_clear();
+        known.extend(fresh.into_iter().filter_map(|(k, r)| Some((k, r?))));
+        write_cache(&cache_path, &wanted, &known);
+    }
+
+    let mut out: Vec<Comparison> = wanted
+        .iter()
+        .filter_map(|w| {
+            let r = known.get(&w.key)?;
+            Some(Comparison {
+                question: w.question,
+                task: w.a.task.clone(),
+                metric: w.a.metric.clone(),
+                a: w.a.model.clone(),
+                b: w.b.model.clone(),
+                a_mean: w.a.mean,
+                b_mean: w.b.mean,
+                diff: w.a.mean - w.b.mean,
+                ci_low: r.ci_low,
+                ci_high: r.ci_high,
+                p_value: r.p_value,
+                p_holm: 1.0,
+                seeds: r.seeds,
+                tied_with: match w.question {
+                    Question::TopVsRunnerUp => tied.get(&w.a.task).cloned().unwrap_or_default(),
+                    Question::EnsembleVsBestMember => Vec::new(),
+                },
+            })
+        })
+        .collect();
+    stats::adjust(&mut out);
+    out
+}
+
+fn bar(len: u64, show: bool) -> ProgressBar {
+    let pb = if show {
+        ProgressBar::new(len)
+    } else {
+        ProgressBar::with_draw_target(Some(len), indicatif::ProgressDrawTarget::hidden())
+    };
+    pb.set_style(
+        ProgressStyle::with_template("{prefix:>8} [{bar:30}] {pos}/{len} comparisons eta {eta}")
+            .expect("template")
+            .progress_chars("=> "),
+    );
+    pb.set_prefix("report");
+    pb
+}
+
+/// Keeps the intervals of the comparisons in use; a store that cannot be
+/// written just goes without the cache.
+fn write_cache(path: &Path, wanted: &[Wanted], known: &HashMap<String, Interval>) {
+    let mut text = String::new();
+    let mut seen = BTreeSet::new();
+    for w in wanted {
+        if let Some(r) = known.get(&w.key)
+            && seen.insert(&w.key)
+            && let Ok(l) = serde_json::to_string(&Cached {
+                key: w.key.clone(),
+                interval: *r,
+            })
+        {
+            text.push_str(&l);
+            text.push('\n');
+        }
+    }
+    let written = path
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|_| workers::atomic::write_atomic(path, text.as_bytes()));
+    if let Err(e) = written {
+        tracing::debug!(
+            "not caching the report's comparisons in {}: {e}",
+            path.display()
+        );
+    }
+}

@@ -1,0 +1,360 @@
+//! The report's statistics: paired bootstrap comparisons of two rows of the
+//! leaderboard on one task, with Holm's correction over the whole family.
+//!
+//! Two questions are asked, per task: does each ensemble (per fusion) beat
+//! its best member, and is the top row better than the runner-up? For each,
+//! the two rows' test predictions of the same seed are on the same genes
+//! (pairs): splits depend only on the dataset, the task and the seed. A
+//! replicate draws the test genes with replacement **within each seed**,
+//! computes both rows' primary metric on that draw and averages the
+//! differences over seeds; 1000 replicates (fixed RNG seed) give the 95%
+//! percentile interval of the seed-averaged difference and a two-sided z test
+//! (replicate mean / replicate standard deviation). Holm's step-down
+//! correction runs over every comparison of the report at once.
+//!
+//! The replicate metrics are O(n) per draw: each prediction column is sorted
+//! once and a draw is a count per test row ([`auroc_counted`],
+//! [`spearman_counted`]). Results are cached by the compared cells' ids and
+//! store stamps (`journal/report-comparisons.jsonl`), so a report over the
+//! same cells does not bootstrap again.
+
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+use workers::dataset::TaskKind;
+use workers::probe::cell::CellResult;
+use workers::probe::metrics::{auroc_counted, score_order, spearman_counted};
+
+/// The significance level (after Holm).
+pub const ALPHA: f64 = 0.05;
+/// Bootstrap replicates per comparison.
+pub const RESAMPLES: usize = 1000;
+/// The bootstrap's RNG seed (every comparison starts from it).
+const RNG_SEED: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// Mean and sample standard deviation.
+pub fn mean_std(v: &[f64]) -> (f64, f64) {
+    let n = v.len() as f64;
+    let m = v.iter().sum::<f64>() / n;
+    let s = if v.len() > 1 {
+        (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+    } else {
+        0.0
+    };
+    (m, s)
+}
+
+/// Which question a comparison answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Question {
+    /// `a` is an ensemble (one fusion), `b` its best member on the task.
+    EnsembleVsBestMember,
+    /// `a` is the task's top row, `b` the runner-up.
+    TopVsRunnerUp,
+}
+
+impl Question {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Question::EnsembleVsBestMember => "ensemble-vs-best-member",
+            Question::TopVsRunnerUp => "top-vs-runner-up",
+        }
+    }
+}
+
+/// The bootstrap's answer for one pair of rows.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Interval {
+    pub ci_low: f64,
+    pub ci_high: f64,
+    /// Two-sided p of "no difference" (bootstrap z statistic).
+    pub p_value: f64,
+    /// Seeds where both rows had test predictions on the same genes.
+    pub seeds: usize,
+}
+
+/// One paired comparison on one task.
+#[derive(Debug, Clone, Serialize)]
+pub struct Comparison {
+    pub question: Question,
+    pub task: String,
+    pub metric: String,
+    /// The ensemble, or the top row.
+    pub a: String,
+    /// The ensemble's best member, or the runner-up.
+    pub b: String,
+    /// Mean over seeds of each row's primary metric.
+    pub a_mean: f64,
+    pub b_mean: f64,
+    /// `a_mean − b_mean`.
+    pub diff: f64,
+    pub ci_low: f64,
+    pub ci_high: f64,
+    pub p_value: f64,
+    /// Holm-adjusted p over every comparison of the report.
+    pub p_holm: f64,
+    pub seeds: usize,
+    /// Top vs runner-up: rows with exactly the top's score (not tested).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tied_with: Vec<String>,
+}
+
+impl Comparison {
+    /// `1`: `a` is better, `-1`: worse, `0`: no significant difference
+    /// (Holm-adjusted p ≥ α or the 95% CI includes 0).
+    pub fn verdict(&self) -> i8 {
+        if self.p_holm < ALPHA && self.diff > 0.0 && self.ci_low > 0.0 {
+            1
+        } else if self.p_holm < ALPHA && self.diff < 0.0 && self.ci_high < 0.0 {
+            -1
+        } else {
+            0
+        }
+    }
+}
+
+/// erfc(x), |relative error| < 1.2e-7 (Numerical Recipes' Chebyshev fit).
+pub fn erfc(x: f64) -> f64 {
+    let z = x.abs();
+    let t = 1.0 / (1.0 + 0.5 * z);
+    let r = t
+        * (-z * z - 1.26551223
+            + t * (1.00002368
+                + t * (0.37409196
+                    + t * (0.09678418
+                        + t * (-0.18628806
+                            + t * (0.27886807
+                                + t * (-1.13520398
+                                    + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))))
+            .exp();
+    if x >= 0.0 { r } else { 2.0 - r }
+}
+
+/// Two-sided p of a bootstrap z statistic; 1 when the differences do not vary.
+pub fn bootstrap_p(diffs: &[f64]) -> f64 {
+    let n = diffs.len() as f64;
+    if n < 2.0 {
+        return 1.0;
+    }
+    let m = diffs.iter().sum::<f64>() / n;
+    let sd = (diffs.iter().map(|d| (d - m).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+    if sd.is_nan() || sd <= 1e-12 {
+        return if m.abs() > 1e-12 { 0.0 } else { 1.0 };
+    }
+    erfc((m / sd).abs() / std::f64::consts::SQRT_2).min(1.0)
+}
+
+/// Holm's step-down adjustment of `p` (same order out).
+pub fn holm(p: &[f64]) -> Vec<f64> {
+    let m = p.len();
+    let mut order: Vec<usize> = (0..m).collect();
+    order.sort_by(|a, b| p[*a].total_cmp(&p[*b]));
+    let mut out = vec![1.0; m];
+    let mut running: f64 = 0.0;
+    for (rank, i) in order.iter().enumerate() {
+        running = running.max(((m - rank) as f64 * p[*i]).min(1.0));
+        out[*i] = running;
+    }
+    out
+}
+
+/// One prediction column of a cell, sorted once for O(n) resampled metrics.
+enum Column {
+    Class {
+        y: Vec<bool>,
+        p: Vec<f64>,
+        order: Vec<usize>,
+    },
+    Regression {
+        y: Vec<f64>,
+        p: Vec<f64>,
+        order_y: Vec<usize>,
+        order_p: Vec<usize>,
+    },
+}
+
+/// A cell's test predictions, ready to be resampled.
+pub struct Prepared {
+    pub test_ids: Vec<String>,
+    columns: Vec<Column>,
+}
+
+impl Prepared {
+    pub fn new(c: &CellResult) -> Prepared {
+        Self::from_parts(c.kind, &c.test_ids, &c.test_labels, &c.test_pred)
+    }
+
+    /// From a task kind, test ids, labels and predictions (`[n, columns]`).
+    pub fn from_parts(
+        kind: TaskKind,
+        test_ids: &[String],
+        labels: &ndarray::Array2<f32>,
+        pred: &ndarray::Array2<f32>,
+    ) -> Prepared {
+        let col = |a: &ndarray::Array2<f32>, k: usize| -> Vec<f64> {
+            a.column(k).iter().map(|v| *v as f64).collect()
+        };
+        let columns = if kind == TaskKind::Regression {
+            let (y, p) = (col(labels, 0), col(pred, 0));
+            vec![Column::Regression {
+                order_y: score_order(&y),
+                order_p: score_order(&p),
+                y,
+                p,
+            }]
+        } else {
+            (0..labels.ncols())
+                .map(|k| {
+                    let p = col(pred, k);
+                    Column::Class {
+                        y: labels.column(k).iter().map(|v| *v > 0.5).collect(),
+                        order: score_order(&p),
+                        p,
+                    }
+                })
+                .collect()
+        };
+        Prepared {
+            test_ids: test_ids.to_vec(),
+            columns,
+        }
+    }
+
+    /// The primary metric on a draw given as counts per test row (macro
+    /// AUROC over the columns with both classes drawn; Spearman).
+    pub fn metric(&self, count: &[u32]) -> Option<f64> {
+        let mut sum = 0.0;
+        let mut n = 0usize;
+        for c in &self.columns {
+            let v = match c {
+                Column::Class { y, p, order } => auroc_counted(y, p, order, count),
+                Column::Regression {
+                    y,
+                    p,
+                    order_y,
+                    order_p,
+                } => spearman_counted(y, p, order_y, order_p, count),
+            };
+            if let Some(v) = v {
+                sum += v;
+                n += 1;
+            }
+        }
+        (n > 0).then(|| sum / n as f64)
+    }
+}
+
+/// The paired bootstrap of `a − b` over `pairs` (one per seed, on the same
+/// test genes): the seed-averaged difference's 95% interval and p.
+pub fn paired_bootstrap(pairs: &[(&Prepared, &Prepared)], resamples: usize) -> Option<Interval> {
+    if pairs.is_empty() {
+        return None;
+    }
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(RNG_SEED);
+    let mut diffs = Vec::with_capacity(resamples);
+    let mut counts: Vec<Vec<u32>> = pairs
+        .iter()
+        .map(|(a, _)| vec![0; a.test_ids.len()])
+        .collect();
+    for _ in 0..resamples {
+        let (mut acc, mut k) = (0.0, 0usize);
+        for ((a, b), count) in pairs.iter().zip(counts.iter_mut()) {
+            let n = count.len();
+            count.iter_mut().for_each(|c| *c = 0);
+            for _ in 0..n {
+                count[rng.random_range(0..n)] += 1;
+            }
+            if let (Some(x), Some(y)) = (a.metric(count), b.metric(count)) {
+                acc += x - y;
+                k += 1;
+            }
+        }
+        if k > 0 {
+            diffs.push(acc / k as f64);
+        }
+    }
+    diffs.sort_by(f64::total_cmp);
+    let q = |p: f64| {
+        diffs
+            .get(((diffs.len() as f64 - 1.0) * p).round() as usize)
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    Some(Interval {
+        ci_low: q(0.025),
+        ci_high: q(0.975),
+        p_value: bootstrap_p(&diffs),
+        seeds: pairs.len(),
+    })
+}
+
+/// Sets each comparison's `p_holm` (Holm over all of them).
+pub fn adjust(comparisons: &mut [Comparison]) {
+    let adjusted = holm(&comparisons.iter().map(|c| c.p_value).collect::<Vec<_>>());
+    for (c, p) in comparisons.iter_mut().zip(adjusted) {
+        c.p_holm = p;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array2;
+
+    #[test]
+    fn holm_adjusts_step_down_and_keeps_order() {
+        let adj = holm(&[0.01, 0.04, 0.03, 0.005]);
+        // sorted: 0.005×4 = 0.02, 0.01×3 = 0.03, 0.03×2 = 0.06, 0.04×1 → max(0.06, 0.04) = 0.06
+        let want = [0.03, 0.06, 0.06, 0.02];
+        for (a, b) in adj.iter().zip(want) {
+            assert!((a - b).abs() < 1e-12, "{adj:?}");
+        }
+        assert_eq!(holm(&[0.9, 0.8]), vec![1.0, 1.0]);
+    }
+
+    #[test]
+    fn bootstrap_p_is_the_two_sided_normal_tail() {
+        // mean 1.96 sd 1 → p ≈ 0.05.
+        let d: Vec<f64> = (0..2001)
+            .map(|i| 1.96 + (i as f64 - 1000.0) / 1000.0 * 3f64.sqrt() * 1.0)
+            .collect();
+        let m = d.iter().sum::<f64>() / d.len() as f64;
+        let sd = (d.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (d.len() - 1) as f64).sqrt();
+        let p = bootstrap_p(&d);
+        let z = m / sd;
+        assert!(
+            (z - 1.96).abs() < 0.01 && (p - 0.05).abs() < 0.002,
+            "z {z} p {p}"
+        );
+        assert_eq!(bootstrap_p(&[0.0; 10]), 1.0);
+        assert!((erfc(0.0) - 1.0).abs() < 1e-7 && (erfc(1.0) - 0.157_299_207).abs() < 1e-7);
+    }
+
+    fn cell(kind: TaskKind, y: &[f32], p: &[f32]) -> Prepared {
+        let n = y.len();
+        let ids: Vec<String> = (0..n).map(|i| format!("g{i}")).collect();
+        let col = |v: &[f32]| Array2::from_shape_vec((n, 1), v.to_vec()).unwrap();
+        Prepared::from_parts(kind, &ids, &col(y), &col(p))
+    }
+
+    #[test]
+    fn a_better_classifier_wins_and_equal_ones_do_not() {
+        let n = 200;
+        let y: Vec<f32> = (0..n).map(|i| (i % 2) as f32).collect();
+        // a ranks every positive above every negative; b is a coin flip.
+        let good: Vec<f32> = (0..n).map(|i| (i % 2) as f32 + i as f32 * 1e-4).collect();
+        let noise: Vec<f32> = (0..n).map(|i| ((i * 7919) % 101) as f32).collect();
+        let a = cell(TaskKind::Binary, &y, &good);
+        let b = cell(TaskKind::Binary, &y, &noise);
+        let r = paired_bootstrap(&[(&a, &b), (&a, &b)], 300).unwrap();
+        assert!(r.ci_low > 0.2 && r.p_value < 1e-6 && r.seeds == 2, "{r:?}");
+        let same = paired_bootstrap(&[(&a, &a)], 300).unwrap();
+        assert_eq!((same.ci_low, same.ci_high, same.p_value), (0.0, 0.0, 1.0));
+        // Regression: Spearman of the truth itself vs noise.
+        let yr: Vec<f32> = (0..n).map(|i| i as f32).collect();
+        let a = cell(TaskKind::Regression, &yr, &yr);
+        let b = cell(TaskKind::Regression, &yr, &noise);
+        let r = paired_bootstrap(&[(&a, &b)], 300).unwrap();
+        assert!(r.ci_low > 0.5 && r.p_value < 1e-6, "{r:?}");
+    }
+}
