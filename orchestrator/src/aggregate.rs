@@ -140,10 +140,8 @@ struct Cached {
 /// The row cache by cell id; lines that do not parse (an older layout, a
 /// torn write) are skipped, so those cells are read again.
 fn read_cache(path: &Path) -> HashMap<String, Cached> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Cached>(l).ok())
+    crate::jsonl::read::<Cached>(path)
+        .into_iter()
         .map(|c| (c.id.clone(), c))
         .collect()
 }
@@ -151,19 +149,8 @@ fn read_cache(path: &Path) -> HashMap<String, Cached> {
 /// Rewrites the row cache atomically; a store that cannot be written (read
 /// only) just goes without.
 fn write_cache(path: &Path, rows: &[Cached]) {
-    let mut text = String::with_capacity(rows.len() * 400);
-    for r in rows {
-        if let Ok(l) = serde_json::to_string(r) {
-            text.push_str(&l);
-            text.push('\n');
-        }
-    }
-    let written = path
-        .parent()
-        .map_or(Ok(()), std::fs::create_dir_all)
-        .and_then(|_| workers::atomic::write_atomic(path, text.as_bytes()));
-    if let Err(e) = written {
-        tracing::debug!("not caching aggregate rows in {}: {e}", path.display());
+    if let Err(e) = crate::jsonl::rewrite(path, rows) {
+        tracing::debug!("not caching aggregate rows: {e}");
     }
 }
 

@@ -7,7 +7,6 @@
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -92,30 +91,7 @@ impl Journal {
                 .map(|j| format!("slurm:{j}"))
                 .unwrap_or_else(|_| "local".into()),
         };
-        let path = self.dir.join("events.jsonl");
-        let with_path =
-            |e: std::io::Error| std::io::Error::new(e.kind(), format!("{}: {e}", path.display()));
-        let mut line = Vec::with_capacity(256);
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .read(true)
-            .append(true)
-            .open(&path)
-            .map_err(with_path)?;
-        // Writers (threads of a run, array tasks on other nodes) take the
-        // file's exclusive lock for the check and the append: otherwise one
-        // can see another's line half-written and start a needless new line.
-        f.lock().map_err(with_path)?;
-        // A crash mid-append leaves a line without its newline: start on a
-        // fresh line (in the same write) so this event is not glued onto it.
-        if !ends_with_newline(&mut f).map_err(with_path)? {
-            line.push(b'\n');
-        }
-        serde_json::to_writer(&mut line, &e).map_err(std::io::Error::other)?;
-        line.push(b'\n');
-        let written = f.write_all(&line).and_then(|_| f.flush());
-        let _ = f.unlock();
-        written.map_err(with_path)
+        crate::jsonl::append(&self.dir.join("events.jsonl"), &e)
     }
 
     /// Every readable event line, in order. Unreadable lines (a line torn by a
@@ -208,21 +184,10 @@ impl Journal {
     }
 }
 
-/// Whether a file is empty or ends with `\n`.
-fn ends_with_newline(f: &mut std::fs::File) -> std::io::Result<bool> {
-    use std::io::{Read, Seek, SeekFrom};
-    if f.metadata()?.len() == 0 {
-        return Ok(true);
-    }
-    f.seek(SeekFrom::End(-1))?;
-    let mut b = [0u8];
-    f.read_exact(&mut b)?;
-    Ok(b[0] == b'\n')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
 
     #[test]
     fn a_warning_belongs_to_its_attempt() {

@@ -11,6 +11,7 @@ pub mod doctor;
 pub mod embed;
 pub mod grid;
 pub mod journal;
+pub mod jsonl;
 pub mod list;
 pub mod lock;
 pub mod logging;

@@ -12,7 +12,6 @@ use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 use slurm::{ArraySpec, Dependency, DependencyKind, JobOptions, JobState, Scheduler, TaskStatus};
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use workers::dataset::Dataset;
 
@@ -34,22 +33,12 @@ fn jobs_file(cfg: &SweepConfig) -> PathBuf {
 }
 
 pub fn submissions(cfg: &SweepConfig) -> Vec<Submission> {
-    std::fs::read_to_string(jobs_file(cfg))
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
+    crate::jsonl::read(&jobs_file(cfg))
 }
 
 fn record(cfg: &SweepConfig, s: &Submission) -> anyhow::Result<()> {
     crate::store_dir(&cfg.store.join("journal"))?;
-    let mut line = serde_json::to_vec(s)?;
-    line.push(b'\n');
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(jobs_file(cfg))?;
-    f.write_all(&line)?;
+    crate::jsonl::append(&jobs_file(cfg), s)?;
     Ok(())
 }
 

@@ -13,7 +13,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
-use workers::probe::cell::CellResult;
+use workers::probe::cell::TestSplit;
 
 /// One comparison to make, before its bootstrap.
 struct Wanted<'a> {
@@ -143,10 +143,8 @@ pub fn comparisons(
         })
         .collect();
 
-    let mut known: HashMap<String, Interval> = std::fs::read_to_string(&cache_path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Cached>(l).ok())
+    let mut known: HashMap<String, Interval> = crate::jsonl::read::<Cached>(&cache_path)
+        .into_iter()
         .map(|c| (c.key, c.interval))
         .collect();
     let todo: Vec<&Wanted> = wanted
@@ -163,8 +161,8 @@ pub fn comparisons(
             .into_iter()
             .filter_map(|id| {
                 let p = cells_dir.join(format!("{id}.h5"));
-                match CellResult::read_as(&p, id) {
-                    Ok(c) => Some((id, Prepared::new(&c))),
+                match TestSplit::read_as(&p, id) {
+                    Ok(t) => Some((id, Prepared::from_parts(t.kind, &t.ids, &t.labels, &t.pred))),
                     Err(e) => {
                         tracing::warn!("report: cell {id} left out of the comparisons: {e}");
                         None
@@ -172,22 +170,40 @@ pub fn comparisons(
                 }
             })
             .collect();
-        let pb = bar(todo.len() as u64, show_progress);
-        let ticker = crate::progress::ticker(&pb, "report", "comparisons", show_progress);
-        let fresh: Vec<(String, Option<Interval>)> = todo
+        tracing::debug!(
+            "report: {} cells read for {} comparisons",
+            prepared.len(),
+            todo.len()
+        );
+        let pb = bar(prepared.len() as u64, show_progress);
+        let ticker = crate::progress::ticker(&pb, "report", "cells", show_progress);
+        // Each cell's metric on every draw of its test set, once: the draws
+        // depend only on the test genes, so every comparison that uses the
+        // cell shares them.
+        let ids: Vec<&str> = prepared.keys().copied().collect();
+        let reps: HashMap<&str, Vec<f64>> = ids
             .par_iter()
+            .map(|id| {
+                let p = &prepared[id];
+                let draws = stats::Draws::new(&p.test_ids, RESAMPLES);
+                let r = stats::replicates(p, &draws);
+                pb.inc(1);
+                (*id, r)
+            })
+            .collect();
+        let fresh: Vec<(String, Option<Interval>)> = todo
+            .iter()
             .map(|w| {
-                let pairs: Vec<(&Prepared, &Prepared)> = w
+                let pairs: Vec<(&[f64], &[f64])> = w
                     .cells
                     .iter()
                     .filter_map(|(x, y)| {
                         let (a, b) = (prepared.get(x.as_str())?, prepared.get(y.as_str())?);
-                        (a.test_ids == b.test_ids).then_some((a, b))
+                        (a.test_ids == b.test_ids)
+                            .then_some((reps[x.as_str()].as_slice(), reps[y.as_str()].as_slice()))
                     })
                     .collect();
-                let r = stats::paired_bootstrap(&pairs, RESAMPLES);
-                pb.inc(1);
-                (w.key.clone(), r)
+                (w.key.clone(), stats::paired_bootstrap(&pairs))
             })
             .collect();
         drop(ticker);
@@ -232,9 +248,11 @@ fn bar(len: u64, show: bool) -> ProgressBar {
         ProgressBar::with_draw_target(Some(len), indicatif::ProgressDrawTarget::hidden())
     };
     pb.set_style(
-        ProgressStyle::with_template("{prefix:>8} [{bar:30}] {pos}/{len} comparisons eta {eta}")
-            .expect("template")
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{prefix:>8} [{bar:30}] {pos}/{len} cells bootstrapped eta {eta}",
+        )
+        .expect("template")
+        .progress_chars("=> "),
     );
     pb.set_prefix("report");
     pb
@@ -243,28 +261,18 @@ fn bar(len: u64, show: bool) -> ProgressBar {
 /// Keeps the intervals of the comparisons in use; a store that cannot be
 /// written just goes without the cache.
 fn write_cache(path: &Path, wanted: &[Wanted], known: &HashMap<String, Interval>) {
-    let mut text = String::new();
     let mut seen = BTreeSet::new();
-    for w in wanted {
-        if let Some(r) = known.get(&w.key)
-            && seen.insert(&w.key)
-            && let Ok(l) = serde_json::to_string(&Cached {
+    let kept: Vec<Cached> = wanted
+        .iter()
+        .filter(|w| seen.insert(&w.key))
+        .filter_map(|w| {
+            Some(Cached {
                 key: w.key.clone(),
-                interval: *r,
+                interval: *known.get(&w.key)?,
             })
-        {
-            text.push_str(&l);
-            text.push('\n');
-        }
-    }
-    let written = path
-        .parent()
-        .map_or(Ok(()), std::fs::create_dir_all)
-        .and_then(|_| workers::atomic::write_atomic(path, text.as_bytes()));
-    if let Err(e) = written {
-        tracing::debug!(
-            "not caching the report's comparisons in {}: {e}",
-            path.display()
-        );
+        })
+        .collect();
+    if let Err(e) = crate::jsonl::rewrite(path, &kept) {
+        tracing::debug!("not caching the report's comparisons: {e}");
     }
 }

@@ -147,7 +147,13 @@ fn build(cfg: &SweepConfig, ds: &Dataset, agg: &Aggregate, dir: &Path) -> anyhow
         .cloned()
         .collect();
     let board = leaderboard(ds, &ranked);
+    let t = std::time::Instant::now();
     let all = comparisons::comparisons(cfg, &scores, &small, agg, std::io::stderr().is_terminal());
+    tracing::debug!(
+        "report: {} comparisons in {:.2} s",
+        all.len(),
+        t.elapsed().as_secs_f64()
+    );
     let gains: Vec<&Comparison> = all
         .iter()
         .filter(|c| c.question == Question::EnsembleVsBestMember)
@@ -224,8 +230,12 @@ fn build(cfg: &SweepConfig, ds: &Dataset, agg: &Aggregate, dir: &Path) -> anyhow
     tidy::write_csv(&dir.join("results_long.csv"), &long)?;
     tidy::write_parquet(&dir.join("results_long.parquet"), &long)?;
 
+    let t = std::time::Instant::now();
     write_figures(dir, &tasks, &rows, &scores, &get, &gains, &small)?;
+    tracing::debug!("report: figures in {:.2} s", t.elapsed().as_secs_f64());
+    let t = std::time::Instant::now();
     render::pngs(dir, &FIGURES)?;
+    tracing::debug!("report: PNGs in {:.2} s", t.elapsed().as_secs_f64());
     render::html(dir, &format!("{} — Geno-Prot results", cfg.name), &md)?;
     Ok(())
 }
@@ -352,7 +362,7 @@ fn write_figures(
                         .max_by(|a, b| a.mean.total_cmp(&b.mean))
                 })
                 .map(|s| panels::Bar {
-                    label: format!("{}: {}", s.group, s.model),
+                    label: s.model.clone(),
                     kind: s.group.clone(),
                     mean: s.mean,
                     std: s.std,

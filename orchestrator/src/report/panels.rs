@@ -51,7 +51,7 @@ fn metric_axis(metric: &str) -> (f64, &'static str) {
     }
 }
 
-const LABEL_W: i32 = 170;
+const LABEL_W: i32 = 215;
 const PLOT_W: i32 = 190;
 const ROW_H: i32 = 14;
 const COLS: usize = 3;
@@ -169,7 +169,7 @@ fn draw_panel(
             font
         };
         root.draw(&Text::new(
-            truncate(&b.label, 26),
+            truncate(&b.label, 34),
             (x0, y + 1),
             font.color(&BLACK),
         ))?;
@@ -217,7 +217,7 @@ fn draw_panel(
     }
     // Axis ticks: chance and hi, and lo where it does not crowd chance.
     let mut ticks = vec![chance.clamp(lo, hi), hi];
-    if chance - lo > 0.15 * (hi - lo) {
+    if chance - lo > 0.2 * (hi - lo) {
         ticks.push(lo);
     }
     for t in ticks {

@@ -6,11 +6,26 @@
 use anyhow::Context;
 use std::path::{Path, PathBuf};
 
-/// Rasterizes each `*.svg` of `dir` to a PNG beside it; returns the PNGs.
-pub fn pngs(dir: &Path, svgs: &[&str]) -> anyhow::Result<Vec<PathBuf>> {
+/// Debian's DejaVu Sans (fonts-dejavu-core): loaded alone when present
+/// (else every system font).
+const DEJAVU: [&str; 2] = [
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
+];
+
+fn options() -> resvg::usvg::Options<'static> {
     let mut opt = resvg::usvg::Options::default();
     let db = opt.fontdb_mut();
-    db.load_system_fonts();
+    // Read into memory: a font loaded as a file is memory-mapped again each
+    // time a glyph is outlined (most of the rendering time, in the kernel).
+    for f in DEJAVU {
+        if let Ok(bytes) = std::fs::read(f) {
+            db.load_font_data(bytes);
+        }
+    }
+    if db.is_empty() {
+        db.load_system_fonts();
+    }
     // The figures ask for the generic `sans-serif`: map it to a font that is
     // there (DejaVu Sans where installed, else the first family found).
     let family = db
@@ -29,33 +44,41 @@ pub fn pngs(dir: &Path, svgs: &[&str]) -> anyhow::Result<Vec<PathBuf>> {
             "no fonts found: the report's PNG figures will have no text (install fonts-dejavu-core)"
         );
     }
-    let mut out = Vec::new();
-    for name in svgs {
-        let svg = dir.join(name);
-        let data = std::fs::read(&svg).with_context(|| format!("reading {}", svg.display()))?;
-        let tree = resvg::usvg::Tree::from_data(&data, &opt)
-            .with_context(|| format!("parsing {}", svg.display()))?;
-        let size = tree.size().to_int_size();
-        let scale = 2.0;
-        let mut pixmap = resvg::tiny_skia::Pixmap::new(
-            (size.width() as f32 * scale) as u32,
-            (size.height() as f32 * scale) as u32,
-        )
-        .with_context(|| format!("{}: empty figure", svg.display()))?;
-        pixmap.fill(resvg::tiny_skia::Color::WHITE);
-        resvg::render(
-            &tree,
-            resvg::tiny_skia::Transform::from_scale(scale, scale),
-            &mut pixmap.as_mut(),
-        );
-        let png = pixmap
-            .encode_png()
-            .with_context(|| format!("encoding the PNG of {}", svg.display()))?;
-        let p = svg.with_extension("png");
-        workers::atomic::write_atomic(&p, &png)?;
-        out.push(p);
-    }
-    Ok(out)
+    opt
+}
+
+/// Rasterizes each `*.svg` of `dir` to a PNG beside it (in parallel);
+/// returns the PNGs.
+pub fn pngs(dir: &Path, svgs: &[&str]) -> anyhow::Result<Vec<PathBuf>> {
+    use rayon::prelude::*;
+    let opt = options();
+    svgs.par_iter()
+        .map(|name| {
+            let svg = dir.join(name);
+            let data = std::fs::read(&svg).with_context(|| format!("reading {}", svg.display()))?;
+            let tree = resvg::usvg::Tree::from_data(&data, &opt)
+                .with_context(|| format!("parsing {}", svg.display()))?;
+            let size = tree.size().to_int_size();
+            let scale = 2.0;
+            let mut pixmap = resvg::tiny_skia::Pixmap::new(
+                (size.width() as f32 * scale) as u32,
+                (size.height() as f32 * scale) as u32,
+            )
+            .with_context(|| format!("{}: empty figure", svg.display()))?;
+            pixmap.fill(resvg::tiny_skia::Color::WHITE);
+            resvg::render(
+                &tree,
+                resvg::tiny_skia::Transform::from_scale(scale, scale),
+                &mut pixmap.as_mut(),
+            );
+            let png = pixmap
+                .encode_png()
+                .with_context(|| format!("encoding the PNG of {}", svg.display()))?;
+            let p = svg.with_extension("png");
+            workers::atomic::write_atomic(&p, &png)?;
+            Ok(p)
+        })
+        .collect()
 }
 
 /// Sortable tables: a click on a header sorts the rows by that column
@@ -124,7 +147,7 @@ pub fn html(dir: &Path, title: &str, md: &str) -> anyhow::Result<PathBuf> {
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>\n<style>\
          body{{font-family:sans-serif;max-width:1400px;margin:2em auto;padding:0 1em;color:#222}}\
          table{{border-collapse:collapse;margin:1em 0;font-size:13px;display:block;overflow-x:auto}}\
-         th,td{{border:1px solid #ccc;padding:3px 6px;text-align:left}}\
+         th,td{{border:1px solid #ccc;padding:3px 6px;text-align:left;white-space:nowrap}}\
          th{{background:#f3f3f3;cursor:pointer;user-select:none}}th[aria-sort=ascending]::after{{content:' \\25B2'}}\
          th[aria-sort=descending]::after{{content:' \\25BC'}}\
          figure{{margin:1.5em 0;overflow-x:auto}}code{{font-size:12px}}\

@@ -13,7 +13,7 @@
 //! correction runs over every comparison of the report at once.
 //!
 //! The replicate metrics are O(n) per draw: each prediction column is sorted
-//! once and a draw is a count per test row ([`auroc_counted`],
+//! once and a draw is a count per test row ([`CountedAuroc`],
 //! [`spearman_counted`]). Results are cached by the compared cells' ids and
 //! store stamps (`journal/report-comparisons.jsonl`), so a report over the
 //! same cells does not bootstrap again.
@@ -21,14 +21,13 @@
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use workers::dataset::TaskKind;
-use workers::probe::cell::CellResult;
-use workers::probe::metrics::{auroc_counted, score_order, spearman_counted};
+use workers::probe::metrics::{CountedAuroc, score_order, spearman_counted};
 
 /// The significance level (after Holm).
 pub const ALPHA: f64 = 0.05;
 /// Bootstrap replicates per comparison.
 pub const RESAMPLES: usize = 1000;
-/// The bootstrap's RNG seed (every comparison starts from it).
+/// The bootstrap's RNG seed (mixed with each test set's digest).
 const RNG_SEED: u64 = 0x9e37_79b9_7f4a_7c15;
 
 /// Mean and sample standard deviation.
@@ -160,11 +159,7 @@ pub fn holm(p: &[f64]) -> Vec<f64> {
 
 /// One prediction column of a cell, sorted once for O(n) resampled metrics.
 enum Column {
-    Class {
-        y: Vec<bool>,
-        p: Vec<f64>,
-        order: Vec<usize>,
-    },
+    Class(CountedAuroc),
     Regression {
         y: Vec<f64>,
         p: Vec<f64>,
@@ -180,10 +175,6 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    pub fn new(c: &CellResult) -> Prepared {
-        Self::from_parts(c.kind, &c.test_ids, &c.test_labels, &c.test_pred)
-    }
-
     /// From a task kind, test ids, labels and predictions (`[n, columns]`).
     pub fn from_parts(
         kind: TaskKind,
@@ -205,12 +196,8 @@ impl Prepared {
         } else {
             (0..labels.ncols())
                 .map(|k| {
-                    let p = col(pred, k);
-                    Column::Class {
-                        y: labels.column(k).iter().map(|v| *v > 0.5).collect(),
-                        order: score_order(&p),
-                        p,
-                    }
+                    let y: Vec<bool> = labels.column(k).iter().map(|v| *v > 0.5).collect();
+                    Column::Class(CountedAuroc::new(&y, &col(pred, k)))
                 })
                 .collect()
         };
@@ -227,7 +214,7 @@ impl Prepared {
         let mut n = 0usize;
         for c in &self.columns {
             let v = match c {
-                Column::Class { y, p, order } => auroc_counted(y, p, order, count),
+                Column::Class(c) => c.eval(count),
                 Column::Regression {
                     y,
                     p,
@@ -244,27 +231,68 @@ impl Prepared {
     }
 }
 
-/// The paired bootstrap of `a − b` over `pairs` (one per seed, on the same
-/// test genes): the seed-averaged difference's 95% interval and p.
-pub fn paired_bootstrap(pairs: &[(&Prepared, &Prepared)], resamples: usize) -> Option<Interval> {
-    if pairs.is_empty() {
-        return None;
+/// The seed of the draws of one test set: a digest of its ids, so every
+/// cell on the same test genes (the same task and split seed) sees the same
+/// draws — the comparisons are paired, and each cell is evaluated once.
+fn draws_seed(test_ids: &[String]) -> u64 {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    for id in test_ids {
+        h.update(id.as_bytes());
+        h.update([0]);
     }
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(RNG_SEED);
-    let mut diffs = Vec::with_capacity(resamples);
-    let mut counts: Vec<Vec<u32>> = pairs
-        .iter()
-        .map(|(a, _)| vec![0; a.test_ids.len()])
-        .collect();
-    for _ in 0..resamples {
-        let (mut acc, mut k) = (0.0, 0usize);
-        for ((a, b), count) in pairs.iter().zip(counts.iter_mut()) {
-            let n = count.len();
-            count.iter_mut().for_each(|c| *c = 0);
-            for _ in 0..n {
-                count[rng.random_range(0..n)] += 1;
+    let d = h.finalize();
+    RNG_SEED ^ u64::from_le_bytes(d[..8].try_into().expect("8 bytes"))
+}
+
+/// `resamples` draws with replacement of a test set, as counts per row.
+pub struct Draws {
+    n: usize,
+    counts: Vec<u32>,
+}
+
+impl Draws {
+    pub fn new(test_ids: &[String], resamples: usize) -> Draws {
+        let n = test_ids.len();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(draws_seed(test_ids));
+        let mut counts = vec![0u32; n * resamples];
+        if n > 0 {
+            for r in counts.chunks_mut(n) {
+                for _ in 0..n {
+                    r[rng.random_range(0..n)] += 1;
+                }
             }
-            if let (Some(x), Some(y)) = (a.metric(count), b.metric(count)) {
+        }
+        Draws { n, counts }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &[u32]> {
+        self.counts.chunks(self.n.max(1))
+    }
+}
+
+/// A cell's primary metric on each draw of its test set (NaN where a draw
+/// leaves it undefined).
+pub fn replicates(p: &Prepared, draws: &Draws) -> Vec<f64> {
+    debug_assert_eq!(p.test_ids.len(), draws.n);
+    draws
+        .iter()
+        .map(|count| p.metric(count).unwrap_or(f64::NAN))
+        .collect()
+}
+
+/// The paired bootstrap of `a − b` from the two rows' [`replicates`] per
+/// seed (each pair on the same test genes, so on the same draws): per
+/// replicate the difference averaged over the seeds where both are defined;
+/// the 95% interval of those and the two-sided p.
+pub fn paired_bootstrap(pairs: &[(&[f64], &[f64])]) -> Option<Interval> {
+    let resamples = pairs.iter().map(|(a, _)| a.len()).min()?;
+    let mut diffs = Vec::with_capacity(resamples);
+    for r in 0..resamples {
+        let (mut acc, mut k) = (0.0, 0usize);
+        for (a, b) in pairs {
+            let (x, y) = (a[r], b[r]);
+            if x.is_finite() && y.is_finite() {
                 acc += x - y;
                 k += 1;
             }
@@ -346,15 +374,20 @@ mod tests {
         let noise: Vec<f32> = (0..n).map(|i| ((i * 7919) % 101) as f32).collect();
         let a = cell(TaskKind::Binary, &y, &good);
         let b = cell(TaskKind::Binary, &y, &noise);
-        let r = paired_bootstrap(&[(&a, &b), (&a, &b)], 300).unwrap();
+        let draws = Draws::new(&a.test_ids, 300);
+        let (ra, rb) = (replicates(&a, &draws), replicates(&b, &draws));
+        let r = paired_bootstrap(&[(&ra, &rb), (&ra, &rb)]).unwrap();
         assert!(r.ci_low > 0.2 && r.p_value < 1e-6 && r.seeds == 2, "{r:?}");
-        let same = paired_bootstrap(&[(&a, &a)], 300).unwrap();
+        let same = paired_bootstrap(&[(&ra, &ra)]).unwrap();
         assert_eq!((same.ci_low, same.ci_high, same.p_value), (0.0, 0.0, 1.0));
+        // The same test genes give the same draws (cells are paired).
+        assert_eq!(Draws::new(&a.test_ids, 300).counts, draws.counts);
         // Regression: Spearman of the truth itself vs noise.
         let yr: Vec<f32> = (0..n).map(|i| i as f32).collect();
         let a = cell(TaskKind::Regression, &yr, &yr);
         let b = cell(TaskKind::Regression, &yr, &noise);
-        let r = paired_bootstrap(&[(&a, &b)], 300).unwrap();
+        let draws = Draws::new(&a.test_ids, 300);
+        let r = paired_bootstrap(&[(&replicates(&a, &draws), &replicates(&b, &draws))]).unwrap();
         assert!(r.ci_low > 0.5 && r.p_value < 1e-6, "{r:?}");
     }
 }

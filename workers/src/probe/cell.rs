@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
-pub use super::cell_store::{CELL_FORMAT_VERSION, cell_path, stored_cell_id};
+pub use super::cell_store::{CELL_FORMAT_VERSION, TestSplit, cell_path, stored_cell_id};
 
 /// How an ensemble combines its members.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

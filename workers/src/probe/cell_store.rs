@@ -237,6 +237,35 @@ impl CellResult {
     }
 }
 
+/// A cell's test split: what the report's bootstrap resamples.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestSplit {
+    pub kind: TaskKind,
+    pub ids: Vec<String>,
+    pub labels: Array2<f32>,
+    pub pred: Array2<f32>,
+}
+
+impl TestSplit {
+    /// Reads the test split of cell `id` only (not the validation split or
+    /// the curve), checking the store is that cell's.
+    pub fn read_as(path: &Path, id: &str) -> Result<TestSplit, StoreError> {
+        let e = h5err(path);
+        let f = hdf5::File::open(path).map_err(&e)?;
+        let (sum, labels) = summary_of(&f, path)?;
+        check_id(path, &sum.id, id)?;
+        let g = f.group("test").map_err(&e)?;
+        let ids: Vec<VarLenUnicode> = g.dataset("ids").and_then(|d| d.read_raw()).map_err(&e)?;
+        let pred: Array2<f32> = g.dataset("pred").and_then(|d| d.read_2d()).map_err(&e)?;
+        Ok(TestSplit {
+            kind: sum.kind,
+            ids: ids.iter().map(|s| s.as_str().to_string()).collect(),
+            labels,
+            pred,
+        })
+    }
+}
+
 /// What `aggregate` tabulates of a cell: its identity, metrics and sizes,
 /// read from attributes, dataset shapes and the test labels, without the
 /// predictions, ids or the training curve.

@@ -36,48 +36,65 @@ pub fn auroc(y: &[bool], score: &[f64]) -> Option<f64> {
     Some((sum_pos - (pos * (pos + 1)) as f64 / 2.0) / (pos as f64 * neg as f64))
 }
 
-/// Rows sorted by score (ascending), for [`auroc_counted`].
+/// Rows sorted by score (ascending).
 pub fn score_order(score: &[f64]) -> Vec<usize> {
     let mut idx: Vec<usize> = (0..score.len()).collect();
     idx.sort_by(|a, b| score[*a].total_cmp(&score[*b]));
     idx
 }
 
-/// [`auroc`] of a resample given as counts: row i taken `count[i]` times.
-/// `order` is [`score_order`] of `score`; O(n) per resample (no sort), for
-/// bootstraps. Equal to `auroc` of the rows repeated by their counts.
-pub fn auroc_counted(y: &[bool], score: &[f64], order: &[usize], count: &[u32]) -> Option<f64> {
-    let (mut pos, mut neg) = (0f64, 0f64);
-    for (i, c) in count.iter().enumerate() {
-        if y[i] {
-            pos += *c as f64;
-        } else {
-            neg += *c as f64;
-        }
-    }
-    if pos == 0.0 || neg == 0.0 {
-        return None;
-    }
-    // Σ over tie groups (ascending): positives × (negatives below + ½ negatives tied).
-    let (mut below, mut u) = (0f64, 0f64);
-    let mut i = 0;
-    while i < order.len() {
-        let mut j = i;
-        let (mut p, mut n) = (0f64, 0f64);
-        while j < order.len() && score[order[j]] == score[order[i]] {
-            let r = order[j];
-            if y[r] {
-                p += count[r] as f64;
-            } else {
-                n += count[r] as f64;
+/// [`auroc`] of resamples given as counts (row i taken `count[i]` times),
+/// O(n) per resample with integer sums: the rows are sorted by score and
+/// split into tie groups once. Equal to `auroc` of the rows repeated by
+/// their counts.
+pub struct CountedAuroc {
+    /// Row indices by ascending score.
+    order: Vec<u32>,
+    /// Whether each row of `order` is a positive.
+    positive: Vec<bool>,
+    /// End (exclusive) in `order` of each tie group.
+    ends: Vec<u32>,
+}
+
+impl CountedAuroc {
+    pub fn new(y: &[bool], score: &[f64]) -> CountedAuroc {
+        let order = score_order(score);
+        let mut ends = Vec::new();
+        for k in 1..=order.len() {
+            if k == order.len() || score[order[k]] != score[order[k - 1]] {
+                ends.push(k as u32);
             }
-            j += 1;
         }
-        u += p * (below + 0.5 * n);
-        below += n;
-        i = j;
+        CountedAuroc {
+            positive: order.iter().map(|i| y[*i]).collect(),
+            order: order.iter().map(|i| *i as u32).collect(),
+            ends,
+        }
     }
-    Some(u / (pos * neg))
+
+    /// The AUROC of the resample `count`; `None` when it lacks a class.
+    pub fn eval(&self, count: &[u32]) -> Option<f64> {
+        // Σ over tie groups (ascending): positives × (2 × negatives below +
+        // negatives tied), halved at the end.
+        let (mut below, mut u2, mut pos) = (0u64, 0u64, 0u64);
+        let mut start = 0usize;
+        for &end in &self.ends {
+            let (mut p, mut n) = (0u64, 0u64);
+            for j in start..end as usize {
+                let c = count[self.order[j] as usize] as u64;
+                if self.positive[j] {
+                    p += c;
+                } else {
+                    n += c;
+                }
+            }
+            u2 += p * (2 * below + n);
+            below += n;
+            pos += p;
+            start = end as usize;
+        }
+        (pos > 0 && below > 0).then(|| u2 as f64 / (2 * pos * below) as f64)
+    }
 }
 
 /// Tie-averaged ranks of a resample given as counts (row i taken `count[i]`
@@ -288,7 +305,7 @@ mod tests {
     fn a_counted_resample_has_the_auroc_of_the_repeated_rows() {
         let y = [true, false, true, false, false, true, false];
         let s = [0.9, 0.1, 0.4, 0.4, 0.7, 0.2, 0.2];
-        let order = score_order(&s);
+        let counted = CountedAuroc::new(&y, &s);
         for count in [
             [1u32, 1, 1, 1, 1, 1, 1],
             [2, 0, 1, 3, 1, 0, 2],
@@ -302,10 +319,10 @@ mod tests {
                 }
             }
             let want = auroc(&yy, &ss).unwrap();
-            let got = auroc_counted(&y, &s, &order, &count).unwrap();
+            let got = counted.eval(&count).unwrap();
             assert!((want - got).abs() < 1e-12, "{count:?}: {want} vs {got}");
         }
-        assert_eq!(auroc_counted(&y, &s, &order, &[1, 0, 1, 0, 0, 0, 0]), None);
+        assert_eq!(counted.eval(&[1, 0, 1, 0, 0, 0, 0]), None);
     }
 
     #[test]

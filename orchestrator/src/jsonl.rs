@@ -1,0 +1,96 @@
+//! JSON Lines files of the store, written one way: the journal's events and
+//! the Slurm job log are appended ([`append`]: one locked, flushed write per
+//! line, a torn last line never glued onto), the caches are rewritten whole
+//! ([`rewrite`]: temp file, rename). Readers skip lines that do not parse
+//! ([`read`]; the journal also counts them).
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::Path;
+
+fn with_path(path: &Path) -> impl Fn(std::io::Error) -> std::io::Error + '_ {
+    move |e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+}
+
+/// Appends `item` as one line. Writers (threads of a run, array tasks on
+/// other nodes) take the file's exclusive lock for the check and the write:
+/// otherwise one could see another's line half-written. A line left without
+/// its newline by a crash gets one first, in the same write.
+pub fn append<T: Serialize>(path: &Path, item: &T) -> std::io::Result<()> {
+    let err = with_path(path);
+    let mut line = Vec::with_capacity(256);
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .read(true)
+        .append(true)
+        .open(path)
+        .map_err(&err)?;
+    f.lock().map_err(&err)?;
+    if !ends_with_newline(&mut f).map_err(&err)? {
+        line.push(b'\n');
+    }
+    serde_json::to_writer(&mut line, item).map_err(std::io::Error::other)?;
+    line.push(b'\n');
+    let written = f.write_all(&line).and_then(|_| f.flush());
+    let _ = f.unlock();
+    written.map_err(err)
+}
+
+/// Replaces the file by `items`, one per line (temp file, rename; the
+/// folder is made if missing).
+pub fn rewrite<T: Serialize>(path: &Path, items: &[T]) -> std::io::Result<()> {
+    let mut text = Vec::with_capacity(items.len() * 200);
+    for it in items {
+        serde_json::to_writer(&mut text, it).map_err(std::io::Error::other)?;
+        text.push(b'\n');
+    }
+    if let Some(p) = path.parent() {
+        std::fs::create_dir_all(p).map_err(with_path(p))?;
+    }
+    workers::atomic::write_atomic(path, &text).map_err(with_path(path))
+}
+
+/// Every line of the file that parses as `T` (none when it is absent).
+pub fn read<T: DeserializeOwned>(path: &Path) -> Vec<T> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+/// Whether a file is empty or ends with `\n`.
+fn ends_with_newline(f: &mut std::fs::File) -> std::io::Result<bool> {
+    if f.metadata()?.len() == 0 {
+        return Ok(true);
+    }
+    f.seek(SeekFrom::End(-1))?;
+    let mut b = [0u8];
+    f.read_exact(&mut b)?;
+    Ok(b[0] == b'\n')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn appends_survive_a_torn_line_and_rewrites_replace() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("x.jsonl");
+        append(&p, &1).unwrap();
+        // A crash mid-append: a line without its newline.
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&p)
+            .unwrap()
+            .write_all(b"{\"torn")
+            .unwrap();
+        append(&p, &2).unwrap();
+        assert_eq!(read::<i32>(&p), vec![1, 2]);
+        rewrite(&d.path().join("sub/y.jsonl"), &[3, 4]).unwrap();
+        assert_eq!(read::<i32>(&d.path().join("sub/y.jsonl")), vec![3, 4]);
+        assert!(read::<i32>(&d.path().join("absent")).is_empty());
+    }
+}
