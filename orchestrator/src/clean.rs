@@ -5,7 +5,6 @@
 //! and `.h5`) are ever considered: genoprot never deletes what it did not
 //! write.
 
-use crate::grid::Grid;
 use crate::output::Human;
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -58,11 +57,11 @@ fn is_cell_store(name: &str) -> bool {
 }
 
 pub fn run(a: &CleanArgs, json: bool) -> anyhow::Result<()> {
-    let (cfg, ds, tasks) = crate::worker::load(&a.config)?;
-    let grid = Grid::build(&cfg, &ds, &tasks);
+    let sweep = crate::sweep::Sweep::open(&a.config)?;
+    let (cfg, grid) = (&sweep.cfg, sweep.grid());
     let _lock = crate::lock::acquire(&cfg.store, "clean", &a.config)?;
     let keep: BTreeSet<String> = grid.all_cells().map(|c| format!("{}.h5", c.id)).collect();
-    let dir = crate::run::cells_dir(&cfg);
+    let dir = crate::run::cells_dir(cfg);
     let mut stale: Vec<PathBuf> = std::fs::read_dir(&dir)
         .map(|rd| {
             rd.flatten()

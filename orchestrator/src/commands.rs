@@ -2,14 +2,13 @@
 //! `submit`, `resume`, `status`, `cancel` — each builds a typed result that
 //! the output layer prints as text or JSON.
 
+use crate::executor::Executor;
 use crate::grid::Grid;
 use crate::output::Human;
 use crate::run::{StageCounts, UnitRow};
-use crate::worker::load;
-use anyhow::bail;
+use crate::sweep::Sweep;
 use std::collections::BTreeMap;
 use std::fmt::Write;
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, clap::Args)]
@@ -44,18 +43,23 @@ pub struct PlanResult {
 }
 
 fn stage_table(out: &mut String, counts: &[StageCounts]) {
-    let _ = writeln!(
-        out,
-        "{:<8} {:>8} {:>8} {:>8} {:>8}",
-        "stage", "total", "done", "missing", "failed"
-    );
-    for c in counts {
-        let _ = writeln!(
-            out,
-            "{:<8} {:>8} {:>8} {:>8} {:>8}",
-            c.stage, c.total, c.done, c.missing, c.failed
-        );
-    }
+    let rows: Vec<Vec<String>> = counts
+        .iter()
+        .map(|c| {
+            vec![
+                c.stage.clone(),
+                c.total.to_string(),
+                c.done.to_string(),
+                c.missing.to_string(),
+                c.failed.to_string(),
+            ]
+        })
+        .collect();
+    out.push_str(&crate::output::table(
+        &["stage", "total", "done", "missing", "failed"],
+        &rows,
+        &[1, 2, 3, 4],
+    ));
 }
 
 impl Human for PlanResult {
@@ -70,10 +74,11 @@ impl Human for PlanResult {
 }
 
 pub fn plan(config: &Path, json: bool) -> anyhow::Result<()> {
-    let (cfg, ds, tasks) = load(config)?;
+    let sweep = Sweep::open(config)?;
+    let (cfg, tasks) = (&sweep.cfg, &sweep.tasks);
     cfg.preflight_models()?;
-    let grid = Grid::build(&cfg, &ds, &tasks);
-    let units = crate::run::unit_states(&cfg, &ds, &grid, &crate::run::history(&cfg));
+    let grid = sweep.grid();
+    let units = crate::run::unit_states(cfg, &sweep.ds, &grid, &crate::run::history(cfg));
     let r = PlanResult {
         sweep: cfg.name.clone(),
         models: cfg.models.len(),
@@ -119,14 +124,14 @@ impl Human for AggregateResult {
     }
 }
 
-fn aggregate_and_report(
-    cfg: &crate::config::SweepConfig,
-    ds: &workers::dataset::Dataset,
-    tasks: &[String],
+/// Gathers every cell into results.h5/csv and (`report`) writes the report.
+pub fn aggregate_and_report(
+    sweep: &Sweep,
     report: bool,
     force: bool,
 ) -> anyhow::Result<AggregateResult> {
-    let grid = Grid::build(cfg, ds, tasks);
+    let (cfg, ds) = (&sweep.cfg, &sweep.ds);
+    let grid = sweep.grid();
     let agg = crate::aggregate::collect(
         &grid,
         &cfg.store.join("cells"),
@@ -165,116 +170,37 @@ fn aggregate_and_report(
     })
 }
 
-/// `run` (and `resume` of a local sweep).
-#[derive(Debug, serde::Serialize)]
-pub struct RunResult {
-    pub sweep: String,
-    pub embedded: usize,
-    pub cells_run: usize,
-    pub cells_skipped: usize,
-    pub seconds: f64,
-    pub stopped: bool,
-    pub failed: Vec<FailedUnit>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub aggregate: Option<AggregateResult>,
-}
-
-#[derive(Debug, serde::Serialize)]
-pub struct FailedUnit {
-    pub unit: String,
-    pub error: String,
-}
-
-impl Human for RunResult {
-    fn human(&self) -> String {
-        let mut out = format!(
-            "{}: {} models embedded, {} cells run, {} already done, {:.1} s\n",
-            self.sweep, self.embedded, self.cells_run, self.cells_skipped, self.seconds
-        );
-        if let Some(a) = &self.aggregate {
-            out.push_str(&a.human());
-        }
-        out
-    }
-}
-
+/// `run`: the whole sweep on this machine (the local executor, whatever
+/// `executor.kind` says).
 pub fn run(config: &Path, json: bool) -> anyhow::Result<()> {
-    let (cfg, ds, tasks) = load(config)?;
-    cfg.preflight_models()?;
-    if cfg.executor.kind == crate::config::ExecutorKind::Slurm {
-        tracing::warn!("executor.kind is slurm; `genoprot run` runs the sweep locally anyway");
-    }
-    // Fail before any work when the device is unusable here.
-    let (placement, _) = workers::device::resolve(cfg.device)
-        .map_err(|e| anyhow::anyhow!("{}: device: {e}", config.display()))?;
-    tracing::info!("models and probes run on {placement}");
-    let _lock = crate::lock::acquire(&cfg.store, "run", config)?;
-    let log = cfg
-        .logs_dir()
-        .join(format!("run-{}.log", crate::journal::now() as u64));
-    crate::logging::log_to(&log)?;
-    tracing::info!(log = %log.display(), pid = std::process::id(), "genoprot run {}", config.display());
-    let t0 = std::time::Instant::now();
-    let s = crate::run::run_local(&cfg, &ds, &tasks, std::io::stderr().is_terminal())?;
-    let mut r = RunResult {
-        sweep: cfg.name.clone(),
-        embedded: s.embedded,
-        cells_run: s.cells_run,
-        cells_skipped: s.cells_skipped,
-        seconds: t0.elapsed().as_secs_f64(),
-        stopped: s.stopped,
-        failed: s
-            .failed
-            .iter()
-            .map(|(unit, error)| FailedUnit {
-                unit: unit.clone(),
-                error: error.clone(),
-            })
-            .collect(),
-        aggregate: None,
-    };
-    if s.stopped {
-        crate::output::print(json, &r)?;
-        crate::signals::exit_stopped(&format!(
-            "stopped by Ctrl-C; run `genoprot run {}` again to continue where it stopped",
-            config.display()
-        ));
-    }
-    r.aggregate = Some(aggregate_and_report(&cfg, &ds, &tasks, true, false)?);
+    let sweep = Sweep::open(config)?;
+    launch(&crate::executor::local::Local, &sweep, config, false, json)
+}
+
+fn launch(
+    ex: &dyn Executor,
+    sweep: &Sweep,
+    config: &Path,
+    dry_run: bool,
+    json: bool,
+) -> anyhow::Result<()> {
+    let r = ex.launch(sweep, config, dry_run)?;
     crate::output::print(json, &r)?;
-    if !s.failed.is_empty() {
-        for (_, msg) in s.failed.iter().take(20) {
-            eprintln!("failed: {msg}");
-        }
-        bail!(
-            "{} units failed (see above and store/logs); the rest is done — fix and rerun to finish",
-            s.failed.len()
-        );
-    }
-    Ok(())
+    r.conclude(config)
 }
 
 pub fn aggregate(config: &Path, report: bool, force: bool, json: bool) -> anyhow::Result<()> {
-    let (cfg, ds, tasks) = load(config)?;
-    crate::run::remove_dead_temps(&cfg);
-    let r = aggregate_and_report(&cfg, &ds, &tasks, report, force)?;
+    let sweep = Sweep::open(config)?;
+    crate::run::remove_dead_temps(&sweep.cfg);
+    let r = aggregate_and_report(&sweep, report, force)?;
     crate::output::print(json, &r)
 }
 
 /// `resume`: a Slurm sweep submits what is missing; a local one runs it.
 pub fn resume(config: &Path, json: bool) -> anyhow::Result<()> {
-    let (cfg, _, _) = load(config)?;
-    if cfg.executor.kind == crate::config::ExecutorKind::Slurm {
-        submit(
-            &SubmitArgs {
-                config: config.to_path_buf(),
-                dry_run: false,
-            },
-            json,
-        )
-    } else {
-        run(config, json)
-    }
+    let sweep = Sweep::open(config)?;
+    let ex = crate::executor::configured(&sweep);
+    launch(ex.as_ref(), &sweep, config, false, json)
 }
 
 #[derive(Debug, clap::Args)]
@@ -296,118 +222,15 @@ pub struct StatusArgs {
     pub interval: u64,
 }
 
-/// `submit` (and `resume` of a Slurm sweep).
-#[derive(Debug, serde::Serialize)]
-pub struct SubmitResult {
-    pub dry_run: bool,
-    /// `--dry-run`: the scripts written and the commands that would run.
-    pub scripts: Vec<PathBuf>,
-    pub commands: Vec<String>,
-    pub jobs: Vec<SubmittedJob>,
-    pub skipped_busy: usize,
-    pub gave_up: Vec<GaveUp>,
-}
-
-#[derive(Debug, serde::Serialize)]
-pub struct SubmittedJob {
-    pub stage: String,
-    pub job_id: String,
-    pub tasks: usize,
-}
-
-#[derive(Debug, serde::Serialize)]
-pub struct GaveUp {
-    pub stage: String,
-    pub task: u32,
-}
-
-impl Human for SubmitResult {
-    fn human(&self) -> String {
-        let mut out = String::new();
-        if self.dry_run {
-            for p in &self.scripts {
-                let _ = writeln!(
-                    out,
-                    "==> {} <==\n{}",
-                    p.display(),
-                    std::fs::read_to_string(p).unwrap_or_default()
-                );
-            }
-            out.push_str("would run:\n");
-            for c in &self.commands {
-                let _ = writeln!(out, "  {c}");
-            }
-            return out;
-        }
-        for j in &self.jobs {
-            let _ = writeln!(
-                out,
-                "submitted {} job {} ({} tasks)",
-                j.stage, j.job_id, j.tasks
-            );
-        }
-        if self.jobs.is_empty() {
-            out.push_str("nothing to submit: every cell is done or queued\n");
-        }
-        if self.skipped_busy > 0 {
-            let _ = writeln!(
-                out,
-                "{} array tasks are still queued or running and were not submitted again",
-                self.skipped_busy
-            );
-        }
-        out
-    }
-}
-
 pub fn submit(a: &SubmitArgs, json: bool) -> anyhow::Result<()> {
-    let (cfg, ds, tasks) = load(&a.config)?;
-    cfg.preflight_models()?;
-    crate::submit::check_executor(&cfg, &a.config)?;
-    let grid = Grid::build(&cfg, &ds, &tasks);
-    let sched = slurm::SlurmCli::new();
-    let _lock = if a.dry_run {
-        None
-    } else {
-        Some(crate::lock::acquire(&cfg.store, "submit", &a.config)?)
-    };
-    let rep = crate::submit::submit(&cfg, &ds, &grid, &a.config, &sched, a.dry_run)?;
-    for (stage, i) in &rep.gave_up {
-        tracing::warn!(
-            "{stage} task {i} failed on every attempt (retries exhausted); see `genoprot status` for logs"
-        );
-    }
-    let r = SubmitResult {
-        dry_run: a.dry_run,
-        scripts: if a.dry_run {
-            ["embed", "probe", "fusion", "aggregate"]
-                .iter()
-                .map(|stage| cfg.store.join("slurm").join(format!("{stage}.sh")))
-                .collect()
-        } else {
-            Vec::new()
-        },
-        commands: rep.commands.clone(),
-        jobs: rep
-            .jobs
-            .iter()
-            .map(|j| SubmittedJob {
-                stage: j.stage.clone(),
-                job_id: j.job_id.clone(),
-                tasks: j.indices.len().max(1),
-            })
-            .collect(),
-        skipped_busy: rep.skipped_busy,
-        gave_up: rep
-            .gave_up
-            .iter()
-            .map(|(stage, task)| GaveUp {
-                stage: stage.clone(),
-                task: *task,
-            })
-            .collect(),
-    };
-    crate::output::print(json, &r)
+    let sweep = Sweep::open(&a.config)?;
+    launch(
+        &crate::executor::slurm::Slurm::cli(),
+        &sweep,
+        &a.config,
+        a.dry_run,
+        json,
+    )
 }
 
 /// `status`: per stage from the store (and Slurm), the local holder, failed
@@ -458,30 +281,32 @@ impl Human for StatusResult {
         if let Some(h) = &self.running {
             let _ = writeln!(out, "running: {}", h.describe());
         }
-        let _ = writeln!(
-            out,
-            "{:<9} {:>7} {:>7} {:>8} {:>7}   scheduler",
-            "stage", "total", "done", "missing", "failed"
-        );
         let states = |m: &BTreeMap<String, usize>| {
             m.iter()
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect::<Vec<_>>()
                 .join(" ")
         };
-        for s in &self.stages {
-            let c = &s.counts;
-            let _ = writeln!(
-                out,
-                "{:<9} {:>7} {:>7} {:>8} {:>7}   {}",
-                c.stage,
-                c.total,
-                c.done,
-                c.missing,
-                c.failed,
-                states(&s.scheduler)
-            );
-        }
+        let rows: Vec<Vec<String>> = self
+            .stages
+            .iter()
+            .map(|s| {
+                let c = &s.counts;
+                vec![
+                    c.stage.clone(),
+                    c.total.to_string(),
+                    c.done.to_string(),
+                    c.missing.to_string(),
+                    c.failed.to_string(),
+                    states(&s.scheduler),
+                ]
+            })
+            .collect();
+        out.push_str(&crate::output::table(
+            &["stage", "total", "done", "missing", "failed", "scheduler"],
+            &rows,
+            &[1, 2, 3, 4],
+        ));
         if !self.aggregate.is_empty() {
             let _ = writeln!(
                 out,
@@ -545,20 +370,20 @@ impl Human for StatusResult {
     }
 }
 
-fn status_once(
-    cfg: &crate::config::SweepConfig,
-    ds: &workers::dataset::Dataset,
-    grid: &Grid,
-    sched: &dyn slurm::Scheduler,
-) -> anyhow::Result<StatusResult> {
+fn status_once(sweep: &Sweep, grid: &Grid) -> anyhow::Result<StatusResult> {
+    let cfg = &sweep.cfg;
     let hist = crate::run::history(cfg);
-    let units = crate::run::unit_states(cfg, ds, grid, &hist);
+    let units = crate::run::unit_states(cfg, &sweep.ds, grid, &hist);
     let counts = crate::run::counts_of(&units);
-    let (mut by, failed_jobs) = if crate::submit::submissions(cfg).is_empty() {
-        (Default::default(), Vec::new())
-    } else {
-        crate::submit::scheduler_summary(cfg, sched)?
-    };
+    let mut by = BTreeMap::new();
+    let mut failed_jobs = Vec::new();
+    let mut running = None;
+    for ex in crate::executor::involved(sweep) {
+        let a = ex.activity(sweep)?;
+        by.extend(a.jobs);
+        failed_jobs.extend(a.failed_jobs);
+        running = running.or(a.running);
+    }
     let failed = units
         .iter()
         .filter(|u| u.state == crate::run::UnitState::Failed)
@@ -572,7 +397,6 @@ fn status_once(
             }
         })
         .collect();
-    let running = crate::lock::holder(&cfg.store).filter(|h| h.alive());
     Ok(StatusResult {
         sweep: cfg.name.clone(),
         aggregate: by.remove("aggregate").unwrap_or_default(),
@@ -594,11 +418,10 @@ fn status_once(
 }
 
 pub fn status(a: &StatusArgs, json: bool) -> anyhow::Result<()> {
-    let (cfg, ds, tasks) = load(&a.config)?;
-    let grid = Grid::build(&cfg, &ds, &tasks);
-    let sched = slurm::SlurmCli::new();
+    let sweep = Sweep::open(&a.config)?;
+    let grid = sweep.grid();
     loop {
-        let r = status_once(&cfg, &ds, &grid, &sched)?;
+        let r = status_once(&sweep, &grid)?;
         let live = r.running.is_some()
             || r.stages
                 .iter()
@@ -659,12 +482,15 @@ impl Human for CancelResult {
 }
 
 pub fn cancel(config: &Path, json: bool) -> anyhow::Result<()> {
-    let (cfg, _, _) = load(config)?;
-    let stopped = crate::lock::stop_local(&cfg.store, std::time::Duration::from_secs(60))?;
-    let jobs = if crate::submit::submissions(&cfg).is_empty() {
-        Vec::new()
-    } else {
-        crate::submit::cancel(&cfg, &slurm::SlurmCli::new())?
+    let sweep = Sweep::open(config)?;
+    let mut r = CancelResult {
+        jobs: Vec::new(),
+        stopped: None,
     };
-    crate::output::print(json, &CancelResult { jobs, stopped })
+    for ex in crate::executor::involved(&sweep) {
+        let s = ex.cancel(&sweep)?;
+        r.jobs.extend(s.jobs);
+        r.stopped = r.stopped.or(s.local);
+    }
+    crate::output::print(json, &r)
 }

@@ -9,6 +9,7 @@ pub mod config;
 pub mod dataset;
 pub mod doctor;
 pub mod embed;
+pub mod executor;
 pub mod grid;
 pub mod journal;
 pub mod jsonl;
@@ -21,6 +22,7 @@ pub mod report;
 pub mod run;
 pub mod signals;
 pub mod submit;
+pub mod sweep;
 pub mod verified;
 pub mod worker;
 

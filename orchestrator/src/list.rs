@@ -3,7 +3,6 @@
 //! kind, scope, category and label counts.
 
 use crate::output::Human;
-use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -60,49 +59,49 @@ pub enum ListResult {
 
 impl Human for ListResult {
     fn human(&self) -> String {
-        let mut out = String::new();
         match self {
             ListResult::Models { models, ensembles } => {
-                let _ = writeln!(
-                    out,
-                    "{:<20} {:<12} {:<10} input",
-                    "model", "kind", "modality"
-                );
-                for m in models {
-                    let _ = writeln!(
-                        out,
-                        "{:<20} {:<12} {:<10} {}",
-                        m.name, m.kind, m.modality, m.input
-                    );
-                }
-                for e in ensembles {
-                    let _ = writeln!(
-                        out,
-                        "{:<20} {:<12} {:<10} {} ({})",
-                        e.name,
-                        "ensemble",
-                        "",
-                        e.members.join(" + "),
-                        e.fusion.join(", ")
-                    );
-                }
+                let mut rows: Vec<Vec<String>> = models
+                    .iter()
+                    .map(|m| {
+                        vec![
+                            m.name.clone(),
+                            m.kind.clone(),
+                            m.modality.clone(),
+                            m.input.clone(),
+                        ]
+                    })
+                    .collect();
+                rows.extend(ensembles.iter().map(|e| {
+                    vec![
+                        e.name.clone(),
+                        "ensemble".into(),
+                        String::new(),
+                        format!("{} ({})", e.members.join(" + "), e.fusion.join(", ")),
+                    ]
+                }));
+                crate::output::table(&["model", "kind", "modality", "input"], &rows, &[])
             }
             ListResult::Tasks { tasks } => {
-                let _ = writeln!(
-                    out,
-                    "{:<18} {:<11} {:<6} {:<12} {:>8}",
-                    "task", "kind", "scope", "category", "labeled"
-                );
-                for t in tasks {
-                    let _ = writeln!(
-                        out,
-                        "{:<18} {:<11} {:<6} {:<12} {:>8}",
-                        t.name, t.kind, t.scope, t.category, t.labeled
-                    );
-                }
+                let rows: Vec<Vec<String>> = tasks
+                    .iter()
+                    .map(|t| {
+                        vec![
+                            t.name.clone(),
+                            t.kind.clone(),
+                            t.scope.clone(),
+                            t.category.clone(),
+                            t.labeled.to_string(),
+                        ]
+                    })
+                    .collect();
+                crate::output::table(
+                    &["task", "kind", "scope", "category", "labeled"],
+                    &rows,
+                    &[4],
+                )
             }
         }
-        out
     }
 }
 
@@ -117,8 +116,8 @@ pub fn run(a: &ListArgs, json: bool) -> anyhow::Result<()> {
             list_models(&cfg)
         }
         ListWhat::Tasks => {
-            let (_, ds, tasks) = crate::worker::load(&a.config)?;
-            list_tasks(&ds, &tasks)
+            let s = crate::sweep::Sweep::open(&a.config)?;
+            list_tasks(&s.ds, &s.tasks)
         }
     };
     crate::output::print(json, &r)

@@ -33,6 +33,30 @@ pub fn print_line<T: Serialize + Human>(json: bool, r: &T) -> anyhow::Result<()>
     Ok(())
 }
 
+/// A plain aligned table (comfy-table, no borders): the header, then one
+/// line per row; the columns in `right` (numbers) right-aligned. Lines have
+/// no leading or trailing blanks, so `split_whitespace` reads them.
+pub fn table(header: &[&str], rows: &[Vec<String>], right: &[usize]) -> String {
+    use comfy_table::{CellAlignment, Table, presets::NOTHING};
+    let mut t = Table::new();
+    t.load_style(NOTHING).set_header(header.to_vec());
+    for r in rows {
+        t.add_row(r.clone());
+    }
+    for (i, c) in t.column_iter_mut().enumerate() {
+        c.set_padding((0, 2));
+        if right.contains(&i) {
+            c.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    let mut out = String::new();
+    for l in t.to_string().lines() {
+        out.push_str(l.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
 /// An error as the JSON document `--json` callers parse.
 pub fn error_json(e: &anyhow::Error) -> String {
     serde_json::json!({ "error": format!("{e:#}") }).to_string()
@@ -44,5 +68,29 @@ pub fn error_json(e: &anyhow::Error) -> String {
 pub fn default_sigpipe() {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tables_align_and_read_back_by_whitespace() {
+        let t = super::table(
+            &["stage", "total", "done"],
+            &[
+                vec!["embed".into(), "2".into(), "2".into()],
+                vec!["probe".into(), "120".into(), "7".into()],
+            ],
+            &[1, 2],
+        );
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines.len(), 3, "{t}");
+        assert!(lines[2].starts_with("probe"), "{t}");
+        assert_eq!(
+            lines[1].split_whitespace().collect::<Vec<_>>(),
+            ["embed", "2", "2"]
+        );
+        // Right-aligned numbers end in the same column.
+        assert_eq!(lines[1].len(), lines[2].len(), "{t}");
     }
 }

@@ -281,12 +281,8 @@ fn run_cells(
 }
 
 /// `genoprot run`: the whole sweep on this machine.
-pub fn run_local(
-    cfg: &SweepConfig,
-    ds: &Dataset,
-    tasks: &[String],
-    show_progress: bool,
-) -> anyhow::Result<RunSummary> {
+pub fn run_local(sweep: &crate::sweep::Sweep, show_progress: bool) -> anyhow::Result<RunSummary> {
+    let (cfg, ds) = (&sweep.cfg, &sweep.ds);
     crate::signals::install();
     std::fs::create_dir_all(&cfg.store).with_context(|| {
         format!(
@@ -298,7 +294,7 @@ pub fn run_local(
     remove_dead_temps(cfg);
     crate::embed::reap_orphans(cfg);
     let journal = Journal::open(&cfg.store)?;
-    let grid = Grid::build(cfg, ds, tasks);
+    let grid = sweep.grid();
     journal.write_plan(&grid)?;
     let workers = pool_size(cfg);
     let mut summary = RunSummary::default();

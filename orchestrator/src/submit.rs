@@ -15,6 +15,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use workers::dataset::Dataset;
 
+/// The stages of a Slurm sweep, in submission order (one script each).
+pub const STAGES: [&str; 4] = ["embed", "probe", "fusion", "aggregate"];
+
 /// One accepted submission.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Submission {

@@ -1,11 +1,9 @@
 //! `genoprot worker ...`: what sbatch scripts and the local executor call.
 
-use crate::config::SweepConfig;
 use crate::embed::{EmbedOutcome, Shard};
 use anyhow::Context;
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use workers::dataset::Dataset;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum WorkerCommand {
@@ -47,42 +45,6 @@ pub enum WorkerCommand {
     },
 }
 
-/// Reads the config and its dataset, and resolves the task list.
-pub fn load(config: &std::path::Path) -> anyhow::Result<(SweepConfig, Dataset, Vec<String>)> {
-    let cfg = SweepConfig::load(config)?;
-    workers::file_hash::cache_in_store(&cfg.store.join("journal/file-hashes.tsv"));
-    let ds = Dataset::load(&cfg.dataset).map_err(|f| {
-        anyhow::anyhow!(
-            "{}: dataset {} is not valid:\n{}",
-            config.display(),
-            cfg.dataset.display(),
-            f.report(20)
-        )
-    })?;
-    let names: Vec<String> = ds.tasks.iter().map(|t| t.name.clone()).collect();
-    let tasks = cfg.check_tasks(&names)?;
-    if cfg.probe.kind == workers::probe::ProbeKind::Ridge {
-        let classification: Vec<&str> = ds
-            .tasks
-            .iter()
-            .filter(|t| tasks.contains(&t.name))
-            .filter(|t| t.kind != workers::dataset::TaskKind::Regression)
-            .map(|t| t.name.as_str())
-            .collect();
-        if !classification.is_empty() {
-            anyhow::bail!(
-                "{}: probe.kind ridge fits regression tasks, and {} are classification tasks \
-                 ({}); use kind: logreg (logistic regression for classification, ridge for \
-                 regression), or list only regression tasks under `tasks:`",
-                config.display(),
-                classification.len(),
-                classification.join(", ")
-            );
-        }
-    }
-    Ok((cfg, ds, tasks))
-}
-
 pub fn run(cmd: WorkerCommand) -> anyhow::Result<()> {
     match cmd {
         WorkerCommand::Embed {
@@ -90,7 +52,7 @@ pub fn run(cmd: WorkerCommand) -> anyhow::Result<()> {
             model,
             shard,
         } => {
-            let (cfg, ds, _) = load(&config)?;
+            let crate::sweep::Sweep { cfg, ds, .. } = crate::sweep::Sweep::open(&config)?;
             #[cfg(feature = "mpi")]
             if shard.is_none() && crate::embed::launched_under_mpi() {
                 let universe = mpi::initialize().context("initializing MPI")?;
@@ -144,8 +106,9 @@ pub fn run(cmd: WorkerCommand) -> anyhow::Result<()> {
             bundle,
             bundle_size,
         } => {
-            let (cfg, ds, tasks) = load(&config)?;
-            let grid = crate::grid::Grid::build(&cfg, &ds, &tasks);
+            let sweep = crate::sweep::Sweep::open(&config)?;
+            let grid = sweep.grid();
+            let crate::sweep::Sweep { cfg, ds, .. } = sweep;
             let chosen: Vec<&workers::probe::cell::CellSpec> = match (stage.as_deref(), bundle) {
                 (Some(st), Some(k)) => {
                     let list = match st {
@@ -221,7 +184,7 @@ pub fn run(cmd: WorkerCommand) -> anyhow::Result<()> {
             model,
             shards,
         } => {
-            let (cfg, ds, _) = load(&config)?;
+            let crate::sweep::Sweep { cfg, ds, .. } = crate::sweep::Sweep::open(&config)?;
             let p = crate::embed::merge(&cfg, &ds, &model, shards)
                 .with_context(|| format!("merging {model}"))?;
             println!("{model}: merged {shards} shards -> {}", p.display());

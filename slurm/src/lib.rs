@@ -65,6 +65,22 @@ pub trait Scheduler {
     fn max_array_size(&self) -> Result<u32, SlurmError>;
 }
 
+/// A borrowed scheduler is a scheduler (tests keep the fake to inspect it).
+impl<T: Scheduler + ?Sized> Scheduler for &T {
+    fn submit(&self, script: &Path, extra: &[String]) -> Result<JobId, SlurmError> {
+        (**self).submit(script, extra)
+    }
+    fn query(&self, jobs: &[JobId]) -> Result<Vec<TaskStatus>, SlurmError> {
+        (**self).query(jobs)
+    }
+    fn cancel(&self, jobs: &[JobId]) -> Result<(), SlurmError> {
+        (**self).cancel(jobs)
+    }
+    fn max_array_size(&self) -> Result<u32, SlurmError> {
+        (**self).max_array_size()
+    }
+}
+
 /// Polls `sched.query` until every task of `jobs` is in a terminal state, or
 /// fails with [`SlurmError::Timeout`] naming the last states seen.
 pub fn wait_terminal(
