@@ -47,7 +47,7 @@ fn stage_table(out: &mut String, counts: &[StageCounts]) {
         .iter()
         .map(|c| {
             vec![
-                c.stage.clone(),
+                c.stage.to_string(),
                 c.total.to_string(),
                 c.done.to_string(),
                 c.missing.to_string(),
@@ -293,7 +293,7 @@ impl Human for StatusResult {
             .map(|s| {
                 let c = &s.counts;
                 vec![
-                    c.stage.clone(),
+                    c.stage.to_string(),
                     c.total.to_string(),
                     c.done.to_string(),
                     c.missing.to_string(),
@@ -403,7 +403,7 @@ fn status_once(sweep: &Sweep, grid: &Grid) -> anyhow::Result<StatusResult> {
         stages: counts
             .into_iter()
             .map(|c| StageStatus {
-                scheduler: by.remove(&c.stage).unwrap_or_default(),
+                scheduler: by.remove(c.stage.as_str()).unwrap_or_default(),
                 counts: c,
             })
             .collect(),

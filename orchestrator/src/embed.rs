@@ -159,7 +159,7 @@ pub fn run_embed(
     }
     let n = inputs.len() as u64;
     let pb = if show_progress {
-        ProgressBar::new(n)
+        crate::progress::bars().add(ProgressBar::new(n))
     } else {
         // Hidden, but counting: the progress lines read it.
         ProgressBar::with_draw_target(Some(n), indicatif::ProgressDrawTarget::hidden())

@@ -11,6 +11,42 @@ use std::collections::BTreeMap;
 use workers::dataset::Dataset;
 use workers::probe::cell::{CELL_FORMAT_VERSION, CellSpec};
 
+/// A stage of a sweep, in dependency order: embeddings, probe cells,
+/// late-fusion cells, then the aggregate (and report). Serialized (JSON,
+/// `journal/jobs.jsonl`, Slurm script names) as its lowercase name.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    Embed,
+    Probe,
+    Fusion,
+    Aggregate,
+}
+
+impl Stage {
+    /// The stages with units (the aggregate has none).
+    pub const UNITS: [Stage; 3] = [Stage::Embed, Stage::Probe, Stage::Fusion];
+    /// Every stage, in submission order.
+    pub const ALL: [Stage; 4] = [Stage::Embed, Stage::Probe, Stage::Fusion, Stage::Aggregate];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Embed => "embed",
+            Stage::Probe => "probe",
+            Stage::Fusion => "fusion",
+            Stage::Aggregate => "aggregate",
+        }
+    }
+}
+
+impl std::fmt::Display for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct EmbedJob {
     pub model: String,

@@ -9,16 +9,30 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+/// What happened to a unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventKind {
+    /// An attempt began.
+    Start,
+    /// The attempt finished; the unit's store is written.
+    Done,
+    /// The unit was already done (nothing run).
+    Skip,
+    /// The attempt failed (`error` says why).
+    Failed,
+    /// A finished unit whose result needs a look (e.g. a probe that did not
+    /// converge); recorded before its `done`.
+    Warning,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     /// Seconds since the Unix epoch.
     pub t: f64,
     /// `embed:<model>` or a cell id.
     pub unit: String,
-    /// `start`, `done`, `skip`, `failed`, `warning` (a finished unit whose
-    /// result needs a look, e.g. a probe that did not converge; recorded
-    /// before its `done`).
-    pub event: String,
+    pub event: EventKind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -44,7 +58,8 @@ pub fn now() -> f64 {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UnitHistory {
     pub attempts: usize,
-    pub last: String,
+    /// The latest event other than a warning.
+    pub last: Option<EventKind>,
     pub error: Option<String>,
     pub completions: usize,
     /// The warning of the latest attempt, if it had one.
@@ -77,14 +92,14 @@ impl Journal {
     pub fn record(
         &self,
         unit: &str,
-        event: &str,
+        event: EventKind,
         error: Option<String>,
         seconds: Option<f64>,
     ) -> std::io::Result<()> {
         let e = Event {
             t: now(),
             unit: unit.into(),
-            event: event.into(),
+            event,
             error,
             seconds,
             by: std::env::var("SLURM_JOB_ID")
@@ -143,22 +158,22 @@ impl Journal {
         let mut m: BTreeMap<String, UnitHistory> = BTreeMap::new();
         for e in self.events() {
             let h = m.entry(e.unit.clone()).or_default();
-            match e.event.as_str() {
-                "start" => {
+            match e.event {
+                EventKind::Start => {
                     h.attempts += 1;
                     h.warning = None;
                 }
-                "done" => h.completions += 1,
-                "warning" => {
+                EventKind::Done => h.completions += 1,
+                EventKind::Warning => {
                     h.warning = e.error.clone();
                     continue;
                 }
-                _ => {}
+                EventKind::Skip | EventKind::Failed => {}
             }
-            if e.event != "start" {
+            if e.event != EventKind::Start {
                 h.error = e.error.clone();
             }
-            h.last = e.event;
+            h.last = Some(e.event);
         }
         m
     }
@@ -178,7 +193,7 @@ impl Journal {
     pub fn warnings(&self) -> Vec<(String, String)> {
         self.history()
             .into_iter()
-            .filter(|(_, h)| h.last == "done")
+            .filter(|(_, h)| h.last == Some(EventKind::Done))
             .filter_map(|(u, h)| h.warning.map(|w| (u, w)))
             .collect()
     }
@@ -193,20 +208,25 @@ mod tests {
     fn a_warning_belongs_to_its_attempt() {
         let d = tempfile::tempdir().unwrap();
         let j = Journal::open(d.path()).unwrap();
-        j.record("c1", "start", None, None).unwrap();
-        j.record("c1", "warning", Some("did not converge".into()), None)
-            .unwrap();
-        j.record("c1", "done", None, Some(1.0)).unwrap();
-        j.record("c2", "start", None, None).unwrap();
-        j.record("c2", "done", None, Some(1.0)).unwrap();
+        j.record("c1", EventKind::Start, None, None).unwrap();
+        j.record(
+            "c1",
+            EventKind::Warning,
+            Some("did not converge".into()),
+            None,
+        )
+        .unwrap();
+        j.record("c1", EventKind::Done, None, Some(1.0)).unwrap();
+        j.record("c2", EventKind::Start, None, None).unwrap();
+        j.record("c2", EventKind::Done, None, Some(1.0)).unwrap();
         assert_eq!(
             j.warnings(),
             vec![("c1".to_string(), "did not converge".to_string())]
         );
-        assert_eq!(j.history()["c1"].last, "done");
+        assert_eq!(j.history()["c1"].last, Some(EventKind::Done));
         // Run again without the problem: the warning is gone.
-        j.record("c1", "start", None, None).unwrap();
-        j.record("c1", "done", None, Some(1.0)).unwrap();
+        j.record("c1", EventKind::Start, None, None).unwrap();
+        j.record("c1", EventKind::Done, None, Some(1.0)).unwrap();
         assert!(j.warnings().is_empty());
     }
 
@@ -214,11 +234,11 @@ mod tests {
     fn events_survive_a_torn_last_line() {
         let d = tempfile::tempdir().unwrap();
         let j = Journal::open(d.path()).unwrap();
-        j.record("c1", "start", None, None).unwrap();
-        j.record("c1", "failed", Some("boom".into()), Some(1.0))
+        j.record("c1", EventKind::Start, None, None).unwrap();
+        j.record("c1", EventKind::Failed, Some("boom".into()), Some(1.0))
             .unwrap();
-        j.record("c1", "start", None, None).unwrap();
-        j.record("c1", "done", None, Some(2.0)).unwrap();
+        j.record("c1", EventKind::Start, None, None).unwrap();
+        j.record("c1", EventKind::Done, None, Some(2.0)).unwrap();
         // A crash mid-write leaves half a line.
         let mut f = std::fs::OpenOptions::new()
             .append(true)
@@ -230,7 +250,7 @@ mod tests {
             h["c1"],
             UnitHistory {
                 attempts: 2,
-                last: "done".into(),
+                last: Some(EventKind::Done),
                 error: None,
                 completions: 1,
                 warning: None
@@ -238,9 +258,10 @@ mod tests {
         );
         assert!(!h.contains_key("c2"));
         // The next event is not glued onto the torn line.
-        j.record("c3", "failed", Some("x".into()), None).unwrap();
+        j.record("c3", EventKind::Failed, Some("x".into()), None)
+            .unwrap();
         let h = j.history();
-        assert_eq!(h["c3"].last, "failed");
+        assert_eq!(h["c3"].last, Some(EventKind::Failed));
         assert_eq!(h["c1"].completions, 1);
         j.write_plan(&vec!["a", "b"]).unwrap();
         assert!(d.path().join("journal/plan.json").exists());
@@ -250,19 +271,21 @@ mod tests {
     fn garbage_lines_do_not_reset_the_history() {
         let d = tempfile::tempdir().unwrap();
         let j = Journal::open(d.path()).unwrap();
-        j.record("c1", "start", None, None).unwrap();
-        j.record("c1", "failed", Some("boom".into()), None).unwrap();
+        j.record("c1", EventKind::Start, None, None).unwrap();
+        j.record("c1", EventKind::Failed, Some("boom".into()), None)
+            .unwrap();
         // Binary garbage (not UTF-8) in the middle, then more events.
         let mut f = std::fs::OpenOptions::new()
             .append(true)
             .open(d.path().join("journal/events.jsonl"))
             .unwrap();
         f.write_all(b"\xff\xfe\x00garbage\n").unwrap();
-        j.record("c2", "failed", Some("bad".into()), None).unwrap();
+        j.record("c2", EventKind::Failed, Some("bad".into()), None)
+            .unwrap();
         let h = j.history();
-        assert_eq!(h["c1"].last, "failed");
+        assert_eq!(h["c1"].last, Some(EventKind::Failed));
         assert_eq!(h["c1"].error.as_deref(), Some("boom"));
-        assert_eq!(h["c2"].last, "failed");
+        assert_eq!(h["c2"].last, Some(EventKind::Failed));
         assert_eq!(j.events().len(), 3);
     }
 }

@@ -19,7 +19,7 @@ impl Write for Tee {
             // A full disk must not stop the run over its log.
             let _ = f.write_all(buf);
         }
-        std::io::stderr().write_all(buf)?;
+        crate::progress::write_above(buf)?;
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {

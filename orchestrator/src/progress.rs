@@ -3,11 +3,32 @@
 //! from the stage's progress bar (hidden there, but still counting). On a
 //! terminal the bars show the same. The interval is
 //! `GENOPROT_PROGRESS_EVERY` seconds (default 30; 0 turns the lines off).
+//! Every terminal bar belongs to one [`bars`] group, and log lines are
+//! printed above it.
 
-use indicatif::ProgressBar;
-use std::sync::Arc;
+use indicatif::{MultiProgress, ProgressBar};
+use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
+
+static BARS: OnceLock<MultiProgress> = OnceLock::new();
+
+/// The process's terminal progress bars, one draw target for all of them:
+/// log lines are written above the bars ([`write_above`]), never between a
+/// bar's stale copies.
+pub fn bars() -> &'static MultiProgress {
+    BARS.get_or_init(MultiProgress::new)
+}
+
+/// Writes log output to stderr above the bars (they are hidden for the
+/// write and redrawn below it).
+pub fn write_above(buf: &[u8]) -> std::io::Result<()> {
+    match BARS.get() {
+        Some(mp) => mp.suspend(|| std::io::stderr().write_all(buf)),
+        None => std::io::stderr().write_all(buf),
+    }
+}
 
 /// The interval of progress lines.
 pub fn interval() -> Option<Duration> {

@@ -2,11 +2,14 @@
 //! this machine — embeddings, probe cells, late-fusion cells, aggregate,
 //! report — with a worker pool, progress bars, per-cell logs, a journal, and a
 //! clean stop on Ctrl-C. Running it again continues where it stopped.
+//!
+//! Length: about 700 lines of code; the rest (31 lines) are the
+//! unit tests of this module, kept beside the code they check.
 
 use crate::config::SweepConfig;
 use crate::embed::{EmbedOutcome, is_current, run_embed};
-use crate::grid::Grid;
-use crate::journal::Journal;
+use crate::grid::{Grid, Stage};
+use crate::journal::{EventKind, Journal};
 use anyhow::Context;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::collections::BTreeSet;
@@ -188,7 +191,7 @@ fn run_cells(
             pb.inc(1);
             return;
         }
-        let _ = journal.record(&c.id, "start", None, None);
+        let _ = journal.record(&c.id, EventKind::Start, None, None);
         let t0 = Instant::now();
         let res = match &compute {
             Some(pool) => pool.install(|| run_cell(ds, &emb_dir, &cdir, c, &device)),
@@ -233,15 +236,15 @@ fn run_cells(
                 );
                 if let Some(w) = r.fit.as_ref().and_then(fit_warning) {
                     tracing::warn!(cell = %c.id, "{label}: {w}");
-                    let _ = journal.record(&c.id, "warning", Some(w), None);
+                    let _ = journal.record(&c.id, EventKind::Warning, Some(w), None);
                 }
-                let _ = journal.record(&c.id, "done", None, Some(secs));
+                let _ = journal.record(&c.id, EventKind::Done, None, Some(secs));
                 tracing::debug!(cell = %c.id, %label, seconds = secs, "cell done");
                 ran.fetch_add(1, Ordering::SeqCst);
             }
             Err(e) if e.storage_fault().is_some() => {
                 let reason = e.storage_fault().unwrap_or_default();
-                let _ = journal.record(&c.id, "failed", Some(e.to_string()), Some(secs));
+                let _ = journal.record(&c.id, EventKind::Failed, Some(e.to_string()), Some(secs));
                 let mut f = fault.lock().unwrap();
                 if f.is_none() {
                     *f = Some(format!(
@@ -254,7 +257,7 @@ fn run_cells(
             Err(e) => {
                 let msg = format!("{label}: {e} (log {})", log.display());
                 let _ = std::fs::write(&log, format!("{label}\ncell {}\nFAILED: {e}\n", c.id));
-                let _ = journal.record(&c.id, "failed", Some(e.to_string()), Some(secs));
+                let _ = journal.record(&c.id, EventKind::Failed, Some(e.to_string()), Some(secs));
                 tracing::warn!(cell = %c.id, "{msg}");
                 failures.lock().unwrap().push((c.id.clone(), msg));
             }
@@ -298,7 +301,7 @@ pub fn run_local(sweep: &crate::sweep::Sweep, show_progress: bool) -> anyhow::Re
     journal.write_plan(&grid)?;
     let workers = pool_size(cfg);
     let mut summary = RunSummary::default();
-    let mp = MultiProgress::new();
+    let mp = crate::progress::bars().clone();
 
     // Stage 1: embeddings.
     let mut failed_models = BTreeSet::new();
@@ -316,19 +319,24 @@ pub fn run_local(sweep: &crate::sweep::Sweep, show_progress: bool) -> anyhow::Re
             eb.inc(1);
             continue;
         }
-        journal.record(&unit, "start", None, None)?;
+        journal.record(&unit, EventKind::Start, None, None)?;
         let t0 = Instant::now();
         match run_embed(cfg, ds, &job.model, None, show_progress) {
             Ok(EmbedOutcome::Written { .. }) => {
                 summary.embedded += 1;
-                journal.record(&unit, "done", None, Some(t0.elapsed().as_secs_f64()))?;
+                journal.record(
+                    &unit,
+                    EventKind::Done,
+                    None,
+                    Some(t0.elapsed().as_secs_f64()),
+                )?;
             }
             Ok(EmbedOutcome::UpToDate(_)) => {}
             Err(_) if stopped() => break,
             Err(e) => {
                 let msg = format!("{e:#}");
                 if let Some(reason) = storage_fault(&e) {
-                    let _ = journal.record(&unit, "failed", Some(msg.clone()), None);
+                    let _ = journal.record(&unit, EventKind::Failed, Some(msg.clone()), None);
                     anyhow::bail!(
                         "the store stopped accepting writes: {msg}; {reason}. Stopped at the first \
                          failed write. Free space (or make the store writable) and run again to continue"
@@ -337,7 +345,7 @@ pub fn run_local(sweep: &crate::sweep::Sweep, show_progress: bool) -> anyhow::Re
                 tracing::error!(model = %job.model, "embedding failed: {msg}");
                 journal.record(
                     &unit,
-                    "failed",
+                    EventKind::Failed,
                     Some(msg.clone()),
                     Some(t0.elapsed().as_secs_f64()),
                 )?;
@@ -405,9 +413,9 @@ pub fn run_bundle(
 }
 
 /// Counts per stage for `plan` and `status`.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct StageCounts {
-    pub stage: String,
+    pub stage: Stage,
     pub total: usize,
     pub done: usize,
     pub missing: usize,
@@ -427,7 +435,7 @@ pub enum UnitState {
 /// One unit of the grid: an embedding job or a cell.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct UnitRow {
-    pub stage: &'static str,
+    pub stage: Stage,
     /// The cell id, or `embed:<model>`.
     pub id: String,
     pub model: String,
@@ -482,7 +490,10 @@ pub fn unit_states(
     let state = |unit: &str, done: bool| {
         if done {
             UnitState::Done
-        } else if hist.get(unit).is_some_and(|h| h.last == "failed") {
+        } else if hist
+            .get(unit)
+            .is_some_and(|h| h.last == Some(EventKind::Failed))
+        {
             UnitState::Failed
         } else {
             UnitState::Missing
@@ -492,7 +503,7 @@ pub fn unit_states(
     for j in &grid.embed {
         let id = format!("embed:{}", j.model);
         out.push(UnitRow {
-            stage: "embed",
+            stage: Stage::Embed,
             state: state(&id, is_current(cfg, ds, &j.model)),
             id,
             model: j.model.clone(),
@@ -519,7 +530,7 @@ pub fn unit_states(
         .unwrap_or_default();
     let present =
         crate::verified::done_cells(&dir, names, &cfg.store.join("journal/verified-cells.tsv"));
-    for (stage, list) in [("probe", &grid.cells), ("fusion", &grid.late)] {
+    for (stage, list) in [(Stage::Probe, &grid.cells), (Stage::Fusion, &grid.late)] {
         for c in list {
             out.push(UnitRow {
                 stage,
@@ -536,13 +547,13 @@ pub fn unit_states(
 
 /// Per stage: total, done, missing (failed included), failed.
 pub fn counts_of(units: &[UnitRow]) -> Vec<StageCounts> {
-    ["embed", "probe", "fusion"]
+    Stage::UNITS
         .iter()
         .map(|stage| {
             let of: Vec<&UnitRow> = units.iter().filter(|u| u.stage == *stage).collect();
             let done = of.iter().filter(|u| u.state == UnitState::Done).count();
             StageCounts {
-                stage: stage.to_string(),
+                stage: *stage,
                 total: of.len(),
                 done,
                 missing: of.len() - done,

@@ -6,7 +6,7 @@
 
 use crate::config::SweepConfig;
 use crate::embed::is_current;
-use crate::grid::Grid;
+use crate::grid::{Grid, Stage};
 use crate::run::cell_done;
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
@@ -15,13 +15,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use workers::dataset::Dataset;
 
-/// The stages of a Slurm sweep, in submission order (one script each).
-pub const STAGES: [&str; 4] = ["embed", "probe", "fusion", "aggregate"];
-
 /// One accepted submission.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Submission {
-    pub stage: String,
+    pub stage: Stage,
     pub job_id: String,
     /// Global array indices this job covers (bundles; models for embed).
     pub indices: Vec<u32>,
@@ -83,7 +80,7 @@ pub fn todo(cfg: &SweepConfig, ds: &Dataset, grid: &Grid) -> Todo {
 }
 
 /// (stage, global index) of tasks still queued or running, and every task's status.
-pub type InFlight = (BTreeSet<(String, u32)>, Vec<TaskStatus>);
+pub type InFlight = (BTreeSet<(Stage, u32)>, Vec<TaskStatus>);
 /// Per stage: state → task count; and one line per failed task.
 pub type SchedulerSummary = (BTreeMap<String, BTreeMap<String, usize>>, Vec<String>);
 
@@ -119,12 +116,12 @@ pub fn in_flight(cfg: &SweepConfig, sched: &dyn Scheduler) -> anyhow::Result<InF
             }
             match t.array_index {
                 Some(i) => {
-                    busy.insert((s.stage.clone(), i + s.offset));
+                    busy.insert((s.stage, i + s.offset));
                 }
                 // A pending array record covering a range: treat every index as busy.
                 None => {
                     for i in &s.indices {
-                        busy.insert((s.stage.clone(), *i));
+                        busy.insert((s.stage, *i));
                     }
                 }
             }
@@ -134,7 +131,7 @@ pub fn in_flight(cfg: &SweepConfig, sched: &dyn Scheduler) -> anyhow::Result<InF
 }
 
 /// `gp-<sweep>-<stage>`: the job name, also the prefix of its log files.
-pub fn job_name(cfg: &SweepConfig, stage: &str) -> String {
+pub fn job_name(cfg: &SweepConfig, stage: Stage) -> String {
     format!(
         "gp-{}-{stage}",
         cfg.name
@@ -144,7 +141,7 @@ pub fn job_name(cfg: &SweepConfig, stage: &str) -> String {
     )
 }
 
-fn options(cfg: &SweepConfig, stage: &str) -> JobOptions {
+fn options(cfg: &SweepConfig, stage: Stage) -> JobOptions {
     let s = &cfg.executor.slurm;
     JobOptions {
         job_name: Some(job_name(cfg, stage)),
@@ -153,7 +150,7 @@ fn options(cfg: &SweepConfig, stage: &str) -> JobOptions {
         qos: s.qos.clone(),
         time: s.time.clone(),
         nodes: s.nodes,
-        ntasks_per_node: if stage == "aggregate" {
+        ntasks_per_node: if stage == Stage::Aggregate {
             None
         } else {
             s.ntasks_per_node
@@ -161,9 +158,9 @@ fn options(cfg: &SweepConfig, stage: &str) -> JobOptions {
         cpus_per_task: s.cpus_per_task,
         // GPUs for the stages that run models and probes; the aggregate job
         // only reads HDF5.
-        gpus_per_node: s.gpus_per_node.filter(|_| stage != "aggregate"),
-        gpus_per_task: s.gpus_per_task.filter(|_| stage != "aggregate"),
-        gres: s.gres.clone().filter(|_| stage != "aggregate"),
+        gpus_per_node: s.gpus_per_node.filter(|_| stage != Stage::Aggregate),
+        gpus_per_task: s.gpus_per_task.filter(|_| stage != Stage::Aggregate),
+        gres: s.gres.clone().filter(|_| stage != Stage::Aggregate),
         mem: s.mem.clone(),
         constraint: s.constraint.clone(),
         output: Some(
@@ -171,7 +168,7 @@ fn options(cfg: &SweepConfig, stage: &str) -> JobOptions {
                 .unwrap_or_default()
                 .join(cfg.logs_dir())
                 .join("slurm")
-                .join(if stage == "aggregate" {
+                .join(if stage == Stage::Aggregate {
                     "%x-%j.out"
                 } else {
                     "%x-%A_%a.out"
@@ -229,7 +226,7 @@ pub fn launcher(cfg: &SweepConfig) -> Launcher {
 pub fn write_scripts(
     cfg: &SweepConfig,
     config_path: &Path,
-) -> anyhow::Result<BTreeMap<String, PathBuf>> {
+) -> anyhow::Result<BTreeMap<Stage, PathBuf>> {
     let dir = cfg.store.join("slurm");
     crate::store_dir(&dir)?;
     crate::store_dir(&cfg.logs_dir().join("slurm"))?;
@@ -263,26 +260,26 @@ pub fn write_scripts(
     let gp = format!("{launch}{gp}");
     let bodies = [
         (
-            "embed",
+            Stage::Embed,
             format!(
                 "{head}models=({})\nexec {gp} worker embed --config {c} --model \"${{models[$i]}}\"\n",
                 models.join(" ")
             ),
         ),
         (
-            "probe",
+            Stage::Probe,
             format!(
                 "{head}exec {gp} worker probe --config {c} --stage probe --bundle \"$i\" --bundle-size {size}\n"
             ),
         ),
         (
-            "fusion",
+            Stage::Fusion,
             format!(
                 "{head}exec {gp} worker probe --config {c} --stage fusion --bundle \"$i\" --bundle-size {size}\n"
             ),
         ),
         (
-            "aggregate",
+            Stage::Aggregate,
             format!(
                 "# genoprot sweep {}: aggregate and report after the arrays.\ncd {}\nexec {plain} report {c}\n",
                 cfg.name,
@@ -297,7 +294,7 @@ pub fn write_scripts(
             .map_err(|e| anyhow::anyhow!("{}: executor.slurm: {e}", config_path.display()))?;
         let p = dir.join(format!("{stage}.sh"));
         workers::atomic::write_atomic(&p, text.as_bytes())?;
-        out.insert(stage.to_string(), p);
+        out.insert(stage, p);
     }
     Ok(out)
 }
@@ -307,7 +304,7 @@ pub struct SubmitReport {
     pub commands: Vec<String>,
     pub jobs: Vec<Submission>,
     pub skipped_busy: usize,
-    pub gave_up: Vec<(String, u32)>,
+    pub gave_up: Vec<(Stage, u32)>,
 }
 
 /// Submits what is missing: `embed` array → `probe` array (afterok) →
@@ -332,10 +329,10 @@ pub fn submit(
     };
     let todo = todo(cfg, ds, grid);
     let retries = cfg.executor.slurm.retries.unwrap_or(2) as usize;
-    let mut attempts: BTreeMap<(String, u32), usize> = BTreeMap::new();
+    let mut attempts: BTreeMap<(Stage, u32), usize> = BTreeMap::new();
     for s in submissions(cfg) {
         for i in s.indices {
-            *attempts.entry((s.stage.clone(), i)).or_default() += 1;
+            *attempts.entry((s.stage, i)).or_default() += 1;
         }
     }
     let max_array = match cfg.executor.slurm.max_array_size {
@@ -349,13 +346,13 @@ pub fn submit(
     let mut prev: Vec<String> = Vec::new();
     let mut all_jobs: Vec<String> = Vec::new();
     for (stage, idx, dep_kind) in [
-        ("embed", &todo.embed, DependencyKind::AfterOk),
-        ("probe", &todo.probe, DependencyKind::AfterOk),
-        ("fusion", &todo.fusion, DependencyKind::AfterAny),
+        (Stage::Embed, &todo.embed, DependencyKind::AfterOk),
+        (Stage::Probe, &todo.probe, DependencyKind::AfterOk),
+        (Stage::Fusion, &todo.fusion, DependencyKind::AfterAny),
     ] {
         let mut want = Vec::new();
         for &i in idx {
-            let key = (stage.to_string(), i);
+            let key = (stage, i);
             if busy.contains(&key) {
                 rep.skipped_busy += 1;
             } else if attempts.get(&key).copied().unwrap_or(0) > retries {
@@ -367,12 +364,7 @@ pub fn submit(
         // Still-queued jobs of this stage are what later stages must wait for.
         let busy_jobs: Vec<String> = submissions(cfg)
             .iter()
-            .filter(|s| {
-                s.stage == stage
-                    && s.indices
-                        .iter()
-                        .any(|i| busy.contains(&(stage.to_string(), *i)))
-            })
+            .filter(|s| s.stage == stage && s.indices.iter().any(|i| busy.contains(&(stage, *i))))
             .map(|s| s.job_id.clone())
             .collect();
         let mut this_stage = busy_jobs;
@@ -384,7 +376,7 @@ pub fn submit(
             if let Some(d) = Dependency::new(dep_kind, prev.clone()).to_arg() {
                 args.push(d);
             }
-            let script = &scripts[stage];
+            let script = &scripts[&stage];
             rep.commands.push(format!(
                 "sbatch --parsable {} {}",
                 args.join(" "),
@@ -403,7 +395,7 @@ pub fn submit(
                 .filter(|i| *i >= chunk.offset && *i < chunk.offset + max_array)
                 .collect();
             let s = Submission {
-                stage: stage.into(),
+                stage,
                 job_id: job.clone(),
                 indices,
                 offset: chunk.offset,
@@ -411,7 +403,7 @@ pub fn submit(
                 t: crate::journal::now(),
             };
             record(cfg, &s)?;
-            tracing::info!(stage, job = %job, array = %chunk.spec, "submitted");
+            tracing::info!(stage = %stage, job = %job, array = %chunk.spec, "submitted");
             rep.jobs.push(s);
             this_stage.push(job);
         }
@@ -430,18 +422,18 @@ pub fn submit(
         rep.commands.push(format!(
             "sbatch --parsable {} {}",
             args.join(" "),
-            scripts["aggregate"].display()
+            scripts[&Stage::Aggregate].display()
         ));
         if !dry_run {
             let job = sched
-                .submit(&scripts["aggregate"], &args)
+                .submit(&scripts[&Stage::Aggregate], &args)
                 .map_err(|e| anyhow::anyhow!("aggregate job: {e}"))?;
             let s = Submission {
-                stage: "aggregate".into(),
+                stage: Stage::Aggregate,
                 job_id: job,
                 indices: vec![],
                 offset: 0,
-                script: scripts["aggregate"].display().to_string(),
+                script: scripts[&Stage::Aggregate].display().to_string(),
                 t: crate::journal::now(),
             };
             record(cfg, &s)?;
@@ -473,13 +465,13 @@ pub fn scheduler_summary(
 ) -> anyhow::Result<SchedulerSummary> {
     let (subs, states) = query_recorded(cfg, sched)?;
     // (stage, global index) -> (submission order, task status, submission)
-    let mut latest: BTreeMap<(String, i64), (usize, TaskStatus, &Submission)> = BTreeMap::new();
+    let mut latest: BTreeMap<(Stage, i64), (usize, TaskStatus, &Submission)> = BTreeMap::new();
     for (order, s) in subs.iter().enumerate() {
         for t in states.iter().filter(|t| t.job == s.job_id) {
             // Pending ranges (no index yet) and plain jobs get a key of their own.
             let key = match t.array_index {
-                Some(i) => (s.stage.clone(), (i + s.offset) as i64),
-                None => (s.stage.clone(), -1 - order as i64),
+                Some(i) => (s.stage, (i + s.offset) as i64),
+                None => (s.stage, -1 - order as i64),
             };
             if latest.get(&key).is_none_or(|(o, _, _)| *o <= order) {
                 latest.insert(key, (order, t.clone(), s));
@@ -489,14 +481,14 @@ pub fn scheduler_summary(
     let mut by: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
     let mut failed = Vec::new();
     for ((stage, _), (_, t, s)) in &latest {
-        *by.entry(stage.clone())
+        *by.entry(stage.to_string())
             .or_default()
             .entry(t.state.to_string())
             .or_default() += 1;
         if t.state.is_failure() && t.state != JobState::Cancelled {
             let name = match t.array_index {
-                Some(i) => format!("{}-{}_{}.out", job_name(cfg, stage), s.job_id, i),
-                None => format!("{}-{}.out", job_name(cfg, stage), s.job_id),
+                Some(i) => format!("{}-{}_{}.out", job_name(cfg, *stage), s.job_id, i),
+                None => format!("{}-{}.out", job_name(cfg, *stage), s.job_id),
             };
             failed.push(format!(
                 "{stage} {} {} (exit {}) log {}",

@@ -118,7 +118,7 @@ impl Executor for Slurm<'_> {
         Ok(Launch::Slurm(SubmitResult {
             dry_run,
             scripts: if dry_run {
-                crate::submit::STAGES
+                crate::grid::Stage::ALL
                     .iter()
                     .map(|stage| cfg.store.join("slurm").join(format!("{stage}.sh")))
                     .collect()
@@ -130,7 +130,7 @@ impl Executor for Slurm<'_> {
                 .jobs
                 .iter()
                 .map(|j| SubmittedJob {
-                    stage: j.stage.clone(),
+                    stage: j.stage.to_string(),
                     job_id: j.job_id.clone(),
                     tasks: j.indices.len().max(1),
                 })
@@ -140,7 +140,7 @@ impl Executor for Slurm<'_> {
                 .gave_up
                 .iter()
                 .map(|(stage, task)| GaveUp {
-                    stage: stage.clone(),
+                    stage: stage.to_string(),
                     task: *task,
                 })
                 .collect(),

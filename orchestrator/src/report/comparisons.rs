@@ -243,7 +243,7 @@ pub fn comparisons(
 
 fn bar(len: u64, show: bool) -> ProgressBar {
     let pb = if show {
-        ProgressBar::new(len)
+        crate::progress::bars().add(ProgressBar::new(len))
     } else {
         ProgressBar::with_draw_target(Some(len), indicatif::ProgressDrawTarget::hidden())
     };

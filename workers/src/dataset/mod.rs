@@ -13,17 +13,20 @@
 //! The dataset hash covers every content file, so splits (which depend on it)
 //! change exactly when the data does.
 
+mod build_options;
 pub mod fasta;
 pub mod findings;
 mod ingest;
+mod records;
 pub mod sources;
 pub mod splits;
 pub mod synth;
 pub mod tasks;
 pub mod translate;
 
+pub use build_options::{BuildOptions, CdsChoice, GeneKey, Inputs};
 pub use findings::{Finding, Findings, Severity};
-pub use ingest::{BuildOptions, CdsChoice, GeneKey, Inputs, build, ingest, validate_dir};
+pub use ingest::{build, ingest, validate_dir};
 pub use tasks::{Label, Scope, TaskKind, TaskSpec};
 
 use sha2::{Digest, Sha256};

@@ -1,5 +1,8 @@
 //! Every validation rule with a malformed input and its exact finding; the
 //! public formats on hand-written samples; splits.
+//!
+//! Length: one test per validation rule, sharing the sample inputs above
+//! them; splitting by rule group would copy those fixtures.
 
 use super::*;
 use std::path::Path;

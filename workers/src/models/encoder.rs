@@ -15,6 +15,10 @@
 //! [`Loader`] reads the tensors from a [`Weights`] folder (PyTorch
 //! `[out, in]` Linear layout, `gamma`/`beta` LayerNorm aliases) and hashes
 //! them as loaded, so one model saved in any layout hashes identically.
+//!
+//! Length: about 760 lines of code (and 21 of tests): one encoder that every
+//! native family configures (embeddings, blocks, attention paths, the
+//! weight loader); split per family, each would copy the block and loader.
 
 use super::weights::Weights;
 use burn::tensor::activation::{gelu, relu, sigmoid};

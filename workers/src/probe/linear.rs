@@ -20,6 +20,9 @@
 //!
 //! The value of a grid with the best validation score wins (the first listed
 //! of equals). Row blocks are evaluated in parallel on the rayon pool.
+//!
+//! Length: about 710 lines of code (and 42 of tests): the two solvers share
+//! the L-BFGS driver, the standardization and the fit record.
 
 use super::features::Features;
 use super::train::{CurvePoint, ProbeOutput, score};

@@ -8,6 +8,7 @@ pub mod features;
 pub mod fusion;
 pub mod linear;
 pub mod metrics;
+pub mod net;
 pub mod optim;
 pub mod pca;
 pub mod train;

@@ -9,7 +9,7 @@
 //! On LibTorch (CPU or GPU) burn's own AdamW runs on the device and nothing
 //! leaves it: [`ProbeOptimizer::for_device`] chooses.
 
-use super::train::ProbeNet;
+use super::net::ProbeNet;
 use burn::module::{Param, ParamId};
 use burn::nn::Linear;
 use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
