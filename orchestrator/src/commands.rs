@@ -42,19 +42,19 @@ pub struct PlanResult {
     pub units: Vec<UnitRow>,
 }
 
+/// A stage's counts as table cells: stage, total, done, missing, failed.
+fn stage_cells(c: &StageCounts) -> Vec<String> {
+    vec![
+        c.stage.to_string(),
+        c.total.to_string(),
+        c.done.to_string(),
+        c.missing.to_string(),
+        c.failed.to_string(),
+    ]
+}
+
 fn stage_table(out: &mut String, counts: &[StageCounts]) {
-    let rows: Vec<Vec<String>> = counts
-        .iter()
-        .map(|c| {
-            vec![
-                c.stage.to_string(),
-                c.total.to_string(),
-                c.done.to_string(),
-                c.missing.to_string(),
-                c.failed.to_string(),
-            ]
-        })
-        .collect();
+    let rows: Vec<Vec<String>> = counts.iter().map(stage_cells).collect();
     out.push_str(&crate::output::table(
         &["stage", "total", "done", "missing", "failed"],
         &rows,
@@ -291,15 +291,9 @@ impl Human for StatusResult {
             .stages
             .iter()
             .map(|s| {
-                let c = &s.counts;
-                vec![
-                    c.stage.to_string(),
-                    c.total.to_string(),
-                    c.done.to_string(),
-                    c.missing.to_string(),
-                    c.failed.to_string(),
-                    states(&s.scheduler),
-                ]
+                let mut cells = stage_cells(&s.counts);
+                cells.push(states(&s.scheduler));
+                cells
             })
             .collect();
         out.push_str(&crate::output::table(

@@ -329,19 +329,16 @@ fn write_figures(
         faded: small.contains(t),
         bars,
     };
+    let bar = |s: Score| panels::Bar {
+        label: s.model,
+        kind: s.group,
+        mean: s.mean,
+        std: s.std,
+    };
     let per_task: Vec<panels::Panel> = tasks
         .iter()
         .map(|t| {
-            let bars = rows
-                .iter()
-                .filter_map(|m| get(t, m))
-                .map(|s| panels::Bar {
-                    label: s.model.clone(),
-                    kind: s.group.clone(),
-                    mean: s.mean,
-                    std: s.std,
-                })
-                .collect();
+            let bars = rows.iter().filter_map(|m| get(t, m)).map(bar).collect();
             panel(t, bars)
         })
         .collect();
@@ -360,13 +357,9 @@ fn write_figures(
                         .iter()
                         .filter(|s| &s.task == t && s.group == *g && s.mean.is_finite())
                         .max_by(|a, b| a.mean.total_cmp(&b.mean))
+                        .cloned()
                 })
-                .map(|s| panels::Bar {
-                    label: s.model.clone(),
-                    kind: s.group.clone(),
-                    mean: s.mean,
-                    std: s.std,
-                })
+                .map(bar)
                 .collect();
             panel(t, bars)
         })

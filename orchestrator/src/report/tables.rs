@@ -78,12 +78,18 @@ pub fn scores_md(
     md
 }
 
-fn verdict_word(v: i8, better: &str, worse: &str) -> String {
-    match v {
-        1 => better.into(),
-        -1 => worse.into(),
-        _ => "not significant".into(),
-    }
+/// One table line of a comparison: task, `a` (as named), b, both means,
+/// the difference, its CI, the Holm-adjusted p and the verdict in words.
+fn comparison_row(g: &Comparison, a: &str, (better, worse): (&str, &str)) -> String {
+    let verdict = match g.verdict() {
+        1 => better,
+        -1 => worse,
+        _ => "not significant",
+    };
+    format!(
+        "| {} | {a} | {} | {:.3} | {:.3} | {:+.3} | [{:+.3}, {:+.3}] | {:.3} | {verdict} |\n",
+        g.task, g.b, g.a_mean, g.b_mean, g.diff, g.ci_low, g.ci_high, g.p_holm
+    )
 }
 
 /// Each ensemble's difference from its best member.
@@ -92,20 +98,7 @@ pub fn gains_md(gains: &[&Comparison]) -> String {
         "| task | ensemble | best member | ensemble | member | gain | 95% CI | p (Holm) | beats member |\n|---|---|---|---|---|---|---|---|---|\n",
     );
     for g in gains {
-        let _ = writeln!(
-            md,
-            "| {} | {} | {} | {:.3} | {:.3} | {:+.3} | [{:+.3}, {:+.3}] | {:.3} | {} |",
-            g.task,
-            g.a,
-            g.b,
-            g.a_mean,
-            g.b_mean,
-            g.diff,
-            g.ci_low,
-            g.ci_high,
-            g.p_holm,
-            verdict_word(g.verdict(), "yes", "no (worse)")
-        );
+        md.push_str(&comparison_row(g, &g.a, ("yes", "no (worse)")));
     }
     md
 }
@@ -122,20 +115,11 @@ pub fn top_md(tops: &[&Comparison]) -> String {
         } else {
             format!("{} (tied with {})", g.a, g.tied_with.join(", "))
         };
-        let _ = writeln!(
-            md,
-            "| {} | {} | {} | {:.3} | {:.3} | {:+.3} | [{:+.3}, {:+.3}] | {:.3} | {} |",
-            g.task,
-            top,
-            g.b,
-            g.a_mean,
-            g.b_mean,
-            g.diff,
-            g.ci_low,
-            g.ci_high,
-            g.p_holm,
-            verdict_word(g.verdict(), "top is better", "runner-up is better")
-        );
+        md.push_str(&comparison_row(
+            g,
+            &top,
+            ("top is better", "runner-up is better"),
+        ));
     }
     let clear = tops.iter().filter(|g| g.verdict() == 1).count();
     let _ = writeln!(
