@@ -166,7 +166,7 @@ pub fn run_embed(
     };
     pb.set_style(
         ProgressStyle::with_template(
-            "{prefix:>12} [{bar:30}] {pos}/{len} genes {per_sec} eta {eta}",
+            "{prefix:>12} [{bar:30}] {pos}/{len} genes {per_sec} ({msg}) eta {eta}",
         )
         .expect("valid template")
         .progress_chars("=> "),
@@ -175,8 +175,14 @@ pub fn run_embed(
     // Off a terminal: a progress line in genes every GENOPROT_PROGRESS_EVERY seconds.
     let ticker = crate::progress::ticker(&pb, &format!("embed {model}"), "genes", show_progress);
     let t0 = Instant::now();
-    let emb = embed_all(embedder.as_ref(), &inputs, &mut |done| {
-        pb.set_position(done as u64)
+    let emb = embed_all(embedder.as_ref(), &inputs, &mut |p| {
+        pb.set_position(p.sequences as u64);
+        let secs = t0.elapsed().as_secs_f64().max(1e-9);
+        pb.set_message(format!(
+            "{} letters, {:.0} letters/s",
+            p.letters,
+            p.letters as f64 / secs
+        ));
     })?;
     drop(ticker);
     pb.finish_and_clear();

@@ -107,16 +107,21 @@ pub fn ticker(pb: &ProgressBar, stage: &str, unit: &str, on_terminal: bool) -> O
                 if Instant::now() >= next {
                     next += every;
                     let total = pb.length().unwrap_or(0);
-                    tracing::info!(
-                        "progress {}",
-                        line(
-                            &stage,
-                            &unit,
-                            pb.position(),
-                            total,
-                            t0.elapsed().as_secs_f64()
-                        )
+                    let l = line(
+                        &stage,
+                        &unit,
+                        pb.position(),
+                        total,
+                        t0.elapsed().as_secs_f64(),
                     );
+                    // A bar's message adds what it counts besides units
+                    // (embedding: letters and letters/s).
+                    let msg = pb.message();
+                    if msg.is_empty() {
+                        tracing::info!("progress {l}");
+                    } else {
+                        tracing::info!("progress {l}; {msg}");
+                    }
                 }
             }
         })

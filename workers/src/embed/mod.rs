@@ -110,18 +110,27 @@ pub trait Embedder: Send + Sync {
     fn embed(&self, batch: &[SeqInput<'_>]) -> Result<Array2<f32>, EmbedError>;
 }
 
-/// Embeds every input in length-bucketed batches, calling `progress(done)` after
+/// How far [`embed_all`] is: sequences embedded and their letters (bases
+/// or residues, the length the model reads; about its tokens).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EmbedProgress {
+    pub sequences: usize,
+    pub letters: usize,
+}
+
+/// Embeds every input in length-bucketed batches, calling `progress` after
 /// each batch. Rows come back in input order.
 pub fn embed_all(
     e: &dyn Embedder,
     inputs: &[SeqInput<'_>],
-    progress: &mut dyn FnMut(usize),
+    progress: &mut dyn FnMut(EmbedProgress),
 ) -> Result<Array2<f32>, EmbedError> {
     // A dimension of 0 means "unknown until the first batch" (command embedders).
     let mut d = e.dim();
     let mut out = Array2::<f32>::zeros((inputs.len(), d));
     let lens: Vec<usize> = inputs.iter().map(|s| s.seq(e.modality()).len()).collect();
     let mut done = 0;
+    let mut letters = 0;
     for batch in crate::batching::length_buckets(&lens, e.max_tokens(), usize::MAX) {
         let items: Vec<SeqInput<'_>> = batch.iter().map(|i| inputs[*i]).collect();
         let m = e.embed(&items)?;
@@ -144,7 +153,11 @@ pub fn embed_all(
             out.row_mut(*i).assign(&m.row(r));
         }
         done += batch.len();
-        progress(done);
+        letters += batch.iter().map(|i| lens[*i]).sum::<usize>();
+        progress(EmbedProgress {
+            sequences: done,
+            letters,
+        });
     }
     Ok(out)
 }
