@@ -191,6 +191,47 @@ pub fn leaderboard_md(board: &[Standing]) -> String {
     md
 }
 
+/// The leaderboard by modality: per kind of row (dna, protein, multimodal,
+/// ensemble), how many rows, its best row (by the leaderboard's order) with
+/// that row's mean rank and mean score, and on how many tasks a row of the
+/// kind is the top one (ties count for each kind). `scores`: the rankable
+/// tasks' scores the board was made from.
+pub fn modality_md(board: &[Standing], scores: &[Score]) -> String {
+    let mut top_kinds: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    let mut by_task: BTreeMap<&str, Vec<&Score>> = BTreeMap::new();
+    for s in scores.iter().filter(|s| s.mean.is_finite()) {
+        by_task.entry(&s.task).or_default().push(s);
+    }
+    for (task, rows) in &by_task {
+        let top = rows
+            .iter()
+            .map(|r| r.mean)
+            .fold(f64::NEG_INFINITY, f64::max);
+        for r in rows.iter().filter(|r| r.mean == top) {
+            top_kinds.entry(r.group.as_str()).or_default().insert(task);
+        }
+    }
+    let mut md = String::from(
+        "### By modality\n\n| kind | rows | best row | its mean rank | its mean score | tasks where the kind is on top |\n|---|---|---|---|---|---|\n",
+    );
+    for kind in ["dna", "protein", "multimodal", "ensemble", "other"] {
+        let rows: Vec<&Standing> = board.iter().filter(|s| s.group == kind).collect();
+        let Some(best) = rows.first() else { continue };
+        let _ = writeln!(
+            md,
+            "| {kind} | {} | {} | {:.2} | {:.3} | {} of {} |",
+            rows.len(),
+            best.model,
+            best.mean_rank,
+            best.mean_score,
+            top_kinds.get(kind).map_or(0, BTreeSet::len),
+            by_task.len()
+        );
+    }
+    md.push('\n');
+    md
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,6 +277,14 @@ mod tests {
         assert_eq!(row("b").tasks, 2);
         assert_eq!(board[0].model, "e:stacking");
         assert_eq!(row("a").by_category["structural"], 0.9);
+        let by_kind = modality_md(&board, &scores);
+        // membrane: a (protein) and e (ensemble) tie on top; expression: b (dna).
+        assert!(
+            by_kind.contains("| protein | 1 | a | 2.25 | 0.500 | 1 of 2 |")
+                && by_kind.contains("| ensemble | 1 | e:stacking | 1.75 | 0.700 | 1 of 2 |")
+                && by_kind.contains("| dna | 1 | b | 2.00 | 0.650 | 1 of 2 |"),
+            "{by_kind}"
+        );
         let md = leaderboard_md(&board);
         assert!(
             md.contains("| 1 | e:stacking | ensemble | 2 | 1.75 | 0.700 | 1 |"),

@@ -196,6 +196,7 @@ fn build(cfg: &SweepConfig, ds: &Dataset, agg: &Aggregate, dir: &Path) -> anyhow
         md.push('\n');
     }
     md.push_str(&leaderboard_md(&board));
+    md.push_str(&leaderboard::modality_md(&board, &ranked));
     md.push_str("![model × task scores](score_heatmap.svg)\n\n");
     md.push_str(&tables::scores_md(ds, &tasks, &rows, &get, &small));
     md.push_str("![per-task scores](task_scores.svg)\n\n");
