@@ -3,7 +3,6 @@
 
 use crate::config::SweepConfig;
 use anyhow::{Context, bail};
-use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 use std::time::Instant;
 use workers::dataset::Dataset;
@@ -158,20 +157,12 @@ pub fn run_embed(
         );
     }
     let n = inputs.len() as u64;
-    let pb = if show_progress {
-        crate::progress::bars().add(ProgressBar::new(n))
-    } else {
-        // Hidden, but counting: the progress lines read it.
-        ProgressBar::with_draw_target(Some(n), indicatif::ProgressDrawTarget::hidden())
-    };
-    pb.set_style(
-        ProgressStyle::with_template(
-            "{prefix:>12} [{bar:30}] {pos}/{len} genes {per_sec} ({msg}) eta {eta}",
-        )
-        .expect("valid template")
-        .progress_chars("=> "),
+    let pb = crate::progress::bar(
+        n,
+        "{prefix:>12} [{bar:30}] {pos}/{len} genes {per_sec} ({msg}) eta {eta}",
+        model,
+        show_progress,
     );
-    pb.set_prefix(model.to_string());
     // Off a terminal: a progress line in genes every GENOPROT_PROGRESS_EVERY seconds.
     let ticker = crate::progress::ticker(&pb, &format!("embed {model}"), "genes", show_progress);
     let t0 = Instant::now();

@@ -21,6 +21,24 @@ pub fn bars() -> &'static MultiProgress {
     BARS.get_or_init(MultiProgress::new)
 }
 
+/// A progress bar of `len` units: drawn in the [`bars`] group on a terminal
+/// (`show`), else hidden but counting (the progress lines read it).
+/// `template` is indicatif's, `prefix` its `{prefix}`.
+pub fn bar(len: u64, template: &str, prefix: &str, show: bool) -> ProgressBar {
+    let pb = if show {
+        bars().add(ProgressBar::new(len))
+    } else {
+        ProgressBar::with_draw_target(Some(len), indicatif::ProgressDrawTarget::hidden())
+    };
+    pb.set_style(
+        indicatif::ProgressStyle::with_template(template)
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    pb.set_prefix(prefix.to_string());
+    pb
+}
+
 /// Writes log output to stderr above the bars (they are hidden for the
 /// write and redrawn below it).
 pub fn write_above(buf: &[u8]) -> std::io::Result<()> {

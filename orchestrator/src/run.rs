@@ -11,7 +11,7 @@ use crate::embed::{EmbedOutcome, is_current, run_embed};
 use crate::grid::{Grid, Stage};
 use crate::journal::{EventKind, Journal};
 use anyhow::Context;
-use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -78,20 +78,13 @@ pub struct RunSummary {
     pub stopped: bool,
 }
 
-fn bar(mp: &MultiProgress, len: usize, prefix: &str, show: bool) -> ProgressBar {
-    let pb = if show {
-        mp.add(ProgressBar::new(len as u64))
-    } else {
-        // Hidden, but counting: off a terminal the progress lines read it.
-        ProgressBar::with_draw_target(Some(len as u64), indicatif::ProgressDrawTarget::hidden())
-    };
-    pb.set_style(
-        ProgressStyle::with_template("{prefix:>8} [{bar:30}] {pos}/{len} {msg} eta {eta}")
-            .expect("template")
-            .progress_chars("=> "),
-    );
-    pb.set_prefix(prefix.to_string());
-    pb
+fn bar(len: usize, prefix: &str, show: bool) -> ProgressBar {
+    crate::progress::bar(
+        len as u64,
+        "{prefix:>8} [{bar:30}] {pos}/{len} {msg} eta {eta}",
+        prefix,
+        show,
+    )
 }
 
 /// The file system's refusal behind an error, if that is what it is.
@@ -301,13 +294,12 @@ pub fn run_local(sweep: &crate::sweep::Sweep, show_progress: bool) -> anyhow::Re
     journal.write_plan(&grid)?;
     let workers = pool_size(cfg);
     let mut summary = RunSummary::default();
-    let mp = crate::progress::bars().clone();
 
     // Stage 1: embeddings.
     let mut failed_models = BTreeSet::new();
     // On a terminal each model shows its own bar in genes (below); the
     // models count feeds the progress lines off a terminal.
-    let eb = bar(&mp, grid.embed.len(), "embed", false);
+    let eb = bar(grid.embed.len(), "embed", false);
     let ticker = crate::progress::ticker(&eb, "embed", "models", show_progress);
     for job in &grid.embed {
         if stopped() {
@@ -367,7 +359,7 @@ pub fn run_local(sweep: &crate::sweep::Sweep, show_progress: bool) -> anyhow::Re
         }
         let todo: Vec<&CellSpec> = list.iter().filter(|c| !cell_done(cfg, &c.id)).collect();
         summary.cells_skipped += list.len() - todo.len();
-        let pb = bar(&mp, todo.len(), stage, show_progress);
+        let pb = bar(todo.len(), stage, show_progress);
         let ticker = crate::progress::ticker(&pb, stage, "cells", show_progress);
         let (ran, failed) = run_cells(cfg, ds, &journal, &todo, workers, &pb, &failed_models)?;
         drop(ticker);

@@ -9,7 +9,6 @@ use super::leaderboard::Score;
 use super::stats::{self, Comparison, Interval, Prepared, Question, RESAMPLES};
 use crate::aggregate::Aggregate;
 use crate::config::SweepConfig;
-use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
@@ -175,7 +174,12 @@ pub fn comparisons(
             prepared.len(),
             todo.len()
         );
-        let pb = bar(prepared.len() as u64, show_progress);
+        let pb = crate::progress::bar(
+            prepared.len() as u64,
+            "{prefix:>8} [{bar:30}] {pos}/{len} cells bootstrapped eta {eta}",
+            "report",
+            show_progress,
+        );
         let ticker = crate::progress::ticker(&pb, "report", "cells", show_progress);
         // Each cell's metric on every draw of its test set, once: the draws
         // depend only on the test genes, so every comparison that uses the
@@ -239,23 +243,6 @@ pub fn comparisons(
         .collect();
     stats::adjust(&mut out);
     out
-}
-
-fn bar(len: u64, show: bool) -> ProgressBar {
-    let pb = if show {
-        crate::progress::bars().add(ProgressBar::new(len))
-    } else {
-        ProgressBar::with_draw_target(Some(len), indicatif::ProgressDrawTarget::hidden())
-    };
-    pb.set_style(
-        ProgressStyle::with_template(
-            "{prefix:>8} [{bar:30}] {pos}/{len} cells bootstrapped eta {eta}",
-        )
-        .expect("template")
-        .progress_chars("=> "),
-    );
-    pb.set_prefix("report");
-    pb
 }
 
 /// Keeps the intervals of the comparisons in use; a store that cannot be

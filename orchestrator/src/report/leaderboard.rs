@@ -22,6 +22,20 @@ pub struct Score {
     pub seeds: usize,
 }
 
+/// The row kinds [`group_of`] gives (besides `other`), in report order.
+pub const KINDS: [&str; 4] = ["dna", "protein", "multimodal", "ensemble"];
+
+/// On `task`, the best row of each of [`KINDS`] (by defined mean), in that
+/// order; `None` for a kind with no such row.
+pub fn best_of_kinds<'a>(scores: &'a [Score], task: &str) -> [Option<&'a Score>; 4] {
+    KINDS.map(|g| {
+        scores
+            .iter()
+            .filter(|s| s.task == task && s.group == g && s.mean.is_finite())
+            .max_by(|a, b| a.mean.total_cmp(&b.mean))
+    })
+}
+
 /// A row's kind: `dna`, `protein`, `multimodal` or `ensemble`.
 pub fn group_of(cfg: &SweepConfig, model: &str) -> String {
     if model.contains(':') {
@@ -214,7 +228,7 @@ pub fn modality_md(board: &[Standing], scores: &[Score]) -> String {
     let mut md = String::from(
         "### By modality\n\n| kind | rows | best row | its mean rank | its mean score | tasks where the kind is on top |\n|---|---|---|---|---|---|\n",
     );
-    for kind in ["dna", "protein", "multimodal", "ensemble", "other"] {
+    for kind in KINDS.into_iter().chain(["other"]) {
         let rows: Vec<&Standing> = board.iter().filter(|s| s.group == kind).collect();
         let Some(best) = rows.first() else { continue };
         let _ = writeln!(

@@ -51,7 +51,12 @@ const FIGURES: [&str; 4] = [
 
 /// What the report was written from: when it has not changed and the
 /// report's files are there, the report is not rebuilt.
-fn inputs_digest(cfg: &SweepConfig, ds: &Dataset, agg: &Aggregate) -> String {
+fn inputs_digest(
+    cfg: &SweepConfig,
+    ds: &Dataset,
+    agg: &Aggregate,
+    warnings: &[(String, String)],
+) -> String {
     let mut h = sha2::Sha256::new();
     h.update(env!("CARGO_PKG_VERSION"));
     h.update(serde_json::to_string(cfg).unwrap_or_default());
@@ -64,7 +69,7 @@ fn inputs_digest(cfg: &SweepConfig, ds: &Dataset, agg: &Aggregate) -> String {
         let p = cfg.embeddings_dir().join(format!("{}.h5", m.name));
         h.update(format!("{:?}", workers::file_hash::stamp(&p)));
     }
-    for (unit, w) in crate::journal::Journal::warnings_in(&cfg.store) {
+    for (unit, w) in warnings {
         h.update(unit);
         h.update(w);
     }
@@ -81,7 +86,9 @@ pub fn write_report(
 ) -> anyhow::Result<PathBuf> {
     let dir = cfg.store.join("report");
     let stamp_path = cfg.store.join("journal/report-inputs");
-    let digest = inputs_digest(cfg, ds, agg);
+    // Cells that finished with a warning: part of what the report shows.
+    let warnings = crate::journal::Journal::warnings_in(&cfg.store);
+    let digest = inputs_digest(cfg, ds, agg, &warnings);
     let complete = ["summary.md", "report.html", "results_long.parquet"]
         .iter()
         .all(|f| dir.join(f).is_file());
@@ -95,7 +102,7 @@ pub fn write_report(
     }
     let t0 = std::time::Instant::now();
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    build(cfg, ds, agg, &dir)?;
+    build(cfg, ds, agg, &warnings, &dir)?;
     if let Some(p) = stamp_path.parent() {
         let _ = std::fs::create_dir_all(p);
     }
@@ -121,7 +128,13 @@ fn row_names(cfg: &SweepConfig) -> Vec<String> {
     rows
 }
 
-fn build(cfg: &SweepConfig, ds: &Dataset, agg: &Aggregate, dir: &Path) -> anyhow::Result<()> {
+fn build(
+    cfg: &SweepConfig,
+    ds: &Dataset,
+    agg: &Aggregate,
+    warnings: &[(String, String)],
+    dir: &Path,
+) -> anyhow::Result<()> {
     let scores = scores(cfg, ds, agg);
     let by: HashMap<(&str, &str), &Score> = scores
         .iter()
@@ -183,7 +196,6 @@ fn build(cfg: &SweepConfig, ds: &Dataset, agg: &Aggregate, dir: &Path) -> anyhow
             small.iter().cloned().collect::<Vec<_>>().join(", ")
         );
     }
-    let warnings = crate::journal::Journal::warnings_in(&cfg.store);
     if !warnings.is_empty() {
         let _ = writeln!(
             md,
@@ -351,15 +363,10 @@ fn write_figures(
     let kinds: Vec<panels::Panel> = tasks
         .iter()
         .map(|t| {
-            let bars = panels::KINDS
-                .iter()
-                .filter_map(|g| {
-                    scores
-                        .iter()
-                        .filter(|s| &s.task == t && s.group == *g && s.mean.is_finite())
-                        .max_by(|a, b| a.mean.total_cmp(&b.mean))
-                        .cloned()
-                })
+            let bars = leaderboard::best_of_kinds(scores, t)
+                .into_iter()
+                .flatten()
+                .cloned()
                 .map(bar)
                 .collect();
             panel(t, bars)

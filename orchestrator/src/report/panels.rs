@@ -6,6 +6,7 @@
 //! over a bar). Readable with 20 rows × 12 tasks: rows keep one order in every
 //! panel, labels sit left of the bars, the best row of a panel is in bold.
 
+use super::leaderboard::KINDS;
 use anyhow::Context;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
@@ -21,9 +22,6 @@ pub fn kind_colour(kind: &str) -> RGBColor {
         _ => RGBColor(153, 153, 153),
     }
 }
-
-/// The row kinds in legend order.
-pub const KINDS: [&str; 4] = ["dna", "protein", "multimodal", "ensemble"];
 
 /// One bar.
 pub struct Bar {

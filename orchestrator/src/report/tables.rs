@@ -132,20 +132,11 @@ pub fn top_md(tops: &[&Comparison]) -> String {
 
 /// The best row of each kind per task (the winner in bold).
 pub fn kinds_md(tasks: &[String], scores: &[Score]) -> String {
-    let groups = super::panels::KINDS;
     let mut md = String::from(
         "## DNA vs protein vs multimodal vs ensemble (best row of each kind)\n\n| task | dna | protein | multimodal | ensemble |\n|---|---|---|---|---|\n",
     );
     for t in tasks {
-        let best: Vec<Option<&Score>> = groups
-            .iter()
-            .map(|g| {
-                scores
-                    .iter()
-                    .filter(|s| &s.task == t && s.group == *g && s.mean.is_finite())
-                    .max_by(|a, b| a.mean.total_cmp(&b.mean))
-            })
-            .collect();
+        let best = super::leaderboard::best_of_kinds(scores, t);
         let top = best
             .iter()
             .flatten()

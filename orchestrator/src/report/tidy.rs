@@ -47,12 +47,13 @@ pub fn long_rows(cfg: &SweepConfig, ds: &Dataset, agg: &Aggregate) -> Vec<LongRo
         let spec = ds.task(&r.task);
         let kind = spec.map(|t| t.kind).unwrap_or(TaskKind::Binary);
         let category = spec.map(|t| t.category.clone()).unwrap_or_default();
+        let modality = super::leaderboard::group_of(cfg, &r.model);
         for (j, m) in METRICS.iter().enumerate() {
             let v = r.metrics[j];
             out.push(LongRow {
                 cell_id: r.cell_id.clone(),
                 model: r.model.clone(),
-                modality: super::leaderboard::group_of(cfg, &r.model),
+                modality: modality.clone(),
                 fusion: r.fusion.clone(),
                 members: r.members.clone(),
                 task: r.task.clone(),
