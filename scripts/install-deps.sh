@@ -9,6 +9,7 @@ pkgs=(
   libhdf5-dev                              # serial HDF5 (hdf5-metno)
   openmpi-bin libopenmpi-dev               # mpirun + mpi crate
   munge slurm-wlm slurm-client slurmd slurmctld
+  slurmdbd mariadb-server                  # accounting, so sacct answers (tests/slurm_heal.rs)
   python3-venv procps
   fonts-dejavu-core                        # text in the report's PNG figures (resvg)
   chromium                                 # tests/report.rs opens report.html headless

@@ -17,4 +17,6 @@ stop() { # stop NAME PIDFILE
 }
 stop slurmd "$state/slurmd.pid"
 stop slurmctld "$state/slurmctld.pid"
+stop slurmdbd "$state/slurmdbd.pid"
+stop mariadbd /run/mysqld/genoprot-mariadb.pid
 stop munged /run/munge/munged.pid

@@ -3,7 +3,9 @@
 # as root, on a Debian 12 machine where scripts/install-deps.sh ran. Idempotent: if the
 # cluster already answers and the node is usable, it does nothing.
 #
-# Partitions like LLNL: pdebug (default) and pbatch. Every wait has a timeout.
+# Partitions like LLNL: pdebug (default) and pbatch, plus pshort (MaxTime 2 minutes,
+# for time-limit tests). Accounting: MariaDB + slurmdbd, so `sacct` answers, unless
+# GENOPROT_SLURM_ACCOUNTING=0 or their packages are missing. Every wait has a timeout.
 # Recipe: shared/notes/slurm-local.md.
 set -euo pipefail
 
@@ -47,7 +49,51 @@ if ! (munge -n | unmunge) >/dev/null 2>&1; then
   wait_for 15 "munged" bash -c 'munge -n | unmunge'
 fi
 
-# 2. slurm.conf (only rewritten while the daemons are down)
+# 2. accounting: MariaDB (its own datadir under $state) and slurmdbd
+accounting=0
+sock=/run/mysqld/mysqld.sock
+if [ "${GENOPROT_SLURM_ACCOUNTING:-1}" != 0 ] && [ -x /usr/sbin/slurmdbd ] && [ -x /usr/sbin/mariadbd ]; then
+  db="$state/mariadb"
+  install -d -o mysql -g mysql /run/mysqld
+  if [ ! -d "$db/mysql" ]; then
+    install -d -o mysql -g mysql "$db"
+    mariadb-install-db --user=mysql --datadir="$db" --skip-test-db >"$logs/mariadb-install.log" 2>&1
+  fi
+  if ! mariadb-admin --socket="$sock" ping >/dev/null 2>&1; then
+    install -o mysql -g mysql -m 640 /dev/null "$logs/mariadb.log"
+    # Started by hand (no systemd); stopped by slurm-down.sh through its pid file.
+    nohup /usr/sbin/mariadbd --user=mysql --datadir="$db" --socket="$sock" \
+      --pid-file=/run/mysqld/genoprot-mariadb.pid --bind-address=127.0.0.1 --port=3306 \
+      --log-error="$logs/mariadb.log" >/dev/null 2>&1 &
+    wait_for 60 "mariadbd" mariadb-admin --socket="$sock" ping
+  fi
+  mariadb --socket="$sock" -e "CREATE DATABASE IF NOT EXISTS slurm_acct_db;
+    CREATE USER IF NOT EXISTS 'slurm'@'localhost' IDENTIFIED BY 'genoprot-test';
+    GRANT ALL ON slurm_acct_db.* TO 'slurm'@'localhost'; FLUSH PRIVILEGES;"
+  if ! pgrep -x slurmdbd >/dev/null; then
+    cat > /etc/slurm/slurmdbd.conf <<CONF
+# Written by genoprot scripts/slurm-up.sh: accounting for the test cluster.
+AuthType=auth/munge
+DbdHost=localhost
+DbdPort=6819
+SlurmUser=root
+LogFile=$logs/slurmdbd.log
+PidFile=$state/slurmdbd.pid
+StorageType=accounting_storage/mysql
+StorageHost=localhost
+StoragePort=3306
+StorageLoc=slurm_acct_db
+StorageUser=slurm
+StoragePass=genoprot-test
+CONF
+    chmod 600 /etc/slurm/slurmdbd.conf
+    /usr/sbin/slurmdbd
+  fi
+  wait_for 60 "slurmdbd (port 6819)" bash -c 'exec 3<>/dev/tcp/127.0.0.1/6819'
+  accounting=1
+fi
+
+# 3. slurm.conf (only rewritten while the daemons are down)
 if ! pgrep -x slurmctld >/dev/null && ! pgrep -x slurmd >/dev/null; then
   node=$(slurmd -C | head -n1)
   nodename=$(sed -E 's/^NodeName=([^ ]+).*/\1/' <<<"$node")
@@ -71,6 +117,13 @@ if ! pgrep -x slurmctld >/dev/null && ! pgrep -x slurmd >/dev/null; then
   else
     echo "slurm-up: mknod failed: the test cluster has no stand-in GPUs" >&2
     rm -f /etc/slurm/gres.conf
+  fi
+  if ((accounting)); then
+    acct_lines="AccountingStorageType=accounting_storage/slurmdbd
+AccountingStorageHost=localhost
+JobAcctGatherType=jobacct_gather/none"
+  else
+    acct_lines="AccountingStorageType=accounting_storage/none"
   fi
   cat > "$conf" <<CONF
 # Written by genoprot scripts/slurm-up.sh: a single-node test cluster.
@@ -100,7 +153,7 @@ JobRequeue=1
 ReturnToService=2
 KillWait=5
 MpiDefault=none
-AccountingStorageType=accounting_storage/none
+$acct_lines
 JobCompType=jobcomp/filetxt
 JobCompLoc=$logs/jobcomp.txt
 SlurmctldTimeout=30
@@ -110,10 +163,14 @@ $gres_line
 $node $node_gres State=UNKNOWN
 PartitionName=pdebug Nodes=$nodename Default=YES MaxTime=INFINITE State=UP
 PartitionName=pbatch Nodes=$nodename Default=NO MaxTime=INFINITE State=UP
+PartitionName=pshort Nodes=$nodename Default=NO MaxTime=00:02:00 State=UP
 CONF
+  if ((accounting)); then
+    sacctmgr -i add cluster genoprot >/dev/null 2>&1 || true
+  fi
 fi
 
-# 3. slurmctld, then slurmd
+# 4. slurmctld, then slurmd
 if ! pgrep -x slurmctld >/dev/null; then
   /usr/sbin/slurmctld
 fi

@@ -4,7 +4,7 @@
 
 mod common;
 
-use slurm::{JobOptions, JobState, Scheduler, SlurmCli, wait_terminal};
+use slurm::{JobOptions, JobState, Resources, Scheduler, SlurmCli, wait_terminal};
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -173,10 +173,13 @@ fn a_two_task_slurm_job_runs_the_mpi_worker() {
     let script = p.join("mpi.sh");
     let opts = JobOptions {
         job_name: Some("gp-mpi-test".into()),
-        partition: Some("pdebug".into()),
-        time: Some("00:05:00".into()),
+        resources: Resources {
+            partition: Some("pdebug".into()),
+            time: Some("00:05:00".into()),
+            extra: vec!["--ntasks=2".into()],
+            ..Default::default()
+        },
         output: Some(p.join("mpi-%j.out").display().to_string()),
-        extra: vec!["--ntasks=2".into()],
         ..Default::default()
     };
     std::fs::write(

@@ -3,7 +3,9 @@
 
 mod common;
 
-use slurm::{Dependency, DependencyKind, JobOptions, JobState, Scheduler, SlurmCli, wait_terminal};
+use slurm::{
+    Dependency, DependencyKind, JobOptions, JobState, Resources, Scheduler, SlurmCli, wait_terminal,
+};
 use std::path::Path;
 use std::time::Duration;
 
@@ -13,8 +15,11 @@ const POLL: Duration = Duration::from_millis(300);
 fn script(dir: &Path, name: &str, body: &str) -> std::path::PathBuf {
     let opts = JobOptions {
         job_name: Some(format!("gp-smoke-{name}")),
-        partition: Some("pdebug".into()),
-        time: Some("00:05:00".into()),
+        resources: Resources {
+            partition: Some("pdebug".into()),
+            time: Some("00:05:00".into()),
+            ..Default::default()
+        },
         output: Some(dir.join(format!("{name}-%A_%a.out")).display().to_string()),
         ..Default::default()
     };
@@ -110,7 +115,10 @@ fn refused_submission_carries_sbatch_message() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("bad.sh");
     let opts = JobOptions {
-        partition: Some("no-such-partition".into()),
+        resources: Resources {
+            partition: Some("no-such-partition".into()),
+            ..Default::default()
+        },
         ..Default::default()
     };
     std::fs::write(&p, opts.render("true").unwrap()).unwrap();

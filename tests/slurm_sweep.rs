@@ -1,11 +1,12 @@
 //! `genoprot submit | status | resume | cancel` against the real local Slurm:
 //! stage arrays with dependencies, a number of sbatch calls that grows with
 //! stages (not cells), resume of only what is missing, retries that give up,
-//! cancel, and refused submissions that record nothing.
+//! cancel, and refused submissions that record nothing. Healing (retries
+//! with no user action, time limits): tests/slurm_heal.rs.
 
 mod common;
 
-use slurm::{Scheduler, SlurmCli, wait_terminal};
+use slurm::{SlurmCli, wait_terminal};
 use std::path::Path;
 use std::time::Duration;
 
@@ -77,19 +78,26 @@ fn assert_all_probe_cells_done(dir: &Path) {
     );
 }
 
-/// Waits (with a timeout) until every recorded job is finished.
+/// Waits (with a timeout) until every recorded job is finished and no
+/// finishing job submitted another attempt.
 fn wait_all(dir: &Path) {
-    let ids: Vec<String> = jobs(dir)
-        .iter()
-        .map(|j| j["job_id"].as_str().unwrap().to_string())
-        .collect();
-    wait_terminal(
-        &SlurmCli::new(),
-        &ids,
-        Duration::from_secs(300),
-        Duration::from_millis(500),
-    )
-    .unwrap();
+    let start = std::time::Instant::now();
+    loop {
+        let ids: Vec<String> = jobs(dir)
+            .iter()
+            .map(|j| j["job_id"].as_str().unwrap().to_string())
+            .collect();
+        wait_terminal(
+            &SlurmCli::new(),
+            &ids,
+            Duration::from_secs(300).saturating_sub(start.elapsed()),
+            Duration::from_millis(500),
+        )
+        .unwrap();
+        if jobs(dir).len() == ids.len() {
+            return;
+        }
+    }
 }
 
 #[test]
@@ -105,8 +113,9 @@ fn submit_runs_the_sweep_as_stage_arrays_and_resume_submits_only_what_is_missing
     );
     assert!(
         out.contains("--array=0-1%4")
-            && out.contains("--dependency=afterok:<embed>")
-            && out.contains("--dependency=afterany:<probe>"),
+            && out.contains("--dependency=afterany:<embed>")
+            && out.contains("--dependency=afterany:<probe>")
+            && out.contains("--dependency=afterany:<embed>:<probe>:<fusion>"),
         "{out}"
     );
     assert!(jobs(p).is_empty(), "a dry run records nothing");
@@ -163,11 +172,9 @@ fn submit_runs_the_sweep_as_stage_arrays_and_resume_submits_only_what_is_missing
     let j = jobs(p);
     assert_eq!(j.len(), 6, "{out}");
     assert_eq!(j[4]["stage"], "probe");
-    assert_eq!(
-        j[4]["indices"],
-        serde_json::json!([0, 4]),
-        "only the bundles of the lost cells"
-    );
+    assert_eq!(j[4]["indices"], serde_json::json!([0]), "one bundle");
+    let manifest = std::fs::read_to_string(j[4]["bundles"].as_str().unwrap()).unwrap();
+    assert_eq!(manifest, format!("{first},{last}\n"), "only the lost cells");
     wait_all(p);
     assert_all_probe_cells_done(p);
 }
@@ -182,21 +189,40 @@ fn failed_tasks_are_shown_retried_then_given_up_and_cancel_works() {
         CONFIG.replace("PARTITION", "pdebug").replace("  - {name: aac, kind: kmer, modality: protein, k: 1}", "  - {name: aac, kind: kmer, modality: protein, k: 1}\n  - {name: bad, kind: command, modality: dna, command: \"echo model exploded >&2; exit 3\"}"),
     )
     .unwrap();
+    // Cancelled at once: cancelled tasks are not attempts.
     let (code, _, err) = gp(p, &["submit", "s.yaml"]);
     assert_eq!(code, 0, "{err}");
-    let embed_job = jobs(p)[0]["job_id"].as_str().unwrap().to_string();
-    wait_terminal(
+    let (code, out, _) = gp(p, &["cancel", "s.yaml"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("cancelled jobs"), "{out}");
+    let ids: Vec<String> = jobs(p)
+        .iter()
+        .map(|j| j["job_id"].as_str().unwrap().to_string())
+        .collect();
+    let st = wait_terminal(
         &SlurmCli::new(),
-        std::slice::from_ref(&embed_job),
-        Duration::from_secs(120),
+        &ids,
+        Duration::from_secs(60),
         Duration::from_millis(500),
     )
     .unwrap();
+    assert!(st.iter().all(|t| t.state.is_terminal()), "{st:?}");
+    // Resumed: the healthy models' cells finish; the bad model is tried
+    // twice (retries: 1), then given up by the finishing job, which reports
+    // what finished.
+    let (code, out, err) = gp(p, &["resume", "s.yaml"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("submitted embed job"), "{out}");
+    wait_all(p);
     let (_, out, _) = gp(p, &["status", "s.yaml"]);
     assert!(
         out.contains("failed: embed")
-            && out.contains("FAILED (exit 1)")
+            && out.contains("FAILED (exit 1) attempt 2 of 2")
             && out.contains("gp-slurm-e2e-embed-"),
+        "{out}"
+    );
+    assert!(
+        out.contains("retries exhausted for") && out.contains("embed bad after 2 attempts"),
         "{out}"
     );
     let failed_log = out
@@ -209,43 +235,22 @@ fn failed_tasks_are_shown_retried_then_given_up_and_cancel_works() {
         .to_string();
     let log = std::fs::read_to_string(p.join(&failed_log)).unwrap();
     assert!(log.contains("model exploded"), "{log}");
-    // The probe array waits on afterok forever: cancel the sweep.
-    let (code, out, _) = gp(p, &["cancel", "s.yaml"]);
-    assert_eq!(code, 0);
-    assert!(out.contains("cancelled jobs"), "{out}");
-    let ids: Vec<String> = jobs(p)
-        .iter()
-        .map(|j| j["job_id"].as_str().unwrap().to_string())
-        .collect();
-    let st = SlurmCli::new().query(&ids).unwrap();
-    assert!(st.iter().all(|t| t.state.is_terminal()), "{st:?}");
-    // Retry 1 of 1: the failed model is resubmitted once ...
-    let (_, out, _) = gp(p, &["resume", "s.yaml"]);
-    assert!(out.contains("submitted embed job"), "{out}");
-    let last_embed = jobs(p)
-        .iter()
-        .rev()
-        .find(|j| j["stage"] == "embed")
-        .unwrap()
-        .clone();
+    // The healthy models' cells are done and reported.
+    assert!(p.join("runs/s/report/summary.md").exists());
+    let (_, out, _) = gp(p, &["--json", "status", "s.yaml"]);
+    let s: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let probe = &s["stages"][1];
+    assert_eq!(probe["stage"], "probe");
     assert_eq!(
-        last_embed["indices"],
-        serde_json::json!([2]),
-        "only the failed model"
+        probe["done"], 18,
+        "rscu, aac and their concat: 3 × 3 tasks × 2 seeds; {s}"
     );
-    wait_terminal(
-        &SlurmCli::new(),
-        &[last_embed["job_id"].as_str().unwrap().to_string()],
-        Duration::from_secs(120),
-        Duration::from_millis(500),
-    )
-    .unwrap();
-    gp(p, &["cancel", "s.yaml"]);
-    // ... then given up.
+    assert_eq!(probe["total"], 24);
+    // A manual resume does not resubmit what was given up.
     let (code, out, err) = gp(p, &["resume", "s.yaml"]);
     assert_eq!(code, 0);
     assert!(
-        err.contains("embed task 2 failed on every attempt (retries exhausted)"),
+        err.contains("embed bad failed on every attempt (retries exhausted"),
         "{out}{err}"
     );
     gp(p, &["cancel", "s.yaml"]);

@@ -247,6 +247,14 @@ pub struct StatusResult {
     pub failed: Vec<FailedStatus>,
     /// Failed Slurm array tasks with their log files.
     pub failed_jobs: Vec<String>,
+    /// Slurm: the highest attempt submitted per stage, of `max_attempts`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub attempts: BTreeMap<String, u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_attempts: Option<u32>,
+    /// Slurm: units not done after their last allowed attempt, with the reason.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub gave_up: Vec<crate::submit::GaveUp>,
     pub warnings: Vec<CellWarning>,
 }
 
@@ -287,31 +295,64 @@ impl Human for StatusResult {
                 .collect::<Vec<_>>()
                 .join(" ")
         };
-        let rows: Vec<Vec<String>> = self
+        let attempt = |stage: &str| match (self.attempts.get(stage), self.max_attempts) {
+            (Some(a), Some(m)) => format!("{a}/{m}"),
+            _ => String::new(),
+        };
+        let mut rows: Vec<Vec<String>> = self
             .stages
             .iter()
             .map(|s| {
                 let mut cells = stage_cells(&s.counts);
+                cells.push(attempt(s.counts.stage.as_str()));
                 cells.push(states(&s.scheduler));
                 cells
             })
             .collect();
-        out.push_str(&crate::output::table(
-            &["stage", "total", "done", "missing", "failed", "scheduler"],
-            &rows,
-            &[1, 2, 3, 4],
-        ));
         if !self.aggregate.is_empty() {
+            let mut row = vec![String::new(); 6];
+            row[0] = "finish".into();
+            row[5] = attempt("aggregate");
+            row.push(states(&self.aggregate));
+            rows.push(row);
+        }
+        let slurm = self.max_attempts.is_some();
+        let header: &[&str] = if slurm {
+            &[
+                "stage",
+                "total",
+                "done",
+                "missing",
+                "failed",
+                "attempt",
+                "scheduler",
+            ]
+        } else {
+            &["stage", "total", "done", "missing", "failed"]
+        };
+        if !slurm {
+            for r in &mut rows {
+                r.truncate(5);
+            }
+        }
+        out.push_str(&crate::output::table(header, &rows, &[1, 2, 3, 4]));
+        if !self.gave_up.is_empty() {
             let _ = writeln!(
                 out,
-                "{:<9} {:>7} {:>7} {:>8} {:>7}   {}",
-                "aggregate",
-                "",
-                "",
-                "",
-                "",
-                states(&self.aggregate)
+                "retries exhausted for {} units (`genoprot resume` will not resubmit them):",
+                self.gave_up.len()
             );
+            for g in self.gave_up.iter().take(20) {
+                let _ = writeln!(
+                    out,
+                    "  {} {} after {} attempts: {} log {}",
+                    g.stage,
+                    g.what,
+                    g.attempts,
+                    g.last,
+                    g.log.display()
+                );
+            }
         }
         for f in &self.failed_jobs {
             let _ = writeln!(out, "failed: {f}");
@@ -372,11 +413,17 @@ fn status_once(sweep: &Sweep, grid: &Grid) -> anyhow::Result<StatusResult> {
     let mut by = BTreeMap::new();
     let mut failed_jobs = Vec::new();
     let mut running = None;
+    let mut attempts = BTreeMap::new();
+    let mut max_attempts = None;
+    let mut gave_up = Vec::new();
     for ex in crate::executor::involved(sweep) {
         let a = ex.activity(sweep)?;
         by.extend(a.jobs);
         failed_jobs.extend(a.failed_jobs);
         running = running.or(a.running);
+        attempts.extend(a.attempts);
+        max_attempts = max_attempts.or(a.max_attempts);
+        gave_up.extend(a.gave_up);
     }
     let failed = units
         .iter()
@@ -404,6 +451,9 @@ fn status_once(sweep: &Sweep, grid: &Grid) -> anyhow::Result<StatusResult> {
         running,
         failed,
         failed_jobs,
+        attempts,
+        max_attempts,
+        gave_up,
         warnings: crate::journal::Journal::warnings_in(&cfg.store)
             .into_iter()
             .map(|(unit, warning)| CellWarning { unit, warning })
@@ -432,6 +482,7 @@ pub fn status(a: &StatusArgs, json: bool) -> anyhow::Result<()> {
                         "PREEMPTED",
                         "BOOT_FAIL",
                         "DEADLINE",
+                        "UNKNOWN",
                     ]
                     .contains(&k.as_str())
                 });

@@ -76,29 +76,149 @@ pub enum ExecutorKind {
     Slurm,
 }
 
+/// `executor.slurm` (docs/cluster-guide.md): the account, the resources of
+/// every job (`partition`, `time`, `gpus_per_node`, ... at this level),
+/// per-stage and per-model overrides of them, and how work is bundled and
+/// retried.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct SlurmConfig {
     pub account: Option<String>,
-    pub partition: Option<String>,
-    pub qos: Option<String>,
-    pub time: Option<String>,
-    pub nodes: Option<u32>,
-    pub ntasks_per_node: Option<u32>,
-    pub cpus_per_task: Option<u32>,
-    pub gpus_per_node: Option<u32>,
-    /// One GPU per MPI rank: Slurm sets each task's `CUDA_VISIBLE_DEVICES`.
-    pub gpus_per_task: Option<u32>,
-    /// Sites that allocate GPUs as generic resources: `gpu:4`, `gpu:a100:2`.
-    pub gres: Option<String>,
-    pub mem: Option<String>,
-    pub constraint: Option<String>,
+    /// The resources of every stage's jobs (the aggregate job leaves out
+    /// GPUs and tasks per node unless `stages.aggregate` asks for them).
+    #[serde(flatten)]
+    pub resources: slurm::Resources,
+    /// Overrides per stage: `stages: {embed: {partition: pgpu, gpus_per_node: 4}}`.
+    pub stages: StageResources,
+    /// Overrides of the embed stage per model:
+    /// `models: {esm2_15b: {gpus_per_node: 4, time: "12:00:00"}}`; one embed
+    /// array per distinct resource shape.
+    pub models: std::collections::BTreeMap<String, slurm::Resources>,
     pub max_array_size: Option<u32>,
     pub throttle: Option<u32>,
-    pub cells_per_task: Option<usize>,
+    /// Probe cells per array task: a number, or `auto` (sized to
+    /// `bundle_minutes` from the measured time of earlier cells).
+    pub cells_per_task: CellsPerTask,
+    /// `cells_per_task: auto`: the target length of one bundle, in minutes
+    /// (default 30).
+    pub bundle_minutes: Option<f64>,
+    /// Times a unit is resubmitted after it failed, timed out or went
+    /// missing (default 2), by the job that runs after the arrays.
     pub retries: Option<u32>,
+    /// A unit that hit its time limit is resubmitted in bundles half the
+    /// size with `time × time_factor` (default 2), capped by the
+    /// partition's MaxTime.
+    pub time_factor: Option<f64>,
     pub launcher: Option<String>,
-    pub extra: Vec<String>,
+}
+
+/// `executor.slurm.stages`: resource overrides per stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct StageResources {
+    pub embed: slurm::Resources,
+    pub probe: slurm::Resources,
+    pub fusion: slurm::Resources,
+    pub aggregate: slurm::Resources,
+}
+
+/// `cells_per_task`: a fixed count or `auto`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum CellsPerTask {
+    Count(usize),
+    Auto,
+}
+
+impl Default for CellsPerTask {
+    fn default() -> Self {
+        CellsPerTask::Count(20)
+    }
+}
+
+impl Serialize for CellsPerTask {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            CellsPerTask::Count(n) => s.serialize_u64(*n as u64),
+            CellsPerTask::Auto => s.serialize_str("auto"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for CellsPerTask {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = CellsPerTask;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a number of cells (at least 1) or `auto`")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<CellsPerTask, E> {
+                if v == 0 {
+                    return Err(E::custom("cells_per_task must be at least 1 (or `auto`)"));
+                }
+                Ok(CellsPerTask::Count(v as usize))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<CellsPerTask, E> {
+                match u64::try_from(v) {
+                    Ok(u) => self.visit_u64(u),
+                    Err(_) => Err(E::custom("cells_per_task must be at least 1 (or `auto`)")),
+                }
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<CellsPerTask, E> {
+                if v == "auto" {
+                    Ok(CellsPerTask::Auto)
+                } else {
+                    Err(E::invalid_value(serde::de::Unexpected::Str(v), &self))
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl SlurmConfig {
+    /// The resources of a stage's jobs; `model` (embed only) adds its own
+    /// overrides.
+    pub fn resources_for(
+        &self,
+        stage: crate::grid::Stage,
+        model: Option<&str>,
+    ) -> slurm::Resources {
+        use crate::grid::Stage;
+        let base = if stage == Stage::Aggregate {
+            // It only reads HDF5: no GPUs, one task.
+            slurm::Resources {
+                ntasks_per_node: None,
+                ..self.resources.without_gpus()
+            }
+        } else {
+            self.resources.clone()
+        };
+        let over = match stage {
+            Stage::Embed => &self.stages.embed,
+            Stage::Probe => &self.stages.probe,
+            Stage::Fusion => &self.stages.fusion,
+            Stage::Aggregate => &self.stages.aggregate,
+        };
+        let r = base.overlaid(over);
+        match model.and_then(|m| self.models.get(m)) {
+            Some(m) if stage == Stage::Embed => r.overlaid(m),
+            _ => r,
+        }
+    }
+
+    /// Every key `executor.slurm` takes (for "did you mean" hints).
+    fn keys() -> Vec<String> {
+        let mut keys: Vec<String> = match yaml_serde::to_value(SlurmConfig::default()) {
+            Ok(yaml_serde::Value::Mapping(m)) => m
+                .keys()
+                .filter_map(|k| k.as_str().map(str::to_string))
+                .collect(),
+            _ => Vec::new(),
+        };
+        keys.push("extra".into());
+        keys
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -305,6 +425,29 @@ impl SweepConfig {
             if let Some(s) = suggest(&message) {
                 message = format!("{message}; {s}");
             }
+            // `executor.slurm` takes its resource keys flattened: serde then
+            // names an unknown key without the expected ones, at the start
+            // of the mapping. Point at the key and suggest one.
+            let (line, column) = match message
+                .strip_prefix("executor.slurm: unknown field `")
+                .and_then(|r| r.strip_suffix('`'))
+                .map(str::to_string)
+            {
+                Some(key) => {
+                    let keys = SlurmConfig::keys();
+                    let list: Vec<String> = keys.iter().map(|k| format!("`{k}`")).collect();
+                    if let Some(s) = suggest(&format!(
+                        "unknown field `{key}`, expected {}",
+                        list.join(", ")
+                    )) {
+                        message = format!("{message}; {s}");
+                    } else {
+                        message = format!("{message}; executor.slurm takes {}", keys.join(", "));
+                    }
+                    locate_key(text, &key).unwrap_or((line, column))
+                }
+                None => (line, column),
+            };
             // Errors raised by a value's own parser (the device) come without
             // a position: point at the key.
             let (line, column) = match message.strip_prefix("device \"") {
@@ -516,6 +659,72 @@ impl SweepConfig {
                 .and_then(|(kv, _)| kv.split_once(" = "))
                 .unwrap_or(("probe", ""));
             return Err(err(key, value, msg.clone()));
+        }
+        let sl = &cfg.executor.slurm;
+        for name in sl.models.keys() {
+            if !cfg.models.iter().any(|m| &m.name == name) {
+                return Err(err(
+                    name,
+                    "",
+                    format!(
+                        "executor.slurm.models.{name}: no model `{name}` in `models:` (its keys name models whose embed jobs need other resources)"
+                    ),
+                ));
+            }
+        }
+        let levels = std::iter::once(("executor.slurm".to_string(), &sl.resources))
+            .chain([
+                ("executor.slurm.stages.embed".to_string(), &sl.stages.embed),
+                ("executor.slurm.stages.probe".to_string(), &sl.stages.probe),
+                (
+                    "executor.slurm.stages.fusion".to_string(),
+                    &sl.stages.fusion,
+                ),
+                (
+                    "executor.slurm.stages.aggregate".to_string(),
+                    &sl.stages.aggregate,
+                ),
+            ])
+            .chain(
+                sl.models
+                    .iter()
+                    .map(|(m, r)| (format!("executor.slurm.models.{m}"), r)),
+            );
+        for (at, r) in levels {
+            let opts = slurm::JobOptions {
+                account: sl.account.clone(),
+                resources: r.clone(),
+                ..Default::default()
+            };
+            if let Err(e) = opts.validate() {
+                let msg = e.to_string();
+                let detail = msg.strip_prefix("invalid job options: ").unwrap_or(&msg);
+                let key = detail.split([' ', '=']).next().unwrap_or("slurm");
+                let value = detail.split('"').nth(1).unwrap_or("");
+                return Err(err(key, value, format!("{at}: {detail}")));
+            }
+        }
+        if let Some(f) = sl.time_factor
+            && !(f >= 1.0 && f.is_finite())
+        {
+            return Err(err(
+                "time_factor",
+                "",
+                format!(
+                    "executor.slurm.time_factor = {f}: must be at least 1 (2 doubles a timed-out unit's time)"
+                ),
+            ));
+        }
+        if let Some(m) = sl.bundle_minutes
+            && !(m > 0.0 && m.is_finite())
+        {
+            return Err(err(
+                "bundle_minutes",
+                "",
+                format!(
+                    "executor.slurm.bundle_minutes = {m}: must be a positive number of minutes"
+                ),
+            ));
         }
         if cfg.executor.kind == ExecutorKind::Slurm
             && let Some(l) = &cfg.executor.slurm.launcher

@@ -2,6 +2,7 @@
 //! executors (local and Slurm), status, resume, aggregate and report.
 
 pub mod aggregate;
+pub mod bundles;
 pub mod clean;
 pub mod cli;
 pub mod commands;
@@ -11,6 +12,7 @@ pub mod doctor;
 pub mod embed;
 pub mod executor;
 pub mod grid;
+pub mod heal;
 pub mod journal;
 pub mod jsonl;
 pub mod list;

@@ -56,15 +56,20 @@ pub fn cells_dir(cfg: &SweepConfig) -> PathBuf {
 
 /// Is a cell's store there and readable?
 pub fn cell_done(cfg: &SweepConfig, id: &str) -> bool {
+    cell_seconds(cfg, id).is_some()
+}
+
+/// The seconds a finished cell took to train; `None` when it is not done.
+pub fn cell_seconds(cfg: &SweepConfig, id: &str) -> Option<f64> {
     let p = cells_dir(cfg).join(format!("{id}.h5"));
     if !p.exists() {
-        return false;
+        return None;
     }
     match CellResult::read_as(&p, id) {
-        Ok(_) => true,
+        Ok(c) => Some(c.seconds),
         Err(e) => {
             tracing::warn!("cell store not counted as done: {e}");
-            false
+            None
         }
     }
 }

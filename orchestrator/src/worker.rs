@@ -11,8 +11,15 @@ pub enum WorkerCommand {
     Embed {
         #[arg(long)]
         config: PathBuf,
-        #[arg(long)]
-        model: String,
+        /// The model, or `--bundles FILE --bundle i`: the models on line i.
+        #[arg(long, required_unless_present = "bundles", conflicts_with = "bundles")]
+        model: Option<String>,
+        /// A bundle manifest written by `submit` (one bundle per line).
+        #[arg(long, requires = "bundle")]
+        bundles: Option<PathBuf>,
+        /// Line of `--bundles` (from 0).
+        #[arg(long, requires = "bundles")]
+        bundle: Option<usize>,
         /// Shard i of n (balanced by tokens), e.g. 0/4.
         #[arg(long)]
         shard: Option<Shard>,
@@ -24,15 +31,25 @@ pub enum WorkerCommand {
         /// Cell ids, comma-separated.
         #[arg(long, value_delimiter = ',', conflicts_with_all = ["stage", "bundle"])]
         cells: Vec<String>,
+        /// A bundle manifest written by `submit`: runs the cells on line `--bundle`.
+        #[arg(long, requires = "bundle", conflicts_with = "stage")]
+        bundles: Option<PathBuf>,
         /// Which cells: `probe` (single models, early fusion) or `fusion` (late fusion).
         #[arg(long, requires = "bundle")]
         stage: Option<String>,
-        /// Bundle index k: cells [k*size, (k+1)*size) of the stage, in plan order.
-        #[arg(long, requires = "stage")]
+        /// Bundle index k: line k of `--bundles`, or cells [k*size, (k+1)*size)
+        /// of `--stage`, in plan order.
+        #[arg(long)]
         bundle: Option<usize>,
         /// Cells per bundle.
         #[arg(long, default_value_t = 20)]
         bundle_size: usize,
+    },
+    /// The job after a Slurm sweep's arrays: resubmit what failed while
+    /// retries remain, else aggregate and report.
+    Finish {
+        #[arg(long)]
+        config: PathBuf,
     },
     /// Merge the n shard stores of a model into its store.
     MergeEmbeddings {
@@ -50,58 +67,37 @@ pub fn run(cmd: WorkerCommand) -> anyhow::Result<()> {
         WorkerCommand::Embed {
             config,
             model,
+            bundles,
+            bundle,
             shard,
         } => {
             let crate::sweep::Sweep { cfg, ds, .. } = crate::sweep::Sweep::open(&config)?;
-            #[cfg(feature = "mpi")]
-            if shard.is_none() && crate::embed::launched_under_mpi() {
-                let universe = mpi::initialize().context("initializing MPI")?;
-                let world = universe.world();
-                let rank = mpi::traits::Communicator::rank(&world);
-                let size = mpi::traits::Communicator::size(&world);
-                let out = crate::embed::run_embed_mpi(&cfg, &ds, &model, &world)?;
-                if rank == 0 {
-                    match out {
-                        EmbedOutcome::UpToDate(p) => {
-                            println!("{model}: up to date ({})", p.display())
-                        }
-                        EmbedOutcome::Written {
-                            path,
-                            genes,
-                            seconds_x100,
-                        } => println!(
-                            "{model}: embedded {genes} genes on {size} ranks in {:.2} s -> {}",
-                            seconds_x100 as f64 / 100.0,
-                            path.display()
-                        ),
-                    }
-                }
-                return Ok(());
+            let models = match (model, bundles, bundle) {
+                (Some(m), _, _) => vec![m],
+                (None, Some(f), Some(i)) => crate::bundles::bundle(&f, i)?,
+                _ => anyhow::bail!("give --model, or --bundles and --bundle"),
+            };
+            for model in models {
+                embed_one(&cfg, &ds, &model, shard)?;
             }
-            match crate::embed::run_embed(
-                &cfg,
-                &ds,
-                &model,
-                shard,
-                std::io::stderr().is_terminal(),
-            )? {
-                EmbedOutcome::UpToDate(p) => println!("{model}: up to date ({})", p.display()),
-                EmbedOutcome::Written {
-                    path,
-                    genes,
-                    seconds_x100,
-                } => {
-                    println!(
-                        "{model}: embedded {genes} genes in {:.2} s -> {}",
-                        seconds_x100 as f64 / 100.0,
-                        path.display()
-                    )
-                }
+        }
+        WorkerCommand::Finish { config } => {
+            let sweep = crate::sweep::Sweep::open(&config)?;
+            let sched = slurm::SlurmCli::new();
+            let out = crate::heal::finish(&sweep, &config, &sched)?;
+            crate::output::print(false, &out)?;
+            if let crate::heal::Finish::GaveUp { units, .. } = &out {
+                anyhow::bail!(
+                    "{} units failed on every attempt; `genoprot status {}` lists them with their logs",
+                    units.len(),
+                    config.display()
+                );
             }
         }
         WorkerCommand::Probe {
             config,
             cells,
+            bundles,
             stage,
             bundle,
             bundle_size,
@@ -110,6 +106,22 @@ pub fn run(cmd: WorkerCommand) -> anyhow::Result<()> {
             let grid = sweep.grid();
             let crate::sweep::Sweep { cfg, ds, .. } = sweep;
             let chosen: Vec<&workers::probe::cell::CellSpec> = match (stage.as_deref(), bundle) {
+                (None, Some(k)) => {
+                    let Some(f) = &bundles else {
+                        anyhow::bail!("--bundle needs --bundles FILE or --stage");
+                    };
+                    let mut v = Vec::new();
+                    for id in crate::bundles::bundle(f, k)? {
+                        match grid.all_cells().find(|c| c.id == id) {
+                            Some(c) => v.push(c),
+                            None => anyhow::bail!(
+                                "{}: bundle {k} names cell {id}, which is not in this sweep's grid (the config changed since `submit`; submit again)",
+                                f.display()
+                            ),
+                        }
+                    }
+                    v
+                }
                 (Some(st), Some(k)) => {
                     let list = match st {
                         "probe" => &grid.cells,
@@ -188,6 +200,55 @@ pub fn run(cmd: WorkerCommand) -> anyhow::Result<()> {
             let p = crate::embed::merge(&cfg, &ds, &model, shards)
                 .with_context(|| format!("merging {model}"))?;
             println!("{model}: merged {shards} shards -> {}", p.display());
+        }
+    }
+    Ok(())
+}
+
+/// Embeds one model (under MPI: over every rank) and says what it did.
+fn embed_one(
+    cfg: &crate::config::SweepConfig,
+    ds: &workers::dataset::Dataset,
+    model: &str,
+    shard: Option<Shard>,
+) -> anyhow::Result<()> {
+    #[cfg(feature = "mpi")]
+    if shard.is_none() && crate::embed::launched_under_mpi() {
+        let universe = mpi::initialize().context("initializing MPI")?;
+        let world = universe.world();
+        let rank = mpi::traits::Communicator::rank(&world);
+        let size = mpi::traits::Communicator::size(&world);
+        let out = crate::embed::run_embed_mpi(cfg, ds, model, &world)?;
+        if rank == 0 {
+            match out {
+                EmbedOutcome::UpToDate(p) => {
+                    println!("{model}: up to date ({})", p.display())
+                }
+                EmbedOutcome::Written {
+                    path,
+                    genes,
+                    seconds_x100,
+                } => println!(
+                    "{model}: embedded {genes} genes on {size} ranks in {:.2} s -> {}",
+                    seconds_x100 as f64 / 100.0,
+                    path.display()
+                ),
+            }
+        }
+        return Ok(());
+    }
+    match crate::embed::run_embed(cfg, ds, model, shard, std::io::stderr().is_terminal())? {
+        EmbedOutcome::UpToDate(p) => println!("{model}: up to date ({})", p.display()),
+        EmbedOutcome::Written {
+            path,
+            genes,
+            seconds_x100,
+        } => {
+            println!(
+                "{model}: embedded {genes} genes in {:.2} s -> {}",
+                seconds_x100 as f64 / 100.0,
+                path.display()
+            )
         }
     }
     Ok(())

@@ -26,6 +26,7 @@ pub struct RecordingScheduler {
     next: Mutex<u64>,
     max_array: u32,
     refuse: Mutex<Option<String>>,
+    max_time: Mutex<Option<std::time::Duration>>,
 }
 
 impl Default for RecordingScheduler {
@@ -42,7 +43,13 @@ impl RecordingScheduler {
             next: Mutex::new(1000),
             max_array,
             refuse: Mutex::new(None),
+            max_time: Mutex::new(None),
         }
+    }
+
+    /// Sets every partition's `MaxTime` (`None`: unlimited, the default).
+    pub fn set_max_time(&self, max: Option<std::time::Duration>) {
+        *self.max_time.lock().unwrap() = max;
     }
 
     pub fn calls(&self) -> Vec<RecordedCall> {
@@ -132,6 +139,13 @@ impl Scheduler for RecordingScheduler {
 
     fn max_array_size(&self) -> Result<u32, SlurmError> {
         Ok(self.max_array)
+    }
+
+    fn partition_max_time(
+        &self,
+        _partition: Option<&str>,
+    ) -> Result<Option<std::time::Duration>, SlurmError> {
+        Ok(*self.max_time.lock().unwrap())
     }
 }
 

@@ -16,8 +16,10 @@ mod state;
 pub use array::{ArrayChunk, ArraySpec};
 pub use cli::SlurmCli;
 pub use fake::{RecordedCall, RecordingScheduler};
-pub use options::{Dependency, DependencyKind, JobOptions};
-pub use state::{JobState, TaskStatus, parse_sacct, parse_scontrol_jobs, parse_squeue};
+pub use options::{Dependency, DependencyKind, JobOptions, Resources, format_time, parse_time};
+pub use state::{
+    JobState, TaskStatus, parse_partition_max_time, parse_sacct, parse_scontrol_jobs, parse_squeue,
+};
 
 use std::path::Path;
 use std::time::Duration;
@@ -63,6 +65,9 @@ pub trait Scheduler {
     fn cancel(&self, jobs: &[JobId]) -> Result<(), SlurmError>;
     /// The cluster's `MaxArraySize`.
     fn max_array_size(&self) -> Result<u32, SlurmError>;
+    /// The `MaxTime` of a partition (`None`: the default partition);
+    /// `Ok(None)` when unlimited.
+    fn partition_max_time(&self, partition: Option<&str>) -> Result<Option<Duration>, SlurmError>;
 }
 
 /// A borrowed scheduler is a scheduler (tests keep the fake to inspect it).
@@ -78,6 +83,9 @@ impl<T: Scheduler + ?Sized> Scheduler for &T {
     }
     fn max_array_size(&self) -> Result<u32, SlurmError> {
         (**self).max_array_size()
+    }
+    fn partition_max_time(&self, partition: Option<&str>) -> Result<Option<Duration>, SlurmError> {
+        (**self).partition_max_time(partition)
     }
 }
 

@@ -211,7 +211,7 @@ pub fn parse_squeue(text: &str) -> Result<Vec<TaskStatus>, SlurmError> {
     Ok(out)
 }
 
-/// Parses `sacct -n -X --parsable2 -o JobID,State,ExitCode` output.
+/// Parses `sacct -n -X --parsable2 -o JobID,State,ExitCode[,Reason]` output.
 pub fn parse_sacct(text: &str) -> Result<Vec<TaskStatus>, SlurmError> {
     let mut out = Vec::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
@@ -227,21 +227,73 @@ pub fn parse_sacct(text: &str) -> Result<Vec<TaskStatus>, SlurmError> {
             continue;
         }
         let (job, idx) = split_task_id(f[0]);
+        let state = JobState::parse(f[1]);
         out.push(TaskStatus {
             id: f[0].to_string(),
             job,
             array_index: idx,
-            state: JobState::parse(f[1]),
+            state,
             exit_code: parse_exit(f[2]),
-            reason: None,
+            // sacct's Reason is the last reason the job waited for: kept
+            // while it waits, meaningless once it ran.
+            reason: f
+                .get(3)
+                .map(|r| r.trim())
+                .filter(|r| !r.is_empty() && *r != "None" && !state.is_terminal())
+                .map(str::to_string),
         });
     }
     Ok(out)
 }
 
+/// The `MaxTime` of a partition from `scontrol show partition -o` output:
+/// of `name`, or of the default partition (`Default=YES`) without a name.
+/// `Ok(None)` when unlimited.
+pub fn parse_partition_max_time(
+    text: &str,
+    name: Option<&str>,
+) -> Result<Option<std::time::Duration>, SlurmError> {
+    let record = text.lines().find(|l| {
+        let fields: Vec<&str> = l.split_whitespace().collect();
+        match name {
+            Some(n) => fields.contains(&format!("PartitionName={n}").as_str()),
+            None => fields.iter().any(|f| f.starts_with("Default=YES")),
+        }
+    });
+    let Some(record) = record else {
+        return Err(SlurmError::Parse {
+            what: "scontrol show partition",
+            detail: format!("no partition {}", name.unwrap_or("marked Default=YES")),
+        });
+    };
+    let max = record
+        .split_whitespace()
+        .find_map(|f| f.strip_prefix("MaxTime="))
+        .unwrap_or("UNLIMITED");
+    Ok(crate::parse_time(max))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn partition_max_time_of_named_and_default() {
+        let text = "PartitionName=pdebug AllowGroups=ALL Default=YES MaxTime=00:30:00 State=UP\n\
+                    PartitionName=pbatch AllowGroups=ALL Default=NO MaxTime=1-00:00:00 State=UP\n\
+                    PartitionName=pall Default=NO MaxTime=UNLIMITED State=UP\n";
+        let h = |s| Some(std::time::Duration::from_secs(s));
+        assert_eq!(parse_partition_max_time(text, None).unwrap(), h(1800));
+        assert_eq!(
+            parse_partition_max_time(text, Some("pbatch")).unwrap(),
+            h(86400)
+        );
+        assert_eq!(parse_partition_max_time(text, Some("pall")).unwrap(), None);
+        assert!(parse_partition_max_time(text, Some("nope")).is_err());
+        let rows = parse_sacct("7_1|PENDING|0:0|Dependency\n7_2|TIMEOUT|0:0|Priority\n").unwrap();
+        assert_eq!(rows[0].reason.as_deref(), Some("Dependency"));
+        assert_eq!(rows[1].reason, None, "a pending reason of a finished task");
+    }
 
     #[test]
     fn states_parse_long_short_and_decorated() {

@@ -22,6 +22,14 @@ pub struct Activity {
     pub jobs: BTreeMap<String, BTreeMap<String, usize>>,
     /// Failed Slurm array tasks with their log files.
     pub failed_jobs: Vec<String>,
+    /// Slurm: the highest attempt submitted per stage, and how many are allowed.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub attempts: BTreeMap<String, u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_attempts: Option<u32>,
+    /// Slurm: units not done after their last allowed attempt.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub gave_up: Vec<crate::submit::GaveUp>,
     /// A local `genoprot run`/`submit` holding the store.
     pub running: Option<crate::lock::Holder>,
 }

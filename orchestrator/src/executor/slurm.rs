@@ -38,7 +38,9 @@ pub struct SubmitResult {
     pub commands: Vec<String>,
     pub jobs: Vec<SubmittedJob>,
     pub skipped_busy: usize,
-    pub gave_up: Vec<GaveUp>,
+    /// Units resubmitted with more time or in smaller bundles after a TIMEOUT.
+    pub timed_out: usize,
+    pub gave_up: Vec<crate::submit::GaveUp>,
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -46,12 +48,6 @@ pub struct SubmittedJob {
     pub stage: String,
     pub job_id: String,
     pub tasks: usize,
-}
-
-#[derive(Debug, serde::Serialize)]
-pub struct GaveUp {
-    pub stage: String,
-    pub task: u32,
 }
 
 impl Human for SubmitResult {
@@ -110,18 +106,19 @@ impl Executor for Slurm<'_> {
         };
         let rep =
             crate::submit::submit(cfg, &sweep.ds, &grid, config, self.sched.as_ref(), dry_run)?;
-        for (stage, i) in &rep.gave_up {
+        for g in &rep.gave_up {
             tracing::warn!(
-                "{stage} task {i} failed on every attempt (retries exhausted); see `genoprot status` for logs"
+                "{} {} failed on every attempt (retries exhausted; {} attempts, last {}); see `genoprot status` for logs",
+                g.stage,
+                g.unit,
+                g.attempts,
+                g.last
             );
         }
         Ok(Launch::Slurm(SubmitResult {
             dry_run,
             scripts: if dry_run {
-                crate::grid::Stage::ALL
-                    .iter()
-                    .map(|stage| cfg.store.join("slurm").join(format!("{stage}.sh")))
-                    .collect()
+                rep.scripts.clone()
             } else {
                 Vec::new()
             },
@@ -136,14 +133,8 @@ impl Executor for Slurm<'_> {
                 })
                 .collect(),
             skipped_busy: rep.skipped_busy,
-            gave_up: rep
-                .gave_up
-                .iter()
-                .map(|(stage, task)| GaveUp {
-                    stage: stage.to_string(),
-                    task: *task,
-                })
-                .collect(),
+            timed_out: rep.timed_out,
+            gave_up: rep.gave_up,
         }))
     }
 
@@ -151,11 +142,18 @@ impl Executor for Slurm<'_> {
         if crate::submit::submissions(&sweep.cfg).is_empty() {
             return Ok(Activity::default());
         }
-        let (jobs, failed_jobs) =
-            crate::submit::scheduler_summary(&sweep.cfg, self.sched.as_ref())?;
+        let sum = crate::submit::scheduler_summary(
+            &sweep.cfg,
+            &sweep.ds,
+            &sweep.grid(),
+            self.sched.as_ref(),
+        )?;
         Ok(Activity {
-            jobs,
-            failed_jobs,
+            jobs: sum.states,
+            failed_jobs: sum.failed,
+            attempts: sum.attempts,
+            max_attempts: Some(sum.max_attempts),
+            gave_up: sum.gave_up,
             running: None,
         })
     }
@@ -179,6 +177,13 @@ mod tests {
 
     /// A two-model Slurm sweep of one task on a synthetic dataset.
     fn sweep(dir: &Path) -> (Sweep, PathBuf) {
+        sweep_with(
+            dir,
+            "{partition: pdebug, launcher: mpirun, cells_per_task: 1}",
+        )
+    }
+
+    fn sweep_with(dir: &Path, slurm: &str) -> (Sweep, PathBuf) {
         let mut ds = workers::dataset::synth::synthesize(&workers::dataset::synth::SynthConfig {
             genes: 120,
             ..Default::default()
@@ -191,7 +196,7 @@ mod tests {
                 "name: s\ndataset: {d}/data\nstore: {d}/runs/s\nseeds: [0, 1]\ntasks: [membrane]\n\
                  models:\n  - {{name: rscu, kind: codon, rscu: true}}\n  - {{name: aac, kind: kmer, modality: protein, k: 1}}\n\
                  ensembles:\n  - {{name: both, members: [rscu, aac], fusion: [mean-prob]}}\n\
-                 executor: {{kind: slurm, slurm: {{partition: pdebug, launcher: mpirun, cells_per_task: 1}}}}\n",
+                 executor: {{kind: slurm, slurm: {slurm}}}\n",
                 d = dir.display()
             ),
         )
@@ -261,5 +266,122 @@ mod tests {
             "{:?}",
             fake.calls()
         );
+    }
+
+    /// The `--time=` argument and the manifest of a recorded submission.
+    fn args_of(fake: &RecordingScheduler, job: &str) -> Vec<String> {
+        fake.calls()
+            .into_iter()
+            .find_map(|c| match c {
+                RecordedCall::Submit { args, id, .. } if id == job => Some(args),
+                _ => None,
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn the_finishing_job_resubmits_failures_gives_timeouts_more_time_then_gives_up() {
+        let d = tempfile::tempdir().unwrap();
+        let (sweep, config) = sweep_with(
+            d.path(),
+            "{partition: pdebug, time: \"00:10:00\", launcher: mpirun, cells_per_task: 2, retries: 1, time_factor: 2}",
+        );
+        let fake = RecordingScheduler::default();
+        fake.set_max_time(Some(std::time::Duration::from_secs(15 * 60)));
+        let ex = Slurm::over(Box::new(&fake));
+        let Launch::Slurm(first) = ex.launch(&sweep, &config, false).unwrap() else {
+            panic!()
+        };
+        let ids: Vec<String> = first.jobs.iter().map(|j| j.job_id.clone()).collect();
+        // Nothing really ran (the fake runs nothing): the embeddings "failed",
+        // probe bundle 0 hit its time limit, the rest failed.
+        fake.set_state(&ids[0], Some(0), JobState::Failed, Some(1));
+        fake.set_state(&ids[0], Some(1), JobState::Failed, Some(1));
+        fake.set_state(&ids[1], Some(0), JobState::Timeout, Some(0));
+        fake.set_state(&ids[1], Some(1), JobState::Failed, Some(1));
+        fake.set_state(&ids[2], Some(0), JobState::Failed, Some(1));
+        fake.set_state(&ids[3], None, JobState::Running, None);
+        let before = fake.submissions().len();
+        let out = crate::heal::finish(&sweep, &config, &fake).unwrap();
+        let crate::heal::Finish::Resubmitted {
+            attempt,
+            jobs,
+            timed_out,
+            ..
+        } = &out
+        else {
+            panic!("{out:?}")
+        };
+        assert_eq!((*attempt, *timed_out), (2, 2), "{out:?}");
+        // embed, probe (the rest), probe (timed out: more time, half the
+        // bundle), fusion, and a new finishing job: O(stages) calls.
+        let subs = crate::submit::submissions(&sweep.cfg);
+        let new: Vec<&crate::submit::Submission> =
+            subs.iter().filter(|s| jobs.contains(&s.job_id)).collect();
+        assert_eq!(fake.submissions().len() - before, 5, "{new:?}");
+        assert!(new.iter().all(|s| s.attempt == 2), "{new:?}");
+        let longer = new
+            .iter()
+            .find(|s| s.time.as_deref() == Some("0-00:15:00"))
+            .expect("the timed-out bundle gets 10 min × 2, capped at MaxTime 15 min");
+        assert_eq!(longer.stage, crate::grid::Stage::Probe);
+        let lines = crate::bundles::read_manifest(longer.bundles.as_ref().unwrap()).unwrap();
+        assert_eq!(
+            lines,
+            [vec![lines[0][0].clone()], vec![lines[1][0].clone()]]
+        );
+        assert!(args_of(&fake, &longer.job_id).contains(&"--time=0-00:15:00".to_string()));
+        // The probes wait for the embeddings whatever their outcome (one
+        // failed model must not hold back the others' cells).
+        let probe = new
+            .iter()
+            .find(|s| s.stage == crate::grid::Stage::Probe)
+            .unwrap();
+        assert!(
+            args_of(&fake, &probe.job_id)
+                .iter()
+                .any(|a| a.starts_with("--dependency=afterany:"))
+        );
+        // The new finishing job waits for every new array.
+        let fin = new.last().unwrap();
+        assert_eq!(fin.stage, crate::grid::Stage::Aggregate);
+        let dep = args_of(&fake, &fin.job_id)
+            .into_iter()
+            .find(|a| a.starts_with("--dependency=afterany:"))
+            .unwrap();
+        for s in &new[..new.len() - 1] {
+            assert!(dep.contains(&s.job_id), "{dep}");
+        }
+        // Status shows the attempt.
+        let a = ex.activity(&sweep).unwrap();
+        assert_eq!(a.attempts.get("probe"), Some(&2));
+        assert_eq!(a.max_attempts, Some(2));
+
+        // Attempt 2 fails too: retries (1) are used up.
+        for s in &new {
+            for i in &s.indices {
+                fake.set_state(&s.job_id, Some(*i), JobState::Failed, Some(1));
+            }
+            fake.set_state(&s.job_id, None, JobState::Failed, Some(1));
+        }
+        let n = fake.submissions().len();
+        let out = crate::heal::finish(&sweep, &config, &fake).unwrap();
+        let crate::heal::Finish::GaveUp { units, .. } = &out else {
+            panic!("{out:?}")
+        };
+        assert_eq!(fake.submissions().len(), n, "nothing resubmitted");
+        assert_eq!(
+            units.len(),
+            2 + 4 + 2,
+            "every unit, with its reason: {units:?}"
+        );
+        assert!(
+            units
+                .iter()
+                .all(|g| g.attempts == 2 && g.last.starts_with("FAILED"))
+        );
+        assert!(units.iter().any(|g| g.what.contains(" × membrane × seed ")));
+        let a = ex.activity(&sweep).unwrap();
+        assert_eq!(a.gave_up.len(), 8);
     }
 }
