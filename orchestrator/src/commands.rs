@@ -262,6 +262,12 @@ pub struct StatusResult {
 pub struct StageStatus {
     #[serde(flatten)]
     pub counts: StageCounts,
+    /// Units finished per minute over the last 30 minutes (journal).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_per_min: Option<f64>,
+    /// At that rate, seconds until every unit is done.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eta_seconds: Option<f64>,
     /// Slurm tasks by state (latest attempt per array index).
     pub scheduler: BTreeMap<String, usize>,
 }
@@ -304,38 +310,33 @@ impl Human for StatusResult {
             .iter()
             .map(|s| {
                 let mut cells = stage_cells(&s.counts);
+                cells.push(
+                    s.rate_per_min
+                        .map_or(String::new(), |r| format!("{r:.1}/min")),
+                );
+                cells.push(s.eta_seconds.map_or(String::new(), |e| {
+                    indicatif::HumanDuration(std::time::Duration::from_secs_f64(e)).to_string()
+                }));
                 cells.push(attempt(s.counts.stage.as_str()));
                 cells.push(states(&s.scheduler));
                 cells
             })
             .collect();
         if !self.aggregate.is_empty() {
-            let mut row = vec![String::new(); 6];
+            let mut row = vec![String::new(); 8];
             row[0] = "finish".into();
-            row[5] = attempt("aggregate");
+            row[7] = attempt("aggregate");
             row.push(states(&self.aggregate));
             rows.push(row);
         }
-        let slurm = self.max_attempts.is_some();
-        let header: &[&str] = if slurm {
-            &[
-                "stage",
-                "total",
-                "done",
-                "missing",
-                "failed",
-                "attempt",
-                "scheduler",
-            ]
-        } else {
-            &["stage", "total", "done", "missing", "failed"]
-        };
-        if !slurm {
-            for r in &mut rows {
-                r.truncate(5);
-            }
+        let mut header = vec!["stage", "total", "done", "missing", "failed", "rate", "eta"];
+        if self.max_attempts.is_some() {
+            header.extend(["attempt", "scheduler"]);
         }
-        out.push_str(&crate::output::table(header, &rows, &[1, 2, 3, 4]));
+        for r in &mut rows {
+            r.truncate(header.len());
+        }
+        out.push_str(&crate::output::table(&header, &rows, &[1, 2, 3, 4, 5]));
         if !self.gave_up.is_empty() {
             let _ = writeln!(
                 out,
@@ -405,11 +406,21 @@ impl Human for StatusResult {
     }
 }
 
+/// `status`: the window its rates are measured over, in seconds.
+const RATE_WINDOW_S: f64 = 1800.0;
+
 fn status_once(sweep: &Sweep, grid: &Grid) -> anyhow::Result<StatusResult> {
     let cfg = &sweep.cfg;
     let hist = crate::run::history(cfg);
     let units = crate::run::unit_states(cfg, &sweep.ds, grid, &hist);
     let counts = crate::run::counts_of(&units);
+    let stage_of: std::collections::HashMap<&str, crate::grid::Stage> =
+        units.iter().map(|u| (u.id.as_str(), u.stage)).collect();
+    let events = crate::journal::Journal::open(&cfg.store)
+        .map(|j| j.events())
+        .unwrap_or_default();
+    let rates =
+        crate::journal::done_rates(&events, &stage_of, crate::journal::now(), RATE_WINDOW_S);
     let mut by = BTreeMap::new();
     let mut failed_jobs = Vec::new();
     let mut running = None;
@@ -443,9 +454,15 @@ fn status_once(sweep: &Sweep, grid: &Grid) -> anyhow::Result<StatusResult> {
         aggregate: by.remove("aggregate").unwrap_or_default(),
         stages: counts
             .into_iter()
-            .map(|c| StageStatus {
-                scheduler: by.remove(c.stage.as_str()).unwrap_or_default(),
-                counts: c,
+            .map(|c| {
+                let rate = rates.get(&c.stage).map(|r| r * 60.0);
+                let left = c.total - c.done;
+                StageStatus {
+                    scheduler: by.remove(c.stage.as_str()).unwrap_or_default(),
+                    rate_per_min: rate.filter(|_| left > 0),
+                    eta_seconds: rate.filter(|_| left > 0).map(|r| left as f64 / r * 60.0),
+                    counts: c,
+                }
             })
             .collect(),
         running,

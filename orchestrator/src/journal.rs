@@ -47,6 +47,32 @@ pub struct Journal {
 }
 
 /// Seconds since the Unix epoch.
+/// Per stage, units finished per second: the `done` events of the last
+/// `window` seconds over the time since the first of them (at least a
+/// minute, so one unit finished a second ago is not a rate of one per
+/// second). Stages with no such event are absent.
+pub fn done_rates(
+    events: &[Event],
+    stage_of: &std::collections::HashMap<&str, crate::grid::Stage>,
+    now: f64,
+    window: f64,
+) -> BTreeMap<crate::grid::Stage, f64> {
+    let mut seen: BTreeMap<crate::grid::Stage, (f64, usize)> = BTreeMap::new();
+    for e in events {
+        if e.event != EventKind::Done || now - e.t > window {
+            continue;
+        }
+        if let Some(stage) = stage_of.get(e.unit.as_str()) {
+            let s = seen.entry(*stage).or_insert((e.t, 0));
+            s.0 = s.0.min(e.t);
+            s.1 += 1;
+        }
+    }
+    seen.into_iter()
+        .map(|(stage, (first, n))| (stage, n as f64 / (now - first).max(60.0)))
+        .collect()
+}
+
 pub fn now() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -201,6 +227,38 @@ impl Journal {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn done_rates_count_recent_done_events_per_stage() {
+        use crate::grid::Stage;
+        let ev = |t: f64, unit: &str, event: EventKind| Event {
+            t,
+            unit: unit.into(),
+            event,
+            error: None,
+            seconds: None,
+            by: "local".into(),
+        };
+        let events = vec![
+            ev(0.0, "c1", EventKind::Done), // outside the window
+            ev(800.0, "c1", EventKind::Done),
+            ev(850.0, "c2", EventKind::Failed),
+            ev(900.0, "c2", EventKind::Done),
+            ev(990.0, "embed:m", EventKind::Done),
+        ];
+        let stage_of = std::collections::HashMap::from([
+            ("c1", Stage::Probe),
+            ("c2", Stage::Probe),
+            ("embed:m", Stage::Embed),
+        ]);
+        let r = done_rates(&events, &stage_of, 1000.0, 600.0);
+        // Two probe units in the 200 s since the first of them.
+        assert!((r[&Stage::Probe] - 2.0 / 200.0).abs() < 1e-12, "{r:?}");
+        // One embedding 10 s ago: over at least a minute.
+        assert!((r[&Stage::Embed] - 1.0 / 60.0).abs() < 1e-12, "{r:?}");
+        assert!(!r.contains_key(&Stage::Fusion));
+    }
+
     use super::*;
     use std::io::Write;
 
