@@ -217,7 +217,8 @@ fn failed_tasks_are_shown_retried_then_given_up_and_cancel_works() {
     let (_, out, _) = gp(p, &["status", "s.yaml"]);
     assert!(
         out.contains("failed: embed")
-            && out.contains("FAILED (exit 1) attempt 2 of 2")
+            && out.contains("FAILED (exit 1")
+            && out.contains("attempt 2 of 2")
             && out.contains("gp-slurm-e2e-embed-"),
         "{out}"
     );

@@ -262,7 +262,8 @@ pub struct StatusResult {
 pub struct StageStatus {
     #[serde(flatten)]
     pub counts: StageCounts,
-    /// Units finished per minute over the last 30 minutes (journal).
+    /// Units finished per minute over the last 30 minutes (journal), while
+    /// the stage has work queued or running.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rate_per_min: Option<f64>,
     /// At that rate, seconds until every unit is done.
@@ -406,6 +407,23 @@ impl Human for StatusResult {
     }
 }
 
+/// Whether a Slurm state word (as `status` counts them) is queued or running.
+fn live_state(state: &str) -> bool {
+    ![
+        "COMPLETED",
+        "FAILED",
+        "CANCELLED",
+        "TIMEOUT",
+        "NODE_FAIL",
+        "OUT_OF_MEMORY",
+        "PREEMPTED",
+        "BOOT_FAIL",
+        "DEADLINE",
+        "UNKNOWN",
+    ]
+    .contains(&state)
+}
+
 /// `status`: the window its rates are measured over, in seconds.
 const RATE_WINDOW_S: f64 = 1800.0;
 
@@ -455,12 +473,18 @@ fn status_once(sweep: &Sweep, grid: &Grid) -> anyhow::Result<StatusResult> {
         stages: counts
             .into_iter()
             .map(|c| {
-                let rate = rates.get(&c.stage).map(|r| r * 60.0);
-                let left = c.total - c.done;
+                let scheduler = by.remove(c.stage.as_str()).unwrap_or_default();
+                // A rate while work is under way: a local run holds the
+                // store, or Slurm has this stage's tasks queued or running.
+                let active = running.is_some() || scheduler.keys().any(|k| live_state(k));
+                let rate = rates
+                    .get(&c.stage)
+                    .map(|r| r * 60.0)
+                    .filter(|_| active && c.total > c.done);
                 StageStatus {
-                    scheduler: by.remove(c.stage.as_str()).unwrap_or_default(),
-                    rate_per_min: rate.filter(|_| left > 0),
-                    eta_seconds: rate.filter(|_| left > 0).map(|r| left as f64 / r * 60.0),
+                    scheduler,
+                    rate_per_min: rate,
+                    eta_seconds: rate.map(|r| (c.total - c.done) as f64 / r * 60.0),
                     counts: c,
                 }
             })
@@ -488,21 +512,7 @@ pub fn status(a: &StatusArgs, json: bool) -> anyhow::Result<()> {
                 .iter()
                 .flat_map(|s| s.scheduler.keys())
                 .chain(r.aggregate.keys())
-                .any(|k| {
-                    ![
-                        "COMPLETED",
-                        "FAILED",
-                        "CANCELLED",
-                        "TIMEOUT",
-                        "NODE_FAIL",
-                        "OUT_OF_MEMORY",
-                        "PREEMPTED",
-                        "BOOT_FAIL",
-                        "DEADLINE",
-                        "UNKNOWN",
-                    ]
-                    .contains(&k.as_str())
-                });
+                .any(|k| live_state(k));
         if !a.watch {
             return crate::output::print(json, &r);
         }

@@ -251,8 +251,12 @@ pub struct SweepConfig {
     pub probe: ProbeConfig,
     #[serde(default)]
     pub executor: ExecutorConfig,
-    /// `cpu` (default), `cuda`, `cuda:N`, `auto`.
-    #[serde(default)]
+    /// `cpu` (default), `cuda`, `cuda:N`, `auto`: the YAML's `device` as
+    /// written, parsed into [`SweepConfig::device`] once the file is read
+    /// (a bad value is then reported at its key).
+    #[serde(rename = "device", default, skip_serializing_if = "Option::is_none")]
+    device_text: Option<String>,
+    #[serde(skip)]
     pub device: workers::device::DeviceSpec,
     #[serde(default)]
     pub report: ReportConfig,
@@ -265,6 +269,39 @@ fn default_seeds() -> Vec<u64> {
     vec![0, 1, 2]
 }
 
+/// "did you mean `c`?" for the candidate closest to `bad`, if close.
+fn closest<'a>(bad: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(bad, c), c))
+        .filter(|(s, _)| *s > 0.75)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| format!("did you mean `{c}`?"))
+}
+
+/// A key under `executor.slurm` that it does not take. Its resource keys
+/// are flattened in (one `slurm::Resources` for every level), and serde
+/// reports an unknown key of a flattened struct without a position or the
+/// keys it expected: this check runs first and gives both.
+fn unknown_slurm_key(text: &str, file: &str) -> Option<ConfigError> {
+    let v: yaml_serde::Value = yaml_serde::from_str(text).ok()?;
+    let slurm = v.get("executor")?.get("slurm")?.as_mapping()?;
+    let keys = SlurmConfig::keys();
+    let bad = slurm
+        .keys()
+        .filter_map(|k| k.as_str())
+        .find(|k| !keys.iter().any(|known| known == k))?;
+    let (line, column) = locate_key(text, bad).unwrap_or((1, 1));
+    let hint = closest(bad, keys.iter().map(String::as_str))
+        .unwrap_or_else(|| format!("it takes {}", keys.join(", ")));
+    Some(ConfigError {
+        file: file.into(),
+        line,
+        column,
+        message: format!("executor.slurm: unknown field `{bad}`; {hint}"),
+    })
+}
+
 /// Top-level and nested keys, for "did you mean" hints.
 fn suggest(message: &str) -> Option<String> {
     // serde: "unknown field `lenght`, expected one of `a`, `b`" / "unknown variant `x`, expected `a` or `b`"
@@ -273,12 +310,7 @@ fn suggest(message: &str) -> Option<String> {
     let bad = &message[start..end];
     let rest = &message[end..];
     let candidates: Vec<&str> = rest.split('`').skip(2).step_by(2).collect();
-    candidates
-        .iter()
-        .map(|c| (strsim::jaro_winkler(bad, c), *c))
-        .filter(|(s, _)| *s > 0.75)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| format!("did you mean `{c}`?"))
+    closest(bad, candidates)
 }
 
 /// Split fractions: each in (0, 1), summing to 1.
@@ -311,7 +343,83 @@ fn locate_key(text: &str, key: &str) -> Option<(usize, usize)> {
 }
 
 /// Problems the YAML parser reports poorly: tab indentation and merge keys.
+/// A key written twice in one block mapping: (line, column) of the second,
+/// the key, and the line of the first. Flow mappings (`{a: 1, a: 2}`) are
+/// left to the YAML parser, which reports them at the mapping.
+fn duplicate_key(text: &str) -> Option<(usize, usize, String, usize)> {
+    // Open mappings, outermost first: (column of their keys, key -> line).
+    let mut open: Vec<(usize, std::collections::HashMap<String, usize>)> = Vec::new();
+    // Inside a block scalar (`|`, `>`): lines indented deeper than this.
+    let mut scalar_at: Option<usize> = None;
+    for (i, line) in text.lines().enumerate() {
+        let trimmed = line.trim_start_matches(' ');
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let mut col = line.len() - trimmed.len();
+        if let Some(at) = scalar_at {
+            if col > at {
+                continue;
+            }
+            scalar_at = None;
+        }
+        if trimmed.starts_with("---") || trimmed.starts_with("...") {
+            open.clear();
+            continue;
+        }
+        let mut rest = trimmed;
+        while let Some(r) = rest
+            .strip_prefix('-')
+            .filter(|r| r.is_empty() || r.starts_with(' '))
+        {
+            // A sequence item starts a new mapping at its content's column.
+            let inner = r.trim_start_matches(' ');
+            col += rest.len() - inner.len();
+            rest = inner;
+            open.retain(|(c, _)| *c < col);
+        }
+        let Some((key, value)) = rest.split_once(':') else {
+            continue;
+        };
+        let value = value.trim();
+        if key.is_empty()
+            || key.starts_with(['{', '[', '"', '\'', '&', '*', '!', '|', '>'])
+            || !(value.is_empty() || rest[key.len() + 1..].starts_with(' '))
+        {
+            continue;
+        }
+        open.retain(|(c, _)| *c <= col);
+        match open.last_mut() {
+            Some((c, keys)) if *c == col => {
+                if let Some(first) = keys.get(key) {
+                    return Some((i + 1, col + 1, key.to_string(), *first));
+                }
+                keys.insert(key.to_string(), i + 1);
+            }
+            _ => open.push((
+                col,
+                std::collections::HashMap::from([(key.to_string(), i + 1)]),
+            )),
+        }
+        let v = value.split(" #").next().unwrap_or("").trim();
+        if v.starts_with('|') || v.starts_with('>') {
+            scalar_at = Some(col);
+        }
+    }
+    None
+}
+
 fn lex_problem(text: &str, file: &str) -> Option<ConfigError> {
+    if let Some((line, column, key, first)) = duplicate_key(text) {
+        return Some(ConfigError {
+            file: file.into(),
+            line,
+            column,
+            message: format!(
+                "duplicate field `{key}` (first on line {first}); a key may appear once in its mapping"
+            ),
+        });
+    }
     for (i, line) in text.lines().enumerate() {
         let indent: String = line
             .chars()
@@ -409,7 +517,7 @@ impl SweepConfig {
     }
 
     pub fn parse(text: &str, file: &str) -> Result<SweepConfig, ConfigError> {
-        if let Some(e) = lex_problem(text, file) {
+        if let Some(e) = lex_problem(text, file).or_else(|| unknown_slurm_key(text, file)) {
             return Err(e);
         }
         let mut cfg: SweepConfig = yaml_serde::from_str(text).map_err(|e| {
@@ -425,57 +533,6 @@ impl SweepConfig {
             if let Some(s) = suggest(&message) {
                 message = format!("{message}; {s}");
             }
-            // `executor.slurm` takes its resource keys flattened: serde then
-            // names an unknown key without the expected ones, at the start
-            // of the mapping. Point at the key and suggest one.
-            let (line, column) = match message
-                .strip_prefix("executor.slurm: unknown field `")
-                .and_then(|r| r.strip_suffix('`'))
-                .map(str::to_string)
-            {
-                Some(key) => {
-                    let keys = SlurmConfig::keys();
-                    let list: Vec<String> = keys.iter().map(|k| format!("`{k}`")).collect();
-                    if let Some(s) = suggest(&format!(
-                        "unknown field `{key}`, expected {}",
-                        list.join(", ")
-                    )) {
-                        message = format!("{message}; {s}");
-                    } else {
-                        message = format!("{message}; executor.slurm takes {}", keys.join(", "));
-                    }
-                    locate_key(text, &key).unwrap_or((line, column))
-                }
-                None => (line, column),
-            };
-            // Errors raised by a value's own parser (the device) come without
-            // a position: point at the key.
-            let (line, column) = match message.strip_prefix("device \"") {
-                Some(rest) if (line, column) == (1, 1) => {
-                    locate(text, "device", rest.split('"').next().unwrap_or(""))
-                }
-                _ => (line, column),
-            };
-            // A repeated key is reported at the start of its mapping: point
-            // at the second occurrence.
-            let (line, column) = match message
-                .strip_prefix("duplicate field `")
-                .and_then(|r| r.split('`').next())
-            {
-                Some(key) => text
-                    .lines()
-                    .enumerate()
-                    .filter_map(|(i, l)| {
-                        let t = l.trim_start();
-                        let t = t.strip_prefix("- ").unwrap_or(t);
-                        t.strip_prefix(key)
-                            .filter(|r| r.trim_start().starts_with(':'))
-                            .map(|_| (i + 1, l.find(key).unwrap_or(0) + 1))
-                    })
-                    .nth(1)
-                    .unwrap_or((line, column)),
-                None => (line, column),
-            };
             ConfigError {
                 file: file.into(),
                 line,
@@ -484,6 +541,17 @@ impl SweepConfig {
             }
         })?;
         cfg.path = PathBuf::from(file);
+        if let Some(d) = &cfg.device_text {
+            cfg.device = d.parse().map_err(|e: workers::device::DeviceError| {
+                let (line, column) = locate(text, "device", d);
+                ConfigError {
+                    file: file.into(),
+                    line,
+                    column,
+                    message: e.to_string(),
+                }
+            })?;
+        }
         let err = |key: &str, value: &str, message: String| {
             let (line, column) = locate(text, key, value);
             ConfigError {
@@ -647,18 +715,12 @@ impl SweepConfig {
             }
             cfg.tasks = TaskSelection::All;
         }
-        if let Err(msg) = cfg
+        if let Err(e) = cfg
             .probe
             .check()
             .and_then(|_| cfg.probe.check_fields_apply())
         {
-            // "probe.lr = -1: ..." names the key and the value: point at them.
-            let (key, value) = msg
-                .strip_prefix("probe.")
-                .and_then(|r| r.split_once(':'))
-                .and_then(|(kv, _)| kv.split_once(" = "))
-                .unwrap_or(("probe", ""));
-            return Err(err(key, value, msg.clone()));
+            return Err(err(e.leaf(), &e.value, e.to_string()));
         }
         let sl = &cfg.executor.slurm;
         for name in sl.models.keys() {
@@ -697,11 +759,11 @@ impl SweepConfig {
                 ..Default::default()
             };
             if let Err(e) = opts.validate() {
-                let msg = e.to_string();
-                let detail = msg.strip_prefix("invalid job options: ").unwrap_or(&msg);
-                let key = detail.split([' ', '=']).next().unwrap_or("slurm");
-                let value = detail.split('"').nth(1).unwrap_or("");
-                return Err(err(key, value, format!("{at}: {detail}")));
+                let (key, value) = match &e {
+                    slurm::SlurmError::Options { key, value, .. } => (key.as_str(), value.as_str()),
+                    _ => ("slurm", ""),
+                };
+                return Err(err(key, value, format!("{at}: {e}")));
             }
         }
         if let Some(f) = sl.time_factor
@@ -922,6 +984,80 @@ mod tests {
         );
         let c = SweepConfig::parse(&format!("{OK}probe: {{c: [0.1, 1, 10]}}\n"), "c.yaml").unwrap();
         assert_eq!(c.probe.c.map(|c| c.values()), Some(vec![0.1, 1.0, 10.0]));
+    }
+
+    #[test]
+    fn repeated_keys_are_found_where_they_repeat() {
+        // Top level, inside a nested mapping, inside a list item; a block
+        // scalar's lines and separate list items are not keys of one mapping.
+        let e = err(&format!("{OK}seeds: [1]\nseeds: [2]\n"));
+        assert_eq!(
+            e,
+            "c.yaml:10:1: duplicate field `seeds` (first on line 9); a key may appear once in its mapping"
+        );
+        let e = err(&format!(
+            "{OK}probe:\n  kind: mlp\n  lr: 0.1\n  kind: logreg\n"
+        ));
+        assert!(
+            e.starts_with("c.yaml:12:3: duplicate field `kind` (first on line 10)"),
+            "{e}"
+        );
+        let text = "name: t\ndataset: d\nstore: s\nmodels:\n  - name: a\n    kind: kmer\n    modality: dna\n    k: 2\n  - name: b\n    kind: kmer\n    modality: dna\n    k: 3\n    k: 4\n";
+        assert!(err(text).starts_with("c.yaml:13:5: duplicate field `k` (first on line 12)"));
+        let ok = "name: t\ndataset: d\nstore: s\nmodels:\n  - name: a\n    kind: command\n    modality: dna\n    dim: 2\n    command: |\n      run: 1\n      run: 2\n";
+        assert_eq!(duplicate_key(ok), None);
+    }
+
+    #[test]
+    fn slurm_keys_and_resources_are_checked_at_every_level() {
+        let slurm = |s: &str| format!("{OK}executor:\n  kind: slurm\n  slurm:\n{s}");
+        let e = err(&slurm("    partition: pbatch\n    partiton: pgpu\n"));
+        assert_eq!(
+            e,
+            "c.yaml:13:5: executor.slurm: unknown field `partiton`; did you mean `partition`?"
+        );
+        let e = err(&slurm("    stages: {embed: {partiton: pgpu}}\n"));
+        assert!(
+            e.starts_with("c.yaml:12:") && e.contains("did you mean `partition`?"),
+            "{e}"
+        );
+        let e = err(&slurm("    stages:\n      probe: {time: 1h}\n"));
+        assert!(
+            e.starts_with(
+                "c.yaml:13:15: executor.slurm.stages.probe: time = \"1h\": expected minutes"
+            ),
+            "{e}"
+        );
+        let e = err(&slurm("    models: {k3: {nodes: 0}}\n"));
+        assert!(
+            e.contains("executor.slurm.models.k3: nodes = \"0\": must be at least 1"),
+            "{e}"
+        );
+        let e = err(&slurm("    cells_per_task: 0\n"));
+        assert!(
+            e.contains("cells_per_task must be at least 1 (or `auto`)"),
+            "{e}"
+        );
+        let c = SweepConfig::parse(
+            &slurm("    partition: pbatch\n    gpus_per_node: 4\n    cells_per_task: auto\n    stages: {probe: {gpus_per_node: 0}, aggregate: {partition: pdebug}}\n    models: {k3: {time: \"2:00:00\"}}\n"),
+            "c.yaml",
+        )
+        .unwrap();
+        let s = &c.executor.slurm;
+        assert_eq!(s.cells_per_task, CellsPerTask::Auto);
+        use crate::grid::Stage;
+        assert!(s.resources_for(Stage::Embed, None).asks_gpus());
+        assert!(!s.resources_for(Stage::Probe, None).asks_gpus());
+        assert!(!s.resources_for(Stage::Aggregate, None).asks_gpus());
+        assert_eq!(
+            s.resources_for(Stage::Aggregate, None).partition.as_deref(),
+            Some("pdebug")
+        );
+        assert_eq!(
+            s.resources_for(Stage::Embed, Some("k3")).time.as_deref(),
+            Some("2:00:00")
+        );
+        assert_eq!(s.resources_for(Stage::Probe, Some("k3")).time, None);
     }
 
     #[test]

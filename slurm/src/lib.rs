@@ -50,8 +50,13 @@ pub enum SlurmError {
         "timed out after {0:?} waiting for jobs {1:?} (last states: {2}); hint: `sinfo` shows whether a node is up to run them"
     )]
     Timeout(Duration, Vec<JobId>, String),
-    #[error("invalid job options: {0}")]
-    Options(String),
+    /// A job option Slurm would refuse or misread.
+    #[error("{key} = {value:?}: {reason}")]
+    Options {
+        key: String,
+        value: String,
+        reason: String,
+    },
 }
 
 /// What genoprot needs from a scheduler.

@@ -151,9 +151,11 @@ fn check_token(name: &str, v: &str) -> Result<(), SlurmError> {
         || v.chars()
             .any(|c| c.is_whitespace() || c == '#' || c == '\'' || c == '"')
     {
-        return Err(SlurmError::Options(format!(
-            "{name} = {v:?}: must be non-empty without spaces, quotes or '#'"
-        )));
+        return Err(SlurmError::Options {
+            key: name.into(),
+            value: v.into(),
+            reason: "must be non-empty without spaces, quotes or '#'".into(),
+        });
     }
     Ok(())
 }
@@ -161,9 +163,11 @@ fn check_token(name: &str, v: &str) -> Result<(), SlurmError> {
 fn check_time(v: &str) -> Result<(), SlurmError> {
     match parse_time(v) {
         Some(_) => Ok(()),
-        None => Err(SlurmError::Options(format!(
-            "time = {v:?}: expected minutes, HH:MM:SS or D-HH:MM:SS (e.g. \"01:00:00\")"
-        ))),
+        None => Err(SlurmError::Options {
+            key: "time".into(),
+            value: v.into(),
+            reason: "expected minutes, HH:MM:SS or D-HH:MM:SS (e.g. \"01:00:00\")".into(),
+        }),
     }
 }
 
@@ -194,14 +198,20 @@ impl JobOptions {
             ("cpus_per_task", self.resources.cpus_per_task),
         ] {
             if v == Some(0) {
-                return Err(SlurmError::Options(format!("{n} must be at least 1")));
+                return Err(SlurmError::Options {
+                    key: n.into(),
+                    value: "0".into(),
+                    reason: "must be at least 1".into(),
+                });
             }
         }
         for e in &self.resources.extra {
             if e.contains('\n') || !e.trim_start().starts_with('-') {
-                return Err(SlurmError::Options(format!(
-                    "extra sbatch line {e:?}: expected one option such as \"--gres=gpu:4\""
-                )));
+                return Err(SlurmError::Options {
+                    key: "extra".into(),
+                    value: e.clone(),
+                    reason: "expected one sbatch option per line, such as \"--gres=gpu:4\"".into(),
+                });
             }
         }
         Ok(())

@@ -12,6 +12,7 @@ pub mod distributed;
 pub mod embed;
 pub mod file_hash;
 pub mod h5attr;
+pub mod invalid;
 pub mod models;
 pub mod probe;
 pub mod store;

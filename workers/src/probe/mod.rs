@@ -13,6 +13,7 @@ pub mod optim;
 pub mod pca;
 pub mod train;
 
+use crate::invalid::InvalidField;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -125,7 +126,7 @@ impl ProbeParams {
     /// Settings the chosen kind does not use (checked when a config is
     /// read): they would only change every cell's id, and so discard
     /// finished work.
-    pub fn check_fields_apply(&self) -> Result<(), String> {
+    pub fn check_fields_apply(&self) -> Result<(), InvalidField> {
         let d = ProbeParams::default();
         let set: [(&str, bool, String); 10] = [
             (
@@ -198,74 +199,107 @@ impl ProbeParams {
             .chain((!self.class_weights).then(|| ("class_weights", "false".to_string())));
         for (k, v) in extra {
             if !applies.contains(&k) {
-                return Err(format!(
-                    "probe.{k} = {v}: does not apply to a {kind} probe (its settings: {}); \
-                     remove it — it would only change every cell's id",
-                    applies.join(", ")
+                return Err(InvalidField::new(
+                    format!("probe.{k}"),
+                    v,
+                    format!(
+                        "does not apply to a {kind} probe (its settings: {}); \
+                         remove it — it would only change every cell's id",
+                        applies.join(", ")
+                    ),
                 ));
             }
         }
         Ok(())
     }
 
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), InvalidField> {
         if !(self.lr > 0.0 && self.lr.is_finite()) {
-            return Err(format!("probe.lr = {}: must be > 0", self.lr));
+            return Err(InvalidField::new("probe.lr", self.lr, "must be > 0"));
         }
         if !(0.0..1.0).contains(&self.dropout) {
-            return Err(format!(
-                "probe.dropout = {}: must be in [0, 1)",
-                self.dropout
+            return Err(InvalidField::new(
+                "probe.dropout",
+                self.dropout,
+                "must be in [0, 1)",
             ));
         }
-        if self.weight_decay < 0.0 {
-            return Err("probe.weight_decay must be >= 0".into());
+        if self.weight_decay.is_nan() || self.weight_decay < 0.0 {
+            return Err(InvalidField::new(
+                "probe.weight_decay",
+                self.weight_decay,
+                "must be >= 0",
+            ));
         }
-        if self.batch == 0 || self.max_epochs == 0 {
-            return Err("probe.batch and probe.max_epochs must be >= 1".into());
+        if self.batch == 0 {
+            return Err(InvalidField::new("probe.batch", self.batch, "must be >= 1"));
+        }
+        if self.max_epochs == 0 {
+            return Err(InvalidField::new(
+                "probe.max_epochs",
+                self.max_epochs,
+                "must be >= 1",
+            ));
         }
         if self.min_delta.is_nan() || self.min_delta < 0.0 {
-            return Err("probe.min_delta must be >= 0".into());
+            return Err(InvalidField::new(
+                "probe.min_delta",
+                self.min_delta,
+                "must be >= 0",
+            ));
         }
         if let Some(c) = &self.c {
             let values = c.values();
             if values.is_empty() {
-                return Err(
-                    "probe.c = []: give one value or a list of values to choose from".into(),
-                );
+                return Err(InvalidField::new(
+                    "probe.c",
+                    "[]",
+                    "give one value or a list of values to choose from",
+                ));
             }
-            if let Some(bad) = values.iter().find(|c| !(**c > 0.0 && c.is_finite())) {
-                return Err(format!(
-                    "probe.c = {bad}: must be > 0 (the inverse L2 strength; leave it out for none)"
+            if let Some(v) = values.iter().find(|c| !(**c > 0.0 && c.is_finite())) {
+                return Err(InvalidField::new(
+                    "probe.c",
+                    v,
+                    "must be > 0 (the inverse L2 strength; leave it out for none)",
                 ));
             }
         }
         if let Some(a) = &self.alpha {
             let values = a.values();
             if values.is_empty() {
-                return Err("probe.alpha = []: give one value or a list to choose from".into());
+                return Err(InvalidField::new(
+                    "probe.alpha",
+                    "[]",
+                    "give one value or a list to choose from",
+                ));
             }
-            if let Some(bad) = values.iter().find(|a| !(**a >= 0.0 && a.is_finite())) {
-                return Err(format!("probe.alpha = {bad}: must be >= 0"));
+            if let Some(v) = values.iter().find(|a| !(**a >= 0.0 && a.is_finite())) {
+                return Err(InvalidField::new("probe.alpha", v, "must be >= 0"));
             }
         }
         if !(self.tol > 0.0 && self.tol.is_finite()) {
-            return Err(format!(
-                "probe.tol = {}: must be > 0 (e.g. 1e-6, scikit-learn's tol)",
-                self.tol
+            return Err(InvalidField::new(
+                "probe.tol",
+                self.tol,
+                "must be > 0 (e.g. 1e-6, scikit-learn's tol)",
             ));
         }
         if self.max_iter == 0 {
-            return Err("probe.max_iter = 0: must be >= 1".into());
+            return Err(InvalidField::new("probe.max_iter", 0, "must be >= 1"));
         }
         if let Some(w) = self
             .hidden
             .iter()
             .find(|w| **w == 0 || **w > MAX_HIDDEN_WIDTH)
         {
-            return Err(format!(
-                "probe.hidden = {w}: each width must be between 1 and {MAX_HIDDEN_WIDTH} \
-                 (probes on frozen embeddings use 64-4096; e.g. hidden: [256])"
+            return Err(InvalidField::new(
+                "probe.hidden",
+                w,
+                format!(
+                    "each width must be between 1 and {MAX_HIDDEN_WIDTH} \
+                     (probes on frozen embeddings use 64-4096; e.g. hidden: [256])"
+                ),
             ));
         }
         Ok(())

@@ -178,7 +178,7 @@ pub fn train_probe(
     seed: u64,
     device: &Device,
 ) -> Result<ProbeOutput, ProbeError> {
-    p.check().map_err(ProbeError::Input)?;
+    p.check().map_err(|e| ProbeError::Input(e.to_string()))?;
     let need = p.memory_estimate(x.dim(), head.outputs());
     if let Some(avail) = super::available_memory()
         && need > avail
@@ -621,7 +621,7 @@ mod tests {
             c: Some(PenaltyC::Grid(vec![1.0, 0.0])),
             ..p.clone()
         };
-        assert!(bad.check().unwrap_err().contains("probe.c = 0"));
+        assert!(bad.check().unwrap_err().to_string().contains("probe.c = 0"));
         // A grid trains each value and keeps the best validation score.
         let grid = ProbeParams {
             c: Some(PenaltyC::Grid(vec![1e-4, c, 10.0])),
