@@ -74,12 +74,12 @@ fn protbert_style_wordpiece_matches_the_python_library() {
 #[test]
 fn folders_without_a_tokenizer_are_named() {
     let d = tempfile::tempdir().unwrap();
-    let e = FolderTokenizer::open(d.path()).err().unwrap();
+    let e = FolderTokenizer::open(d.path()).err().unwrap().to_string();
     assert!(
         e.contains("no tokenizer: expected vocab.txt, tokenizer.json or spiece.model"),
         "{e}"
     );
     std::fs::write(d.path().join("tokenizer.json"), "{not json").unwrap();
-    let e = FolderTokenizer::open(d.path()).err().unwrap();
+    let e = FolderTokenizer::open(d.path()).err().unwrap().to_string();
     assert!(e.contains("tokenizer.json") && e.contains("hint"), "{e}");
 }

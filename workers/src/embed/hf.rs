@@ -40,11 +40,12 @@ pub fn command_line(spec: &ModelSpec, python: &str, adapter: &Path, weights: &Pa
 /// Builds the embedder: resolves the weights, writes the adapter where the
 /// exchange files go, and wraps it in a [`CommandEmbedder`].
 pub fn hf_embedder(spec: &ModelSpec, ctx: &BuildContext) -> Result<CommandEmbedder, EmbedError> {
-    let err = |msg: String| EmbedError::Config {
-        model: spec.name.clone(),
-        msg,
-    };
-    let weights = spec.weights_dir(&ctx.base_dir).map_err(err)?;
+    let weights = spec
+        .weights_dir(&ctx.base_dir)
+        .map_err(|source| EmbedError::Load {
+            model: spec.name.clone(),
+            source,
+        })?;
     let work = ctx
         .workdir
         .clone()

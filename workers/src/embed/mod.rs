@@ -86,6 +86,13 @@ pub enum EmbedError {
         #[source]
         source: std::io::Error,
     },
+    /// The model folder could not be loaded (which file, field or tensor).
+    #[error("model {model}: {source}")]
+    Load {
+        model: String,
+        #[source]
+        source: crate::models::ModelError,
+    },
 }
 
 /// A frozen model that embeds genes.

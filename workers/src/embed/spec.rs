@@ -4,6 +4,7 @@ use super::command::CommandEmbedder;
 use super::kmer::{CodonEmbedder, KmerEmbedder};
 use super::precomputed::PrecomputedEmbedder;
 use super::{EmbedError, Embedder, Modality};
+use crate::models::ModelError;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -152,16 +153,14 @@ fn check_placeholders(cmd: &str) -> Result<(), String> {
 }
 
 /// A model folder's `config.json`, parsed.
-fn read_model_config(dir: &Path) -> Result<serde_json::Value, String> {
+fn read_model_config(dir: &Path) -> Result<serde_json::Value, ModelError> {
     let p = dir.join("config.json");
-    let text = std::fs::read_to_string(&p).map_err(|e| {
-        format!(
-            "{}: {e} (is {} a Hugging Face model folder?)",
-            p.display(),
-            dir.display()
-        )
+    let text = std::fs::read_to_string(&p).map_err(|source| ModelError::Read {
+        path: p.clone(),
+        source,
+        hint: format!(" (is {} a Hugging Face model folder?)", dir.display()),
     })?;
-    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))
+    serde_json::from_str(&text).map_err(|e| ModelError::file(&p, e))
 }
 
 /// Run-time context for building embedders.
@@ -362,14 +361,14 @@ impl ModelSpec {
     }
 
     /// The model folder `weights:` names (a path, or a hub id found in the cache).
-    pub fn weights_dir(&self, base: &Path) -> Result<PathBuf, String> {
+    pub fn weights_dir(&self, base: &Path) -> Result<PathBuf, ModelError> {
         crate::models::hub::resolve(self.weights.as_deref().unwrap_or(Path::new("")), base)
     }
 
     /// Opens what the model needs before any work is done: the folder (or
     /// hub snapshot), its config, weights and tokenizer for `esm`; the folder
     /// and config for `hf`; the file for `precomputed`. `Err` names the path.
-    pub fn preflight(&self, base: &Path) -> Result<(), String> {
+    pub fn preflight(&self, base: &Path) -> Result<(), ModelError> {
         match self.kind {
             ModelKind::Esm | ModelKind::Bert | ModelKind::T5 | ModelKind::Esmc => {
                 let dir = self.weights_dir(base)?;
@@ -379,31 +378,35 @@ impl ModelSpec {
                 match crate::models::native::Family::of_model_type(mt) {
                     Some(f) if Some(f) == want => {}
                     Some(f) => {
-                        return Err(format!(
-                            "{}: model_type {:?} runs natively as kind: {}, not kind: {} (set `kind: {}`)",
-                            dir.join("config.json").display(),
-                            mt.unwrap_or("esm"),
-                            f.kind(),
-                            want.map(|w| w.kind()).unwrap_or_default(),
-                            f.kind()
+                        return Err(ModelError::file(
+                            &dir.join("config.json"),
+                            format!(
+                                "model_type {:?} runs natively as kind: {}, not kind: {} (set `kind: {}`)",
+                                mt.unwrap_or("esm"),
+                                f.kind(),
+                                want.map(|w| w.kind()).unwrap_or_default(),
+                                f.kind()
+                            ),
                         ));
                     }
                     None => {
-                        return Err(format!(
-                            "{}: model_type {:?} does not run natively (native kinds: esm for \
-                             ESM-2 and Nucleotide Transformer; bert for BERT, ProtBert, GENA-LM and \
-                             DNABERT-2; t5 for ProtT5, ProstT5, Ankh and Ankh2; esmc for ESM C); \
-                             `kind: hf` runs any transformers model through the site's Python",
-                            dir.join("config.json").display(),
-                            mt.unwrap_or_default()
+                        return Err(ModelError::file(
+                            &dir.join("config.json"),
+                            format!(
+                                "model_type {:?} does not run natively (native kinds: esm for \
+                                 ESM-2 and Nucleotide Transformer; bert for BERT, ProtBert, GENA-LM and \
+                                 DNABERT-2; t5 for ProtT5, ProstT5, Ankh and Ankh2; esmc for ESM C); \
+                                 `kind: hf` runs any transformers model through the site's Python",
+                                mt.unwrap_or_default()
+                            ),
                         ));
                     }
                 }
                 if crate::models::weights::weight_files(&dir).is_none() {
-                    return Err(format!(
-                        "{}: no weights: expected model.safetensors, model.safetensors.index.json, \
+                    return Err(ModelError::file(
+                        &dir,
+                        "no weights: expected model.safetensors, model.safetensors.index.json, \
                          pytorch_model.bin, pytorch_model.bin.index.json or one *.pth state dict",
-                        dir.display()
                     ));
                 }
                 let tokenizer = ["vocab.txt", "tokenizer.json", "spiece.model"]
@@ -411,9 +414,9 @@ impl ModelSpec {
                     .any(|f| dir.join(f).is_file());
                 // ESM C has its own built-in vocabulary.
                 if !tokenizer && self.kind != ModelKind::Esmc {
-                    return Err(format!(
-                        "{}: no tokenizer: expected vocab.txt, tokenizer.json or spiece.model",
-                        dir.display()
+                    return Err(ModelError::file(
+                        &dir,
+                        "no tokenizer: expected vocab.txt, tokenizer.json or spiece.model",
                     ));
                 }
                 Ok(())
@@ -427,7 +430,10 @@ impl ModelSpec {
                 if p.is_file() {
                     Ok(())
                 } else {
-                    Err(format!("path {}: no such file", p.display()))
+                    Err(ModelError::NotFound(format!(
+                        "path {}: no such file",
+                        p.display()
+                    )))
                 }
             }
             ModelKind::Kmer | ModelKind::Codon | ModelKind::Command => Ok(()),
@@ -561,9 +567,9 @@ impl ModelSpec {
                     &self.device(ctx)?,
                     &self
                         .weights_dir(&ctx.base_dir)
-                        .map_err(|msg| EmbedError::Config {
+                        .map_err(|source| EmbedError::Load {
                             model: self.name.clone(),
-                            msg,
+                            source,
                         })?,
                     &crate::models::native::NativeOptions {
                         pooling: self.pooling.clone().unwrap_or_else(|| "mean".into()),

@@ -12,6 +12,7 @@
 //! (`BertForMaskedLM`: `bert.` prefix) load as they are; heads and the pooler
 //! are ignored.
 
+use super::ModelError;
 use super::encoder::{
     Activation, Block, Encoder, FeedForward, Loader, NormPlace, Positions, alibi_slopes,
 };
@@ -85,9 +86,9 @@ pub fn load(
     config: &serde_json::Value,
     weights: &Weights,
     device: &Device,
-) -> Result<(Encoder, Variant, String), String> {
+) -> Result<(Encoder, Variant, String), ModelError> {
     let config: BertConfig =
-        serde_json::from_value(config.clone()).map_err(|e| format!("{}: {e}", cpath.display()))?;
+        serde_json::from_value(config.clone()).map_err(|e| ModelError::file(cpath, e))?;
     let variant = if weights.contains("encoder.layer.0.attention.self.Wqkv.weight") {
         Variant::Mosaic
     } else if config.pre_layer_norm {
@@ -113,28 +114,34 @@ pub fn load(
         Activation::Gelu
     } else {
         Activation::parse(&config.hidden_act).ok_or_else(|| {
-            format!(
-                "{}: hidden_act {:?} is not supported (gelu, relu, silu)",
-                cpath.display(),
-                config.hidden_act
+            ModelError::file(
+                cpath,
+                format!(
+                    "hidden_act {:?} is not supported (gelu, relu, silu)",
+                    config.hidden_act
+                ),
             )
         })?
     };
     if variant != Variant::Mosaic {
         if config.position_embedding_type != "absolute" {
-            return Err(format!(
-                "{}: position_embedding_type {:?} is not supported for BERT (absolute; \
+            return Err(ModelError::file(
+                cpath,
+                format!(
+                    "position_embedding_type {:?} is not supported for BERT (absolute; \
                  DNABERT-2's ALiBi is recognised by its fused Wqkv tensors)",
-                cpath.display(),
-                config.position_embedding_type
+                    config.position_embedding_type
+                ),
             ));
         }
         // [CLS] and [SEP] take two positions: one token must still fit.
         if config.max_position_embeddings < 3 {
-            return Err(format!(
-                "{}: max_position_embeddings = {} leaves no room for a token (needs >= 3)",
-                cpath.display(),
-                config.max_position_embeddings
+            return Err(ModelError::file(
+                cpath,
+                format!(
+                    "max_position_embeddings = {} leaves no room for a token (needs >= 3)",
+                    config.max_position_embeddings
+                ),
             ));
         }
     }

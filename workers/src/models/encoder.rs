@@ -20,6 +20,7 @@
 //! native family configures (embeddings, blocks, attention paths, the
 //! weight loader); split per family, each would copy the block and loader.
 
+use super::ModelError;
 use super::weights::Weights;
 use burn::tensor::activation::{gelu, relu, sigmoid};
 use burn::tensor::module::{attention, layer_norm};
@@ -651,7 +652,7 @@ impl<'a> Loader<'a> {
         self.weights.contains(name)
     }
 
-    fn load(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>, String> {
+    fn load(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>, ModelError> {
         let v = self.weights.get(name, shape)?;
         let mut hs = self.hasher.borrow_mut();
         // LayerNorm `gamma`/`beta` (older exports) are `weight`/`bias`.
@@ -663,14 +664,14 @@ impl<'a> Loader<'a> {
         Ok(v)
     }
 
-    pub fn t2(&self, name: &str, r: usize, c: usize) -> Result<Tensor<2>, String> {
+    pub fn t2(&self, name: &str, r: usize, c: usize) -> Result<Tensor<2>, ModelError> {
         Ok(Tensor::from_data(
             TensorData::new(self.load(name, &[r, c])?, [r, c]),
             &self.device,
         ))
     }
 
-    pub fn t1(&self, name: &str, n: usize) -> Result<Tensor<1>, String> {
+    pub fn t1(&self, name: &str, n: usize) -> Result<Tensor<1>, ModelError> {
         Ok(Tensor::from_data(
             TensorData::new(self.load(name, &[n])?, [n]),
             &self.device,
@@ -678,7 +679,7 @@ impl<'a> Loader<'a> {
     }
 
     /// A PyTorch Linear (`{p}.weight` [out, in], `{p}.bias`).
-    pub fn lin(&self, p: &str, din: usize, dout: usize, bias: bool) -> Result<Lin, String> {
+    pub fn lin(&self, p: &str, din: usize, dout: usize, bias: bool) -> Result<Lin, ModelError> {
         Ok(Lin {
             w: self.t2(&format!("{p}.weight"), dout, din)?.transpose(),
             b: if bias {
@@ -690,11 +691,13 @@ impl<'a> Loader<'a> {
     }
 
     /// A LayerNorm: `weight`/`bias`, or `gamma`/`beta` in some exports.
-    pub fn norm(&self, p: &str, n: usize, eps: f64) -> Result<Norm, String> {
-        let either = |a: &str, b: &str| -> Result<Tensor<1>, String> {
+    pub fn norm(&self, p: &str, n: usize, eps: f64) -> Result<Norm, ModelError> {
+        let either = |a: &str, b: &str| -> Result<Tensor<1>, ModelError> {
             self.t1(&format!("{p}.{a}"), n).or_else(|e| {
-                self.t1(&format!("{p}.{b}"), n)
-                    .map_err(|e2| if e2.contains("missing") { e } else { e2 })
+                self.t1(&format!("{p}.{b}"), n).map_err(|e2| match e2 {
+                    ModelError::MissingTensor { .. } => e,
+                    other => other,
+                })
             })
         };
         Ok(Norm {
@@ -706,7 +709,7 @@ impl<'a> Loader<'a> {
     }
 
     /// A LayerNorm without a bias (`{p}.weight` only; ESM C).
-    pub fn norm_no_bias(&self, p: &str, n: usize, eps: f64) -> Result<Norm, String> {
+    pub fn norm_no_bias(&self, p: &str, n: usize, eps: f64) -> Result<Norm, ModelError> {
         Ok(Norm {
             w: self.t1(&format!("{p}.weight"), n)?,
             b: None,
@@ -716,7 +719,7 @@ impl<'a> Loader<'a> {
     }
 
     /// T5's RMS norm (`{p}.weight`).
-    pub fn rms_norm(&self, p: &str, n: usize, eps: f64) -> Result<Norm, String> {
+    pub fn rms_norm(&self, p: &str, n: usize, eps: f64) -> Result<Norm, ModelError> {
         Ok(Norm {
             rms: true,
             ..self.norm_no_bias(p, n, eps)?
@@ -725,7 +728,7 @@ impl<'a> Loader<'a> {
 
     /// Two PyTorch Linears without biases stacked into one (outputs of the
     /// first, then of the second): T5's gated `wi_0`, `wi_1`.
-    pub fn lin_pair(&self, a: &str, b: &str, din: usize, dout: usize) -> Result<Lin, String> {
+    pub fn lin_pair(&self, a: &str, b: &str, din: usize, dout: usize) -> Result<Lin, ModelError> {
         let wa = self.t2(&format!("{a}.weight"), dout, din)?;
         let wb = self.t2(&format!("{b}.weight"), dout, din)?;
         Ok(Lin {
@@ -744,7 +747,7 @@ impl<'a> Loader<'a> {
         din: usize,
         dout: usize,
         bias: bool,
-    ) -> Result<Lin, String> {
+    ) -> Result<Lin, ModelError> {
         let mut ws = Vec::new();
         let mut bs = Vec::new();
         for n in names {

@@ -15,6 +15,7 @@
 //! A configuration of the shared [`Encoder`]; pooling and windows are the
 //! native embedder's (`super::native`).
 
+use super::ModelError;
 use super::encoder::{Activation, Block, Encoder, FeedForward, Loader, NormPlace, Positions};
 use super::weights::Weights;
 use burn::tensor::Device;
@@ -73,21 +74,25 @@ pub fn load(
     config: &serde_json::Value,
     weights: &Weights,
     device: &Device,
-) -> Result<(Encoder, String), String> {
+) -> Result<(Encoder, String), ModelError> {
     let config: EsmConfig =
-        serde_json::from_value(config.clone()).map_err(|e| format!("{}: {e}", cpath.display()))?;
+        serde_json::from_value(config.clone()).map_err(|e| ModelError::file(cpath, e))?;
     if !["rotary", "absolute"].contains(&config.position_embedding_type.as_str()) {
-        return Err(format!(
-            "{}: position_embedding_type {:?} is not supported (rotary or absolute)",
-            cpath.display(),
-            config.position_embedding_type
+        return Err(ModelError::file(
+            cpath,
+            format!(
+                "position_embedding_type {:?} is not supported (rotary or absolute)",
+                config.position_embedding_type
+            ),
         ));
     }
     if config.add_bias_fnn && config.hidden_act != "gelu" {
-        return Err(format!(
-            "{}: hidden_act {:?} is not supported (gelu; or add_bias_fnn: false for the gated variant)",
-            cpath.display(),
-            config.hidden_act
+        return Err(ModelError::file(
+            cpath,
+            format!(
+                "hidden_act {:?} is not supported (gelu; or add_bias_fnn: false for the gated variant)",
+                config.hidden_act
+            ),
         ));
     }
     super::native::check_sizes(
@@ -103,22 +108,25 @@ pub fn load(
         ("layer_norm_eps", config.layer_norm_eps),
     )?;
     if config.pad_token_id as usize >= config.vocab_size {
-        return Err(format!(
-            "{}: pad_token_id = {} is outside the vocabulary (vocab_size = {})",
-            cpath.display(),
-            config.pad_token_id,
-            config.vocab_size
+        return Err(ModelError::file(
+            cpath,
+            format!(
+                "pad_token_id = {} is outside the vocabulary (vocab_size = {})",
+                config.pad_token_id, config.vocab_size
+            ),
         ));
     }
     // Positions start after pad_token_id; <cls> and <eos> take two: at
     // least one residue must fit in a window.
     let min_pos = config.pad_token_id as usize + 4;
     if config.max_position_embeddings < min_pos {
-        return Err(format!(
-            "{}: max_position_embeddings = {} leaves no room for a residue \
+        return Err(ModelError::file(
+            cpath,
+            format!(
+                "max_position_embeddings = {} leaves no room for a residue \
              (needs >= pad_token_id + 4 = {min_pos})",
-            cpath.display(),
-            config.max_position_embeddings
+                config.max_position_embeddings
+            ),
         ));
     }
     let (h, i, eps) = (

@@ -18,6 +18,7 @@
 //! (600M: 1152, 18, 36). Without a `vocab.txt` the tokenizer is ESM C's own
 //! 33-token sequence vocabulary ([`VOCAB`]).
 
+use super::ModelError;
 use super::encoder::{Activation, Block, Encoder, FeedForward, Loader, NormPlace, Positions};
 use super::weights::Weights;
 use burn::tensor::Device;
@@ -64,13 +65,15 @@ pub fn load(
     config: &serde_json::Value,
     weights: &Weights,
     device: &Device,
-) -> Result<(Encoder, String), String> {
+) -> Result<(Encoder, String), ModelError> {
     let c: EsmcConfig = serde_json::from_value(config.clone()).map_err(|e| {
-        format!(
-            "{}: {e} (an ESM C config.json names d_model, n_heads and n_layers, e.g. \
+        ModelError::file(
+            cpath,
+            format!(
+                "{e} (an ESM C config.json names d_model, n_heads and n_layers, e.g. \
              {{\"model_type\": \"esmc\", \"d_model\": 960, \"n_heads\": 15, \"n_layers\": 30}} \
-             for ESM C 300M)",
-            cpath.display()
+             for ESM C 300M)"
+            ),
         )
     })?;
     super::native::check_sizes(
@@ -85,11 +88,13 @@ pub fn load(
         ("layer_norm_eps", c.layer_norm_eps),
     )?;
     if c.vocab_size < VOCAB.len() {
-        return Err(format!(
-            "{}: vocab_size = {} is smaller than ESM C's {} tokens",
-            cpath.display(),
-            c.vocab_size,
-            VOCAB.len()
+        return Err(ModelError::file(
+            cpath,
+            format!(
+                "vocab_size = {} is smaller than ESM C's {} tokens",
+                c.vocab_size,
+                VOCAB.len()
+            ),
         ));
     }
     let (h, eps) = (c.d_model, c.layer_norm_eps);

@@ -8,6 +8,7 @@
 //! `tokenizers` library's (tested on committed corpora,
 //! scripts/make_tokenizer_fixtures.py).
 
+use super::ModelError;
 use super::spiece::SpModel;
 use super::tokenizer::Tokenizer;
 use std::path::Path;
@@ -46,12 +47,14 @@ fn special(dir: &Path, key: &str) -> Option<String> {
 
 impl JsonTokenizer {
     /// Reads `dir/tokenizer.json` and the special-token files beside it.
-    pub fn from_dir(dir: &Path) -> Result<JsonTokenizer, String> {
+    pub fn from_dir(dir: &Path) -> Result<JsonTokenizer, ModelError> {
         let p = dir.join("tokenizer.json");
         let inner = tokenizers::Tokenizer::from_file(&p).map_err(|e| {
-            format!(
-                "{}: {e} (hint: a tokenizer.json saved by the `tokenizers` library or `save_pretrained`)",
-                p.display()
+            ModelError::file(
+                &p,
+                format!(
+                    "{e} (hint: a tokenizer.json saved by the `tokenizers` library or `save_pretrained`)"
+                ),
             )
         })?;
         let id = |keys: &[&str], names: &[&str]| -> Option<u32> {
@@ -67,9 +70,9 @@ impl JsonTokenizer {
         );
         let eos = id(&["sep_token", "eos_token"], &["[SEP]", "<eos>", "</s>"]);
         let pad = id(&["pad_token"], &["[PAD]", "<pad>"]).ok_or_else(|| {
-            format!(
-                "{}: no pad token (set pad_token in special_tokens_map.json)",
-                p.display()
+            ModelError::file(
+                &p,
+                "no pad token (set pad_token in special_tokens_map.json)",
             )
         })?;
         let unk = id(&["unk_token"], &["[UNK]", "<unk>"]);
@@ -130,11 +133,15 @@ impl JsonTokenizer {
     }
 
     /// The ids of `text` as the Python library gives them.
-    pub fn encode_text(&self, text: &str, add_special_tokens: bool) -> Result<Vec<u32>, String> {
+    pub fn encode_text(
+        &self,
+        text: &str,
+        add_special_tokens: bool,
+    ) -> Result<Vec<u32>, ModelError> {
         self.inner
             .encode(text, add_special_tokens)
             .map(|e| e.get_ids().to_vec())
-            .map_err(|e| format!("tokenizer: {e}"))
+            .map_err(|e| ModelError::content(format!("tokenizer: {e}")))
     }
 
     /// A sequence's ids without special tokens (space-separated first for
@@ -174,7 +181,7 @@ pub enum FolderTokenizer {
 }
 
 impl FolderTokenizer {
-    pub fn open(dir: &Path) -> Result<FolderTokenizer, String> {
+    pub fn open(dir: &Path) -> Result<FolderTokenizer, ModelError> {
         let vocab = dir.join("vocab.txt");
         if vocab.is_file() {
             return Tokenizer::from_file(&vocab).map(FolderTokenizer::Vocab);
@@ -185,9 +192,9 @@ impl FolderTokenizer {
         if dir.join("spiece.model").is_file() {
             return SpModel::from_dir(dir).map(|t| FolderTokenizer::Spiece(Box::new(t)));
         }
-        Err(format!(
-            "{}: no tokenizer: expected vocab.txt, tokenizer.json or spiece.model",
-            dir.display()
+        Err(ModelError::file(
+            dir,
+            "no tokenizer: expected vocab.txt, tokenizer.json or spiece.model",
         ))
     }
 

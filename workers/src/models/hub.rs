@@ -12,6 +12,7 @@
 //! in the cache the error lists where it looked and the command that fetches
 //! it on a machine with network.
 
+use super::ModelError;
 use std::path::{Path, PathBuf};
 
 /// The hub cache folders to look in, in order (duplicates removed).
@@ -55,12 +56,12 @@ pub fn parse_hub_id(s: &str) -> Option<(&str, &str, Option<&str>)> {
 
 /// The folder a `weights:` value names: an existing path (relative to
 /// `base`), or a hub id resolved in the cache.
-pub fn resolve(weights: &Path, base: &Path) -> Result<PathBuf, String> {
+pub fn resolve(weights: &Path, base: &Path) -> Result<PathBuf, ModelError> {
     resolve_in(weights, base, &cache_dirs())
 }
 
 /// [`resolve`] with the cache folders given.
-pub fn resolve_in(weights: &Path, base: &Path, dirs: &[PathBuf]) -> Result<PathBuf, String> {
+pub fn resolve_in(weights: &Path, base: &Path, dirs: &[PathBuf]) -> Result<PathBuf, ModelError> {
     let local = if weights.is_absolute() {
         weights.to_path_buf()
     } else {
@@ -70,17 +71,17 @@ pub fn resolve_in(weights: &Path, base: &Path, dirs: &[PathBuf]) -> Result<PathB
         return Ok(local);
     }
     if local.exists() {
-        return Err(format!(
+        return Err(ModelError::NotFound(format!(
             "weights {}: is a file; `weights` is a model folder (config.json, weights, tokenizer) or a hub id org/name",
             local.display()
-        ));
+        )));
     }
     let text = weights.to_string_lossy();
     let Some((org, name, rev)) = parse_hub_id(&text) else {
-        return Err(format!(
+        return Err(ModelError::NotFound(format!(
             "weights {}: no such folder (hint: give the model folder, or a Hugging Face hub id such as facebook/esm2_t6_8M_UR50D)",
             local.display()
-        ));
+        )));
     };
     for cache in dirs {
         let repo = cache.join(format!("models--{org}--{name}"));
@@ -106,7 +107,7 @@ pub fn resolve_in(weights: &Path, base: &Path, dirs: &[PathBuf]) -> Result<PathB
         .iter()
         .map(|d| format!("{}/models--{org}--{name}", d.display()))
         .collect();
-    Err(format!(
+    Err(ModelError::NotFound(format!(
         "weights {text}: no folder {}, and hub model {org}/{name}{} is not in the Hugging Face cache \
          (looked in {}; set HF_HUB_CACHE or HF_HOME to another cache). genoprot never downloads: \
          on a machine with network run `hf download {org}/{name}{}` (huggingface_hub), then point \
@@ -115,7 +116,7 @@ pub fn resolve_in(weights: &Path, base: &Path, dirs: &[PathBuf]) -> Result<PathB
         rev.map(|r| format!("@{r}")).unwrap_or_default(),
         looked.join(", "),
         rev.map(|r| format!(" --revision {r}")).unwrap_or_default(),
-    ))
+    )))
 }
 
 #[cfg(test)]
@@ -155,7 +156,8 @@ mod tests {
             &root,
             std::slice::from_ref(&cache),
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(
             e.contains(&format!(
                 "looked in {}/models--facebook--esm2_t6_8M_UR50D",
@@ -171,7 +173,9 @@ mod tests {
             resolve_in(Path::new("genoprot-test/esm2-tiny"), d.path(), &[cache]).unwrap(),
             d.path().join("genoprot-test/esm2-tiny")
         );
-        let e = resolve_in(Path::new("./nope"), d.path(), &[]).unwrap_err();
+        let e = resolve_in(Path::new("./nope"), d.path(), &[])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("no such folder"), "{e}");
     }
 

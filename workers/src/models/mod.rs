@@ -7,6 +7,7 @@ pub mod attention;
 pub mod bert;
 pub mod elementwise;
 pub mod encoder;
+pub mod error;
 pub mod esm;
 pub mod esmc;
 pub mod hf_tokenizer;
@@ -16,3 +17,5 @@ pub mod spiece;
 pub mod t5;
 pub mod tokenizer;
 pub mod weights;
+
+pub use error::ModelError;

@@ -13,6 +13,7 @@
 //! `<AA2fold>` first), with the rare residues U, Z, O, B read as X as the
 //! ProtTrans documentation does.
 
+use super::ModelError;
 use super::encoder::Encoder;
 use super::hf_tokenizer::FolderTokenizer;
 use super::weights::Weights;
@@ -65,17 +66,14 @@ pub fn check_sizes(
     sizes: &[(&str, usize)],
     heads: usize,
     (eps_key, eps): (&str, f64),
-) -> Result<(), String> {
+) -> Result<(), ModelError> {
     for (key, v) in sizes {
         if *v == 0 {
-            return Err(format!("{}: {key} = 0: must be >= 1", cpath.display()));
+            return Err(ModelError::field(cpath, key, 0, "must be >= 1"));
         }
     }
     if !(eps > 0.0 && eps.is_finite()) {
-        return Err(format!(
-            "{}: {eps_key} = {eps}: must be > 0",
-            cpath.display()
-        ));
+        return Err(ModelError::field(cpath, eps_key, eps, "must be > 0"));
     }
     let hidden = sizes
         .iter()
@@ -83,9 +81,9 @@ pub fn check_sizes(
         .map(|(_, v)| *v)
         .unwrap_or(0);
     if !hidden.is_multiple_of(heads) {
-        return Err(format!(
-            "{}: hidden_size is not a multiple of num_attention_heads",
-            cpath.display()
+        return Err(ModelError::file(
+            cpath,
+            "hidden_size is not a multiple of num_attention_heads",
         ));
     }
     Ok(())
@@ -113,24 +111,24 @@ pub struct NativeModel {
 
 impl NativeModel {
     /// Loads a model folder. Errors name the file, field or tensor.
-    pub fn load(dir: &Path, device: &Device) -> Result<NativeModel, String> {
+    pub fn load(dir: &Path, device: &Device) -> Result<NativeModel, ModelError> {
         let cpath = dir.join("config.json");
-        let text = std::fs::read_to_string(&cpath).map_err(|e| {
-            format!(
-                "{}: {e} (is {} a Hugging Face model folder?)",
-                cpath.display(),
-                dir.display()
-            )
+        let text = std::fs::read_to_string(&cpath).map_err(|source| ModelError::Read {
+            path: cpath.clone(),
+            source,
+            hint: format!(" (is {} a Hugging Face model folder?)", dir.display()),
         })?;
         let config: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", cpath.display()))?;
+            serde_json::from_str(&text).map_err(|e| ModelError::file(&cpath, e))?;
         let mt = config.get("model_type").and_then(|v| v.as_str());
         let family = Family::of_model_type(mt).ok_or_else(|| {
-            format!(
-                "{}: model_type {:?} has no native implementation (native: esm, bert, t5, esmc); \
+            ModelError::file(
+                &cpath,
+                format!(
+                    "model_type {:?} has no native implementation (native: esm, bert, t5, esmc); \
                  `kind: hf` runs any transformers model through the site's Python",
-                cpath.display(),
-                mt.unwrap_or_default()
+                    mt.unwrap_or_default()
+                ),
             )
         })?;
         let tokenizer = match FolderTokenizer::open(dir) {
@@ -252,7 +250,10 @@ impl NativeEmbedder {
             model: name.into(),
             msg,
         };
-        let mut model = NativeModel::load(dir, device).map_err(err)?;
+        let mut model = NativeModel::load(dir, device).map_err(|source| EmbedError::Load {
+            model: name.into(),
+            source,
+        })?;
         let half = match opts.dtype.as_deref() {
             None | Some("float32") => None,
             Some("bfloat16") => Some(burn::tensor::FloatDType::BF16),
@@ -273,34 +274,36 @@ impl NativeEmbedder {
         if let Some(k) = kind
             && k != model.family
         {
-            return Err(err(format!(
-                "{}: the folder holds a {} model ({}), but the entry says kind: {} \
+            return Err(err(ModelError::file(
+                dir,
+                format!(
+                    "the folder holds a {} model ({}), but the entry says kind: {} \
                  (hint: set `kind: {}`)",
-                dir.display(),
-                model.family.kind(),
-                model.variant,
-                k.kind(),
-                model.family.kind()
-            )));
+                    model.family.kind(),
+                    model.variant,
+                    k.kind(),
+                    model.family.kind()
+                ),
+            )
+            .to_string()));
         }
         if let Some(reads) = model.tokenizer.alphabet()
             && matches!(modality, Modality::Dna | Modality::Protein)
             && reads != modality.as_str()
         {
-            return Err(err(format!(
-                "{}: the tokenizer's vocabulary is a {reads} vocabulary, but the model is configured with \
-                 modality: {} (hint: set `modality: {reads}`, or point `weights` at the right folder)",
-                dir.display(),
-                modality.as_str()
-            )));
+            return Err(err(ModelError::file(dir, format!("the tokenizer's vocabulary is a {reads} vocabulary, but the model is configured with \
+                 modality: {} (hint: set `modality: {reads}`, or point `weights` at the right folder)", modality.as_str())).to_string()));
         }
         if opts.pooling == "cls" && model.tokenizer.cls().is_none() {
-            return Err(err(format!(
-                "{}: pooling: cls, but the {} tokenizer puts no CLS token in front \
+            return Err(err(ModelError::file(
+                dir,
+                format!(
+                    "pooling: cls, but the {} tokenizer puts no CLS token in front \
                  (hint: use `pooling: mean`)",
-                dir.display(),
-                model.variant
-            )));
+                    model.variant
+                ),
+            )
+            .to_string()));
         }
         let n = model.layers() as i64;
         let layer = match opts.layer {

@@ -14,6 +14,7 @@
 //! `tokenizer_config.json`, default 100), then the tokens of
 //! `added_tokens.json` / `added_tokens_decoder` (ProstT5's `<AA2fold>`).
 
+use super::ModelError;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -60,28 +61,32 @@ enum Value<'a> {
 }
 
 impl<'a> Wire<'a> {
-    fn varint(&mut self) -> Result<u64, String> {
+    fn varint(&mut self) -> Result<u64, ModelError> {
         let mut v = 0u64;
         for shift in (0..64).step_by(7) {
-            let byte = *self.b.get(self.at).ok_or("truncated varint")?;
+            let byte = *self
+                .b
+                .get(self.at)
+                .ok_or_else(|| ModelError::content("truncated varint"))?;
             self.at += 1;
             v |= u64::from(byte & 0x7f) << shift;
             if byte & 0x80 == 0 {
                 return Ok(v);
             }
         }
-        Err("varint longer than 10 bytes".into())
+        Err(ModelError::content("varint longer than 10 bytes"))
     }
 
-    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], ModelError> {
         let end = self.at.checked_add(n).filter(|e| *e <= self.b.len());
-        let end = end.ok_or("field runs past the end of the message")?;
+        let end =
+            end.ok_or_else(|| ModelError::content("field runs past the end of the message"))?;
         let s = &self.b[self.at..end];
         self.at = end;
         Ok(s)
     }
 
-    fn next_field(&mut self) -> Result<Option<(u64, Value<'a>)>, String> {
+    fn next_field(&mut self) -> Result<Option<(u64, Value<'a>)>, ModelError> {
         if self.at >= self.b.len() {
             return Ok(None);
         }
@@ -100,13 +105,17 @@ impl<'a> Wire<'a> {
                 let s = self.take(4)?;
                 Value::Fixed32(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
             }
-            t => return Err(format!("unsupported protobuf wire type {t}")),
+            t => {
+                return Err(ModelError::content(format!(
+                    "unsupported protobuf wire type {t}"
+                )));
+            }
         };
         Ok(Some((key >> 3, v)))
     }
 }
 
-fn fields(b: &[u8]) -> impl Iterator<Item = Result<(u64, Value<'_>), String>> {
+fn fields(b: &[u8]) -> impl Iterator<Item = Result<(u64, Value<'_>), ModelError>> {
     let mut w = Wire { b, at: 0 };
     std::iter::from_fn(move || w.next_field().transpose())
 }
@@ -115,16 +124,16 @@ const SPACE: char = '\u{2581}';
 
 impl SpModel {
     /// Reads `dir/spiece.model` and the added tokens beside it.
-    pub fn from_dir(dir: &Path) -> Result<SpModel, String> {
+    pub fn from_dir(dir: &Path) -> Result<SpModel, ModelError> {
         let p = dir.join("spiece.model");
-        let bytes = std::fs::read(&p).map_err(|e| format!("{}: {e}", p.display()))?;
-        let mut m = Self::parse(&bytes).map_err(|e| format!("{}: {e}", p.display()))?;
+        let bytes = std::fs::read(&p).map_err(|e| ModelError::read(&p, e))?;
+        let mut m = Self::parse(&bytes).map_err(|e| ModelError::file(&p, e))?;
         m.add_tokens(dir)?;
         Ok(m)
     }
 
     /// Parses a `ModelProto`.
-    pub fn parse(bytes: &[u8]) -> Result<SpModel, String> {
+    pub fn parse(bytes: &[u8]) -> Result<SpModel, ModelError> {
         let mut list: Vec<(String, f32, PieceType)> = Vec::new();
         let mut model_type = 1; // UNIGRAM, the proto default
         let (mut dummy_prefix, mut collapse_spaces) = (true, true);
@@ -136,7 +145,7 @@ impl SpModel {
                         match g? {
                             (1, Value::Bytes(s)) => {
                                 text = String::from_utf8(s.to_vec())
-                                    .map_err(|_| "a piece is not UTF-8".to_string())?
+                                    .map_err(|_| ModelError::content("a piece is not UTF-8"))?
                             }
                             (2, Value::Fixed32(v)) => score = f32::from_bits(v),
                             (3, Value::Varint(v)) => ty = v,
@@ -178,19 +187,19 @@ impl SpModel {
                 4 => "char",
                 _ => "unknown",
             };
-            return Err(format!(
+            return Err(ModelError::content(format!(
                 "a SentencePiece {name} model: only unigram models (ProtT5, ProstT5, Ankh) are \
                  read natively (hint: save the tokenizer as tokenizer.json with \
                  `AutoTokenizer.from_pretrained(dir).save_pretrained(dir)`)"
-            ));
+            )));
         }
         if list.is_empty() {
-            return Err("no pieces: not a SentencePiece model".into());
+            return Err(ModelError::content("no pieces: not a SentencePiece model"));
         }
         let unk = list
             .iter()
             .position(|p| p.2 == PieceType::Unknown)
-            .ok_or("no <unk> piece")? as u32;
+            .ok_or_else(|| ModelError::content("no <unk> piece"))? as u32;
         let mut pieces = HashMap::new();
         let mut ids = HashMap::new();
         let mut specials = Vec::new();
@@ -221,13 +230,13 @@ impl SpModel {
     }
 
     /// T5's sentinels, then the folder's added tokens.
-    fn add_tokens(&mut self, dir: &Path) -> Result<(), String> {
-        let read = |f: &str| -> Result<Option<serde_json::Value>, String> {
+    fn add_tokens(&mut self, dir: &Path) -> Result<(), ModelError> {
+        let read = |f: &str| -> Result<Option<serde_json::Value>, ModelError> {
             let p = dir.join(f);
             match std::fs::read(&p) {
                 Ok(b) => serde_json::from_slice(&b)
                     .map(Some)
-                    .map_err(|e| format!("{}: {e}", p.display())),
+                    .map_err(|e| ModelError::file(&p, e)),
                 Err(_) => Ok(None),
             }
         };
@@ -410,7 +419,7 @@ mod tests {
     #[test]
     fn bpe_models_are_refused_with_a_hint() {
         let p = proto(&[("<unk>", 0.0, 2), ("a", -1.0, 1)], 2);
-        let e = SpModel::parse(&p).unwrap_err();
+        let e = SpModel::parse(&p).unwrap_err().to_string();
         assert!(e.contains("BPE") && e.contains("tokenizer.json"), "{e}");
         assert!(SpModel::parse(b"\x0a\x05ab").is_err());
     }

@@ -17,6 +17,7 @@
 //! Only `encoder.*` and the shared embedding are read: a full
 //! `T5ForConditionalGeneration` checkpoint loads with its decoder ignored.
 
+use super::ModelError;
 use super::encoder::{Activation, Block, Encoder, FeedForward, Loader, NormPlace, Positions};
 use super::weights::Weights;
 use burn::tensor::Device;
@@ -78,9 +79,9 @@ pub fn load(
     config: &serde_json::Value,
     weights: &Weights,
     device: &Device,
-) -> Result<(Encoder, String), String> {
+) -> Result<(Encoder, String), ModelError> {
     let c: T5Config =
-        serde_json::from_value(config.clone()).map_err(|e| format!("{}: {e}", cpath.display()))?;
+        serde_json::from_value(config.clone()).map_err(|e| ModelError::file(cpath, e))?;
     // d_kv sets the head size, so d_model need not divide by the heads.
     super::native::check_sizes(
         cpath,
@@ -96,20 +97,17 @@ pub fn load(
         ("layer_norm_epsilon", c.layer_norm_epsilon),
     )?;
     if c.relative_attention_num_buckets < 4 || c.relative_attention_max_distance < 2 {
-        return Err(format!(
-            "{}: relative_attention_num_buckets = {} and relative_attention_max_distance = {}: \
+        return Err(ModelError::file(
+            cpath,
+            format!(
+                "relative_attention_num_buckets = {} and relative_attention_max_distance = {}: \
              need >= 4 buckets and a distance >= 2",
-            cpath.display(),
-            c.relative_attention_num_buckets,
-            c.relative_attention_max_distance
+                c.relative_attention_num_buckets, c.relative_attention_max_distance
+            ),
         ));
     }
     let ffn = feed_forward(&c.feed_forward_proj).ok_or_else(|| {
-        format!(
-            "{}: feed_forward_proj {:?} is not supported (relu, gated-gelu, gated-silu, gelu, silu)",
-            cpath.display(),
-            c.feed_forward_proj
-        )
+        ModelError::file(cpath, format!("feed_forward_proj {:?} is not supported (relu, gated-gelu, gated-silu, gelu, silu)", c.feed_forward_proj))
     })?;
     let gated = matches!(ffn, FeedForward::Gated(_));
     let (h, inner, ff, eps) = (
@@ -130,7 +128,7 @@ pub fn load(
         .t2(rel, c.relative_attention_num_buckets, c.num_heads)?
         .into_data()
         .try_to_vec::<f32>()
-        .map_err(|e| format!("{rel}: {e:?}"))?;
+        .map_err(|e| ModelError::tensor(rel, format!("{e:?}")))?;
     let mut blocks = Vec::new();
     for l in 0..c.num_layers {
         let p = format!("encoder.block.{l}.layer");

@@ -8,6 +8,7 @@
 //! BERT vocabulary of single residues (ProtBert) or codons (cdsBERT) this is
 //! what `BertTokenizer` gives for the space-separated sequence.
 
+use super::ModelError;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -23,13 +24,13 @@ pub struct Tokenizer {
 }
 
 impl Tokenizer {
-    pub fn from_file(path: &Path) -> Result<Tokenizer, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    pub fn from_file(path: &Path) -> Result<Tokenizer, ModelError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ModelError::read(path, e))?;
         let tokens: Vec<String> = text.lines().map(|l| l.trim().to_string()).collect();
-        Self::from_tokens(&tokens).map_err(|e| format!("{}: {e}", path.display()))
+        Self::from_tokens(&tokens).map_err(|e| ModelError::file(path, e))
     }
 
-    pub fn from_tokens(tokens: &[String]) -> Result<Tokenizer, String> {
+    pub fn from_tokens(tokens: &[String]) -> Result<Tokenizer, ModelError> {
         let vocab: HashMap<String, u32> = tokens
             .iter()
             .enumerate()
@@ -43,8 +44,10 @@ impl Tokenizer {
                 .or_else(|| vocab.get(&format!("[{}]", t.to_ascii_uppercase())))
                 .copied()
         };
-        let pad = get("pad").ok_or("vocabulary has no <pad> or [PAD] token")?;
-        let unk = get("unk").ok_or("vocabulary has no <unk> or [UNK] token")?;
+        let pad = get("pad")
+            .ok_or_else(|| ModelError::content("vocabulary has no <pad> or [PAD] token"))?;
+        let unk = get("unk")
+            .ok_or_else(|| ModelError::content("vocabulary has no <unk> or [UNK] token"))?;
         let max_len = vocab
             .keys()
             .filter(|t| !t.starts_with('<') && !t.starts_with('['))

@@ -14,6 +14,7 @@
 //! crate converts), checked against the shape the model expects and for
 //! finiteness; every error names the tensor and the file.
 
+use super::ModelError;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -82,35 +83,35 @@ struct Index {
     weight_map: BTreeMap<String, String>,
 }
 
-fn read(p: &Path) -> Result<Vec<u8>, String> {
-    std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))
+fn read(p: &Path) -> Result<Vec<u8>, ModelError> {
+    std::fs::read(p).map_err(|e| ModelError::read(p, e))
 }
 
-fn open_pytorch(p: &Path) -> Result<burn_store::pytorch_reader::PytorchReader, String> {
+fn open_pytorch(p: &Path) -> Result<burn_store::pytorch_reader::PytorchReader, ModelError> {
     let mut magic = [0u8; 4];
     let zip = std::fs::File::open(p)
         .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
         .map(|_| magic == *b"PK\x03\x04")
-        .map_err(|e| format!("{}: {e}", p.display()))?;
+        .map_err(|e| ModelError::read(p, e))?;
     if !zip {
-        return Err(format!(
-            "{}: not a zip checkpoint (a legacy PyTorch pickle, from before PyTorch 1.6, or not a \
+        return Err(ModelError::file(
+            p,
+            "not a zip checkpoint (a legacy PyTorch pickle, from before PyTorch 1.6, or not a \
              checkpoint at all); re-save it with a current PyTorch, e.g. \
              `model.save_pretrained(dir, safe_serialization=True)`",
-            p.display()
         ));
     }
-    burn_store::pytorch_reader::PytorchReader::new(p).map_err(|e| format!("{}: {e}", p.display()))
+    burn_store::pytorch_reader::PytorchReader::new(p).map_err(|e| ModelError::file(p, e))
 }
 
 impl Weights {
     /// Opens the weights of `dir` (see the module table).
-    pub fn open(dir: &Path) -> Result<Weights, String> {
+    pub fn open(dir: &Path) -> Result<Weights, ModelError> {
         let Some((format, files)) = weight_files(dir) else {
-            return Err(format!(
-                "{}: no weights: expected model.safetensors, model.safetensors.index.json, \
+            return Err(ModelError::file(
+                dir,
+                "no weights: expected model.safetensors, model.safetensors.index.json, \
                  pytorch_model.bin, pytorch_model.bin.index.json or one *.pth state dict",
-                dir.display()
             ));
         };
         let mut shards: Vec<(PathBuf, Shard)> = Vec::new();
@@ -119,7 +120,7 @@ impl Weights {
         if sharded {
             // The index names each tensor's file; every file must be there.
             let idx: Index = serde_json::from_slice(&read(&files[0])?)
-                .map_err(|e| format!("{}: {e}", files[0].display()))?;
+                .map_err(|e| ModelError::file(&files[0], e))?;
             let mut file_no: BTreeMap<String, usize> = BTreeMap::new();
             for (name, file) in idx.weight_map {
                 let no = match file_no.get(&file) {
@@ -127,10 +128,12 @@ impl Weights {
                     None => {
                         let p = dir.join(&file);
                         if !p.is_file() {
-                            return Err(format!(
-                                "{}: names {file} for tensor {name}, but {} is missing",
-                                files[0].display(),
-                                p.display()
+                            return Err(ModelError::file(
+                                &files[0],
+                                format!(
+                                    "names {file} for tensor {name}, but {} is missing",
+                                    p.display()
+                                ),
                             ));
                         }
                         let shard = if format.contains("safetensors") {
@@ -152,7 +155,7 @@ impl Weights {
             let shard = if format == "safetensors" {
                 let bytes = read(&p)?;
                 let st = safetensors::SafeTensors::deserialize(&bytes)
-                    .map_err(|e| format!("{}: {e}", p.display()))?;
+                    .map_err(|e| ModelError::file(&p, e))?;
                 for n in st.names() {
                     index.insert(n.to_string(), 0);
                 }
@@ -196,30 +199,32 @@ impl Weights {
     }
 
     /// A tensor by its base-model name, as f32, checked against `shape`.
-    pub fn get(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>, String> {
-        let (key, shard) = self.key(name).ok_or_else(|| {
-            format!(
-                "tensor {name} is missing from the checkpoint ({})",
-                self.files()
-                    .map(|p| p.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
+    pub fn get(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>, ModelError> {
+        let (key, shard) = self.key(name).ok_or_else(|| ModelError::MissingTensor {
+            name: name.into(),
+            files: self
+                .files()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
         })?;
         let (path, shard) = &self.shards[shard];
         let bad_shape = |found: &[usize]| {
-            format!(
-                "tensor {key} has shape {found:?}, expected {shape:?} (in {})",
-                path.display()
+            ModelError::tensor(
+                &key,
+                format!(
+                    "has shape {found:?}, expected {shape:?} (in {})",
+                    path.display()
+                ),
             )
         };
         let v: Vec<f32> = match shard {
             Shard::Safetensors { bytes } => {
                 let st = safetensors::SafeTensors::deserialize(bytes)
-                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                    .map_err(|e| ModelError::file(path, e))?;
                 let t = st
                     .tensor(&key)
-                    .map_err(|e| format!("{}: {key}: {e}", path.display()))?;
+                    .map_err(|e| ModelError::file(path, format!("{key}: {e}")))?;
                 if t.shape() != shape {
                     return Err(bad_shape(t.shape()));
                 }
@@ -235,7 +240,7 @@ impl Weights {
             Shard::Pytorch { reader } => {
                 let t = reader
                     .get(&key)
-                    .ok_or_else(|| format!("{}: tensor {key} not found", path.display()))?;
+                    .ok_or_else(|| ModelError::file(path, format!("tensor {key} not found")))?;
                 if t.shape() != shape {
                     return Err(bad_shape(t.shape()));
                 }
@@ -247,15 +252,18 @@ impl Weights {
                     P::F64 => Dtype::F64,
                     other => return Err(unsupported(&key, &format!("{other:?}"), path)),
                 };
-                let bytes = t.read().map_err(|e| format!("{}: {e}", path.display()))?;
+                let bytes = t.read().map_err(|e| ModelError::file(path, e))?;
                 to_f32(&bytes, dtype)
             }
         };
         if let Some(i) = v.iter().position(|x| !x.is_finite()) {
-            return Err(format!(
-                "tensor {key} holds a non-finite value ({}) at flat index {i}: the checkpoint {} is corrupt",
-                v[i],
-                path.display()
+            return Err(ModelError::tensor(
+                &key,
+                format!(
+                    "holds a non-finite value ({}) at flat index {i}: the checkpoint {} is corrupt",
+                    v[i],
+                    path.display()
+                ),
             ));
         }
         Ok(v)
@@ -270,10 +278,13 @@ enum Dtype {
     F64,
 }
 
-fn unsupported(key: &str, dtype: &str, path: &Path) -> String {
-    format!(
-        "tensor {key}: dtype {dtype} is not supported (F32, F16, BF16, F64) in {}",
-        path.display()
+fn unsupported(key: &str, dtype: &str, path: &Path) -> ModelError {
+    ModelError::tensor(
+        key,
+        format!(
+            "has dtype {dtype}, which is not supported (F32, F16, BF16, F64) in {}",
+            path.display()
+        ),
     )
 }
 
@@ -322,11 +333,11 @@ mod tests {
     #[test]
     fn folders_without_weights_and_legacy_pickles_are_named() {
         let d = tempfile::tempdir().unwrap();
-        let e = Weights::open(d.path()).err().unwrap();
+        let e = Weights::open(d.path()).err().unwrap().to_string();
         assert!(e.contains("no weights: expected model.safetensors"), "{e}");
         // A pickle stream (protocol 2 header), not a zip archive.
         std::fs::write(d.path().join("pytorch_model.bin"), b"\x80\x02}q\x00.").unwrap();
-        let e = Weights::open(d.path()).err().unwrap();
+        let e = Weights::open(d.path()).err().unwrap().to_string();
         assert!(
             e.contains("pytorch_model.bin: not a zip checkpoint (a legacy PyTorch pickle"),
             "{e}"
@@ -338,7 +349,7 @@ mod tests {
             r#"{"metadata": {}, "weight_map": {"a.weight": "model-00001-of-00002.safetensors"}}"#,
         )
         .unwrap();
-        let e = Weights::open(d.path()).err().unwrap();
+        let e = Weights::open(d.path()).err().unwrap().to_string();
         assert!(
             e.contains("names model-00001-of-00002.safetensors for tensor a.weight")
                 && e.contains("is missing"),
