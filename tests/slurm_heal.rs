@@ -7,7 +7,7 @@
 
 mod common;
 
-use slurm::{Scheduler, SlurmCli, wait_terminal};
+use slurm::{Scheduler, SlurmCli};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -47,28 +47,11 @@ fn setup() -> tempfile::TempDir {
 }
 
 fn jobs(dir: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(dir.join("runs/s/journal/jobs.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    common::slurm_jobs(&dir.join("runs/s"))
 }
 
-/// Waits until every recorded job has ended and no new one appeared (each
-/// finishing job may submit another attempt).
 fn wait_for_the_chain(dir: &Path, timeout: Duration) {
-    let start = Instant::now();
-    loop {
-        let ids: Vec<String> = jobs(dir)
-            .iter()
-            .map(|j| j["job_id"].as_str().unwrap().to_string())
-            .collect();
-        let left = timeout.saturating_sub(start.elapsed());
-        wait_terminal(&SlurmCli::new(), &ids, left, Duration::from_millis(500)).unwrap();
-        if jobs(dir).len() == ids.len() {
-            return;
-        }
-    }
+    common::wait_for_slurm_chain(&dir.join("runs/s"), timeout);
 }
 
 fn status_json(dir: &Path) -> serde_json::Value {

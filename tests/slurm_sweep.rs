@@ -61,11 +61,7 @@ fn gp(dir: &Path, args: &[&str]) -> (i32, String, String) {
 }
 
 fn jobs(dir: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(dir.join("runs/s/journal/jobs.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    common::slurm_jobs(&dir.join("runs/s"))
 }
 
 /// `plan` counts all 18 probe cells of CONFIG as done, none missing or failed.
@@ -81,23 +77,7 @@ fn assert_all_probe_cells_done(dir: &Path) {
 /// Waits (with a timeout) until every recorded job is finished and no
 /// finishing job submitted another attempt.
 fn wait_all(dir: &Path) {
-    let start = std::time::Instant::now();
-    loop {
-        let ids: Vec<String> = jobs(dir)
-            .iter()
-            .map(|j| j["job_id"].as_str().unwrap().to_string())
-            .collect();
-        wait_terminal(
-            &SlurmCli::new(),
-            &ids,
-            Duration::from_secs(300).saturating_sub(start.elapsed()),
-            Duration::from_millis(500),
-        )
-        .unwrap();
-        if jobs(dir).len() == ids.len() {
-            return;
-        }
-    }
+    common::wait_for_slurm_chain(&dir.join("runs/s"), Duration::from_secs(300));
 }
 
 #[test]

@@ -247,14 +247,8 @@ pub struct StatusResult {
     pub failed: Vec<FailedStatus>,
     /// Failed Slurm array tasks with their log files.
     pub failed_jobs: Vec<String>,
-    /// Slurm: the highest attempt submitted per stage, of `max_attempts`.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub attempts: BTreeMap<String, u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_attempts: Option<u32>,
-    /// Slurm: units not done after their last allowed attempt, with the reason.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub gave_up: Vec<crate::submit::GaveUp>,
+    #[serde(flatten)]
+    pub retries: crate::executor::Retries,
     pub warnings: Vec<CellWarning>,
 }
 
@@ -302,7 +296,8 @@ impl Human for StatusResult {
                 .collect::<Vec<_>>()
                 .join(" ")
         };
-        let attempt = |stage: &str| match (self.attempts.get(stage), self.max_attempts) {
+        let r = &self.retries;
+        let attempt = |stage: &str| match (r.attempts.get(stage), r.max_attempts) {
             (Some(a), Some(m)) => format!("{a}/{m}"),
             _ => String::new(),
         };
@@ -331,20 +326,20 @@ impl Human for StatusResult {
             rows.push(row);
         }
         let mut header = vec!["stage", "total", "done", "missing", "failed", "rate", "eta"];
-        if self.max_attempts.is_some() {
+        if r.max_attempts.is_some() {
             header.extend(["attempt", "scheduler"]);
         }
         for r in &mut rows {
             r.truncate(header.len());
         }
         out.push_str(&crate::output::table(&header, &rows, &[1, 2, 3, 4, 5]));
-        if !self.gave_up.is_empty() {
+        if !r.gave_up.is_empty() {
             let _ = writeln!(
                 out,
                 "retries exhausted for {} units (`genoprot resume` will not resubmit them):",
-                self.gave_up.len()
+                r.gave_up.len()
             );
-            for g in self.gave_up.iter().take(20) {
+            for g in r.gave_up.iter().take(20) {
                 let _ = writeln!(
                     out,
                     "  {} {} after {} attempts: {} log {}",
@@ -442,17 +437,15 @@ fn status_once(sweep: &Sweep, grid: &Grid) -> anyhow::Result<StatusResult> {
     let mut by = BTreeMap::new();
     let mut failed_jobs = Vec::new();
     let mut running = None;
-    let mut attempts = BTreeMap::new();
-    let mut max_attempts = None;
-    let mut gave_up = Vec::new();
+    let mut retries = crate::executor::Retries::default();
     for ex in crate::executor::involved(sweep) {
         let a = ex.activity(sweep)?;
         by.extend(a.jobs);
         failed_jobs.extend(a.failed_jobs);
         running = running.or(a.running);
-        attempts.extend(a.attempts);
-        max_attempts = max_attempts.or(a.max_attempts);
-        gave_up.extend(a.gave_up);
+        retries.attempts.extend(a.retries.attempts);
+        retries.max_attempts = retries.max_attempts.or(a.retries.max_attempts);
+        retries.gave_up.extend(a.retries.gave_up);
     }
     let failed = units
         .iter()
@@ -492,9 +485,7 @@ fn status_once(sweep: &Sweep, grid: &Grid) -> anyhow::Result<StatusResult> {
         running,
         failed,
         failed_jobs,
-        attempts,
-        max_attempts,
-        gave_up,
+        retries,
         warnings: crate::journal::Journal::warnings_in(&cfg.store)
             .into_iter()
             .map(|(unit, warning)| CellWarning { unit, warning })

@@ -129,3 +129,35 @@ pub fn require_slurm() {
         text.trim()
     );
 }
+
+/// The Slurm submissions a sweep recorded (`<store>/journal/jobs.jsonl`).
+pub fn slurm_jobs(store: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(store.join("journal/jobs.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Waits until every job a sweep recorded has ended and no new one appeared
+/// (each finishing job may submit another attempt), or panics after `timeout`.
+pub fn wait_for_slurm_chain(store: &Path, timeout: Duration) {
+    let start = Instant::now();
+    loop {
+        let ids: Vec<String> = slurm_jobs(store)
+            .iter()
+            .map(|j| j["job_id"].as_str().unwrap().to_string())
+            .collect();
+        let left = timeout.saturating_sub(start.elapsed());
+        slurm::wait_terminal(
+            &slurm::SlurmCli::new(),
+            &ids,
+            left,
+            Duration::from_millis(500),
+        )
+        .unwrap();
+        if slurm_jobs(store).len() == ids.len() {
+            return;
+        }
+    }
+}

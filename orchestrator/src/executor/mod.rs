@@ -22,16 +22,24 @@ pub struct Activity {
     pub jobs: BTreeMap<String, BTreeMap<String, usize>>,
     /// Failed Slurm array tasks with their log files.
     pub failed_jobs: Vec<String>,
-    /// Slurm: the highest attempt submitted per stage, and how many are allowed.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub attempts: BTreeMap<String, u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_attempts: Option<u32>,
-    /// Slurm: units not done after their last allowed attempt.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub gave_up: Vec<crate::submit::GaveUp>,
+    #[serde(flatten)]
+    pub retries: Retries,
     /// A local `genoprot run`/`submit` holding the store.
     pub running: Option<crate::lock::Holder>,
+}
+
+/// Slurm's retries of a sweep: attempts so far, and what was given up.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct Retries {
+    /// The highest attempt submitted per stage.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub attempts: BTreeMap<String, u32>,
+    /// Attempts a unit may have (`retries + 1`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_attempts: Option<u32>,
+    /// Units not done after their last allowed attempt.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub gave_up: Vec<crate::submit::GaveUp>,
 }
 
 /// What [`Executor::cancel`] stopped.

@@ -151,9 +151,11 @@ impl Executor for Slurm<'_> {
         Ok(Activity {
             jobs: sum.states,
             failed_jobs: sum.failed,
-            attempts: sum.attempts,
-            max_attempts: Some(sum.max_attempts),
-            gave_up: sum.gave_up,
+            retries: super::Retries {
+                attempts: sum.attempts,
+                max_attempts: Some(sum.max_attempts),
+                gave_up: sum.gave_up,
+            },
             running: None,
         })
     }
@@ -354,8 +356,8 @@ mod tests {
         }
         // Status shows the attempt.
         let a = ex.activity(&sweep).unwrap();
-        assert_eq!(a.attempts.get("probe"), Some(&2));
-        assert_eq!(a.max_attempts, Some(2));
+        assert_eq!(a.retries.attempts.get("probe"), Some(&2));
+        assert_eq!(a.retries.max_attempts, Some(2));
 
         // Attempt 2 fails too: retries (1) are used up.
         for s in &new {
@@ -382,6 +384,6 @@ mod tests {
         );
         assert!(units.iter().any(|g| g.what.contains(" × membrane × seed ")));
         let a = ex.activity(&sweep).unwrap();
-        assert_eq!(a.gave_up.len(), 8);
+        assert_eq!(a.retries.gave_up.len(), 8);
     }
 }
