@@ -283,11 +283,12 @@ fn off_a_terminal_a_run_logs_progress_lines_and_keeps_its_log() {
         "{lines:?}"
     );
     // Embedding is counted in genes as they are embedded, not in models,
-    // with the letters (≈ tokens) embedded and their rate.
+    // with the tokens a native model ran (letters for an external command)
+    // and their rate.
     assert!(
         err.lines().any(|l| l.contains("progress embed esm2: ")
             && l.contains("/60 genes (")
-            && l.contains(" letters/s")),
+            && l.contains(" tokens/s")),
         "{err}"
     );
     let log = std::fs::read_dir(d.path().join("runs/logs"))

@@ -169,11 +169,12 @@ pub fn run_embed(
     let emb = embed_all(embedder.as_ref(), &inputs, &mut |p| {
         pb.set_position(p.sequences as u64);
         let secs = t0.elapsed().as_secs_f64().max(1e-9);
-        pb.set_message(format!(
-            "{} letters, {:.0} letters/s",
-            p.letters,
-            p.letters as f64 / secs
-        ));
+        // Tokens where the model tokenizes itself, else letters.
+        let (n, what) = match p.tokens {
+            Some(t) => (t, "tokens"),
+            None => (p.letters, "letters"),
+        };
+        pb.set_message(format!("{n} {what}, {:.0} {what}/s", n as f64 / secs));
     })?;
     drop(ticker);
     pb.finish_and_clear();

@@ -133,7 +133,7 @@ pub fn ticker(pb: &ProgressBar, stage: &str, unit: &str, on_terminal: bool) -> O
                         t0.elapsed().as_secs_f64(),
                     );
                     // A bar's message adds what it counts besides units
-                    // (embedding: letters and letters/s).
+                    // (embedding: tokens or letters, and their rate).
                     let msg = pb.message();
                     if msg.is_empty() {
                         tracing::info!("progress {l}");

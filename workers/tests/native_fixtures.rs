@@ -115,8 +115,26 @@ fn check(name: &str, modality: Modality) {
                     );
                 }
             }
-            let out = embed_all(&e, &inputs, &mut |_| {}).unwrap();
+            let mut last = None;
+            let out = embed_all(&e, &inputs, &mut |p| last = Some(p)).unwrap();
             assert_eq!(out.ncols(), e.dim());
+            // Progress counts the tokens run through the model: every
+            // window of the reference's ids with its special tokens.
+            let (win, tok) = (e.window(), &e.model.tokenizer);
+            let specials = usize::from(tok.cls().is_some()) + usize::from(tok.eos().is_some());
+            let want_tokens: usize = seqs
+                .iter()
+                .map(|s| {
+                    let n = s["ids"].as_array().unwrap().len();
+                    workers::batching::windows(n, win, e.stride.unwrap_or(win))
+                        .iter()
+                        .map(|r| r.len() + specials)
+                        .sum::<usize>()
+                })
+                .sum();
+            let last = last.unwrap();
+            assert_eq!(last.sequences, inputs.len());
+            assert_eq!(last.tokens, Some(want_tokens), "{name}");
             for (i, s) in seqs.iter().enumerate() {
                 let want = floats(&s[pooling]);
                 let got = out.row(i).to_vec();

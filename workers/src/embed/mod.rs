@@ -113,16 +113,24 @@ pub trait Embedder: Send + Sync {
     fn max_tokens(&self) -> usize {
         usize::MAX
     }
+    /// Tokens this embedder has run through its model so far, where it
+    /// tokenizes itself (native models); `None` for baselines and external
+    /// programs, whose progress is counted in letters.
+    fn tokens_run(&self) -> Option<usize> {
+        None
+    }
     /// Embeds a batch: one row per input, in input order.
     fn embed(&self, batch: &[SeqInput<'_>]) -> Result<Array2<f32>, EmbedError>;
 }
 
-/// How far [`embed_all`] is: sequences embedded and their letters (bases
-/// or residues, the length the model reads; about its tokens).
+/// How far [`embed_all`] is: sequences embedded, their letters (bases or
+/// residues) and, for models that tokenize themselves, the tokens run
+/// through the model (windows with their special tokens).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct EmbedProgress {
     pub sequences: usize,
     pub letters: usize,
+    pub tokens: Option<usize>,
 }
 
 /// Embeds every input in length-bucketed batches, calling `progress` after
@@ -138,6 +146,7 @@ pub fn embed_all(
     let lens: Vec<usize> = inputs.iter().map(|s| s.seq(e.modality()).len()).collect();
     let mut done = 0;
     let mut letters = 0;
+    let tokens_before = e.tokens_run();
     for batch in crate::batching::length_buckets(&lens, e.max_tokens(), usize::MAX) {
         let items: Vec<SeqInput<'_>> = batch.iter().map(|i| inputs[*i]).collect();
         let m = e.embed(&items)?;
@@ -164,6 +173,7 @@ pub fn embed_all(
         progress(EmbedProgress {
             sequences: done,
             letters,
+            tokens: e.tokens_run().map(|t| t - tokens_before.unwrap_or(0)),
         });
     }
     Ok(out)

@@ -191,6 +191,9 @@ pub struct NativeEmbedder {
     pub max_tokens: usize,
     pub stride: Option<usize>,
     pub window: Option<usize>,
+    /// Tokens run through the model so far (windows with their special
+    /// tokens), for progress.
+    pub tokens_run: std::sync::atomic::AtomicUsize,
 }
 
 /// What a native embedder is asked for (the model entry's fields).
@@ -337,6 +340,7 @@ impl NativeEmbedder {
             max_tokens: opts.max_tokens.unwrap_or(1024),
             stride: opts.stride,
             window: opts.window,
+            tokens_run: Default::default(),
         })
     }
 
@@ -370,6 +374,9 @@ impl Embedder for NativeEmbedder {
     fn max_tokens(&self) -> usize {
         self.max_tokens
     }
+    fn tokens_run(&self) -> Option<usize> {
+        Some(self.tokens_run.load(std::sync::atomic::Ordering::Relaxed))
+    }
     fn embed(&self, batch: &[SeqInput<'_>]) -> Result<Array2<f32>, EmbedError> {
         let tok = &self.model.tokenizer;
         let win = self.window();
@@ -397,6 +404,10 @@ impl Embedder for NativeEmbedder {
         let mut cls_count = vec![0f32; batch.len()];
         // Length-bucketed sub-batches within the token budget.
         let lens: Vec<usize> = pieces.iter().map(|p| p.1.len()).collect();
+        self.tokens_run.fetch_add(
+            lens.iter().sum::<usize>(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
         for group in crate::batching::length_buckets(&lens, self.max_tokens, usize::MAX) {
             let rows: Vec<Vec<u32>> = group.iter().map(|k| pieces[*k].1.clone()).collect();
             let (hs, l) = self.model.forward(&rows, self.layer);
