@@ -234,6 +234,10 @@ fn failed_tasks_are_shown_retried_then_given_up_and_cancel_works() {
         err.contains("embed bad failed on every attempt (retries exhausted"),
         "{out}{err}"
     );
+    // Unless asked to: attempts count from now.
+    let (code, out, err) = gp(p, &["resume", "s.yaml", "--retry-given-up"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("submitted embed job"), "{out}");
     gp(p, &["cancel", "s.yaml"]);
 }
 

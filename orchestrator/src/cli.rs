@@ -40,12 +40,12 @@ pub enum Command {
     Aggregate(crate::commands::ConfigArg),
     /// Aggregate, then write the report to store/report/ (summary.md, report.html, figures, CSV, Parquet).
     Report(crate::commands::ReportArgs),
-    /// Submit the sweep to Slurm: embed, probe, fusion arrays and an aggregate job.
+    /// Submit the sweep to Slurm: embed, probe, fusion arrays and a finishing job that retries what failed, then reports.
     Submit(crate::commands::SubmitArgs),
     /// Per stage from the store and Slurm; a local run; failed units and their logs.
     Status(crate::commands::StatusArgs),
     /// Continue the sweep: Slurm submits only what is missing; locally, run it.
-    Resume(crate::commands::ConfigArg),
+    Resume(crate::commands::ResumeArgs),
     /// Stop the sweep: cancel its Slurm jobs, stop a local run (cells finish).
     Cancel(crate::commands::ConfigArg),
     /// Check this machine: Slurm, MPI and HDF5 as genoprot will use them.
@@ -73,7 +73,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Report(a) => crate::commands::aggregate(&a.config, true, a.force, json),
         Command::Submit(a) => crate::commands::submit(&a, json),
         Command::Status(a) => crate::commands::status(&a, json),
-        Command::Resume(a) => crate::commands::resume(&a.config, json),
+        Command::Resume(a) => crate::commands::resume(&a, json),
         Command::Cancel(a) => crate::commands::cancel(&a.config, json),
         Command::List(a) => crate::list::run(&a, json),
         Command::Clean(a) => crate::clean::run(&a, json),

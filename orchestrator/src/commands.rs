@@ -196,11 +196,26 @@ pub fn aggregate(config: &Path, report: bool, force: bool, json: bool) -> anyhow
     crate::output::print(json, &r)
 }
 
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  genoprot resume configs/x.yaml\n  genoprot resume configs/x.yaml --retry-given-up   # after fixing why units failed on every attempt"
+)]
+pub struct ResumeArgs {
+    pub config: PathBuf,
+    /// Slurm: count attempts from now, so units that used up their retries
+    /// are submitted again (with `retries` new retries).
+    #[arg(long)]
+    pub retry_given_up: bool,
+}
+
 /// `resume`: a Slurm sweep submits what is missing; a local one runs it.
-pub fn resume(config: &Path, json: bool) -> anyhow::Result<()> {
-    let sweep = Sweep::open(config)?;
+pub fn resume(a: &ResumeArgs, json: bool) -> anyhow::Result<()> {
+    let sweep = Sweep::open(&a.config)?;
+    if a.retry_given_up {
+        crate::submit::reset_attempts(&sweep.cfg)?;
+    }
     let ex = crate::executor::configured(&sweep);
-    launch(ex.as_ref(), &sweep, config, false, json)
+    launch(ex.as_ref(), &sweep, &a.config, false, json)
 }
 
 #[derive(Debug, clap::Args)]

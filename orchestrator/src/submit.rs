@@ -121,6 +121,28 @@ impl UnitTrack {
     }
 }
 
+fn reset_file(cfg: &SweepConfig) -> PathBuf {
+    cfg.store.join("journal").join("attempts-reset")
+}
+
+/// `resume --retry-given-up`: attempts are counted from now on.
+pub fn reset_attempts(cfg: &SweepConfig) -> anyhow::Result<()> {
+    crate::store_dir(&cfg.store.join("journal"))?;
+    workers::atomic::write_atomic(
+        &reset_file(cfg),
+        format!("{}\n", crate::journal::now()).as_bytes(),
+    )?;
+    Ok(())
+}
+
+/// Since when attempts count (0: since the first submission).
+fn attempts_since(cfg: &SweepConfig) -> f64 {
+    std::fs::read_to_string(reset_file(cfg))
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
 /// Every submitted unit's latest attempt, by (stage, unit).
 pub fn track(
     cfg: &SweepConfig,
@@ -128,6 +150,7 @@ pub fn track(
     states: &[TaskStatus],
 ) -> BTreeMap<(Stage, String), UnitTrack> {
     let mut out: BTreeMap<(Stage, String), UnitTrack> = BTreeMap::new();
+    let since = attempts_since(cfg);
     for s in subs {
         let Some(manifest) = &s.bundles else { continue };
         let Ok(lines) = crate::bundles::read_manifest(manifest) else {
@@ -160,8 +183,9 @@ pub fn track(
                 s.job_id
             ));
             // A task cancelled (by the user, or before it started) is not
-            // an attempt.
-            let counts = u32::from(task.is_none_or(|t| t.state != JobState::Cancelled));
+            // an attempt, nor is one before `resume --retry-given-up`.
+            let counts =
+                u32::from(s.t >= since && task.is_none_or(|t| t.state != JobState::Cancelled));
             for u in units {
                 let key = (s.stage, u.clone());
                 let attempts = out.get(&key).map_or(0, |t| t.attempts) + counts;

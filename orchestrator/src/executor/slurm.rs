@@ -385,5 +385,15 @@ mod tests {
         assert!(units.iter().any(|g| g.what.contains(" × membrane × seed ")));
         let a = ex.activity(&sweep).unwrap();
         assert_eq!(a.retries.gave_up.len(), 8);
+
+        // `resume --retry-given-up`: attempts count from now on.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        crate::submit::reset_attempts(&sweep.cfg).unwrap();
+        assert!(ex.activity(&sweep).unwrap().retries.gave_up.is_empty());
+        let out = crate::heal::finish(&sweep, &config, &fake).unwrap();
+        let crate::heal::Finish::Resubmitted { attempt, .. } = &out else {
+            panic!("{out:?}")
+        };
+        assert_eq!(*attempt, 1);
     }
 }
