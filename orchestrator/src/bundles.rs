@@ -24,7 +24,7 @@ pub const DEFAULT_CELL_SECONDS: f64 = 180.0;
 pub const DEFAULT_BUNDLE_MINUTES: f64 = 30.0;
 
 /// The row a cell's time is estimated from: its model or ensemble and fusion.
-fn row_of(c: &CellSpec) -> String {
+pub fn row_of(c: &CellSpec) -> String {
     format!("{}/{}", c.model, c.fusion.as_str())
 }
 

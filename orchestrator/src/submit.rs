@@ -61,6 +61,9 @@ fn record(cfg: &SweepConfig, s: &Submission) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Finished cells per row whose time is read for `cells_per_task: auto`.
+const ESTIMATE_SAMPLE: usize = 25;
+
 /// Units not done yet, per stage, in plan order (model names for embed,
 /// cell ids for probe and fusion), and the measured time of finished cells.
 #[derive(Debug, Default)]
@@ -79,16 +82,36 @@ pub fn todo(cfg: &SweepConfig, ds: &Dataset, grid: &Grid) -> Todo {
             .map(|j| j.model.clone())
             .collect(),
     );
-    let mut measured: Vec<(&CellSpec, f64)> = Vec::new();
+    // Done cells by the verified-cells cache (a file unchanged since it was
+    // checked is not opened again): a finishing job of a 100,000-cell
+    // sweep does not reopen every store.
+    let done = crate::verified::done_cells(
+        &crate::run::cells_dir(cfg),
+        grid.all_cells().map(|c| c.id.clone()).collect(),
+        &cfg.store.join("journal/verified-cells.tsv"),
+    );
     for (stage, cells) in [(Stage::Probe, &grid.cells), (Stage::Fusion, &grid.late)] {
-        let mut left = Vec::new();
-        for c in cells {
-            match crate::run::cell_seconds(cfg, &c.id) {
-                Some(s) => measured.push((c, s)),
-                None => left.push(c.id.clone()),
+        let left = cells
+            .iter()
+            .filter(|c| !done.contains(&c.id))
+            .map(|c| c.id.clone())
+            .collect();
+        units.insert(stage, left);
+    }
+    // Bundles sized by time: the stored seconds of up to
+    // ESTIMATE_SAMPLE finished cells per row.
+    let mut measured: Vec<(&CellSpec, f64)> = Vec::new();
+    if cfg.executor.slurm.cells_per_task == crate::config::CellsPerTask::Auto {
+        let mut per_row: BTreeMap<String, usize> = BTreeMap::new();
+        for c in grid.all_cells().filter(|c| done.contains(&c.id)) {
+            let n = per_row.entry(crate::bundles::row_of(c)).or_default();
+            if *n < ESTIMATE_SAMPLE
+                && let Some(s) = crate::run::cell_seconds(cfg, &c.id)
+            {
+                measured.push((c, s));
+                *n += 1;
             }
         }
-        units.insert(stage, left);
     }
     Todo {
         estimates: Estimates::from_measured(measured),
