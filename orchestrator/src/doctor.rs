@@ -80,7 +80,18 @@ pub fn run(a: &DoctorArgs, json: bool) -> anyhow::Result<()> {
     // Slurm.
     let cli = slurm::SlurmCli::new();
     match cli.max_array_size() {
-        Ok(m) => check("slurm", true, format!("(MaxArraySize={m})")),
+        Ok(m) => check(
+            "slurm",
+            true,
+            format!(
+                "(MaxArraySize={m}; {})",
+                if cli.has_accounting() {
+                    "accounting on: sacct answers for jobs the controller has purged"
+                } else {
+                    "no accounting: finished jobs are known until the controller purges them (MinJobAge)"
+                }
+            ),
+        ),
         Err(e) if a.require_slurm => return Err(e).context("Slurm is required (--require-slurm)"),
         Err(e) => check(
             "slurm",
