@@ -529,7 +529,7 @@ fn oversized_probes_are_config_errors_before_anything_is_written() {
         ),
         (
             cfg.replace("k: 1}", "k: 0}"),
-            "c.yaml:7:6: model aac: k = 0: must be >= 1",
+            "c.yaml:7:48: model aac: k = 0: must be >= 1",
         ),
     ] {
         std::fs::write(d.path().join("c.yaml"), &bad).unwrap();

@@ -314,22 +314,25 @@ fn suggest(message: &str) -> Option<String> {
 }
 
 /// Split fractions: each in (0, 1), summing to 1.
-fn check_fractions(f: [f64; 3]) -> Result<(), String> {
+fn check_fractions(f: [f64; 3]) -> Result<(), workers::invalid::InvalidField> {
+    let bad = |reason: String| {
+        workers::invalid::InvalidField::new("splits.fractions", format!("{f:?}"), reason)
+    };
     if let Some((i, v)) = f
         .iter()
         .enumerate()
         .find(|(_, v)| !(**v > 0.0 && **v < 1.0))
     {
-        return Err(format!(
-            "splits.fractions = {f:?}: the {} share {v} must be between 0 and 1 (exclusive); e.g. [0.7, 0.15, 0.15]",
+        return Err(bad(format!(
+            "the {} share {v} must be between 0 and 1 (exclusive); e.g. [0.7, 0.15, 0.15]",
             ["train", "valid", "test"][i]
-        ));
+        )));
     }
     let sum: f64 = f.iter().sum();
     if (sum - 1.0).abs() > 1e-6 {
-        return Err(format!(
-            "splits.fractions = {f:?}: must sum to 1 (they sum to {sum:.6}); e.g. [0.7, 0.15, 0.15]"
-        ));
+        return Err(bad(format!(
+            "must sum to 1 (they sum to {sum:.6}); e.g. [0.7, 0.15, 0.15]"
+        )));
     }
     Ok(())
 }
@@ -453,6 +456,41 @@ fn lex_problem(text: &str, file: &str) -> Option<ConfigError> {
 
 /// 1-based line and column of the first line of `text` that contains `needle`
 /// as a whole value (used to place semantic errors).
+/// Where `key:` is written in the list entry whose `name` is `name`: after
+/// the name (same line for a flow mapping, below it for a block one) and
+/// before the next entry's `name:`.
+fn locate_in_entry(text: &str, name: &str, key: &str) -> Option<(usize, usize)> {
+    let (line, column) = locate(text, "name", name);
+    let lines: Vec<&str> = text.lines().collect();
+    let first = lines.get(line - 1)?;
+    // The entry's `name` on its line (line and column are 1-based).
+    let mut from = column - 1;
+    for (i, l) in lines.iter().enumerate().skip(line - 1) {
+        let t = l
+            .trim_start()
+            .trim_start_matches("- ")
+            .trim_start_matches('{');
+        if i > line - 1 && (t.starts_with("name:") || !l.starts_with([' ', '-'])) {
+            // The next entry, or the end of the list.
+            return None;
+        }
+        let scan = if i == line - 1 { &first[from..] } else { l };
+        let offset = if i == line - 1 { from } else { 0 };
+        let mut at = 0;
+        while let Some(p) = scan[at..].find(key) {
+            let pos = at + p;
+            let before = scan[..pos].chars().last();
+            let after = scan[pos + key.len()..].trim_start_matches(' ');
+            if before.is_none_or(|c| !c.is_alphanumeric() && c != '_') && after.starts_with(':') {
+                return Some((i + 1, offset + pos + 1));
+            }
+            at = pos + key.len();
+        }
+        from = 0;
+    }
+    None
+}
+
 fn locate(text: &str, key: &str, value: &str) -> (usize, usize) {
     for (i, line) in text.lines().enumerate() {
         let mut from = 0;
@@ -562,7 +600,7 @@ impl SweepConfig {
             }
         };
         if let Err(msg) = workers::embed::spec::check_name("sweep", &cfg.name) {
-            return Err(err("name", &cfg.name, msg));
+            return Err(err("name", &cfg.name, msg.to_string()));
         }
         if let TaskSelection::List(v) = &cfg.tasks
             && v.is_empty()
@@ -579,7 +617,7 @@ impl SweepConfig {
                 file: file.into(),
                 line,
                 column,
-                message: msg,
+                message: msg.to_string(),
             });
         }
         if cfg.models.is_empty() {
@@ -598,8 +636,18 @@ impl SweepConfig {
         }
         let mut names = std::collections::HashSet::new();
         for m in &cfg.models {
-            if let Err(msg) = m.check() {
-                return Err(err("name", &m.name, format!("model {}: {msg}", m.name)));
+            if let Err(e) = m.check() {
+                // At the field when the entry has it, else at the model's name.
+                let (line, column) = e
+                    .key()
+                    .and_then(|k| locate_in_entry(text, &m.name, k))
+                    .unwrap_or_else(|| locate(text, "name", &m.name));
+                return Err(ConfigError {
+                    file: file.into(),
+                    line,
+                    column,
+                    message: format!("model {}: {e}", m.name),
+                });
             }
             if !names.insert(m.name.clone()) {
                 return Err(err(
@@ -611,7 +659,7 @@ impl SweepConfig {
         }
         for e in &cfg.ensembles {
             if let Err(msg) = workers::embed::spec::check_name("ensemble", &e.name) {
-                return Err(err("name", &e.name, msg));
+                return Err(err("name", &e.name, msg.to_string()));
             }
             if let Some(dup) = e
                 .members
@@ -942,7 +990,7 @@ mod tests {
         assert_eq!(e, "c.yaml:5:6: model k3: a kmer model needs `k`");
         let e = err(&OK.replace("k: 1}", "k: 1, weights: w}"));
         assert!(
-            e.starts_with("c.yaml:6:6: model aac: `weights` does not apply to a kmer model"),
+            e.starts_with("c.yaml:6:54: model aac: `weights` does not apply to a kmer model"),
             "{e}"
         );
         let e = err(&OK.replace("name: aac", "name: k3"));
@@ -1058,6 +1106,29 @@ mod tests {
             Some("2:00:00")
         );
         assert_eq!(s.resources_for(Stage::Probe, Some("k3")).time, None);
+    }
+
+    #[test]
+    fn model_field_errors_point_at_the_field_of_that_model() {
+        let e = err(&OK.replace("k: 1}", "k: 0}"));
+        assert!(
+            e.starts_with("c.yaml:6:48: model aac: k = 0: must be >= 1"),
+            "{e}"
+        );
+        let block = "name: t\ndataset: d\nstore: s\nmodels:\n  - name: a\n    kind: kmer\n    modality: dna\n    k: 2\n  - name: b\n    kind: kmer\n    modality: dna\n    k: 0\n";
+        assert!(
+            err(block).starts_with("c.yaml:12:5: model b: k = 0"),
+            "{}",
+            err(block)
+        );
+        // A field that is absent: at the model's name.
+        let e = err(&OK.replace(", k: 1}", "}"));
+        assert!(
+            e.starts_with("c.yaml:6:6: model aac: a kmer model needs `k`"),
+            "{e}"
+        );
+        assert_eq!(locate_in_entry(block, "a", "k"), Some((8, 5)));
+        assert_eq!(locate_in_entry(block, "a", "dim"), None);
     }
 
     #[test]

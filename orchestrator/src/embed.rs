@@ -29,20 +29,28 @@ pub struct Shard {
     pub count: usize,
 }
 
+/// A `--shard` value that is not `i/n` with `0 <= i < n`.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{value:?}: {reason}")]
+pub struct BadShard {
+    pub value: String,
+    pub reason: &'static str,
+}
+
 impl std::str::FromStr for Shard {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let (i, n) = s
-            .split_once('/')
-            .ok_or_else(|| format!("{s:?}: expected i/n, e.g. 0/4"))?;
+    type Err = BadShard;
+    fn from_str(s: &str) -> Result<Self, BadShard> {
+        let bad = |reason| BadShard {
+            value: s.into(),
+            reason,
+        };
+        let (i, n) = s.split_once('/').ok_or(bad("expected i/n, e.g. 0/4"))?;
         let (index, count): (usize, usize) = (
-            i.parse()
-                .map_err(|_| format!("{s:?}: shard index is not a number"))?,
-            n.parse()
-                .map_err(|_| format!("{s:?}: shard count is not a number"))?,
+            i.parse().map_err(|_| bad("shard index is not a number"))?,
+            n.parse().map_err(|_| bad("shard count is not a number"))?,
         );
         if count == 0 || index >= count {
-            return Err(format!("{s:?}: need 0 <= i < n"));
+            return Err(bad("need 0 <= i < n"));
         }
         Ok(Shard { index, count })
     }

@@ -54,9 +54,32 @@ pub enum Label {
     Value(f32),
 }
 
+/// A label cell that does not fit its task: the value and why.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{value:?} {reason}")]
+pub struct BadLabel {
+    pub value: String,
+    pub reason: String,
+}
+
+fn bad_label(value: &str, reason: String) -> BadLabel {
+    BadLabel {
+        value: value.into(),
+        reason,
+    }
+}
+
+/// A task spec that cannot work: which task and why.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{reason}")]
+pub struct BadTaskSpec {
+    pub task: String,
+    pub reason: String,
+}
+
 impl TaskSpec {
     /// Parses one label cell (already known non-empty). `Err` carries a hint.
-    pub fn parse_label(&self, s: &str) -> Result<Label, String> {
+    pub fn parse_label(&self, s: &str) -> Result<Label, BadLabel> {
         let s = s.trim();
         match self.kind {
             // The documented rule (docs/dataset.md): 1/0, true/false or
@@ -64,25 +87,32 @@ impl TaskSpec {
             TaskKind::Binary => match s.to_ascii_lowercase().as_str() {
                 "1" | "true" | "yes" => Ok(Label::Binary(true)),
                 "0" | "false" | "no" => Ok(Label::Binary(false)),
-                _ => Err(format!(
-                    "{s:?} is not a binary label (expected 1/0, true/false or yes/no)"
+                _ => Err(bad_label(
+                    s,
+                    "is not a binary label (expected 1/0, true/false or yes/no)".into(),
                 )),
             },
             TaskKind::Multiclass => self.class_index(s).map(Label::Class).ok_or_else(|| {
-                format!(
-                    "{s:?} is not a class of task {} (classes: {})",
-                    self.name,
-                    self.classes.join(", ")
+                bad_label(
+                    s,
+                    format!(
+                        "is not a class of task {} (classes: {})",
+                        self.name,
+                        self.classes.join(", ")
+                    ),
                 )
             }),
             TaskKind::Multilabel => {
                 let mut v = Vec::new();
                 for part in s.split(';').map(str::trim).filter(|p| !p.is_empty()) {
                     let i = self.class_index(part).ok_or_else(|| {
-                        format!(
-                            "{part:?} is not a label of task {} (labels: {})",
-                            self.name,
-                            self.classes.join(", ")
+                        bad_label(
+                            part,
+                            format!(
+                                "is not a label of task {} (labels: {})",
+                                self.name,
+                                self.classes.join(", ")
+                            ),
                         )
                     })?;
                     v.push(i);
@@ -93,7 +123,7 @@ impl TaskSpec {
             }
             TaskKind::Regression => match s.parse::<f32>() {
                 Ok(x) if x.is_finite() => Ok(Label::Value(x)),
-                _ => Err(format!("{s:?} is not a finite number")),
+                _ => Err(bad_label(s, "is not a finite number".into())),
             },
         }
     }
@@ -125,29 +155,35 @@ impl TaskSpec {
     }
 
     /// Checks the spec itself.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), BadTaskSpec> {
+        let bad = |reason: String| BadTaskSpec {
+            task: self.name.clone(),
+            reason,
+        };
         if self.name.is_empty()
             || self
                 .name
                 .chars()
                 .any(|c| c.is_whitespace() || c == '/' || c == '\t')
         {
-            return Err(format!(
+            return Err(bad(format!(
                 "task name {:?} must be non-empty, without spaces or '/'",
                 self.name
-            ));
+            )));
         }
         match self.kind {
-            TaskKind::Multiclass | TaskKind::Multilabel if self.classes.len() < 2 => Err(format!(
-                "task {}: a {:?} task needs at least 2 classes",
-                self.name, self.kind
-            )),
+            TaskKind::Multiclass | TaskKind::Multilabel if self.classes.len() < 2 => {
+                Err(bad(format!(
+                    "task {}: a {:?} task needs at least 2 classes",
+                    self.name, self.kind
+                )))
+            }
             _ => {
                 let mut c = self.classes.clone();
                 c.sort();
                 c.dedup();
                 if c.len() != self.classes.len() {
-                    return Err(format!("task {}: duplicate class names", self.name));
+                    return Err(bad(format!("task {}: duplicate class names", self.name)));
                 }
                 Ok(())
             }
@@ -217,7 +253,12 @@ mod tests {
         let b = infer_gene_task("tm", &["0", "1", "", "1"]);
         assert_eq!(b.kind, TaskKind::Binary);
         assert_eq!(b.parse_label("1"), Ok(Label::Binary(true)));
-        assert!(b.parse_label("2").unwrap_err().contains("binary"));
+        assert!(
+            b.parse_label("2")
+                .unwrap_err()
+                .to_string()
+                .contains("binary")
+        );
         let r = infer_gene_task("len", &["0.5", "3"]);
         assert_eq!(r.kind, TaskKind::Regression);
         assert!(r.parse_label("nan").is_err());
@@ -229,6 +270,11 @@ mod tests {
         assert_eq!(ml.kind, TaskKind::Multilabel);
         assert_eq!(ml.parse_label("c;a;a"), Ok(Label::Multi(vec![0, 2])));
         assert_eq!(ml.format_label(&Label::Multi(vec![0, 2])), "a;c");
-        assert!(ml.parse_label("zz").unwrap_err().contains("not a label"));
+        assert!(
+            ml.parse_label("zz")
+                .unwrap_err()
+                .to_string()
+                .contains("not a label")
+        );
     }
 }

@@ -91,17 +91,56 @@ pub struct ModelSpec {
     pub dtype: Option<String>,
 }
 
+/// What is wrong with a model entry, with the field it concerns (so the
+/// config reader can point at it).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SpecError {
+    /// A field the kind does not take.
+    #[error("`{key}` does not apply to a {kind} model (its fields: {fields})")]
+    NotApplicable {
+        key: String,
+        kind: String,
+        fields: String,
+    },
+    /// A field the kind needs is absent.
+    #[error("a {kind} model needs `{key}`")]
+    Missing { kind: String, key: String },
+    /// The value of `key` cannot work; `message` says why, with the value.
+    #[error("{message}")]
+    Value { key: String, message: String },
+}
+
+impl SpecError {
+    fn value(key: &str, message: impl Into<String>) -> Self {
+        SpecError::Value {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+
+    /// The field the error is about; `None` for one that is absent.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            SpecError::NotApplicable { key, .. } | SpecError::Value { key, .. } => Some(key),
+            SpecError::Missing { .. } => None,
+        }
+    }
+}
+
 /// Names of models, ensembles and sweeps become file names and shell
 /// words: letters, digits and `- _ + .`, not starting with a dot.
-pub fn check_name(what: &str, name: &str) -> Result<(), String> {
+pub fn check_name(what: &str, name: &str) -> Result<(), SpecError> {
     if name.is_empty()
         || name.starts_with('.')
         || !name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_+.".contains(c))
     {
-        return Err(format!(
-            "{what} name {name:?}: use letters, digits and - _ + . only, not starting with a dot (it names files)"
+        return Err(SpecError::value(
+            "name",
+            format!(
+                "{what} name {name:?}: use letters, digits and - _ + . only, not starting with a dot (it names files)"
+            ),
         ));
     }
     Ok(())
@@ -121,7 +160,7 @@ pub const PLACEHOLDERS: [&str; 7] = [
 /// Refuses `{word}` placeholders the command contract does not define (they
 /// would reach the shell literally). `{{` and `}}` and shell forms such as
 /// `${VAR}` or `{a,b}` are left alone.
-fn check_placeholders(cmd: &str) -> Result<(), String> {
+fn check_placeholders(cmd: &str) -> Result<(), SpecError> {
     let b = cmd.as_bytes();
     let mut i = 0;
     while i < b.len() {
@@ -140,9 +179,12 @@ fn check_placeholders(cmd: &str) -> Result<(), String> {
                     .min_by_key(|(d, _)| *d)
                     .map(|(_, k)| format!("did you mean {{{k}}}? "))
                     .unwrap_or_default();
-                return Err(format!(
-                    "command: unknown placeholder {{{word}}}; {hint}the placeholders are {}",
-                    PLACEHOLDERS.map(|p| format!("{{{p}}}")).join(" ")
+                return Err(SpecError::value(
+                    "command",
+                    format!(
+                        "command: unknown placeholder {{{word}}}; {hint}the placeholders are {}",
+                        PLACEHOLDERS.map(|p| format!("{{{p}}}")).join(" ")
+                    ),
                 ));
             }
             i += len + 1;
@@ -216,8 +258,8 @@ impl ModelSpec {
     }
 
     /// Checks required and allowed fields for the kind, and their values.
-    /// `Err` is a message with a hint.
-    pub fn check(&self) -> Result<(), String> {
+    /// `Err` names the field and says why, with a hint.
+    pub fn check(&self) -> Result<(), SpecError> {
         check_name("model", &self.name)?;
         let (allowed, required): (&[&str], &[&str]) = match self.kind {
             ModelKind::Kmer => (&["k"], &["k"]),
@@ -261,19 +303,26 @@ impl ModelSpec {
         let set = self.fields_set();
         let kind = format!("{:?}", self.kind).to_lowercase();
         if let Some(bad) = set.iter().find(|f| !allowed.contains(f)) {
-            return Err(format!(
-                "`{bad}` does not apply to a {kind} model (its fields: {})",
-                allowed.join(", ")
-            ));
+            return Err(SpecError::NotApplicable {
+                key: bad.to_string(),
+                kind,
+                fields: allowed.join(", "),
+            });
         }
         if let Some(missing) = required.iter().find(|f| !set.contains(f)) {
-            return Err(format!("a {kind} model needs `{missing}`"));
+            return Err(SpecError::Missing {
+                kind,
+                key: missing.to_string(),
+            });
         }
         if self.kind == ModelKind::Codon && self.modality.is_some_and(|m| m != Modality::Dna) {
-            return Err("a codon model reads dna".into());
+            return Err(SpecError::value("modality", "a codon model reads dna"));
         }
         if self.kind == ModelKind::Kmer && self.modality.is_none() {
-            return Err("a kmer model needs `modality: dna` or `modality: protein`".into());
+            return Err(SpecError::value(
+                "modality",
+                "a kmer model needs `modality: dna` or `modality: protein`",
+            ));
         }
         if let Some(p) = &self.pooling {
             let allowed: &[&str] = if self.kind == ModelKind::Hf {
@@ -282,65 +331,93 @@ impl ModelSpec {
                 &["mean", "cls"]
             };
             if !allowed.contains(&p.as_str()) {
-                return Err(format!("pooling {p:?}: expected {}", allowed.join(" or ")));
+                return Err(SpecError::value(
+                    "pooling",
+                    format!("pooling {p:?}: expected {}", allowed.join(" or ")),
+                ));
             }
         }
         if let Some(d) = &self.dtype
             && !["float32", "bfloat16", "float16"].contains(&d.as_str())
         {
-            return Err(format!(
-                "dtype {d:?}: expected float32, bfloat16 or float16"
+            return Err(SpecError::value(
+                "dtype",
+                format!("dtype {d:?}: expected float32, bfloat16 or float16"),
             ));
         }
         if let Some(p) = &self.python
             && p.trim().is_empty()
         {
-            return Err("python: give the interpreter, e.g. /p/envs/hf/bin/python".into());
+            return Err(SpecError::value(
+                "python",
+                "python: give the interpreter, e.g. /p/envs/hf/bin/python",
+            ));
         }
         self.check_values()
     }
 
     /// Sizes and limits that must be positive (caught here, at config load,
     /// not in the middle of a run).
-    fn check_values(&self) -> Result<(), String> {
+    fn check_values(&self) -> Result<(), SpecError> {
         if self.k == Some(0) {
-            return Err("k = 0: must be >= 1 (the k-mer length; e.g. k: 3)".into());
+            return Err(SpecError::value(
+                "k",
+                "k = 0: must be >= 1 (the k-mer length; e.g. k: 3)",
+            ));
         }
         if let (ModelKind::Kmer, Some(k)) = (self.kind, self.k)
             && let Err(EmbedError::Config { msg, .. }) =
                 KmerEmbedder::new(&self.name, self.modality(), k)
         {
-            return Err(msg);
+            return Err(SpecError::value("k", msg));
         }
         if let Some(t) = self.max_tokens
             && t < 2
         {
-            return Err(format!(
-                "max_tokens = {t}: must be >= 2 (the token budget of a batch; e.g. max_tokens: 1024)"
+            return Err(SpecError::value(
+                "max_tokens",
+                format!(
+                    "max_tokens = {t}: must be >= 2 (the token budget of a batch; e.g. max_tokens: 1024)"
+                ),
             ));
         }
         for (key, v) in [("window", self.window), ("stride", self.stride)] {
             if v == Some(0) {
-                return Err(format!(
-                    "{key} = 0: must be >= 1 (tokens; leave it out for the model's own maximum)"
+                return Err(SpecError::value(
+                    key,
+                    format!(
+                        "{key} = 0: must be >= 1 (tokens; leave it out for the model's own maximum)"
+                    ),
                 ));
             }
         }
         if let (Some(w), Some(s)) = (self.window, self.stride)
             && s > w
         {
-            return Err(format!(
-                "stride = {s} > window = {w}: windows would skip residues; use stride <= window"
+            return Err(SpecError::value(
+                "stride",
+                format!(
+                    "stride = {s} > window = {w}: windows would skip residues; use stride <= window"
+                ),
             ));
         }
         if self.timeout_s == Some(0) {
-            return Err("timeout_s = 0: must be >= 1 (seconds a batch may take)".into());
+            return Err(SpecError::value(
+                "timeout_s",
+                "timeout_s = 0: must be >= 1 (seconds a batch may take)",
+            ));
         }
         if self.batch_size == Some(0) {
-            return Err("batch_size = 0: must be >= 1 (sequences per command call)".into());
+            return Err(SpecError::value(
+                "batch_size",
+                "batch_size = 0: must be >= 1 (sequences per command call)",
+            ));
         }
         if self.dim == Some(0) {
-            return Err("dim = 0: must be >= 1 (or leave it out to take the output's)".into());
+            return Err(SpecError::value(
+                "dim",
+                "dim = 0: must be >= 1 (or leave it out to take the output's)",
+            ));
         }
         if let Some(c) = &self.command {
             check_placeholders(c)?;
@@ -524,9 +601,9 @@ impl ModelSpec {
 
     /// Builds the embedder.
     pub fn build(&self, ctx: &BuildContext) -> Result<Box<dyn Embedder>, EmbedError> {
-        self.check().map_err(|msg| EmbedError::Config {
+        self.check().map_err(|e| EmbedError::Config {
             model: self.name.clone(),
-            msg,
+            msg: e.to_string(),
         })?;
         let m = self.modality();
         Ok(match self.kind {

@@ -160,7 +160,7 @@ pub fn read_task_spec(path: &Path, f: &mut Findings) -> Option<Vec<TaskSpec>> {
             let mut names = HashSet::new();
             for t in &v {
                 if let Err(e) = t.check() {
-                    f.error("task-spec", path, 0, Some(&t.name), e);
+                    f.error("task-spec", path, 0, Some(&t.name), e.to_string());
                     ok = false;
                 }
                 if !names.insert(t.name.clone()) {
