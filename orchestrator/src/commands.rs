@@ -417,21 +417,10 @@ impl Human for StatusResult {
     }
 }
 
-/// Whether a Slurm state word (as `status` counts them) is queued or running.
+/// Whether a Slurm state word (as `status` counts them) is queued or
+/// running; `UNKNOWN` (a task Slurm no longer knows) is not.
 fn live_state(state: &str) -> bool {
-    ![
-        "COMPLETED",
-        "FAILED",
-        "CANCELLED",
-        "TIMEOUT",
-        "NODE_FAIL",
-        "OUT_OF_MEMORY",
-        "PREEMPTED",
-        "BOOT_FAIL",
-        "DEADLINE",
-        "UNKNOWN",
-    ]
-    .contains(&state)
+    state != "UNKNOWN" && !slurm::JobState::parse(state).is_terminal()
 }
 
 /// `status`: the window its rates are measured over, in seconds.
@@ -439,14 +428,19 @@ const RATE_WINDOW_S: f64 = 1800.0;
 
 fn status_once(sweep: &Sweep, grid: &Grid) -> anyhow::Result<StatusResult> {
     let cfg = &sweep.cfg;
-    let hist = crate::run::history(cfg);
+    // The journal is read once for histories, rates and warnings.
+    let events = if cfg.store.join("journal").is_dir() {
+        crate::journal::Journal::open(&cfg.store)
+            .map(|j| j.events())
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let hist = crate::journal::history_of(&events);
     let units = crate::run::unit_states(cfg, &sweep.ds, grid, &hist);
     let counts = crate::run::counts_of(&units);
     let stage_of: std::collections::HashMap<&str, crate::grid::Stage> =
         units.iter().map(|u| (u.id.as_str(), u.stage)).collect();
-    let events = crate::journal::Journal::open(&cfg.store)
-        .map(|j| j.events())
-        .unwrap_or_default();
     let rates =
         crate::journal::done_rates(&events, &stage_of, crate::journal::now(), RATE_WINDOW_S);
     let mut by = BTreeMap::new();
@@ -501,7 +495,7 @@ fn status_once(sweep: &Sweep, grid: &Grid) -> anyhow::Result<StatusResult> {
         failed,
         failed_jobs,
         retries,
-        warnings: crate::journal::Journal::warnings_in(&cfg.store)
+        warnings: crate::journal::warnings_of(&hist)
             .into_iter()
             .map(|(unit, warning)| CellWarning { unit, warning })
             .collect(),

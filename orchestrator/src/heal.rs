@@ -151,31 +151,27 @@ pub fn finish(
     let grid = sweep.grid();
     let _lock = lock(sweep, config)?;
     let todo = crate::submit::todo(cfg, &sweep.ds, &grid);
-    let left: usize = todo.units.values().map(Vec::len).sum();
+    let left = todo.len();
     if left == 0 {
         let r = crate::commands::aggregate_and_report(sweep, true, false)?;
         return Ok(Finish::Complete { report: r.report });
     }
     settle(sweep, &todo, sched)?;
     tracing::info!("{left} units are not done; resubmitting those with retries left");
-    let rep = crate::submit::submit(cfg, &sweep.ds, &grid, config, sched, false)?;
-    let arrays: Vec<&crate::submit::Submission> = rep
-        .jobs
-        .iter()
-        .filter(|j| j.stage != crate::grid::Stage::Aggregate)
-        .collect();
-    if !arrays.is_empty() {
-        let manifests: std::collections::BTreeSet<&PathBuf> =
-            arrays.iter().filter_map(|j| j.bundles.as_ref()).collect();
-        let units = manifests
-            .into_iter()
-            .filter_map(|m| crate::bundles::read_manifest(m).ok())
-            .map(|b| b.iter().map(Vec::len).sum::<usize>())
-            .sum();
+    // The arrays this job waited for have ended: what was left then is
+    // what is left now.
+    let rep = crate::submit::submit(cfg, &grid, &todo, config, sched, false)?;
+    if rep.units > 0 {
         return Ok(Finish::Resubmitted {
-            attempt: arrays.iter().map(|j| j.attempt).max().unwrap_or(1),
+            attempt: rep
+                .jobs
+                .iter()
+                .filter(|j| j.stage != crate::grid::Stage::Aggregate)
+                .map(|j| j.attempt)
+                .max()
+                .unwrap_or(1),
             jobs: rep.jobs.iter().map(|j| j.job_id.clone()).collect(),
-            units,
+            units: rep.units,
             timed_out: rep.timed_out,
         });
     }

@@ -47,6 +47,31 @@ pub struct Journal {
 }
 
 /// Seconds since the Unix epoch.
+/// Each unit's history from journal events (as [`Journal::history`]).
+pub fn history_of(events: &[Event]) -> BTreeMap<String, UnitHistory> {
+    let mut m: BTreeMap<String, UnitHistory> = BTreeMap::new();
+    for e in events {
+        let h = m.entry(e.unit.clone()).or_default();
+        match e.event {
+            EventKind::Start => {
+                h.attempts += 1;
+                h.warning = None;
+            }
+            EventKind::Done => h.completions += 1,
+            EventKind::Warning => {
+                h.warning = e.error.clone();
+                continue;
+            }
+            EventKind::Skip | EventKind::Failed => {}
+        }
+        if e.event != EventKind::Start {
+            h.error = e.error.clone();
+        }
+        h.last = Some(e.event);
+    }
+    m
+}
+
 /// Per stage, units finished per second: the `done` events of the last
 /// `window` seconds over the time since the first of them (at least a
 /// minute, so one unit finished a second ago is not a rate of one per
@@ -181,27 +206,7 @@ impl Journal {
     }
 
     pub fn history(&self) -> BTreeMap<String, UnitHistory> {
-        let mut m: BTreeMap<String, UnitHistory> = BTreeMap::new();
-        for e in self.events() {
-            let h = m.entry(e.unit.clone()).or_default();
-            match e.event {
-                EventKind::Start => {
-                    h.attempts += 1;
-                    h.warning = None;
-                }
-                EventKind::Done => h.completions += 1,
-                EventKind::Warning => {
-                    h.warning = e.error.clone();
-                    continue;
-                }
-                EventKind::Skip | EventKind::Failed => {}
-            }
-            if e.event != EventKind::Start {
-                h.error = e.error.clone();
-            }
-            h.last = Some(e.event);
-        }
-        m
+        history_of(&self.events())
     }
 
     /// [`Journal::warnings`] of the store's journal, without creating one
@@ -217,12 +222,16 @@ impl Journal {
 
     /// Finished units whose latest attempt left a warning: (unit, warning).
     pub fn warnings(&self) -> Vec<(String, String)> {
-        self.history()
-            .into_iter()
-            .filter(|(_, h)| h.last == Some(EventKind::Done))
-            .filter_map(|(u, h)| h.warning.map(|w| (u, w)))
-            .collect()
+        warnings_of(&self.history())
     }
+}
+
+/// Warnings of finished units, from their histories.
+pub fn warnings_of(hist: &BTreeMap<String, UnitHistory>) -> Vec<(String, String)> {
+    hist.iter()
+        .filter(|(_, h)| h.last == Some(EventKind::Done))
+        .filter_map(|(u, h)| h.warning.clone().map(|w| (u.clone(), w)))
+        .collect()
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use slurm::{
     ArraySpec, Dependency, DependencyKind, JobOptions, JobState, Resources, Scheduler, TaskStatus,
 };
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use workers::dataset::Dataset;
 use workers::probe::cell::CellSpec;
@@ -61,15 +61,22 @@ fn record(cfg: &SweepConfig, s: &Submission) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Finished cells per row whose time is read for `cells_per_task: auto`.
-const ESTIMATE_SAMPLE: usize = 25;
-
 /// Units not done yet, per stage, in plan order (model names for embed,
-/// cell ids for probe and fusion), and the measured time of finished cells.
+/// cell ids for probe and fusion).
 #[derive(Debug, Default)]
 pub struct Todo {
     pub units: BTreeMap<Stage, Vec<String>>,
-    pub estimates: Estimates,
+}
+
+impl Todo {
+    /// Units left in all stages.
+    pub fn len(&self) -> usize {
+        self.units.values().map(Vec::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 pub fn todo(cfg: &SweepConfig, ds: &Dataset, grid: &Grid) -> Todo {
@@ -98,12 +105,18 @@ pub fn todo(cfg: &SweepConfig, ds: &Dataset, grid: &Grid) -> Todo {
             .collect();
         units.insert(stage, left);
     }
-    // Bundles sized by time: the stored seconds of up to
-    // ESTIMATE_SAMPLE finished cells per row.
+    Todo { units }
+}
+
+/// Bundles sized by time: the stored seconds of up to [`ESTIMATE_SAMPLE`]
+/// finished cells per row (none read unless `cells_per_task: auto`).
+fn estimates(cfg: &SweepConfig, grid: &Grid, todo: &Todo) -> Estimates {
     let mut measured: Vec<(&CellSpec, f64)> = Vec::new();
     if cfg.executor.slurm.cells_per_task == crate::config::CellsPerTask::Auto {
+        let left: std::collections::HashSet<&str> =
+            todo.units.values().flatten().map(String::as_str).collect();
         let mut per_row: BTreeMap<String, usize> = BTreeMap::new();
-        for c in grid.all_cells().filter(|c| done.contains(&c.id)) {
+        for c in grid.all_cells().filter(|c| !left.contains(c.id.as_str())) {
             let n = per_row.entry(crate::bundles::row_of(c)).or_default();
             if *n < ESTIMATE_SAMPLE
                 && let Some(s) = crate::run::cell_seconds(cfg, &c.id)
@@ -113,11 +126,11 @@ pub fn todo(cfg: &SweepConfig, ds: &Dataset, grid: &Grid) -> Todo {
             }
         }
     }
-    Todo {
-        estimates: Estimates::from_measured(measured),
-        units,
-    }
+    Estimates::from_measured(measured)
 }
+
+/// Finished cells per row whose time is read for `cells_per_task: auto`.
+const ESTIMATE_SAMPLE: usize = 25;
 
 /// What Slurm made of a unit's latest submission.
 #[derive(Debug, Clone, Serialize)]
@@ -184,22 +197,21 @@ pub fn track(
             continue;
         };
         let tasks: Vec<&TaskStatus> = states.iter().filter(|t| t.job == s.job_id).collect();
+        let by_index: HashMap<u32, &TaskStatus> = tasks
+            .iter()
+            .filter_map(|t| t.array_index.map(|i| (i, *t)))
+            .collect();
+        // A pending range (`123_[4-9]`) has no index of its own.
+        let pending_range = tasks
+            .iter()
+            .find(|t| t.array_index.is_none() && !t.state.is_terminal())
+            .copied();
         for &i in &s.indices {
             let Some(units) = lines.get(i as usize) else {
                 continue;
             };
             let local = i - s.offset;
-            let task = tasks
-                .iter()
-                .find(|t| t.array_index == Some(local))
-                .copied()
-                .or_else(|| {
-                    // A pending range (`123_[4-9]`) has no index of its own.
-                    tasks
-                        .iter()
-                        .find(|t| t.array_index.is_none() && !t.state.is_terminal())
-                        .copied()
-                });
+            let task = by_index.get(&local).copied().or(pending_range);
             let log = cfg.logs_dir().join("slurm").join(format!(
                 "{}-{}_{local}.out",
                 job_name(cfg, s.stage),
@@ -423,6 +435,8 @@ pub struct SubmitReport {
     pub gave_up: Vec<GaveUp>,
     /// Units resubmitted with more time or smaller bundles after a TIMEOUT.
     pub timed_out: usize,
+    /// Units in the arrays submitted.
+    pub units: usize,
 }
 
 /// Units (with their next attempt) resubmitted together: script, bundle
@@ -465,8 +479,8 @@ fn longer_time(
 /// bundles half as big, with more time.
 pub fn submit(
     cfg: &SweepConfig,
-    ds: &Dataset,
     grid: &Grid,
+    todo: &Todo,
     config_path: &Path,
     sched: &dyn Scheduler,
     dry_run: bool,
@@ -483,7 +497,7 @@ pub fn submit(
         query_recorded(cfg, sched)?
     };
     let tracks = track(cfg, &subs, &states);
-    let todo = todo(cfg, ds, grid);
+    let estimates = estimates(cfg, grid, todo);
     let sl = &cfg.executor.slurm;
     let retries = sl.retries.unwrap_or(2);
     let factor = sl.time_factor.unwrap_or(2.0);
@@ -604,7 +618,7 @@ pub fn submit(
                     0,
                     ArrayPlan {
                         script: script.path.clone(),
-                        bundles: bundle_cells(cfg, &cells, &todo.estimates),
+                        bundles: bundle_cells(cfg, &cells, &estimates),
                         time: None,
                         effective_time: script.resources.time.clone(),
                         attempt: attempt_of(&fresh),
@@ -623,6 +637,9 @@ pub fn submit(
                 write_manifest(cfg, stage, &plan.bundles)?
             };
             let n = plan.bundles.len() as u32;
+            if !dry_run {
+                rep.units += plan.bundles.iter().map(Vec::len).sum::<usize>();
+            }
             for chunk in ArraySpec::indices((0..n).collect()).chunks(max_array, sl.throttle) {
                 let mut args = vec![
                     format!("--array={}", chunk.spec),
@@ -779,6 +796,11 @@ pub fn scheduler_summary(
         ..Default::default()
     };
     let todo = todo(cfg, ds, grid);
+    let left: HashSet<(Stage, &str)> = todo
+        .units
+        .iter()
+        .flat_map(|(stage, units)| units.iter().map(move |u| (*stage, u.as_str())))
+        .collect();
     let mut failed_tasks: BTreeMap<String, String> = BTreeMap::new();
     // Array tasks (a bundle mixes finished and failed cells) by state.
     let mut tasks: BTreeMap<(Stage, &str), String> = BTreeMap::new();
@@ -789,7 +811,7 @@ pub fn scheduler_summary(
         );
         let a = sum.attempts.entry(stage.to_string()).or_default();
         *a = (*a).max(t.attempts);
-        let not_done = todo.units[stage].contains(unit);
+        let not_done = left.contains(&(*stage, unit.as_str()));
         if let Some(s) = t.state
             && s.is_failure()
             && s != JobState::Cancelled

@@ -104,8 +104,8 @@ impl Executor for Slurm<'_> {
         } else {
             Some(crate::lock::acquire(&cfg.store, "submit", config)?)
         };
-        let rep =
-            crate::submit::submit(cfg, &sweep.ds, &grid, config, self.sched.as_ref(), dry_run)?;
+        let todo = crate::submit::todo(cfg, &sweep.ds, &grid);
+        let rep = crate::submit::submit(cfg, &grid, &todo, config, self.sched.as_ref(), dry_run)?;
         for g in &rep.gave_up {
             tracing::warn!(
                 "{} {} failed on every attempt (retries exhausted; {} attempts, last {}); see `genoprot status` for logs",
