@@ -91,85 +91,6 @@ pub fn plan(config: &Path, json: bool) -> anyhow::Result<()> {
     crate::output::print(json, &r)
 }
 
-/// `aggregate` and `report`: what was gathered and written.
-#[derive(Debug, Default, serde::Serialize)]
-pub struct AggregateResult {
-    pub cells: usize,
-    pub missing: usize,
-    pub unreadable: Vec<Unreadable>,
-    pub results_h5: PathBuf,
-    pub results_csv: PathBuf,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub report: Option<PathBuf>,
-}
-
-#[derive(Debug, serde::Serialize)]
-pub struct Unreadable {
-    pub cell: String,
-    pub error: String,
-}
-
-impl Human for AggregateResult {
-    fn human(&self) -> String {
-        let mut out = format!(
-            "aggregated {} cells into {} and {}\n",
-            self.cells,
-            self.results_h5.display(),
-            self.results_csv.display()
-        );
-        if let Some(r) = &self.report {
-            let _ = writeln!(out, "report: {}", r.display());
-        }
-        out
-    }
-}
-
-/// Gathers every cell into results.h5/csv and (`report`) writes the report.
-pub fn aggregate_and_report(
-    sweep: &Sweep,
-    report: bool,
-    force: bool,
-) -> anyhow::Result<AggregateResult> {
-    let (cfg, ds) = (&sweep.cfg, &sweep.ds);
-    let grid = sweep.grid();
-    let agg = crate::aggregate::collect(
-        &grid,
-        &cfg.store.join("cells"),
-        &cfg.store.join("journal/aggregate-rows.jsonl"),
-    );
-    let (h5, csv) = crate::aggregate::write(&agg, &cfg.store)?;
-    for (id, e) in &agg.unreadable {
-        tracing::warn!("cell {id} is unreadable and counted as missing: {e}");
-    }
-    if !agg.missing.is_empty() {
-        tracing::warn!(
-            "{} of {} cells are missing (listed in results.h5 `missing`); `genoprot run` computes them",
-            agg.missing.len(),
-            agg.missing.len() + agg.rows.len()
-        );
-    }
-    let report = if report {
-        Some(crate::report::write_report(cfg, ds, &agg, force)?.join("summary.md"))
-    } else {
-        None
-    };
-    Ok(AggregateResult {
-        cells: agg.rows.len(),
-        missing: agg.missing.len(),
-        unreadable: agg
-            .unreadable
-            .iter()
-            .map(|(cell, error)| Unreadable {
-                cell: cell.clone(),
-                error: error.clone(),
-            })
-            .collect(),
-        results_h5: h5,
-        results_csv: csv,
-        report,
-    })
-}
-
 /// `run`: the whole sweep on this machine (the local executor, whatever
 /// `executor.kind` says).
 pub fn run(config: &Path, json: bool) -> anyhow::Result<()> {
@@ -192,7 +113,7 @@ fn launch(
 pub fn aggregate(config: &Path, report: bool, force: bool, json: bool) -> anyhow::Result<()> {
     let sweep = Sweep::open(config)?;
     crate::run::remove_dead_temps(&sweep.cfg);
-    let r = aggregate_and_report(&sweep, report, force)?;
+    let r = crate::aggregate::aggregate_and_report(&sweep, report, force)?;
     crate::output::print(json, &r)
 }
 
@@ -212,7 +133,7 @@ pub struct ResumeArgs {
 pub fn resume(a: &ResumeArgs, json: bool) -> anyhow::Result<()> {
     let sweep = Sweep::open(&a.config)?;
     if a.retry_given_up {
-        crate::submit::reset_attempts(&sweep.cfg)?;
+        crate::executor::batch::journal::reset_attempts(&sweep.cfg)?;
     }
     let ex = crate::executor::configured(&sweep);
     launch(ex.as_ref(), &sweep, &a.config, false, json)
@@ -239,13 +160,8 @@ pub struct StatusArgs {
 
 pub fn submit(a: &SubmitArgs, json: bool) -> anyhow::Result<()> {
     let sweep = Sweep::open(&a.config)?;
-    launch(
-        &crate::executor::slurm::Slurm::cli(),
-        &sweep,
-        &a.config,
-        a.dry_run,
-        json,
-    )
+    let ex = crate::executor::batch(&sweep, &a.config)?;
+    launch(&ex, &sweep, &a.config, a.dry_run, json)
 }
 
 /// `status`: per stage from the store (and Slurm), the local holder, failed
@@ -265,6 +181,9 @@ pub struct StatusResult {
     #[serde(flatten)]
     pub retries: crate::executor::Retries,
     pub warnings: Vec<CellWarning>,
+    /// Stages a scheduler has queued or running work of.
+    #[serde(skip)]
+    pub busy: std::collections::BTreeSet<String>,
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -417,19 +336,13 @@ impl Human for StatusResult {
     }
 }
 
-/// Whether a Slurm state word (as `status` counts them) is queued or
-/// running; `UNKNOWN` (a task Slurm no longer knows) is not.
-fn live_state(state: &str) -> bool {
-    state != "UNKNOWN" && !slurm::JobState::parse(state).is_terminal()
-}
-
 /// `status`: the window its rates are measured over, in seconds.
 const RATE_WINDOW_S: f64 = 1800.0;
 
 fn status_once(sweep: &Sweep, grid: &Grid) -> anyhow::Result<StatusResult> {
     let cfg = &sweep.cfg;
     // The journal is read once for histories, rates and warnings.
-    let events = if cfg.store.join("journal").is_dir() {
+    let events = if cfg.layout().journal_dir().is_dir() {
         crate::journal::Journal::open(&cfg.store)
             .map(|j| j.events())
             .unwrap_or_default()
@@ -444,12 +357,14 @@ fn status_once(sweep: &Sweep, grid: &Grid) -> anyhow::Result<StatusResult> {
     let rates =
         crate::journal::done_rates(&events, &stage_of, crate::journal::now(), RATE_WINDOW_S);
     let mut by = BTreeMap::new();
+    let mut busy = std::collections::BTreeSet::new();
     let mut failed_jobs = Vec::new();
     let mut running = None;
     let mut retries = crate::executor::Retries::default();
     for ex in crate::executor::involved(sweep) {
         let a = ex.activity(sweep)?;
         by.extend(a.jobs);
+        busy.extend(a.busy);
         failed_jobs.extend(a.failed_jobs);
         running = running.or(a.running);
         retries.attempts.extend(a.retries.attempts);
@@ -478,7 +393,7 @@ fn status_once(sweep: &Sweep, grid: &Grid) -> anyhow::Result<StatusResult> {
                 let scheduler = by.remove(c.stage.as_str()).unwrap_or_default();
                 // A rate while work is under way: a local run holds the
                 // store, or Slurm has this stage's tasks queued or running.
-                let active = running.is_some() || scheduler.keys().any(|k| live_state(k));
+                let active = running.is_some() || busy.contains(c.stage.as_str());
                 let rate = rates
                     .get(&c.stage)
                     .map(|r| r * 60.0)
@@ -499,6 +414,7 @@ fn status_once(sweep: &Sweep, grid: &Grid) -> anyhow::Result<StatusResult> {
             .into_iter()
             .map(|(unit, warning)| CellWarning { unit, warning })
             .collect(),
+        busy,
     })
 }
 
@@ -507,12 +423,7 @@ pub fn status(a: &StatusArgs, json: bool) -> anyhow::Result<()> {
     let grid = sweep.grid();
     loop {
         let r = status_once(&sweep, &grid)?;
-        let live = r.running.is_some()
-            || r.stages
-                .iter()
-                .flat_map(|s| s.scheduler.keys())
-                .chain(r.aggregate.keys())
-                .any(|k| live_state(k));
+        let live = r.running.is_some() || !r.busy.is_empty();
         if !a.watch {
             return crate::output::print(json, &r);
         }

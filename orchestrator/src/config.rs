@@ -176,34 +176,40 @@ impl<'de> Deserialize<'de> for CellsPerTask {
     }
 }
 
+/// How a batch executor bundles, limits and retries work, whatever the
+/// scheduler (read from its config section: `executor.slurm`, ...).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct BatchSettings {
+    pub max_array_size: Option<u32>,
+    pub throttle: Option<u32>,
+    pub cells_per_task: CellsPerTask,
+    pub bundle_minutes: Option<f64>,
+    pub retries: Option<u32>,
+    pub time_factor: Option<f64>,
+}
+
+impl BatchSettings {
+    /// Times a unit is resubmitted (default 2).
+    pub fn retries(&self) -> u32 {
+        self.retries.unwrap_or(2)
+    }
+
+    /// A timed-out unit's next time is its last × this (default 2).
+    pub fn time_factor(&self) -> f64 {
+        self.time_factor.unwrap_or(2.0)
+    }
+}
+
 impl SlurmConfig {
-    /// The resources of a stage's jobs; `model` (embed only) adds its own
-    /// overrides.
-    pub fn resources_for(
-        &self,
-        stage: crate::grid::Stage,
-        model: Option<&str>,
-    ) -> slurm::Resources {
-        use crate::grid::Stage;
-        let base = if stage == Stage::Aggregate {
-            // It only reads HDF5: no GPUs, one task.
-            slurm::Resources {
-                ntasks_per_node: None,
-                ..self.resources.without_gpus()
-            }
-        } else {
-            self.resources.clone()
-        };
-        let over = match stage {
-            Stage::Embed => &self.stages.embed,
-            Stage::Probe => &self.stages.probe,
-            Stage::Fusion => &self.stages.fusion,
-            Stage::Aggregate => &self.stages.aggregate,
-        };
-        let r = base.overlaid(over);
-        match model.and_then(|m| self.models.get(m)) {
-            Some(m) if stage == Stage::Embed => r.overlaid(m),
-            _ => r,
+    /// The settings planning reads, whatever the scheduler.
+    pub fn batch(&self) -> BatchSettings {
+        BatchSettings {
+            max_array_size: self.max_array_size,
+            throttle: self.throttle,
+            cells_per_task: self.cells_per_task,
+            bundle_minutes: self.bundle_minutes,
+            retries: self.retries,
+            time_factor: self.time_factor,
         }
     }
 
@@ -922,12 +928,9 @@ impl SweepConfig {
         std::env::current_dir().unwrap_or_default()
     }
 
-    pub fn embeddings_dir(&self) -> PathBuf {
-        self.store.join("embeddings")
-    }
-
-    pub fn logs_dir(&self) -> PathBuf {
-        self.store.join("logs")
+    /// The paths of this sweep's store.
+    pub fn layout(&self) -> crate::layout::StoreLayout {
+        crate::layout::StoreLayout::new(&self.store)
     }
 }
 

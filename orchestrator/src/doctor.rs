@@ -2,7 +2,6 @@
 //! write HDF5 here, is Slurm reachable and with which limits, is there an MPI launcher.
 
 use anyhow::Context;
-use slurm::Scheduler;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -78,20 +77,8 @@ pub fn run(a: &DoctorArgs, json: bool) -> anyhow::Result<()> {
     check("hdf5", true, format!("(wrote and read {})", p.display()));
 
     // Slurm.
-    let cli = slurm::SlurmCli::new();
-    match cli.max_array_size() {
-        Ok(m) => check(
-            "slurm",
-            true,
-            format!(
-                "(MaxArraySize={m}; {})",
-                if cli.has_accounting() {
-                    "accounting on: sacct answers for jobs the controller has purged"
-                } else {
-                    "no accounting: finished jobs are known until the controller purges them (MinJobAge)"
-                }
-            ),
-        ),
+    match crate::executor::slurm::doctor() {
+        Ok(line) => check("slurm", true, line),
         Err(e) if a.require_slurm => return Err(e).context("Slurm is required (--require-slurm)"),
         Err(e) => check(
             "slurm",

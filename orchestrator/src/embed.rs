@@ -57,7 +57,7 @@ impl std::str::FromStr for Shard {
 }
 
 pub fn store_path(cfg: &SweepConfig, model: &str) -> PathBuf {
-    cfg.embeddings_dir().join(format!("{model}.h5"))
+    cfg.layout().embedding(model)
 }
 
 /// Is the model's store complete and current for this dataset and config?
@@ -80,7 +80,7 @@ pub fn is_current(cfg: &SweepConfig, ds: &Dataset, model: &str) -> bool {
 /// Kills `command` programs that a genoprot killed earlier (SIGKILL, lost
 /// node) left running on this host for this store.
 pub fn reap_orphans(cfg: &SweepConfig) {
-    let n = workers::child::reap_orphans(&cfg.store.join("tmp"));
+    let n = workers::child::reap_orphans(&cfg.layout().tmp_dir());
     if n > 0 {
         tracing::warn!("killed {n} process(es) left running by an earlier genoprot of this store");
     }
@@ -131,7 +131,7 @@ pub fn run_embed(
     }
     workers::atomic::remove_stale(&dest);
     reap_orphans(cfg);
-    let log = cfg.logs_dir().join(format!(
+    let log = cfg.layout().logs_dir().join(format!(
         "embed-{model}{}.log",
         if shard.count > 1 {
             format!(".shard-{}-of-{}", shard.index, shard.count)
@@ -142,7 +142,7 @@ pub fn run_embed(
     let ctx = BuildContext {
         base_dir: base,
         log: Some(log),
-        workdir: Some(cfg.store.join("tmp")),
+        workdir: Some(cfg.layout().tmp_dir()),
         device: cfg.device.to_string(),
     };
     let embedder = spec.build(&ctx)?;
@@ -279,10 +279,11 @@ pub fn run_embed_mpi<C: mpi::traits::Communicator>(
     let ctx = BuildContext {
         base_dir: cfg.base_dir(),
         log: Some(
-            cfg.logs_dir()
+            cfg.layout()
+                .logs_dir()
                 .join(format!("embed-{model}.rank-{rank}.log")),
         ),
-        workdir: Some(cfg.store.join("tmp")),
+        workdir: Some(cfg.layout().tmp_dir()),
         device: cfg.device.to_string(),
     };
     let t0 = Instant::now();

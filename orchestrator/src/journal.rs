@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// What happened to a unit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,7 +43,7 @@ pub struct Event {
 }
 
 pub struct Journal {
-    dir: PathBuf,
+    layout: crate::layout::StoreLayout,
 }
 
 /// Seconds since the Unix epoch.
@@ -119,7 +119,8 @@ pub struct UnitHistory {
 
 impl Journal {
     pub fn open(store: &Path) -> std::io::Result<Journal> {
-        let dir = store.join("journal");
+        let layout = crate::layout::StoreLayout::new(store);
+        let dir = layout.journal_dir();
         std::fs::create_dir_all(&dir).map_err(|e| {
             std::io::Error::new(
                 e.kind(),
@@ -130,12 +131,12 @@ impl Journal {
                 ),
             )
         })?;
-        Ok(Journal { dir })
+        Ok(Journal { layout })
     }
 
     pub fn write_plan<T: Serialize>(&self, plan: &T) -> std::io::Result<()> {
         let bytes = serde_json::to_vec_pretty(plan).map_err(std::io::Error::other)?;
-        let p = self.dir.join("plan.json");
+        let p = self.layout.plan();
         workers::atomic::write_atomic(&p, &bytes)
             .map_err(|e| std::io::Error::new(e.kind(), format!("writing {}: {e}", p.display())))
     }
@@ -157,14 +158,14 @@ impl Journal {
                 .map(|j| format!("slurm:{j}"))
                 .unwrap_or_else(|_| "local".into()),
         };
-        crate::jsonl::append(&self.dir.join("events.jsonl"), &e)
+        crate::jsonl::append(&self.layout.events(), &e)
     }
 
     /// Every readable event line, in order. Unreadable lines (a line torn by a
     /// crash, garbage, bytes that are not UTF-8) are skipped and reported once
     /// per process as a warning; the rest of the file still counts.
     pub fn events(&self) -> Vec<Event> {
-        let path = self.dir.join("events.jsonl");
+        let path = self.layout.events();
         let bytes = match std::fs::read(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
@@ -212,7 +213,10 @@ impl Journal {
     /// [`Journal::warnings`] of the store's journal, without creating one
     /// (empty when the store has none yet).
     pub fn warnings_in(store: &Path) -> Vec<(String, String)> {
-        if !store.join("journal").is_dir() {
+        if !crate::layout::StoreLayout::new(store)
+            .journal_dir()
+            .is_dir()
+        {
             return Vec::new();
         }
         Journal::open(store)

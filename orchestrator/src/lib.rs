@@ -1,8 +1,7 @@
 //! genoprot's orchestrator: the CLI, sweep configs, the grid, the journal, the
-//! executors (local and Slurm), status, resume, aggregate and report.
+//! executors (local, and batch schedulers: Slurm), status, resume, aggregate and report.
 
 pub mod aggregate;
-pub mod bundles;
 pub mod clean;
 pub mod cli;
 pub mod commands;
@@ -12,9 +11,9 @@ pub mod doctor;
 pub mod embed;
 pub mod executor;
 pub mod grid;
-pub mod heal;
 pub mod journal;
 pub mod jsonl;
+pub mod layout;
 pub mod list;
 pub mod lock;
 pub mod logging;
@@ -23,7 +22,6 @@ pub mod progress;
 pub mod report;
 pub mod run;
 pub mod signals;
-pub mod submit;
 pub mod sweep;
 pub mod verified;
 pub mod worker;

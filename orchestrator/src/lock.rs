@@ -70,7 +70,7 @@ pub fn hostname() -> String {
 }
 
 pub fn path(store: &Path) -> PathBuf {
-    store.join("genoprot.lock")
+    crate::layout::StoreLayout::new(store).lock()
 }
 
 /// The current holder of `store`, if any (a lock file that cannot be read

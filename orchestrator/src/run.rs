@@ -51,7 +51,7 @@ pub fn stopped() -> bool {
 }
 
 pub fn cells_dir(cfg: &SweepConfig) -> PathBuf {
-    cfg.store.join("cells")
+    cfg.layout().cells_dir()
 }
 
 /// Is a cell's store there and readable?
@@ -61,7 +61,7 @@ pub fn cell_done(cfg: &SweepConfig, id: &str) -> bool {
 
 /// The seconds a finished cell took to train; `None` when it is not done.
 pub fn cell_seconds(cfg: &SweepConfig, id: &str) -> Option<f64> {
-    let p = cells_dir(cfg).join(format!("{id}.h5"));
+    let p = cfg.layout().cell(id);
     if !p.exists() {
         return None;
     }
@@ -110,8 +110,8 @@ pub fn remove_dead_temps(cfg: &SweepConfig) {
     let n: usize = [
         cfg.store.clone(),
         cells_dir(cfg),
-        cfg.embeddings_dir(),
-        cfg.store.join("journal"),
+        cfg.layout().embeddings_dir(),
+        cfg.layout().journal_dir(),
     ]
     .iter()
     .map(|d| workers::atomic::remove_dead_temps(d))
@@ -149,9 +149,9 @@ fn run_cells(
     pb: &ProgressBar,
     failed_models: &BTreeSet<String>,
 ) -> anyhow::Result<(usize, Vec<(String, String)>)> {
-    let emb_dir = cfg.embeddings_dir();
+    let emb_dir = cfg.layout().embeddings_dir();
     let cdir = cells_dir(cfg);
-    let log_dir = cfg.logs_dir().join("cells");
+    let log_dir = cfg.layout().cell_logs_dir();
     for d in [&log_dir, &cdir] {
         crate::store_dir(d)?;
     }
@@ -460,10 +460,13 @@ pub fn cell_log_name(model: &str, task: &str, seed: u64, id: &str) -> String {
 pub fn unit_log(cfg: &SweepConfig, u: &UnitRow) -> PathBuf {
     match (&u.task, u.seed) {
         (Some(task), Some(seed)) => cfg
-            .logs_dir()
-            .join("cells")
+            .layout()
+            .cell_logs_dir()
             .join(cell_log_name(&u.model, task, seed, &u.id)),
-        _ => cfg.logs_dir().join(format!("embed-{}.log", u.model)),
+        _ => cfg
+            .layout()
+            .logs_dir()
+            .join(format!("embed-{}.log", u.model)),
     }
 }
 
@@ -525,8 +528,7 @@ pub fn unit_states(
                 .collect()
         })
         .unwrap_or_default();
-    let present =
-        crate::verified::done_cells(&dir, names, &cfg.store.join("journal/verified-cells.tsv"));
+    let present = crate::verified::done_cells(&dir, names, &cfg.layout().verified_cells());
     for (stage, list) in [(Stage::Probe, &grid.cells), (Stage::Fusion, &grid.late)] {
         for c in list {
             out.push(UnitRow {

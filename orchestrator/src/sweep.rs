@@ -19,7 +19,7 @@ impl Sweep {
     /// name the config (and its line and column) or the dataset file.
     pub fn open(config: &Path) -> anyhow::Result<Sweep> {
         let cfg = SweepConfig::load(config)?;
-        workers::file_hash::cache_in_store(&cfg.store.join("journal/file-hashes.tsv"));
+        workers::file_hash::cache_in_store(&cfg.layout().file_hashes());
         let ds = Dataset::load(&cfg.dataset).map_err(|f| {
             anyhow::anyhow!(
                 "{}: dataset {} is not valid:\n{}",

@@ -74,7 +74,7 @@ pub fn run(cmd: WorkerCommand) -> anyhow::Result<()> {
             let crate::sweep::Sweep { cfg, ds, .. } = crate::sweep::Sweep::open(&config)?;
             let models = match (model, bundles, bundle) {
                 (Some(m), _, _) => vec![m],
-                (None, Some(f), Some(i)) => crate::bundles::bundle(&f, i)?,
+                (None, Some(f), Some(i)) => crate::executor::batch::bundles::bundle(&f, i)?,
                 _ => anyhow::bail!("give --model, or --bundles and --bundle"),
             };
             for model in models {
@@ -83,10 +83,9 @@ pub fn run(cmd: WorkerCommand) -> anyhow::Result<()> {
         }
         WorkerCommand::Finish { config } => {
             let sweep = crate::sweep::Sweep::open(&config)?;
-            let sched = slurm::SlurmCli::new();
-            let out = crate::heal::finish(&sweep, &config, &sched)?;
+            let out = crate::executor::batch(&sweep, &config)?.finish(&sweep, &config)?;
             crate::output::print(false, &out)?;
-            if let crate::heal::Finish::GaveUp { units, .. } = &out {
+            if let crate::executor::batch::heal::Finish::GaveUp { units, .. } = &out {
                 anyhow::bail!(
                     "{} units failed on every attempt; `genoprot status {}` lists them with their logs",
                     units.len(),
@@ -111,7 +110,7 @@ pub fn run(cmd: WorkerCommand) -> anyhow::Result<()> {
                         anyhow::bail!("--bundle needs --bundles FILE or --stage");
                     };
                     let mut v = Vec::new();
-                    for id in crate::bundles::bundle(f, k)? {
+                    for id in crate::executor::batch::bundles::bundle(f, k)? {
                         match grid.all_cells().find(|c| c.id == id) {
                             Some(c) => v.push(c),
                             None => anyhow::bail!(

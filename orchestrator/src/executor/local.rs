@@ -4,7 +4,7 @@
 //! stops it with SIGINT (running cells finish, nothing is left half-written).
 
 use super::{Activity, Executor, Launch, Stopped};
-use crate::commands::AggregateResult;
+use crate::aggregate::AggregateResult;
 use crate::output::Human;
 use crate::sweep::Sweep;
 use std::io::IsTerminal;
@@ -88,6 +88,7 @@ impl Executor for Local {
         tracing::info!("models and probes run on {placement}");
         let _lock = crate::lock::acquire(&cfg.store, "run", config)?;
         let log = cfg
+            .layout()
             .logs_dir()
             .join(format!("run-{}.log", crate::journal::now() as u64));
         crate::logging::log_to(&log)?;
@@ -112,7 +113,7 @@ impl Executor for Local {
             aggregate: None,
         };
         if !s.stopped {
-            r.aggregate = Some(crate::commands::aggregate_and_report(sweep, true, false)?);
+            r.aggregate = Some(crate::aggregate::aggregate_and_report(sweep, true, false)?);
         }
         Ok(Launch::Local(r))
     }

@@ -39,8 +39,8 @@ pub fn comparisons(
     agg: &Aggregate,
     show_progress: bool,
 ) -> Vec<Comparison> {
-    let cells_dir = cfg.store.join("cells");
-    let cache_path = cfg.store.join("journal/report-comparisons.jsonl");
+    let cells_dir = cfg.layout().cells_dir();
+    let cache_path = cfg.layout().report_comparisons();
     let cell_of: HashMap<(&str, &str, u64), &str> = agg
         .rows
         .iter()

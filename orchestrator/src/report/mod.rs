@@ -66,7 +66,7 @@ fn inputs_digest(
         h.update(&c.id);
     }
     for m in &cfg.models {
-        let p = cfg.embeddings_dir().join(format!("{}.h5", m.name));
+        let p = cfg.layout().embedding(&m.name);
         h.update(format!("{:?}", workers::file_hash::stamp(&p)));
     }
     for (unit, w) in warnings {
@@ -84,8 +84,8 @@ pub fn write_report(
     agg: &Aggregate,
     force: bool,
 ) -> anyhow::Result<PathBuf> {
-    let dir = cfg.store.join("report");
-    let stamp_path = cfg.store.join("journal/report-inputs");
+    let dir = cfg.layout().report_dir();
+    let stamp_path = cfg.layout().report_inputs();
     // Cells that finished with a warning: part of what the report shows.
     let warnings = crate::journal::Journal::warnings_in(&cfg.store);
     let digest = inputs_digest(cfg, ds, agg, &warnings);

@@ -43,7 +43,7 @@ pub fn provenance_md(cfg: &SweepConfig, ds: &Dataset) -> String {
         cfg.seeds
     );
     for m in &cfg.models {
-        let meta = workers::store::read_meta(&cfg.embeddings_dir().join(format!("{}.h5", m.name)))
+        let meta = workers::store::read_meta(&cfg.layout().embedding(&m.name))
             .ok()
             .map(|(meta, _, _)| meta);
         let hash = meta

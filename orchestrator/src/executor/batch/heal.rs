@@ -1,14 +1,17 @@
-//! The finishing job of a Slurm sweep (`genoprot worker finish`), which
-//! Slurm starts once every array of an attempt has ended (`afterany`). It
-//! heals the sweep without a daemon: it asks the store what is not done and
-//! Slurm how those units ended (`sacct`, else `scontrol`), and while retries
+//! The finishing job of a batch sweep (`genoprot worker finish`), which the
+//! scheduler starts once every array of an attempt has ended (`afterany`).
+//! It heals the sweep without a daemon: it asks the store what is not done
+//! and the scheduler how those units ended, and while retries
 //! remain it resubmits just them (a unit that hit its time limit in bundles
-//! half as big with `time × time_factor`, capped by the partition's
-//! MaxTime) with a new finishing job chained after them. When nothing is
+//! half as big with `time × time_factor`, capped by the queue's longest
+//! time) with a new finishing job chained after them. When nothing is
 //! left it aggregates and reports; when units are left that have used up
 //! their retries, it reports what finished and names them (exit 1).
 
-use crate::submit::GaveUp;
+use super::BatchSettings;
+use super::scheduler::BatchScheduler;
+use super::submit::GaveUp;
+use super::todo::Todo;
 use crate::sweep::Sweep;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -108,23 +111,19 @@ fn lock(sweep: &Sweep, config: &Path) -> anyhow::Result<crate::lock::StoreLock> 
     }
 }
 
-/// How long the finishing job waits for Slurm's view to settle.
+/// How long the finishing job waits for the scheduler's view to settle.
 const SETTLE: Duration = Duration::from_secs(45);
 
 /// Waits (up to [`SETTLE`]) until no unit left to do looks queued, running
-/// or unknown to Slurm: the arrays this job waited for have ended, but
+/// or unknown to the scheduler: the arrays this job waited for have ended, but
 /// accounting is written asynchronously, so `sacct` may not show their end
 /// yet. Units of another chain (a `resume` while this one ran) stay busy and
 /// are left to that chain's finishing job.
-fn settle(
-    sweep: &Sweep,
-    todo: &crate::submit::Todo,
-    sched: &dyn slurm::Scheduler,
-) -> anyhow::Result<()> {
+fn settle(sweep: &Sweep, todo: &Todo, sched: &dyn BatchScheduler) -> anyhow::Result<()> {
     let start = std::time::Instant::now();
     loop {
-        let (subs, states) = crate::submit::query_recorded(&sweep.cfg, sched)?;
-        let tracks = crate::submit::track(&sweep.cfg, &subs, &states);
+        let (subs, states) = super::track::query_recorded(&sweep.cfg, sched)?;
+        let tracks = super::track::track(&sweep.cfg, sched, &subs, &states);
         let unsettled = todo
             .units
             .iter()
@@ -133,7 +132,10 @@ fn settle(
             .count();
         if unsettled == 0 || start.elapsed() >= SETTLE {
             if unsettled > 0 {
-                tracing::info!("{unsettled} units still look queued, running or unknown to Slurm");
+                tracing::info!(
+                    "{unsettled} units still look queued, running or unknown to {}",
+                    super::track::title(sched.name())
+                );
             }
             return Ok(());
         }
@@ -145,22 +147,23 @@ fn settle(
 pub fn finish(
     sweep: &Sweep,
     config: &Path,
-    sched: &dyn slurm::Scheduler,
+    sched: &dyn BatchScheduler,
+    settings: &BatchSettings,
 ) -> anyhow::Result<Finish> {
     let cfg = &sweep.cfg;
     let grid = sweep.grid();
     let _lock = lock(sweep, config)?;
-    let todo = crate::submit::todo(cfg, &sweep.ds, &grid);
+    let todo = super::todo::todo(cfg, &sweep.ds, &grid);
     let left = todo.len();
     if left == 0 {
-        let r = crate::commands::aggregate_and_report(sweep, true, false)?;
+        let r = crate::aggregate::aggregate_and_report(sweep, true, false)?;
         return Ok(Finish::Complete { report: r.report });
     }
     settle(sweep, &todo, sched)?;
     tracing::info!("{left} units are not done; resubmitting those with retries left");
     // The arrays this job waited for have ended: what was left then is
     // what is left now.
-    let rep = crate::submit::submit(cfg, &grid, &todo, config, sched, false)?;
+    let rep = super::submit::submit(cfg, &grid, &todo, config, sched, settings, false)?;
     if rep.units > 0 {
         return Ok(Finish::Resubmitted {
             attempt: rep
@@ -181,7 +184,7 @@ pub fn finish(
         });
     }
     // Nothing could be resubmitted: report what finished.
-    let r = crate::commands::aggregate_and_report(sweep, true, false)?;
+    let r = crate::aggregate::aggregate_and_report(sweep, true, false)?;
     Ok(Finish::GaveUp {
         units: rep.gave_up,
         report: r.report,

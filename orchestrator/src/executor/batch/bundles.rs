@@ -1,4 +1,4 @@
-//! What one Slurm array task runs: a *bundle* of units (model names for the
+//! What one array task runs: a *bundle* of units (model names for the
 //! embed stage, cell ids for probe and fusion). A submission writes its
 //! bundles to a manifest, `store/slurm/bundles/<stage>-<n>.txt`, one bundle
 //! per line, units comma-separated; array task `i` runs line `i`
@@ -10,7 +10,8 @@
 //! median `seconds` of the finished cells of the same row (model or ensemble
 //! fusion), else the slowest row's median, else [`DEFAULT_CELL_SECONDS`].
 
-use crate::config::{CellsPerTask, SweepConfig};
+use super::BatchSettings;
+use crate::config::CellsPerTask;
 use crate::grid::Stage;
 use anyhow::Context;
 use std::collections::BTreeMap;
@@ -72,19 +73,18 @@ impl Estimates {
 }
 
 /// Splits cells (in plan order) into bundles per `cells_per_task`.
-pub fn bundle_cells(cfg: &SweepConfig, cells: &[&CellSpec], est: &Estimates) -> Vec<Vec<String>> {
-    match cfg.executor.slurm.cells_per_task {
+pub fn bundle_cells(
+    settings: &BatchSettings,
+    cells: &[&CellSpec],
+    est: &Estimates,
+) -> Vec<Vec<String>> {
+    match settings.cells_per_task {
         CellsPerTask::Count(n) => cells
             .chunks(n.max(1))
             .map(|b| b.iter().map(|c| c.id.clone()).collect())
             .collect(),
         CellsPerTask::Auto => {
-            let target = cfg
-                .executor
-                .slurm
-                .bundle_minutes
-                .unwrap_or(DEFAULT_BUNDLE_MINUTES)
-                * 60.0;
+            let target = settings.bundle_minutes.unwrap_or(DEFAULT_BUNDLE_MINUTES) * 60.0;
             let mut out: Vec<Vec<String>> = Vec::new();
             let mut sum = 0.0;
             for c in cells {
@@ -110,19 +110,11 @@ pub fn bundle_by_count(units: &[String], size: usize) -> Vec<Vec<String>> {
     units.chunks(size.max(1)).map(<[String]>::to_vec).collect()
 }
 
-fn dir(cfg: &SweepConfig) -> PathBuf {
-    cfg.store.join("slurm").join("bundles")
-}
-
-/// Writes a new manifest for `stage` (atomically; never over an earlier one).
-pub fn write_manifest(
-    cfg: &SweepConfig,
-    stage: Stage,
-    bundles: &[Vec<String>],
-) -> anyhow::Result<PathBuf> {
-    let d = dir(cfg);
-    crate::store_dir(&d)?;
-    let taken = std::fs::read_dir(&d)
+/// Writes a new manifest for `stage` into `d` (atomically; never over an
+/// earlier one).
+pub fn write_manifest(d: &Path, stage: Stage, bundles: &[Vec<String>]) -> anyhow::Result<PathBuf> {
+    crate::store_dir(d)?;
+    let taken = std::fs::read_dir(d)
         .map(|rd| rd.flatten().count())
         .unwrap_or(0);
     let mut n = taken + 1;
@@ -139,7 +131,7 @@ pub fn write_manifest(
         text.push('\n');
     }
     workers::atomic::write_atomic(&path, text.as_bytes())?;
-    // The path travels in `sbatch --export=...,GENOPROT_BUNDLES=<path>`.
+    // The path travels in the job's environment (`sbatch --export=...,GENOPROT_BUNDLES=<path>`).
     let abs = std::fs::canonicalize(&path).unwrap_or(path);
     if abs.to_string_lossy().contains(',') {
         anyhow::bail!(
@@ -196,8 +188,8 @@ mod tests {
         }
     }
 
-    fn cfg(yaml_slurm: &str) -> SweepConfig {
-        SweepConfig::parse(
+    fn cfg(yaml_slurm: &str) -> crate::config::SweepConfig {
+        crate::config::SweepConfig::parse(
             &format!(
                 "name: s\ndataset: d\nstore: s\nmodels:\n  - {{name: a, kind: kmer, modality: dna, k: 1}}\n  - {{name: b, kind: kmer, modality: dna, k: 2}}\nexecutor: {{kind: slurm, slurm: {yaml_slurm}}}\n"
             ),
@@ -217,7 +209,7 @@ mod tests {
         let none = Estimates::default();
         assert_eq!(none.seconds(&cells[0]), DEFAULT_CELL_SECONDS);
         assert_eq!(
-            bundle_cells(&c, &refs, &none)
+            bundle_cells(&c.executor.slurm.batch(), &refs, &none)
                 .iter()
                 .map(Vec::len)
                 .collect::<Vec<_>>(),
@@ -233,7 +225,7 @@ mod tests {
             (&cells[3], 120.0),
         ]);
         assert_eq!(est.seconds(&cells[0]), 60.0);
-        let b = bundle_cells(&c, &refs, &est);
+        let b = bundle_cells(&c.executor.slurm.batch(), &refs, &est);
         assert_eq!(b, [vec!["c0", "c1", "c2", "c3"], vec!["c4", "c5"]]);
         // A row not measured yet takes the slowest measured row's time.
         let est = Estimates::from_measured([(&cells[0], 60.0)]);
@@ -241,7 +233,7 @@ mod tests {
         // A fixed count ignores times.
         let fixed = cfg("{cells_per_task: 4}");
         assert_eq!(
-            bundle_cells(&fixed, &refs, &est)
+            bundle_cells(&fixed.executor.slurm.batch(), &refs, &est)
                 .iter()
                 .map(Vec::len)
                 .collect::<Vec<_>>(),
@@ -252,8 +244,7 @@ mod tests {
     #[test]
     fn manifests_round_trip_and_never_overwrite() {
         let d = tempfile::tempdir().unwrap();
-        let mut c = cfg("{}");
-        c.store = d.path().join("store");
+        let c = d.path().join("store/slurm/bundles");
         let b = vec![
             vec!["x".to_string(), "y".to_string()],
             vec!["z".to_string()],
