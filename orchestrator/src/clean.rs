@@ -61,7 +61,7 @@ pub fn run(a: &CleanArgs, json: bool) -> anyhow::Result<()> {
     let (cfg, grid) = (&sweep.cfg, sweep.grid());
     let _lock = crate::lock::acquire(&cfg.store, "clean", &a.config)?;
     let keep: BTreeSet<String> = grid.all_cells().map(|c| format!("{}.h5", c.id)).collect();
-    let dir = crate::run::cells_dir(cfg);
+    let dir = cfg.layout().cells_dir();
     let mut stale: Vec<PathBuf> = std::fs::read_dir(&dir)
         .map(|rd| {
             rd.flatten()

@@ -74,6 +74,8 @@ pub enum ExecutorKind {
     #[default]
     Local,
     Slurm,
+    /// Array tasks as local processes (tests of the batch path).
+    Processes,
 }
 
 /// `executor.slurm` (docs/cluster-guide.md): the account, the resources of
@@ -178,7 +180,8 @@ impl<'de> Deserialize<'de> for CellsPerTask {
 
 /// How a batch executor bundles, limits and retries work, whatever the
 /// scheduler (read from its config section: `executor.slurm`, ...).
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct BatchSettings {
     pub max_array_size: Option<u32>,
     pub throttle: Option<u32>,
@@ -234,6 +237,9 @@ pub struct ExecutorConfig {
     /// Local executor: cells at a time (0 = one per core), sharing all cores.
     pub workers: usize,
     pub slurm: SlurmConfig,
+    /// `kind: processes`: bundling and retries (the keys of
+    /// `executor.slurm` that are not resources).
+    pub processes: BatchSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -50,10 +50,6 @@ pub fn stopped() -> bool {
     crate::signals::stopped()
 }
 
-pub fn cells_dir(cfg: &SweepConfig) -> PathBuf {
-    cfg.layout().cells_dir()
-}
-
 /// Is a cell's store there and readable?
 pub fn cell_done(cfg: &SweepConfig, id: &str) -> bool {
     cell_seconds(cfg, id).is_some()
@@ -109,7 +105,7 @@ fn storage_fault(e: &anyhow::Error) -> Option<String> {
 pub fn remove_dead_temps(cfg: &SweepConfig) {
     let n: usize = [
         cfg.store.clone(),
-        cells_dir(cfg),
+        cfg.layout().cells_dir(),
         cfg.layout().embeddings_dir(),
         cfg.layout().journal_dir(),
     ]
@@ -150,7 +146,7 @@ fn run_cells(
     failed_models: &BTreeSet<String>,
 ) -> anyhow::Result<(usize, Vec<(String, String)>)> {
     let emb_dir = cfg.layout().embeddings_dir();
-    let cdir = cells_dir(cfg);
+    let cdir = cfg.layout().cells_dir();
     let log_dir = cfg.layout().cell_logs_dir();
     for d in [&log_dir, &cdir] {
         crate::store_dir(d)?;
@@ -514,7 +510,7 @@ pub fn unit_states(
     // A cell counts as done when its file opens and records its own id (a
     // truncated file, or a valid one copied under another cell's name, does
     // not); files unchanged since they were checked are not opened again.
-    let dir = cells_dir(cfg);
+    let dir = cfg.layout().cells_dir();
     let names: Vec<String> = std::fs::read_dir(&dir)
         .map(|rd| {
             rd.flatten()

@@ -12,6 +12,7 @@
 
 pub mod batch;
 pub mod local;
+pub mod processes;
 pub mod slurm;
 
 use batch::scheduler::BatchScheduler;
@@ -113,6 +114,10 @@ pub fn scheduler(
     match cfg.executor.kind {
         ExecutorKind::Local => None,
         ExecutorKind::Slurm => Some((Box::new(slurm::Slurm::cli(cfg)), cfg.executor.slurm.batch())),
+        ExecutorKind::Processes => Some((
+            Box::new(processes::Processes::new(cfg)),
+            cfg.executor.processes.clone(),
+        )),
     }
 }
 
