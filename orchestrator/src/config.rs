@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use workers::dataset::splits::SplitConfig;
 use workers::embed::spec::ModelSpec;
 pub use workers::probe::ProbeParams as ProbeConfig;
-pub use workers::probe::cell::Fusion;
+pub use workers::probe::fusion::Fusion;
 
 #[derive(Debug, thiserror::Error)]
 #[error("{file}:{line}:{column}: {message}")]

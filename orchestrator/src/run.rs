@@ -120,7 +120,7 @@ pub fn remove_dead_temps(cfg: &SweepConfig) {
 /// Runs the cells that are not done, `workers` at a time.
 /// The warning a finished fit deserves: a linear probe that did not
 /// converge, an MLP stopped by `max_epochs` while still improving.
-pub fn fit_warning(f: &workers::probe::linear::FitInfo) -> Option<String> {
+pub fn fit_warning(f: &workers::probe::output::FitInfo) -> Option<String> {
     match (f.solver.as_str(), f.converged, f.stop.as_str()) {
         ("adamw", _, "max_epochs, still improving") => Some(format!(
             "the MLP probe reached probe.max_epochs ({}) while validation was still improving; \
@@ -700,7 +700,7 @@ pub fn run_bundle_mpi<C: mpi::traits::Communicator>(
 #[cfg(test)]
 mod tests {
     use super::fit_warning;
-    use workers::probe::linear::FitInfo;
+    use workers::probe::output::FitInfo;
 
     fn fit(solver: &str, converged: bool, stop: &str) -> FitInfo {
         FitInfo {

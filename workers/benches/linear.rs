@@ -65,7 +65,7 @@ fn main() {
         .unwrap();
         let secs = t0.elapsed().as_secs_f64();
         let yt = y.select(Axis(0), &te);
-        let m = workers::probe::cell::compute_metrics(
+        let m = workers::probe::metrics::compute_metrics(
             if task == "binary" {
                 workers::dataset::TaskKind::Binary
             } else {

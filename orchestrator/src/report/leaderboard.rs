@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use workers::dataset::{Dataset, TaskKind};
 use workers::embed::Modality;
-use workers::probe::cell::primary_metric;
+use workers::probe::metrics::primary_metric;
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Score {

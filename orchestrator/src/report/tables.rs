@@ -9,7 +9,7 @@ use crate::config::SweepConfig;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use workers::dataset::Dataset;
-use workers::probe::cell::primary_metric;
+use workers::probe::metrics::primary_metric;
 
 /// How the comparisons were made, for the report (one paragraph).
 pub fn statistics_md(n: usize) -> String {

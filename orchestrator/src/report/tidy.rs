@@ -17,7 +17,7 @@ use parquet::schema::parser::parse_message_type;
 use std::path::Path;
 use std::sync::Arc;
 use workers::dataset::{Dataset, TaskKind};
-use workers::probe::cell::primary_metric;
+use workers::probe::metrics::primary_metric;
 
 /// One long row.
 #[derive(Debug, Clone, PartialEq)]

@@ -2,9 +2,8 @@
 //! written atomically, read whole for the report and late fusion, read as a
 //! summary (attributes, metrics and sizes; no predictions) by `aggregate`.
 
-use super::cell::{CellResult, Fusion};
-use super::linear::FitInfo;
-use super::train::CurvePoint;
+use super::fusion::Fusion;
+use super::output::{CurvePoint, FitInfo};
 use crate::atomic::AtomicPath;
 use crate::dataset::{Scope, TaskKind};
 use crate::h5attr::{self, h5err};
@@ -14,6 +13,48 @@ use ndarray::Array2;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+
+/// A finished cell as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CellResult {
+    pub id: String,
+    pub model: String,
+    pub members: Vec<String>,
+    pub fusion: Fusion,
+    pub task: String,
+    pub seed: u64,
+    pub kind: TaskKind,
+    pub scope: Scope,
+    /// Metric → value; `None` when undefined (see `undefined`).
+    pub metrics: BTreeMap<String, Option<f64>>,
+    /// Why undefined metrics are undefined.
+    pub undefined: Vec<String>,
+    pub test_ids: Vec<String>,
+    pub test_labels: Array2<f32>,
+    pub test_pred: Array2<f32>,
+    pub valid_ids: Vec<String>,
+    pub valid_labels: Array2<f32>,
+    pub valid_pred: Array2<f32>,
+    pub curve: Vec<CurvePoint>,
+    pub best_epoch: usize,
+    pub seconds: f64,
+    pub dataset_hash: String,
+    pub n_train: usize,
+    pub dropped_pairs: usize,
+    /// Late fusion member weights.
+    pub weights: Vec<f64>,
+    /// The `probe.c` the probe used (a grid's choice); attribute `probe_c`.
+    pub probe_c: Option<f64>,
+    /// The `probe.alpha` a ridge probe used (a grid's choice); attribute `probe_alpha`.
+    pub probe_alpha: Option<f64>,
+    /// How the probe's fit ended (attributes `solver`, `converged`,
+    /// `iterations`, `grad_norm`, `objective`, `stop_reason`); `None` for late
+    /// fusion, which trains nothing.
+    pub fit: Option<FitInfo>,
+    /// Where it ran: `device`, `host`, `local_rank`, `cuda_visible_devices`,
+    /// `slurm_job` (see [`crate::device::runtime_info`]).
+    pub runtime: BTreeMap<String, String>,
+}
 
 pub const CELL_FORMAT_VERSION: i64 = 2;
 

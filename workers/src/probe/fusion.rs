@@ -20,12 +20,66 @@
 
 use crate::dataset::TaskKind;
 use ndarray::{Array2, Axis};
+use serde::{Deserialize, Serialize};
+
+/// How an ensemble combines its members.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Fusion {
+    /// A single model.
+    None,
+    /// Early fusion: concatenate standardized member embeddings, then probe.
+    Concat,
+    /// Late fusion: average the members' predicted probabilities.
+    MeanProb,
+    /// Late fusion with member weights chosen on the validation split.
+    WeightedProb,
+    /// Early fusion, each member standardized on the training split and
+    /// scaled by 1/√dim so every member contributes the same total variance.
+    ConcatBalanced,
+    /// Late fusion: a non-negative linear pool of member probabilities fitted
+    /// on the validation split with cross-fitting ([`stack`]).
+    Stacking,
+    /// Late fusion: greedy ensemble selection with replacement on the
+    /// validation split ([`caruana`]).
+    Caruana,
+}
+
+impl Fusion {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Fusion::None => "none",
+            Fusion::Concat => "concat",
+            Fusion::MeanProb => "mean-prob",
+            Fusion::WeightedProb => "weighted-prob",
+            Fusion::ConcatBalanced => "concat-balanced",
+            Fusion::Stacking => "stacking",
+            Fusion::Caruana => "caruana",
+        }
+    }
+    pub fn is_late(self) -> bool {
+        matches!(
+            self,
+            Fusion::MeanProb | Fusion::WeightedProb | Fusion::Stacking | Fusion::Caruana
+        )
+    }
+    /// Every fusion, for parsing stored names.
+    pub const ALL: [Fusion; 7] = [
+        Fusion::None,
+        Fusion::Concat,
+        Fusion::MeanProb,
+        Fusion::WeightedProb,
+        Fusion::ConcatBalanced,
+        Fusion::Stacking,
+        Fusion::Caruana,
+    ];
+}
 
 /// The score fusion maximizes on validation: the primary metric (AUROC,
 /// macro over outputs; Spearman for regression), from the metrics module.
 pub fn primary_score(kind: TaskKind, y: &Array2<f32>, p: &Array2<f32>) -> f64 {
-    let (m, _) = super::cell::compute_metrics(kind, y, p);
-    m.get(super::cell::primary_metric(kind))
+    let (m, _) = super::metrics::compute_metrics(kind, y, p);
+    m.get(super::metrics::primary_metric(kind))
         .copied()
         .flatten()
         .unwrap_or(f64::NEG_INFINITY)
@@ -235,6 +289,50 @@ pub fn caruana(kind: TaskKind, preds: &[&Array2<f32>], y: &Array2<f32>, rounds: 
         }
     }
     weights(&best.1)
+}
+
+/// A late fusion's member weights, chosen on the validation split only:
+/// stacking and caruana as above; weighted-prob by a grid over the simplex
+/// (steps of 0.1, up to three members); equal weights otherwise.
+pub fn late_weights(
+    fusion: Fusion,
+    kind: TaskKind,
+    valid_preds: &[&Array2<f32>],
+    valid_labels: &Array2<f32>,
+) -> Vec<f64> {
+    let n = valid_preds.len();
+    match fusion {
+        Fusion::Stacking => stack(kind, valid_preds, valid_labels).weights,
+        Fusion::Caruana => caruana(kind, valid_preds, valid_labels, 25),
+        Fusion::WeightedProb if (2..=3).contains(&n) => {
+            // Grid over the simplex in steps of 0.1 (n ≤ 3).
+            let grid: Vec<Vec<f64>> = if n == 2 {
+                (0..=10)
+                    .map(|i| vec![i as f64 / 10.0, 1.0 - i as f64 / 10.0])
+                    .collect()
+            } else {
+                (0..=10)
+                    .flat_map(|i| {
+                        (0..=10 - i).map(move |j| {
+                            vec![i as f64 / 10.0, j as f64 / 10.0, (10 - i - j) as f64 / 10.0]
+                        })
+                    })
+                    .collect()
+            };
+            let mut weights = vec![1.0 / n as f64; n];
+            let mut best = f64::NEG_INFINITY;
+            for w in grid {
+                let s = primary_score(kind, valid_labels, &combine(valid_preds, &w));
+                if s > best + 1e-12 {
+                    best = s;
+                    weights = w;
+                }
+            }
+            weights
+        }
+        // Equal weights: mean-prob, and weighted-prob beyond three members.
+        _ => vec![1.0 / n as f64; n],
+    }
 }
 
 #[cfg(test)]

@@ -25,30 +25,10 @@
 //! the L-BFGS driver, the standardization and the fit record.
 
 use super::features::Features;
-use super::train::{CurvePoint, ProbeOutput, score};
+use super::output::{CurvePoint, FitInfo, ProbeOutput, score};
 use super::{Head, ProbeError, ProbeParams};
 use ndarray::{Array1, Array2, ArrayView2, Axis, s};
 use rayon::prelude::*;
-
-/// How a linear fit ended.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FitInfo {
-    /// `lbfgs`, `cholesky` or (MLP) `adamw`.
-    pub solver: String,
-    pub converged: bool,
-    /// L-BFGS iterations (summed over the labels of a multilabel head); 0
-    /// for a closed form.
-    pub iterations: usize,
-    /// The largest |gradient entry| at the end (the worst label's).
-    pub grad_norm: f64,
-    /// The penalized objective at the end (summed over labels).
-    pub objective: f64,
-    /// Why it stopped: `tol` (gradient), `ftol` (no relative decrease),
-    /// `max_iter`, `line search` (no decrease at machine precision),
-    /// `closed form`, `not positive definite`; MLP: `patience`, `max_epochs`,
-    /// `max_epochs, still improving`.
-    pub stop: String,
-}
 
 /// Class labels of the training rows.
 pub enum Labels<'a> {

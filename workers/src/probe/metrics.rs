@@ -3,6 +3,10 @@
 //! never a silent NaN. Definitions follow scikit-learn (checked against
 //! fixtures it computed: tests/fixtures/metrics.json).
 
+use crate::dataset::TaskKind;
+use ndarray::Array2;
+use std::collections::BTreeMap;
+
 /// 1-based average ranks (ties share the mean rank).
 pub fn average_ranks(x: &[f64]) -> Vec<f64> {
     let mut idx: Vec<usize> = (0..x.len()).collect();
@@ -294,6 +298,171 @@ pub fn r2(y: &[f64], p: &[f64]) -> Option<f64> {
         None
     } else {
         Some(1.0 - ss_res / ss_tot)
+    }
+}
+
+/// Test-split metrics of predictions `p` against targets `y`.
+pub fn compute_metrics(
+    kind: TaskKind,
+    y: &Array2<f32>,
+    p: &Array2<f32>,
+) -> (BTreeMap<String, Option<f64>>, Vec<String>) {
+    let mut m = BTreeMap::new();
+    let mut why = Vec::new();
+    let col =
+        |a: &Array2<f32>, c: usize| -> Vec<f64> { a.column(c).iter().map(|v| *v as f64).collect() };
+    let bools =
+        |a: &Array2<f32>, c: usize| -> Vec<bool> { a.column(c).iter().map(|v| *v > 0.5).collect() };
+    match kind {
+        TaskKind::Binary => {
+            let (yt, s) = (bools(y, 0), col(p, 0));
+            let pred: Vec<bool> = s.iter().map(|v| *v >= 0.5).collect();
+            let au = auroc(&yt, &s);
+            if au.is_none() {
+                why.push(format!(
+                    "auroc: the test split has only {} (no {})",
+                    if yt.iter().any(|v| *v) {
+                        "positives"
+                    } else {
+                        "negatives"
+                    },
+                    if yt.iter().any(|v| *v) {
+                        "negatives"
+                    } else {
+                        "positives"
+                    }
+                ));
+            }
+            let ap = average_precision(&yt, &s);
+            if ap.is_none() {
+                why.push("auprc: the test split has no positives".into());
+            }
+            m.insert("auroc".into(), au);
+            m.insert("auprc".into(), ap);
+            m.insert("f1".into(), Some(f1_binary(&yt, &pred)));
+            m.insert("mcc".into(), Some(mcc_binary(&yt, &pred)));
+            m.insert("accuracy".into(), Some(accuracy(&yt, &pred)));
+        }
+        TaskKind::Multiclass | TaskKind::Multilabel => {
+            let k = y.ncols();
+            let (mut aus, mut aps, mut undefined) = (Vec::new(), Vec::new(), 0);
+            for c in 0..k {
+                let (yt, s) = (bools(y, c), col(p, c));
+                match (auroc(&yt, &s), average_precision(&yt, &s)) {
+                    (Some(a), Some(b)) => {
+                        aus.push(a);
+                        aps.push(b);
+                    }
+                    _ => undefined += 1,
+                }
+            }
+            if undefined > 0 {
+                why.push(format!("auroc/auprc: macro over {} of {k} classes ({undefined} have no positive or no negative in the test split)", k - undefined));
+            }
+            let mean =
+                |v: &Vec<f64>| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
+            if aus.is_empty() {
+                why.push(
+                    "auroc: no class has both positives and negatives in the test split".into(),
+                );
+            }
+            m.insert("auroc".into(), mean(&aus));
+            m.insert("auprc".into(), mean(&aps));
+            if kind == TaskKind::Multiclass {
+                let argmax = |a: &Array2<f32>| -> Vec<usize> {
+                    a.rows()
+                        .into_iter()
+                        .map(|r| {
+                            r.iter()
+                                .enumerate()
+                                .max_by(|x, y| x.1.total_cmp(y.1))
+                                .map(|(i, _)| i)
+                                .unwrap_or(0)
+                        })
+                        .collect()
+                };
+                let (yt, pt) = (argmax(y), argmax(p));
+                m.insert("f1".into(), Some(f1_macro_multiclass(&yt, &pt)));
+                m.insert("mcc".into(), Some(mcc_multiclass(&yt, &pt, k)));
+                m.insert("accuracy".into(), Some(accuracy(&yt, &pt)));
+            } else {
+                let f1s: Vec<f64> = (0..k)
+                    .map(|c| {
+                        let pred: Vec<bool> = p.column(c).iter().map(|v| *v >= 0.5).collect();
+                        f1_binary(&bools(y, c), &pred)
+                    })
+                    .collect();
+                m.insert("f1".into(), Some(f1s.iter().sum::<f64>() / k as f64));
+                let yf: Vec<bool> = y.iter().map(|v| *v > 0.5).collect();
+                let pf: Vec<bool> = p.iter().map(|v| *v >= 0.5).collect();
+                m.insert("mcc".into(), Some(mcc_binary(&yf, &pf)));
+                let exact = y
+                    .rows()
+                    .into_iter()
+                    .zip(p.rows())
+                    .filter(|(a, b)| {
+                        a.iter()
+                            .zip(b.iter())
+                            .all(|(u, v)| (*u > 0.5) == (*v >= 0.5))
+                    })
+                    .count();
+                m.insert(
+                    "accuracy".into(),
+                    Some(exact as f64 / y.nrows().max(1) as f64),
+                );
+            }
+        }
+        TaskKind::Regression => {
+            let (yt, pt) = (col(y, 0), col(p, 0));
+            let sp = spearman(&yt, &pt);
+            let r2 = r2(&yt, &pt);
+            if sp.is_none() {
+                why.push("spearman: constant truth or prediction on the test split".into());
+            }
+            if r2.is_none() {
+                why.push("r2: constant truth on the test split".into());
+            }
+            m.insert("spearman".into(), sp);
+            m.insert("r2".into(), r2);
+            let mse = yt
+                .iter()
+                .zip(&pt)
+                .map(|(a, b)| (a - b).powi(2))
+                .sum::<f64>()
+                / yt.len().max(1) as f64;
+            m.insert("mse".into(), Some(mse));
+        }
+    }
+    (m, why)
+}
+
+/// The primary metric only (fast path for bootstrap resampling).
+pub fn primary_value(kind: TaskKind, y: &Array2<f32>, p: &Array2<f32>) -> Option<f64> {
+    match kind {
+        TaskKind::Regression => {
+            let yt: Vec<f64> = y.column(0).iter().map(|v| *v as f64).collect();
+            let pt: Vec<f64> = p.column(0).iter().map(|v| *v as f64).collect();
+            spearman(&yt, &pt)
+        }
+        _ => {
+            let mut s = Vec::new();
+            for c in 0..y.ncols() {
+                let yt: Vec<bool> = y.column(c).iter().map(|v| *v > 0.5).collect();
+                let pt: Vec<f64> = p.column(c).iter().map(|v| *v as f64).collect();
+                if let Some(a) = auroc(&yt, &pt) {
+                    s.push(a);
+                }
+            }
+            (!s.is_empty()).then(|| s.iter().sum::<f64>() / s.len() as f64)
+        }
+    }
+}
+
+/// The headline metric of a task kind (the report's main table).
+pub fn primary_metric(kind: TaskKind) -> &'static str {
+    match kind {
+        TaskKind::Regression => "spearman",
+        _ => "auroc",
     }
 }
 

@@ -10,6 +10,7 @@ pub mod linear;
 pub mod metrics;
 pub mod net;
 pub mod optim;
+pub mod output;
 pub mod pca;
 pub mod train;
 

@@ -9,10 +9,10 @@
 //! unit tests of this module, kept beside the code they check.
 
 use super::features::Features;
-use super::linear::FitInfo;
-use super::metrics::auroc;
 use super::net::ProbeNet;
 use super::optim::ProbeOptimizer;
+pub use super::output::ProbeOutput;
+use super::output::{CurvePoint, FitInfo, score};
 use super::{Head, PenaltyC, ProbeError, ProbeKind, ProbeParams};
 use burn::module::Module;
 use burn::optim::GradientsParams;
@@ -45,40 +45,6 @@ fn l2_coefficient(head: Head, ytr: &Array2<f32>, wvec: &[f32], c: f64) -> f64 {
             sum_w / (c * n * n)
         }
         Head::Multiclass(_) | Head::Regression => 1.0 / (c * n),
-    }
-}
-
-/// One point of the training curve.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct CurvePoint {
-    pub epoch: usize,
-    pub train_loss: f64,
-    pub valid_loss: f64,
-    pub valid_score: f64,
-}
-
-/// Predictions of the best epoch.
-#[derive(Debug, Clone)]
-pub struct ProbeOutput {
-    /// Probabilities (sigmoid/softmax) or values (regression, original scale), [n, outputs].
-    pub valid: Array2<f32>,
-    pub test: Array2<f32>,
-    pub curve: Vec<CurvePoint>,
-    pub best_epoch: usize,
-    /// What the validation score is (`auroc`, `neg_mse`, `neg_loss`).
-    pub score_name: &'static str,
-    /// The `probe.c` used (the grid's choice).
-    pub c: Option<f64>,
-    /// The `probe.alpha` used (ridge; the grid's choice).
-    pub alpha: Option<f64>,
-    /// How the fit ended (solver, convergence, iterations).
-    pub fit: FitInfo,
-}
-
-impl ProbeOutput {
-    /// The validation score of the epoch kept.
-    pub fn valid_score(&self) -> f64 {
-        self.curve[self.best_epoch - 1].valid_score
     }
 }
 
@@ -121,43 +87,6 @@ fn activate(head: Head, logits: Tensor<2>) -> Tensor<2> {
         Head::Binary | Head::Multilabel(_) => sigmoid(logits),
         Head::Multiclass(_) => softmax(logits, 1),
         Head::Regression => logits,
-    }
-}
-
-/// Validation score (higher is better): mean AUROC over defined outputs for
-/// classification, negative MSE for regression; negative loss when no AUROC
-/// is defined.
-pub(crate) fn score(
-    head: Head,
-    pred: &Array2<f32>,
-    y: &Array2<f32>,
-    vloss: f64,
-) -> (f64, &'static str) {
-    match head {
-        Head::Regression => {
-            let mse = pred
-                .iter()
-                .zip(y.iter())
-                .map(|(a, b)| ((a - b) as f64).powi(2))
-                .sum::<f64>()
-                / pred.len().max(1) as f64;
-            (-mse, "neg_mse")
-        }
-        _ => {
-            let mut s = Vec::new();
-            for c in 0..pred.ncols() {
-                let yc: Vec<bool> = y.column(c).iter().map(|v| *v > 0.5).collect();
-                let pc: Vec<f64> = pred.column(c).iter().map(|v| *v as f64).collect();
-                if let Some(a) = auroc(&yc, &pc) {
-                    s.push(a);
-                }
-            }
-            if s.is_empty() {
-                (-vloss, "neg_loss")
-            } else {
-                (s.iter().sum::<f64>() / s.len() as f64, "auroc")
-            }
-        }
     }
 }
 
@@ -474,6 +403,7 @@ pub fn train_probe(
 mod tests {
     use super::*;
     use crate::probe::features::DenseFeatures;
+    use crate::probe::metrics::auroc;
 
     fn toy(n: usize, seed: u64) -> (DenseFeatures, Array2<f32>) {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
