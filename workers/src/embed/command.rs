@@ -12,6 +12,8 @@
 //!   (when declared), and that every value is finite; stderr goes to the log
 //!   file; a non-zero exit, a timeout or a bad output is one clear error.
 
+use super::kinds::KindSpec;
+use super::spec::{BuildContext, ModelSpec, SpecError};
 use super::{EmbedError, Embedder, Modality, SeqInput};
 use crate::child::{Outcome, Supervised};
 use hdf5::types::VarLenUnicode;
@@ -264,5 +266,43 @@ impl Embedder for CommandEmbedder {
             )));
         }
         self.read_output(&out, batch)
+    }
+}
+
+/// `kind: command`: an external program under the command contract.
+pub struct CommandKind;
+
+impl KindSpec for CommandKind {
+    fn fields(&self) -> &'static [&'static str] {
+        &["command", "dim", "timeout_s", "batch_size", "max_tokens"]
+    }
+
+    fn required(&self) -> &'static [&'static str] {
+        &["command"]
+    }
+
+    fn check(&self, spec: &ModelSpec) -> Result<(), SpecError> {
+        match &spec.command {
+            Some(c) => super::spec::check_placeholders(c),
+            None => Ok(()),
+        }
+    }
+
+    fn build(&self, spec: &ModelSpec, ctx: &BuildContext) -> Result<Box<dyn Embedder>, EmbedError> {
+        Ok(Box::new(CommandEmbedder {
+            name: spec.name.clone(),
+            modality: spec.modality(),
+            template: spec.command.clone().unwrap_or_default(),
+            dim: spec.dim.unwrap_or(0),
+            device: if ctx.device.is_empty() {
+                "cpu".into()
+            } else {
+                ctx.device.clone()
+            },
+            batch_size: spec.batch_size.unwrap_or(8),
+            timeout: Duration::from_secs(spec.timeout_s.unwrap_or(3600)),
+            log: ctx.log.clone(),
+            workdir: ctx.workdir.clone(),
+        }))
     }
 }

@@ -5,9 +5,13 @@
 //! is resolved offline first), the FASTA and output paths, and the model's
 //! settings; genoprot checks its output like any command's.
 
+use super::Embedder;
 use super::command::{CommandEmbedder, shell_quote};
+use super::kinds::KindSpec;
+use super::spec::read_model_config;
 use super::spec::{BuildContext, ModelSpec};
 use super::{EmbedError, Modality};
+use crate::models::ModelError;
 use std::path::Path;
 use std::time::Duration;
 
@@ -72,4 +76,45 @@ pub fn hf_embedder(spec: &ModelSpec, ctx: &BuildContext) -> Result<CommandEmbedd
         log: ctx.log.clone(),
         workdir: ctx.workdir.clone(),
     })
+}
+
+/// `kind: hf`: any transformers model through the adapter.
+pub struct Hf;
+
+impl KindSpec for Hf {
+    fn fields(&self) -> &'static [&'static str] {
+        &[
+            "weights",
+            "python",
+            "trust_remote_code",
+            "pooling",
+            "layer",
+            "dtype",
+            "max_tokens",
+            "window",
+            "dim",
+            "timeout_s",
+        ]
+    }
+
+    fn required(&self) -> &'static [&'static str] {
+        &["weights"]
+    }
+
+    fn poolings(&self) -> &'static [&'static str] {
+        &["mean", "cls", "last"]
+    }
+
+    fn preflight(&self, spec: &ModelSpec, base: &Path) -> Result<(), ModelError> {
+        let dir = spec.weights_dir(base)?;
+        read_model_config(&dir).map(|_| ())
+    }
+
+    fn weights_hash(&self, spec: &ModelSpec, base: &Path) -> String {
+        super::spec::folder_hash(spec, base)
+    }
+
+    fn build(&self, spec: &ModelSpec, ctx: &BuildContext) -> Result<Box<dyn Embedder>, EmbedError> {
+        Ok(Box::new(hf_embedder(spec, ctx)?))
+    }
 }

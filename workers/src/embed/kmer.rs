@@ -3,6 +3,8 @@
 //! normalized to frequencies (each row sums to 1 unless the sequence has no
 //! valid k-mer).
 
+use super::kinds::KindSpec;
+use super::spec::{BuildContext, ModelSpec, SpecError};
 use super::{EmbedError, Embedder, Modality, SeqInput};
 use ndarray::Array2;
 use rayon::prelude::*;
@@ -190,6 +192,79 @@ impl Embedder for CodonEmbedder {
                 }
             });
         Ok(out)
+    }
+}
+
+/// `kind: kmer`: the k-mer spectrum of the DNA or the protein.
+pub struct Kmer;
+
+impl KindSpec for Kmer {
+    fn fields(&self) -> &'static [&'static str] {
+        &["k"]
+    }
+
+    fn required(&self) -> &'static [&'static str] {
+        &["k"]
+    }
+
+    fn check_modality(&self, spec: &ModelSpec) -> Result<(), SpecError> {
+        if spec.modality.is_none() {
+            return Err(SpecError::value(
+                "modality",
+                "a kmer model needs `modality: dna` or `modality: protein`",
+            ));
+        }
+        Ok(())
+    }
+
+    fn check(&self, spec: &ModelSpec) -> Result<(), SpecError> {
+        if let Some(k) = spec.k
+            && let Err(EmbedError::Config { msg, .. }) =
+                KmerEmbedder::new(&spec.name, spec.modality(), k)
+        {
+            return Err(SpecError::value("k", msg));
+        }
+        Ok(())
+    }
+
+    fn build(
+        &self,
+        spec: &ModelSpec,
+        _ctx: &BuildContext,
+    ) -> Result<Box<dyn Embedder>, EmbedError> {
+        Ok(Box::new(KmerEmbedder::new(
+            &spec.name,
+            spec.modality(),
+            spec.k.unwrap_or(0),
+        )?))
+    }
+}
+
+/// `kind: codon`: codon usage (frequencies, or RSCU) of the CDS.
+pub struct Codon;
+
+impl KindSpec for Codon {
+    fn fields(&self) -> &'static [&'static str] {
+        &["rscu"]
+    }
+
+    fn default_modality(&self) -> Modality {
+        Modality::Dna
+    }
+
+    fn check_modality(&self, spec: &ModelSpec) -> Result<(), SpecError> {
+        if spec.modality.is_some_and(|m| m != Modality::Dna) {
+            return Err(SpecError::value("modality", "a codon model reads dna"));
+        }
+        Ok(())
+    }
+
+    fn build(
+        &self,
+        spec: &ModelSpec,
+        _ctx: &BuildContext,
+    ) -> Result<Box<dyn Embedder>, EmbedError> {
+        Ok(Box::new(CodonEmbedder::new(&spec.name, spec.rscu)))
     }
 }
 

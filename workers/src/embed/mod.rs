@@ -3,6 +3,7 @@
 
 pub mod command;
 pub mod hf;
+pub mod kinds;
 pub mod kmer;
 pub mod precomputed;
 pub mod spec;

@@ -1,7 +1,10 @@
 //! The `precomputed` embedder: imports an existing embedding file — HDF5 (dataset
 //! names configurable) or NPY with a text file of ids (one per line).
 
+use super::kinds::KindSpec;
+use super::spec::{BuildContext, ModelSpec, resolve};
 use super::{EmbedError, Embedder, Modality, SeqInput};
+use crate::models::ModelError;
 use hdf5::types::{VarLenAscii, VarLenUnicode};
 use ndarray::Array2;
 use std::collections::HashMap;
@@ -180,5 +183,51 @@ impl Embedder for PrecomputedEmbedder {
             out.row_mut(r).assign(&self.emb.row(self.index[s.id]));
         }
         Ok(out)
+    }
+}
+
+/// `kind: precomputed`: an existing embedding file.
+pub struct Precomputed;
+
+impl KindSpec for Precomputed {
+    fn fields(&self) -> &'static [&'static str] {
+        &["path", "ids_dataset", "emb_dataset", "ids_file"]
+    }
+
+    fn required(&self) -> &'static [&'static str] {
+        &["path"]
+    }
+
+    fn preflight(&self, spec: &ModelSpec, base: &Path) -> Result<(), ModelError> {
+        let p = resolve(base, spec.path.as_deref().unwrap_or(Path::new("")));
+        if p.is_file() {
+            Ok(())
+        } else {
+            Err(ModelError::NotFound(format!(
+                "path {}: no such file",
+                p.display()
+            )))
+        }
+    }
+
+    fn weights_hash(&self, spec: &ModelSpec, base: &Path) -> String {
+        spec.path
+            .as_ref()
+            .and_then(|p| crate::file_hash::sha256_cached(&resolve(base, p)).ok())
+            .unwrap_or_default()
+    }
+
+    fn build(&self, spec: &ModelSpec, ctx: &BuildContext) -> Result<Box<dyn Embedder>, EmbedError> {
+        Ok(Box::new(PrecomputedEmbedder::load(
+            &spec.name,
+            spec.modality(),
+            &resolve(&ctx.base_dir, spec.path.as_deref().unwrap_or(Path::new(""))),
+            spec.ids_dataset.as_deref().unwrap_or("ids"),
+            spec.emb_dataset.as_deref().unwrap_or("emb"),
+            spec.ids_file
+                .as_deref()
+                .map(|p| resolve(&ctx.base_dir, p))
+                .as_deref(),
+        )?))
     }
 }

@@ -1,38 +1,12 @@
 //! A model as a sweep config names it, and how it becomes an [`Embedder`].
 
-use super::command::CommandEmbedder;
-use super::kmer::{CodonEmbedder, KmerEmbedder};
-use super::precomputed::PrecomputedEmbedder;
 use super::{EmbedError, Embedder, Modality};
 use crate::models::ModelError;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ModelKind {
-    /// Native ESM-family encoder (ESM-2, Nucleotide Transformer) from a HF folder.
-    Esm,
-    /// Native BERT-family encoder (ProtBert, cdsBERT, GENA-LM, DNABERT-2) from a HF folder.
-    Bert,
-    /// Native T5 encoder (ProtT5, ProstT5, Ankh, Ankh2) from a HF folder.
-    T5,
-    /// Native ESM C (ESM Cambrian) from a folder with its weights and a small config.json.
-    Esmc,
-    /// k-mer spectrum.
-    Kmer,
-    /// Codon usage.
-    Codon,
-    /// External program under the command contract.
-    Command,
-    /// An existing embedding file.
-    Precomputed,
-    /// Any transformers model, through the bundled adapter (`workers/python/genoprot_hf.py`)
-    /// run by the site's Python under the command contract.
-    Hf,
-}
+pub use super::kinds::ModelKind;
 
 /// One model entry of a sweep config. Which fields apply depends on `kind`
 /// (docs/config.md); [`ModelSpec::check`] rejects fields of another kind.
@@ -111,7 +85,7 @@ pub enum SpecError {
 }
 
 impl SpecError {
-    fn value(key: &str, message: impl Into<String>) -> Self {
+    pub fn value(key: &str, message: impl Into<String>) -> Self {
         SpecError::Value {
             key: key.into(),
             message: message.into(),
@@ -160,7 +134,7 @@ pub const PLACEHOLDERS: [&str; 7] = [
 /// Refuses `{word}` placeholders the command contract does not define (they
 /// would reach the shell literally). `{{` and `}}` and shell forms such as
 /// `${VAR}` or `{a,b}` are left alone.
-fn check_placeholders(cmd: &str) -> Result<(), SpecError> {
+pub fn check_placeholders(cmd: &str) -> Result<(), SpecError> {
     let b = cmd.as_bytes();
     let mut i = 0;
     while i < b.len() {
@@ -195,7 +169,7 @@ fn check_placeholders(cmd: &str) -> Result<(), SpecError> {
 }
 
 /// A model folder's `config.json`, parsed.
-fn read_model_config(dir: &Path) -> Result<serde_json::Value, ModelError> {
+pub fn read_model_config(dir: &Path) -> Result<serde_json::Value, ModelError> {
     let p = dir.join("config.json");
     let text = std::fs::read_to_string(&p).map_err(|source| ModelError::Read {
         path: p.clone(),
@@ -251,57 +225,18 @@ impl ModelSpec {
 
     /// The modality, with the kind's default.
     pub fn modality(&self) -> Modality {
-        self.modality.unwrap_or(match self.kind {
-            ModelKind::Codon => Modality::Dna,
-            _ => Modality::Protein,
-        })
+        self.modality
+            .unwrap_or_else(|| self.kind.spec().default_modality())
     }
 
     /// Checks required and allowed fields for the kind, and their values.
     /// `Err` names the field and says why, with a hint.
     pub fn check(&self) -> Result<(), SpecError> {
         check_name("model", &self.name)?;
-        let (allowed, required): (&[&str], &[&str]) = match self.kind {
-            ModelKind::Kmer => (&["k"], &["k"]),
-            ModelKind::Codon => (&["rscu"], &[]),
-            ModelKind::Esm | ModelKind::Bert | ModelKind::T5 | ModelKind::Esmc => (
-                &[
-                    "weights",
-                    "pooling",
-                    "layer",
-                    "max_tokens",
-                    "window",
-                    "stride",
-                    "dtype",
-                ],
-                &["weights"],
-            ),
-            ModelKind::Command => (
-                &["command", "dim", "timeout_s", "batch_size", "max_tokens"],
-                &["command"],
-            ),
-            ModelKind::Precomputed => (
-                &["path", "ids_dataset", "emb_dataset", "ids_file"],
-                &["path"],
-            ),
-            ModelKind::Hf => (
-                &[
-                    "weights",
-                    "python",
-                    "trust_remote_code",
-                    "pooling",
-                    "layer",
-                    "dtype",
-                    "max_tokens",
-                    "window",
-                    "dim",
-                    "timeout_s",
-                ],
-                &["weights"],
-            ),
-        };
+        let kind_spec = self.kind.spec();
+        let (allowed, required) = (kind_spec.fields(), kind_spec.required());
         let set = self.fields_set();
-        let kind = format!("{:?}", self.kind).to_lowercase();
+        let kind = self.kind.as_str();
         if let Some(bad) = set.iter().find(|f| !allowed.contains(f)) {
             return Err(SpecError::NotApplicable {
                 key: bad.to_string(),
@@ -315,21 +250,9 @@ impl ModelSpec {
                 key: missing.to_string(),
             });
         }
-        if self.kind == ModelKind::Codon && self.modality.is_some_and(|m| m != Modality::Dna) {
-            return Err(SpecError::value("modality", "a codon model reads dna"));
-        }
-        if self.kind == ModelKind::Kmer && self.modality.is_none() {
-            return Err(SpecError::value(
-                "modality",
-                "a kmer model needs `modality: dna` or `modality: protein`",
-            ));
-        }
+        kind_spec.check_modality(self)?;
         if let Some(p) = &self.pooling {
-            let allowed: &[&str] = if self.kind == ModelKind::Hf {
-                &["mean", "cls", "last"]
-            } else {
-                &["mean", "cls"]
-            };
+            let allowed = kind_spec.poolings();
             if !allowed.contains(&p.as_str()) {
                 return Err(SpecError::value(
                     "pooling",
@@ -364,12 +287,6 @@ impl ModelSpec {
                 "k",
                 "k = 0: must be >= 1 (the k-mer length; e.g. k: 3)",
             ));
-        }
-        if let (ModelKind::Kmer, Some(k)) = (self.kind, self.k)
-            && let Err(EmbedError::Config { msg, .. }) =
-                KmerEmbedder::new(&self.name, self.modality(), k)
-        {
-            return Err(SpecError::value("k", msg));
         }
         if let Some(t) = self.max_tokens
             && t < 2
@@ -419,22 +336,7 @@ impl ModelSpec {
                 "dim = 0: must be >= 1 (or leave it out to take the output's)",
             ));
         }
-        if let Some(c) = &self.command {
-            check_placeholders(c)?;
-        }
-        Ok(())
-    }
-
-    /// The native family `kind:` asks for (`esm`, `bert`).
-    pub fn native_family(&self) -> Option<crate::models::native::Family> {
-        use crate::models::native::Family;
-        match self.kind {
-            ModelKind::Esm => Some(Family::Esm),
-            ModelKind::Bert => Some(Family::Bert),
-            ModelKind::T5 => Some(Family::T5),
-            ModelKind::Esmc => Some(Family::Esmc),
-            _ => None,
-        }
+        self.kind.spec().check(self)
     }
 
     /// The model folder `weights:` names (a path, or a hub id found in the cache).
@@ -446,83 +348,7 @@ impl ModelSpec {
     /// hub snapshot), its config, weights and tokenizer for `esm`; the folder
     /// and config for `hf`; the file for `precomputed`. `Err` names the path.
     pub fn preflight(&self, base: &Path) -> Result<(), ModelError> {
-        match self.kind {
-            ModelKind::Esm | ModelKind::Bert | ModelKind::T5 | ModelKind::Esmc => {
-                let dir = self.weights_dir(base)?;
-                let config = read_model_config(&dir)?;
-                let mt = config.get("model_type").and_then(|v| v.as_str());
-                let want = self.native_family();
-                match crate::models::native::Family::of_model_type(mt) {
-                    Some(f) if Some(f) == want => {}
-                    Some(f) => {
-                        return Err(ModelError::file(
-                            &dir.join("config.json"),
-                            format!(
-                                "model_type {:?} runs natively as kind: {}, not kind: {} (set `kind: {}`)",
-                                mt.unwrap_or("esm"),
-                                f.kind(),
-                                want.map(|w| w.kind()).unwrap_or_default(),
-                                f.kind()
-                            ),
-                        ));
-                    }
-                    None => {
-                        return Err(ModelError::file(
-                            &dir.join("config.json"),
-                            format!(
-                                "model_type {:?} does not run natively (native kinds: esm for \
-                                 ESM-2 and Nucleotide Transformer; bert for BERT, ProtBert, GENA-LM and \
-                                 DNABERT-2; t5 for ProtT5, ProstT5, Ankh and Ankh2; esmc for ESM C); \
-                                 `kind: hf` runs any transformers model through the site's Python",
-                                mt.unwrap_or_default()
-                            ),
-                        ));
-                    }
-                }
-                if crate::models::weights::weight_files(&dir).is_none() {
-                    return Err(ModelError::file(
-                        &dir,
-                        "no weights: expected model.safetensors, model.safetensors.index.json, \
-                         pytorch_model.bin, pytorch_model.bin.index.json or one *.pth state dict",
-                    ));
-                }
-                let tokenizer = ["vocab.txt", "tokenizer.json", "spiece.model"]
-                    .iter()
-                    .any(|f| dir.join(f).is_file());
-                // ESM C has its own built-in vocabulary.
-                if !tokenizer && self.kind != ModelKind::Esmc {
-                    return Err(ModelError::file(
-                        &dir,
-                        "no tokenizer: expected vocab.txt, tokenizer.json or spiece.model",
-                    ));
-                }
-                Ok(())
-            }
-            ModelKind::Hf => {
-                let dir = self.weights_dir(base)?;
-                read_model_config(&dir).map(|_| ())
-            }
-            ModelKind::Precomputed => {
-                let p = Self::resolve(base, self.path.as_deref().unwrap_or(Path::new("")));
-                if p.is_file() {
-                    Ok(())
-                } else {
-                    Err(ModelError::NotFound(format!(
-                        "path {}: no such file",
-                        p.display()
-                    )))
-                }
-            }
-            ModelKind::Kmer | ModelKind::Codon | ModelKind::Command => Ok(()),
-        }
-    }
-
-    fn resolve(base: &Path, p: &Path) -> PathBuf {
-        if p.is_absolute() {
-            p.to_path_buf()
-        } else {
-            base.join(p)
-        }
+        self.kind.spec().preflight(self, base)
     }
 
     /// Hash of everything that determines this model's embeddings (its fields
@@ -540,53 +366,12 @@ impl ModelSpec {
 
     /// Content hash of the model's weights or input file ("" for baselines).
     pub fn weights_hash(&self, base_dir: &Path) -> String {
-        match self.kind {
-            ModelKind::Precomputed => self
-                .path
-                .as_ref()
-                .and_then(|p| crate::file_hash::sha256_cached(&Self::resolve(base_dir, p)).ok())
-                .unwrap_or_default(),
-            // The model folder's config, vocabulary and weight files.
-            ModelKind::Esm | ModelKind::Bert | ModelKind::T5 | ModelKind::Esmc | ModelKind::Hf => {
-                let raw = self.weights.as_deref().unwrap_or(Path::new(""));
-                let dir = crate::models::hub::resolve(raw, base_dir)
-                    .unwrap_or_else(|_| Self::resolve(base_dir, raw));
-                let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
-                    .map(|rd| {
-                        rd.flatten()
-                            .map(|e| e.path())
-                            .filter(|p| {
-                                p.extension().is_some_and(|x| {
-                                    ["safetensors", "bin", "pth", "json", "txt", "model", "py"]
-                                        .iter()
-                                        .any(|e| x == *e)
-                                })
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                names.sort();
-                let mut h = Sha256::new();
-                for p in names {
-                    if let Ok(d) = crate::file_hash::sha256_cached(&p) {
-                        h.update(
-                            p.file_name()
-                                .unwrap_or_default()
-                                .to_string_lossy()
-                                .as_bytes(),
-                        );
-                        h.update(d.as_bytes());
-                    }
-                }
-                hex::encode(h.finalize())
-            }
-            _ => String::new(),
-        }
+        self.kind.spec().weights_hash(self, base_dir)
     }
 
     /// The burn device native models run on: the sweep's `device:` resolved
     /// for this process (its local rank's GPU with `cuda`).
-    fn device(&self, ctx: &BuildContext) -> Result<burn::tensor::Device, EmbedError> {
+    pub fn device(&self, ctx: &BuildContext) -> Result<burn::tensor::Device, EmbedError> {
         let err = |e: crate::device::DeviceError| EmbedError::Config {
             model: self.name.clone(),
             msg: e.to_string(),
@@ -605,59 +390,50 @@ impl ModelSpec {
             model: self.name.clone(),
             msg: e.to_string(),
         })?;
-        let m = self.modality();
-        Ok(match self.kind {
-            ModelKind::Kmer => Box::new(KmerEmbedder::new(&self.name, m, self.k.unwrap_or(0))?),
-            ModelKind::Codon => Box::new(CodonEmbedder::new(&self.name, self.rscu)),
-            ModelKind::Command => Box::new(CommandEmbedder {
-                name: self.name.clone(),
-                modality: m,
-                template: self.command.clone().unwrap_or_default(),
-                dim: self.dim.unwrap_or(0),
-                device: if ctx.device.is_empty() {
-                    "cpu".into()
-                } else {
-                    ctx.device.clone()
-                },
-                batch_size: self.batch_size.unwrap_or(8),
-                timeout: Duration::from_secs(self.timeout_s.unwrap_or(3600)),
-                log: ctx.log.clone(),
-                workdir: ctx.workdir.clone(),
-            }),
-            ModelKind::Precomputed => Box::new(PrecomputedEmbedder::load(
-                &self.name,
-                m,
-                &Self::resolve(&ctx.base_dir, self.path.as_deref().unwrap_or(Path::new(""))),
-                self.ids_dataset.as_deref().unwrap_or("ids"),
-                self.emb_dataset.as_deref().unwrap_or("emb"),
-                self.ids_file
-                    .as_deref()
-                    .map(|p| Self::resolve(&ctx.base_dir, p))
-                    .as_deref(),
-            )?),
-            ModelKind::Hf => Box::new(super::hf::hf_embedder(self, ctx)?),
-            ModelKind::Esm | ModelKind::Bert | ModelKind::T5 | ModelKind::Esmc => {
-                Box::new(crate::models::native::NativeEmbedder::load(
-                    &self.name,
-                    self.native_family(),
-                    m,
-                    &self.device(ctx)?,
-                    &self
-                        .weights_dir(&ctx.base_dir)
-                        .map_err(|source| EmbedError::Load {
-                            model: self.name.clone(),
-                            source,
-                        })?,
-                    &crate::models::native::NativeOptions {
-                        pooling: self.pooling.clone().unwrap_or_else(|| "mean".into()),
-                        layer: self.layer,
-                        max_tokens: self.max_tokens,
-                        window: self.window,
-                        stride: self.stride,
-                        dtype: self.dtype.clone(),
-                    },
-                )?)
-            }
-        })
+        self.kind.spec().build(self, ctx)
     }
+}
+
+/// `p` against `base` unless absolute.
+pub fn resolve(base: &Path, p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    }
+}
+
+/// Content hash of a model folder (`weights:`, a path or hub id): its
+/// config, vocabulary and weight files.
+pub fn folder_hash(spec: &ModelSpec, base_dir: &Path) -> String {
+    let raw = spec.weights.as_deref().unwrap_or(Path::new(""));
+    let dir = crate::models::hub::resolve(raw, base_dir).unwrap_or_else(|_| resolve(base_dir, raw));
+    let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.extension().is_some_and(|x| {
+                        ["safetensors", "bin", "pth", "json", "txt", "model", "py"]
+                            .iter()
+                            .any(|e| x == *e)
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    let mut h = Sha256::new();
+    for p in names {
+        if let Ok(d) = crate::file_hash::sha256_cached(&p) {
+            h.update(
+                p.file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .as_bytes(),
+            );
+            h.update(d.as_bytes());
+        }
+    }
+    hex::encode(h.finalize())
 }

@@ -251,3 +251,31 @@ pub fn load(
     };
     Ok((encoder, variant, w.finish()))
 }
+
+/// The family as the kind registry sees it (`kind: bert`).
+pub struct Family;
+
+impl super::native::NativeFamily for Family {
+    fn kind(&self) -> crate::embed::kinds::ModelKind {
+        crate::embed::kinds::ModelKind::Bert
+    }
+
+    fn reads(&self, model_type: Option<&str>) -> bool {
+        model_type == Some("bert")
+    }
+
+    fn models(&self) -> &'static str {
+        "BERT, ProtBert, GENA-LM and DNABERT-2"
+    }
+
+    fn load(
+        &self,
+        cpath: &Path,
+        config: &serde_json::Value,
+        weights: &Weights,
+        device: &Device,
+    ) -> Result<(Encoder, &'static str, String), ModelError> {
+        let (e, v, h) = load(cpath, config, weights, device)?;
+        Ok((e, v.describe(), h))
+    }
+}

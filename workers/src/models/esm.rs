@@ -207,3 +207,31 @@ pub fn load(
     };
     Ok((encoder, w.finish()))
 }
+
+/// The family as the kind registry sees it (`kind: esm`).
+pub struct Family;
+
+impl super::native::NativeFamily for Family {
+    fn kind(&self) -> crate::embed::kinds::ModelKind {
+        crate::embed::kinds::ModelKind::Esm
+    }
+
+    fn reads(&self, model_type: Option<&str>) -> bool {
+        model_type.is_none_or(|m| m == "esm")
+    }
+
+    fn models(&self) -> &'static str {
+        "ESM-2 and Nucleotide Transformer"
+    }
+
+    fn load(
+        &self,
+        cpath: &Path,
+        config: &serde_json::Value,
+        weights: &Weights,
+        device: &Device,
+    ) -> Result<(Encoder, &'static str, String), ModelError> {
+        let (e, h) = load(cpath, config, weights, device)?;
+        Ok((e, "ESM", h))
+    }
+}

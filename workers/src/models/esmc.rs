@@ -141,6 +141,38 @@ pub fn load(
     Ok((encoder, w.finish()))
 }
 
+/// The family as the kind registry sees it (`kind: esmc`).
+pub struct Family;
+
+impl super::native::NativeFamily for Family {
+    fn kind(&self) -> crate::embed::kinds::ModelKind {
+        crate::embed::kinds::ModelKind::Esmc
+    }
+
+    fn reads(&self, model_type: Option<&str>) -> bool {
+        model_type == Some("esmc")
+    }
+
+    fn models(&self) -> &'static str {
+        "ESM C"
+    }
+
+    fn load(
+        &self,
+        cpath: &Path,
+        config: &serde_json::Value,
+        weights: &Weights,
+        device: &Device,
+    ) -> Result<(Encoder, &'static str, String), ModelError> {
+        let (e, h) = load(cpath, config, weights, device)?;
+        Ok((e, "ESM C", h))
+    }
+
+    fn builtin_vocab(&self) -> Option<&'static [&'static str]> {
+        Some(&VOCAB)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,44 +17,42 @@ use super::ModelError;
 use super::encoder::Encoder;
 use super::hf_tokenizer::FolderTokenizer;
 use super::weights::Weights;
+use crate::embed::kinds::ModelKind;
 use crate::embed::{EmbedError, Embedder, Modality, SeqInput};
 use burn::tensor::Device;
 use ndarray::Array2;
 use std::path::Path;
 
-/// The native families, as `kind:` names them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Family {
-    /// ESM-2, Nucleotide Transformer (`model_type: esm`).
-    Esm,
-    /// BERT, GENA-LM, DNABERT-2 (`model_type: bert`).
-    Bert,
-    /// ProtT5, ProstT5, Ankh, Ankh2 (`model_type: t5`).
-    T5,
-    /// ESM C (`model_type: esmc`, a config the user writes).
-    Esmc,
-}
+/// A native family: which `config.json` it reads, how it loads, how it
+/// tokenizes. Each family implements it in its own module
+/// (`models/<family>.rs`) and is one line of the kind registry
+/// (`embed::kinds`), which wraps it as a `kind:`.
+/// The native families are the native kinds: one list, the kind registry.
+pub type Family = ModelKind;
 
-impl Family {
-    pub fn kind(self) -> &'static str {
-        match self {
-            Family::Esm => "esm",
-            Family::Bert => "bert",
-            Family::T5 => "t5",
-            Family::Esmc => "esmc",
-        }
+pub trait NativeFamily: Sync {
+    /// The `kind:` that runs it.
+    fn kind(&self) -> ModelKind;
+    /// Whether it reads a folder whose `config.json` has this `model_type`.
+    fn reads(&self, model_type: Option<&str>) -> bool;
+    /// The models it covers, in words (for hints).
+    fn models(&self) -> &'static str;
+    /// Reads the parsed `config.json` (at `cpath`) and the weights into an
+    /// encoder; returns it, the variant in words, and the weights hash.
+    fn load(
+        &self,
+        cpath: &Path,
+        config: &serde_json::Value,
+        weights: &Weights,
+        device: &Device,
+    ) -> Result<(Encoder, &'static str, String), ModelError>;
+    /// A vocabulary of its own when the folder has no tokenizer file.
+    fn builtin_vocab(&self) -> Option<&'static [&'static str]> {
+        None
     }
-
-    /// The family of a `config.json` `model_type` (absent: ESM, as the
-    /// first native family's folders were read).
-    pub fn of_model_type(mt: Option<&str>) -> Option<Family> {
-        match mt {
-            None | Some("esm") => Some(Family::Esm),
-            Some("bert") => Some(Family::Bert),
-            Some("t5") => Some(Family::T5),
-            Some("esmc") => Some(Family::Esmc),
-            _ => None,
-        }
+    /// The residues or bases as its tokenizer takes them.
+    fn input<'a>(&self, seq: &'a [u8]) -> std::borrow::Cow<'a, [u8]> {
+        std::borrow::Cow::Borrowed(seq)
     }
 }
 
@@ -101,6 +99,7 @@ pub fn rare_residues_as_x(seq: &[u8]) -> Vec<u8> {
 
 /// A loaded native model.
 pub struct NativeModel {
+    /// Its kind (`Family::Esm`, ...: the kind registry is the list of families).
     pub family: Family,
     /// The variant, in words (e.g. "MosaicBERT (DNABERT-2: ALiBi, GeGLU)").
     pub variant: &'static str,
@@ -121,41 +120,31 @@ impl NativeModel {
         let config: serde_json::Value =
             serde_json::from_str(&text).map_err(|e| ModelError::file(&cpath, e))?;
         let mt = config.get("model_type").and_then(|v| v.as_str());
-        let family = Family::of_model_type(mt).ok_or_else(|| {
+        let family = ModelKind::native_of_model_type(mt).ok_or_else(|| {
             ModelError::file(
                 &cpath,
                 format!(
-                    "model_type {:?} has no native implementation (native: esm, bert, t5, esmc); \
+                    "model_type {:?} has no native implementation (native: {}); \
                  `kind: hf` runs any transformers model through the site's Python",
-                    mt.unwrap_or_default()
+                    mt.unwrap_or_default(),
+                    ModelKind::native_families()
+                        .map(|f| f.kind().as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             )
         })?;
-        let tokenizer = match FolderTokenizer::open(dir) {
-            Err(_) if family == Family::Esmc => FolderTokenizer::Vocab(
-                super::tokenizer::Tokenizer::from_tokens(&super::esmc::VOCAB.map(String::from))?,
-            ),
-            t => t?,
+        let tokenizer = match (FolderTokenizer::open(dir), family.builtin_vocab()) {
+            (Err(_), Some(vocab)) => {
+                FolderTokenizer::Vocab(super::tokenizer::Tokenizer::from_tokens(
+                    &vocab.iter().map(|t| t.to_string()).collect::<Vec<_>>(),
+                )?)
+            }
+            (t, _) => t?,
         };
         let weights = Weights::open(dir)?;
-        let (encoder, variant, weights_hash) = match family {
-            Family::Esm => {
-                let (e, h) = super::esm::load(&cpath, &config, &weights, device)?;
-                (e, "ESM", h)
-            }
-            Family::Bert => {
-                let (e, v, h) = super::bert::load(&cpath, &config, &weights, device)?;
-                (e, v.describe(), h)
-            }
-            Family::T5 => {
-                let (e, h) = super::t5::load(&cpath, &config, &weights, device)?;
-                (e, "T5 encoder", h)
-            }
-            Family::Esmc => {
-                let (e, h) = super::esmc::load(&cpath, &config, &weights, device)?;
-                (e, "ESM C", h)
-            }
-        };
+        let (encoder, variant, weights_hash) = family.load(&cpath, &config, &weights, device)?;
+        let family = family.kind();
         Ok(NativeModel {
             family,
             variant,
@@ -163,6 +152,14 @@ impl NativeModel {
             tokenizer,
             weights_hash,
         })
+    }
+
+    /// Its family's loader and tokenization.
+    pub fn native(&self) -> &'static dyn NativeFamily {
+        self.family
+            .spec()
+            .native()
+            .expect("a native model's kind is a native family")
     }
 
     pub fn layers(&self) -> usize {
@@ -243,7 +240,7 @@ impl NativeEmbedder {
     /// Loads `dir` as `kind` (`None`: whatever family the folder holds).
     pub fn load(
         name: &str,
-        kind: Option<Family>,
+        kind: Option<ModelKind>,
         modality: Modality,
         device: &Device,
         dir: &Path,
@@ -282,10 +279,10 @@ impl NativeEmbedder {
                 format!(
                     "the folder holds a {} model ({}), but the entry says kind: {} \
                  (hint: set `kind: {}`)",
-                    model.family.kind(),
+                    model.family.as_str(),
                     model.variant,
-                    k.kind(),
-                    model.family.kind()
+                    k.as_str(),
+                    model.family.as_str()
                 ),
             )
             .to_string()));
@@ -385,11 +382,7 @@ impl Embedder for NativeEmbedder {
         let mut pieces: Vec<(usize, Vec<u32>, usize)> = Vec::new();
         for (i, s) in batch.iter().enumerate() {
             let seq = s.seq(self.modality);
-            let ids = if self.model.family == Family::T5 {
-                tok.encode(&rare_residues_as_x(seq))
-            } else {
-                tok.encode(seq)
-            };
+            let ids = tok.encode(&self.model.native().input(seq));
             for r in crate::batching::windows(ids.len(), win, stride) {
                 let mut row = Vec::with_capacity(r.len() + 2);
                 row.extend(tok.cls());

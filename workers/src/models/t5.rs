@@ -176,6 +176,39 @@ pub fn load(
     Ok((encoder, w.finish()))
 }
 
+/// The family as the kind registry sees it (`kind: t5`).
+pub struct Family;
+
+impl super::native::NativeFamily for Family {
+    fn kind(&self) -> crate::embed::kinds::ModelKind {
+        crate::embed::kinds::ModelKind::T5
+    }
+
+    fn reads(&self, model_type: Option<&str>) -> bool {
+        model_type == Some("t5")
+    }
+
+    fn models(&self) -> &'static str {
+        "ProtT5, ProstT5, Ankh and Ankh2"
+    }
+
+    fn load(
+        &self,
+        cpath: &Path,
+        config: &serde_json::Value,
+        weights: &Weights,
+        device: &Device,
+    ) -> Result<(Encoder, &'static str, String), ModelError> {
+        let (e, h) = load(cpath, config, weights, device)?;
+        Ok((e, "T5 encoder", h))
+    }
+
+    /// U, Z, O, B read as X, as the ProtTrans documentation does.
+    fn input<'a>(&self, seq: &'a [u8]) -> std::borrow::Cow<'a, [u8]> {
+        std::borrow::Cow::Owned(super::native::rare_residues_as_x(seq))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

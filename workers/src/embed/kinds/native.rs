@@ -1,0 +1,124 @@
+//! What every native family shares as a kind: the fields (`weights`,
+//! `pooling`, `layer`, windows, `dtype`), the folder checks before any work
+//! (its `config.json` names this family, weights and a tokenizer are
+//! there), the folder's content hash, and the native embedder. The family's
+//! own part — which `model_type` it reads, its loader, its tokenization — is
+//! its [`NativeFamily`].
+
+use super::{KindSpec, ModelKind};
+use crate::embed::spec::{BuildContext, ModelSpec, folder_hash, read_model_config};
+use crate::embed::{EmbedError, Embedder};
+use crate::models::ModelError;
+use crate::models::native::{NativeEmbedder, NativeFamily, NativeOptions};
+use std::path::Path;
+
+/// A native family as a kind.
+pub struct Native(pub &'static dyn NativeFamily);
+
+/// `esm for ESM-2 and Nucleotide Transformer; bert for ...`.
+fn native_kinds() -> String {
+    ModelKind::native_families()
+        .map(|f| format!("{} for {}", f.kind().as_str(), f.models()))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl KindSpec for Native {
+    fn fields(&self) -> &'static [&'static str] {
+        &[
+            "weights",
+            "pooling",
+            "layer",
+            "max_tokens",
+            "window",
+            "stride",
+            "dtype",
+        ]
+    }
+
+    fn required(&self) -> &'static [&'static str] {
+        &["weights"]
+    }
+
+    fn native(&self) -> Option<&'static dyn NativeFamily> {
+        Some(self.0)
+    }
+
+    fn preflight(&self, spec: &ModelSpec, base: &Path) -> Result<(), ModelError> {
+        let dir = spec.weights_dir(base)?;
+        let config = read_model_config(&dir)?;
+        let mt = config.get("model_type").and_then(|v| v.as_str());
+        let want = self.0.kind();
+        match ModelKind::native_of_model_type(mt) {
+            Some(f) if f.kind() == want => {}
+            Some(f) => {
+                return Err(ModelError::file(
+                    &dir.join("config.json"),
+                    format!(
+                        "model_type {:?} runs natively as kind: {}, not kind: {} (set `kind: {}`)",
+                        mt.unwrap_or("esm"),
+                        f.kind().as_str(),
+                        want.as_str(),
+                        f.kind().as_str()
+                    ),
+                ));
+            }
+            None => {
+                return Err(ModelError::file(
+                    &dir.join("config.json"),
+                    format!(
+                        "model_type {:?} does not run natively (native kinds: {}); \
+                         `kind: hf` runs any transformers model through the site's Python",
+                        mt.unwrap_or_default(),
+                        native_kinds()
+                    ),
+                ));
+            }
+        }
+        if crate::models::weights::weight_files(&dir).is_none() {
+            return Err(ModelError::file(
+                &dir,
+                "no weights: expected model.safetensors, model.safetensors.index.json, \
+                 pytorch_model.bin, pytorch_model.bin.index.json or one *.pth state dict",
+            ));
+        }
+        let tokenizer = ["vocab.txt", "tokenizer.json", "spiece.model"]
+            .iter()
+            .any(|f| dir.join(f).is_file());
+        // A family with a built-in vocabulary (ESM C) needs no file.
+        if !tokenizer && self.0.builtin_vocab().is_none() {
+            return Err(ModelError::file(
+                &dir,
+                "no tokenizer: expected vocab.txt, tokenizer.json or spiece.model",
+            ));
+        }
+        Ok(())
+    }
+
+    fn weights_hash(&self, spec: &ModelSpec, base: &Path) -> String {
+        folder_hash(spec, base)
+    }
+
+    fn build(&self, spec: &ModelSpec, ctx: &BuildContext) -> Result<Box<dyn Embedder>, EmbedError> {
+        Ok(Box::new(NativeEmbedder::load(
+            &spec.name,
+            Some(self.0.kind()),
+            spec.modality(),
+            &spec.device(ctx)?,
+            &spec
+                .weights_dir(&ctx.base_dir)
+                .map_err(|source| EmbedError::Load {
+                    model: spec.name.clone(),
+                    source,
+                })?,
+            &NativeOptions {
+                pooling: spec.pooling.clone().unwrap_or_else(|| "mean".into()),
+                layer: spec.layer,
+                max_tokens: spec.max_tokens,
+                window: spec.window,
+                stride: spec.stride,
+                dtype: spec.dtype.clone(),
+            },
+        )?))
+    }
+}
