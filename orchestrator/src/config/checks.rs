@@ -1,0 +1,309 @@
+//! The checks of a parsed config that serde cannot make: names, lists that
+//! must not be empty, split fractions, model entries, ensembles and their
+//! members, and `executor.slurm`'s keys and resources at every level. Each
+//! error is placed at the value it concerns (`position.rs`).
+
+use super::hints::did_you_mean;
+use super::position::{err_at, locate, locate_in_entry, locate_key};
+use super::{ConfigError, ExecutorKind, Fusion, SlurmConfig, SweepConfig, TaskSelection};
+use std::collections::HashSet;
+
+/// A key under `executor.slurm` that it does not take. Its resource keys
+/// are flattened in (one `slurm::Resources` for every level), and serde
+/// reports an unknown key of a flattened struct without a position or the
+/// keys it expected: this check runs first and gives both.
+pub(super) fn unknown_slurm_key(text: &str, file: &str) -> Option<ConfigError> {
+    let v: yaml_serde::Value = yaml_serde::from_str(text).ok()?;
+    let slurm = v.get("executor")?.get("slurm")?.as_mapping()?;
+    let keys = SlurmConfig::keys();
+    let bad = slurm
+        .keys()
+        .filter_map(|k| k.as_str())
+        .find(|k| !keys.iter().any(|known| known == k))?;
+    let (line, column) = locate_key(text, bad).unwrap_or((1, 1));
+    let hint = did_you_mean(bad, keys.iter().map(String::as_str))
+        .unwrap_or_else(|| format!("it takes {}", keys.join(", ")));
+    Some(ConfigError {
+        file: file.into(),
+        line,
+        column,
+        message: format!("executor.slurm: unknown field `{bad}`; {hint}"),
+    })
+}
+
+/// Split fractions: each in (0, 1), summing to 1.
+fn check_fractions(f: [f64; 3]) -> Result<(), workers::invalid::InvalidField> {
+    let bad = |reason: String| {
+        workers::invalid::InvalidField::new("splits.fractions", format!("{f:?}"), reason)
+    };
+    if let Some((i, v)) = f
+        .iter()
+        .enumerate()
+        .find(|(_, v)| !(**v > 0.0 && **v < 1.0))
+    {
+        return Err(bad(format!(
+            "the {} share {v} must be between 0 and 1 (exclusive); e.g. [0.7, 0.15, 0.15]",
+            ["train", "valid", "test"][i]
+        )));
+    }
+    let sum: f64 = f.iter().sum();
+    if (sum - 1.0).abs() > 1e-6 {
+        return Err(bad(format!(
+            "must sum to 1 (they sum to {sum:.6}); e.g. [0.7, 0.15, 0.15]"
+        )));
+    }
+    Ok(())
+}
+
+/// The sweep's name, its lists, its split fractions.
+pub(super) fn basics(cfg: &SweepConfig, text: &str, file: &str) -> Result<(), ConfigError> {
+    let err = |key: &str, value: &str, message: String| err_at(text, file, key, value, message);
+    if let Err(msg) = workers::embed::spec::check_name("sweep", &cfg.name) {
+        return Err(err("name", &cfg.name, msg.to_string()));
+    }
+    if let TaskSelection::List(v) = &cfg.tasks
+        && v.is_empty()
+    {
+        return Err(err(
+            "tasks",
+            "[]",
+            "tasks: [] selects nothing; write `tasks: all` or list task names".into(),
+        ));
+    }
+    if let Err(msg) = check_fractions(cfg.splits.fractions) {
+        let (line, column) = locate_key(text, "fractions").unwrap_or((1, 1));
+        return Err(ConfigError {
+            file: file.into(),
+            line,
+            column,
+            message: msg.to_string(),
+        });
+    }
+    if cfg.models.is_empty() {
+        return Err(err(
+            "models",
+            "",
+            "no models: list at least one under `models:`".into(),
+        ));
+    }
+    if cfg.seeds.is_empty() {
+        return Err(err(
+            "seeds",
+            "[]",
+            "no seeds: give at least one, e.g. `seeds: [0, 1, 2]`".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Every model entry (at the field it concerns), and names used once.
+pub(super) fn models(
+    cfg: &SweepConfig,
+    text: &str,
+    file: &str,
+    names: &mut HashSet<String>,
+) -> Result<(), ConfigError> {
+    let err = |key: &str, value: &str, message: String| err_at(text, file, key, value, message);
+    for m in &cfg.models {
+        if let Err(e) = m.check() {
+            // At the field when the entry has it, else at the model's name.
+            let (line, column) = e
+                .key()
+                .and_then(|k| locate_in_entry(text, &m.name, k))
+                .unwrap_or_else(|| locate(text, "name", &m.name));
+            return Err(ConfigError {
+                file: file.into(),
+                line,
+                column,
+                message: format!("model {}: {e}", m.name),
+            });
+        }
+        if !names.insert(m.name.clone()) {
+            return Err(err(
+                "name",
+                &m.name,
+                format!("model name {} is used twice", m.name),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Ensembles: names, members (models, each once), fusions, `pca`.
+pub(super) fn ensembles(
+    cfg: &SweepConfig,
+    text: &str,
+    file: &str,
+    names: &mut HashSet<String>,
+) -> Result<(), ConfigError> {
+    let err = |key: &str, value: &str, message: String| err_at(text, file, key, value, message);
+    for e in &cfg.ensembles {
+        if let Err(msg) = workers::embed::spec::check_name("ensemble", &e.name) {
+            return Err(err("name", &e.name, msg.to_string()));
+        }
+        if let Some(dup) = e
+            .members
+            .iter()
+            .enumerate()
+            .find_map(|(i, m)| e.members[..i].contains(m).then_some(m))
+        {
+            return Err(err(
+                "name",
+                &e.name,
+                format!(
+                    "ensemble {}: member `{dup}` is listed twice; an ensemble combines different models",
+                    e.name
+                ),
+            ));
+        }
+        if !names.insert(e.name.clone()) {
+            return Err(err(
+                "name",
+                &e.name,
+                format!("ensemble name {} is already a model or ensemble", e.name),
+            ));
+        }
+        if e.fusion.is_empty() || e.fusion.contains(&Fusion::None) {
+            return Err(err(
+                "name",
+                &e.name,
+                format!(
+                    "ensemble {}: fusion must list one or more of concat, concat-balanced, mean-prob, weighted-prob, stacking, caruana",
+                    e.name
+                ),
+            ));
+        }
+        if e.members.len() < 2 {
+            return Err(err(
+                "name",
+                &e.name,
+                format!("ensemble {} needs at least two members", e.name),
+            ));
+        }
+        if let Some(k) = e.pca {
+            if k == 0 {
+                return Err(err(
+                    "name",
+                    &e.name,
+                    format!(
+                        "ensemble {}: pca: 0 keeps nothing (give k >= 1 components per member)",
+                        e.name
+                    ),
+                ));
+            }
+            if !e.fusion.contains(&Fusion::ConcatBalanced) {
+                return Err(err(
+                    "name",
+                    &e.name,
+                    format!(
+                        "ensemble {}: pca applies to concat-balanced, which its fusion does not list \
+                         (add concat-balanced, or remove pca)",
+                        e.name
+                    ),
+                ));
+            }
+        }
+        for m in &e.members {
+            if !cfg.models.iter().any(|x| &x.name == m) {
+                let known: Vec<&str> = cfg.models.iter().map(|x| x.name.as_str()).collect();
+                let hint = did_you_mean(m, known.iter().copied())
+                    .unwrap_or_else(|| format!("models are: {}", known.join(", ")));
+                let (line, column) = text
+                    .lines()
+                    .enumerate()
+                    .find_map(|(i, l)| {
+                        let at = l.find("members")?;
+                        l[at..].find(m.as_str()).map(|p| (i + 1, at + p + 1))
+                    })
+                    .unwrap_or_else(|| locate(text, "name", &e.name));
+                return Err(ConfigError {
+                    file: file.into(),
+                    line,
+                    column,
+                    message: format!("ensemble {}: member `{m}` is not a model; {hint}", e.name),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `executor.slurm`: model keys, resources at every level, retry settings.
+pub(super) fn slurm(cfg: &SweepConfig, text: &str, file: &str) -> Result<(), ConfigError> {
+    let err = |key: &str, value: &str, message: String| err_at(text, file, key, value, message);
+    let sl = &cfg.executor.slurm;
+    for name in sl.models.keys() {
+        if !cfg.models.iter().any(|m| &m.name == name) {
+            return Err(err(
+                name,
+                "",
+                format!(
+                    "executor.slurm.models.{name}: no model `{name}` in `models:` (its keys name models whose embed jobs need other resources)"
+                ),
+            ));
+        }
+    }
+    let levels = std::iter::once(("executor.slurm".to_string(), &sl.resources))
+        .chain([
+            ("executor.slurm.stages.embed".to_string(), &sl.stages.embed),
+            ("executor.slurm.stages.probe".to_string(), &sl.stages.probe),
+            (
+                "executor.slurm.stages.fusion".to_string(),
+                &sl.stages.fusion,
+            ),
+            (
+                "executor.slurm.stages.aggregate".to_string(),
+                &sl.stages.aggregate,
+            ),
+        ])
+        .chain(
+            sl.models
+                .iter()
+                .map(|(m, r)| (format!("executor.slurm.models.{m}"), r)),
+        );
+    for (at, r) in levels {
+        let opts = slurm::JobOptions {
+            account: sl.account.clone(),
+            resources: r.clone(),
+            ..Default::default()
+        };
+        if let Err(e) = opts.validate() {
+            let (key, value) = match &e {
+                slurm::SlurmError::Options { key, value, .. } => (key.as_str(), value.as_str()),
+                _ => ("slurm", ""),
+            };
+            return Err(err(key, value, format!("{at}: {e}")));
+        }
+    }
+    if let Some(f) = sl.time_factor
+        && !(f >= 1.0 && f.is_finite())
+    {
+        return Err(err(
+            "time_factor",
+            "",
+            format!(
+                "executor.slurm.time_factor = {f}: must be at least 1 (2 doubles a timed-out unit's time)"
+            ),
+        ));
+    }
+    if let Some(m) = sl.bundle_minutes
+        && !(m > 0.0 && m.is_finite())
+    {
+        return Err(err(
+            "bundle_minutes",
+            "",
+            format!("executor.slurm.bundle_minutes = {m}: must be a positive number of minutes"),
+        ));
+    }
+    if cfg.executor.kind == ExecutorKind::Slurm
+        && let Some(l) = &cfg.executor.slurm.launcher
+        && !["srun", "mpirun"].contains(&l.as_str())
+    {
+        return Err(err(
+            "launcher",
+            l,
+            format!("launcher {l:?}: expected srun or mpirun"),
+        ));
+    }
+    Ok(())
+}
