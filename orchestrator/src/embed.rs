@@ -86,6 +86,38 @@ pub fn reap_orphans(cfg: &SweepConfig) {
     }
 }
 
+/// The model entry named `model`, or an error listing the config's models
+/// (the MPI and the single-process paths alike).
+fn model_spec<'a>(
+    cfg: &'a SweepConfig,
+    model: &str,
+) -> anyhow::Result<&'a workers::embed::spec::ModelSpec> {
+    cfg.model(model).with_context(|| {
+        let names: Vec<&str> = cfg.models.iter().map(|m| m.name.as_str()).collect();
+        format!(
+            "{}: no model named {model:?} (models: {})",
+            cfg.path.display(),
+            names.join(", ")
+        )
+    })
+}
+
+/// What building an embedder needs: the config's folder, its log, the
+/// store's scratch folder, the device.
+fn build_context(cfg: &SweepConfig, log: PathBuf) -> BuildContext {
+    BuildContext {
+        base_dir: cfg.base_dir(),
+        log: Some(log),
+        workdir: Some(cfg.layout().tmp_dir()),
+        device: cfg.device.to_string(),
+    }
+}
+
+/// The genes of `rows` as an embedder's input.
+fn inputs_of<'a>(ds: &'a Dataset, rows: &[usize]) -> Vec<SeqInput<'a>> {
+    rows.iter().map(|r| SeqInput::of(&ds.genes[*r])).collect()
+}
+
 pub fn run_embed(
     cfg: &SweepConfig,
     ds: &Dataset,
@@ -93,14 +125,7 @@ pub fn run_embed(
     shard: Option<Shard>,
     show_progress: bool,
 ) -> anyhow::Result<EmbedOutcome> {
-    let spec = cfg.model(model).with_context(|| {
-        let names: Vec<&str> = cfg.models.iter().map(|m| m.name.as_str()).collect();
-        format!(
-            "{}: no model named {model:?} (models: {})",
-            cfg.path.display(),
-            names.join(", ")
-        )
-    })?;
+    let spec = model_spec(cfg, model)?;
     let base = cfg.base_dir();
     let hash = spec.config_hash(&ds.manifest.dataset_hash, &base);
     let shard = shard.unwrap_or(Shard { index: 0, count: 1 });
@@ -139,24 +164,8 @@ pub fn run_embed(
             String::new()
         }
     ));
-    let ctx = BuildContext {
-        base_dir: base,
-        log: Some(log),
-        workdir: Some(cfg.layout().tmp_dir()),
-        device: cfg.device.to_string(),
-    };
-    let embedder = spec.build(&ctx)?;
-    let inputs: Vec<SeqInput<'_>> = rows
-        .iter()
-        .map(|r| {
-            let g = &ds.genes[*r];
-            SeqInput {
-                id: &g.id,
-                dna: &g.cds,
-                protein: &g.protein,
-            }
-        })
-        .collect();
+    let embedder = spec.build(&build_context(cfg, log))?;
+    let inputs = inputs_of(ds, &rows);
     if inputs.is_empty() {
         bail!(
             "model {model}: shard {}/{} has no genes (fewer genes than shards)",
@@ -264,9 +273,7 @@ pub fn run_embed_mpi<C: mpi::traits::Communicator>(
 ) -> anyhow::Result<EmbedOutcome> {
     use mpi::traits::*;
     let (rank, size) = (world.rank() as usize, world.size() as usize);
-    let spec = cfg
-        .model(model)
-        .with_context(|| format!("{}: no model named {model:?}", cfg.path.display()))?;
+    let spec = model_spec(cfg, model)?;
     let hash = spec.config_hash(&ds.manifest.dataset_hash, &cfg.base_dir());
     let dest = store_path(cfg, model);
     if is_current(cfg, ds, model) {
@@ -276,29 +283,18 @@ pub fn run_embed_mpi<C: mpi::traits::Communicator>(
     let lens: Vec<usize> = ds.genes.iter().map(|g| g.cds.len()).collect();
     let parts = workers::batching::shard_by_tokens(&lens, size);
     let mine = &parts[rank];
-    let ctx = BuildContext {
-        base_dir: cfg.base_dir(),
-        log: Some(
-            cfg.layout()
-                .logs_dir()
-                .join(format!("embed-{model}.rank-{rank}.log")),
-        ),
-        workdir: Some(cfg.layout().tmp_dir()),
-        device: cfg.device.to_string(),
-    };
+    let ctx = build_context(
+        cfg,
+        cfg.layout()
+            .logs_dir()
+            .join(format!("embed-{model}.rank-{rank}.log")),
+    );
     let t0 = Instant::now();
     // A rank that fails still takes part in the gather (with no rows), so the
     // others do not hang; the failure is reported by every rank.
     let embedder = spec.build(&ctx);
     let result = embedder.as_ref().map_err(|e| e.to_string()).and_then(|e| {
-        let inputs: Vec<SeqInput<'_>> = mine
-            .iter()
-            .map(|r| SeqInput {
-                id: &ds.genes[*r].id,
-                dna: &ds.genes[*r].cds,
-                protein: &ds.genes[*r].protein,
-            })
-            .collect();
+        let inputs = inputs_of(ds, mine);
         embed_all(e.as_ref(), &inputs, &mut |_| {}).map_err(|e| e.to_string())
     });
     let (flat, dim, ok) = match &result {
