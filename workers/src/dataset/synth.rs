@@ -121,17 +121,26 @@ fn hydrophobic_segment(rng: &mut ChaCha8Rng) -> Vec<u8> {
         .collect()
 }
 
-/// Generates the dataset in memory.
-pub fn synthesize(cfg: &SynthConfig) -> Dataset {
-    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
-    let n = cfg.genes.max(8);
-    let n_fam = (n / 12).max(6);
-    let families: Vec<Family> = (0..n_fam)
+/// What a gene's labels are computed from (its family, planted features
+/// and latents).
+struct G {
+    fam: usize,
+    tm: bool,
+    enzyme: bool,
+    ligands: Vec<usize>,
+    loc: usize,
+    chw: f64,
+    gc3: f64,
+}
+
+/// The protein families: fold, composition, ancestor and features.
+fn families(rng: &mut ChaCha8Rng, cfg: &SynthConfig, n_fam: usize) -> Vec<Family> {
+    (0..n_fam)
         .map(|_| {
             let fold = rng.random_range(0..4);
             let len = rng.random_range(cfg.min_len..=cfg.max_len.max(cfg.min_len));
             let comp = composition(fold);
-            let mut ancestor: Vec<u8> = (0..len).map(|_| draw_aa(&mut rng, &comp)).collect();
+            let mut ancestor: Vec<u8> = (0..len).map(|_| draw_aa(rng, &comp)).collect();
             ancestor[0] = b'M';
             Family {
                 ancestor,
@@ -144,148 +153,137 @@ pub fn synthesize(cfg: &SynthConfig) -> Dataset {
                 interface: rng.random_range(0..4),
             }
         })
-        .collect();
+        .collect()
+}
 
-    let beta = Beta::new(2.0, 2.0).unwrap();
-    let normal = Normal::new(0.0, 1.0).unwrap();
-    struct G {
-        fam: usize,
-        tm: bool,
-        enzyme: bool,
-        ligands: Vec<usize>,
-        loc: usize,
-        chw: f64,
-        gc3: f64,
-    }
-    let mut genes = Vec::with_capacity(n);
-    let mut meta = Vec::with_capacity(n);
-    for i in 0..n {
-        let fam_i = i % n_fam;
-        let fam = &families[fam_i];
-        let comp = composition(fam.fold);
-        // Mutate the ancestor: substitutions and small indels.
-        let rate = 0.15 + 0.2 * rng.random::<f64>();
-        let mut p: Vec<u8> = Vec::with_capacity(fam.ancestor.len() + 16);
-        for (k, &a) in fam.ancestor.iter().enumerate() {
-            if k > 0 && rng.random_bool(0.01) {
-                continue; // deletion
-            }
-            p.push(if k > 0 && rng.random_bool(rate) {
-                draw_aa(&mut rng, &comp)
-            } else {
-                a
-            });
-            if k > 0 && rng.random_bool(0.01) {
-                p.push(draw_aa(&mut rng, &comp)); // insertion
-            }
+/// A member of a family: the ancestor with substitutions and small indels.
+fn mutate(rng: &mut ChaCha8Rng, fam: &Family, comp: &[f64]) -> Vec<u8> {
+    // Mutate the ancestor: substitutions and small indels.
+    let rate = 0.15 + 0.2 * rng.random::<f64>();
+    let mut p: Vec<u8> = Vec::with_capacity(fam.ancestor.len() + 16);
+    for (k, &a) in fam.ancestor.iter().enumerate() {
+        if k > 0 && rng.random_bool(0.01) {
+            continue; // deletion
         }
-        // Gene-level protein latent: cysteine/tryptophan/histidine richness.
-        let chw: f64 = normal.sample(&mut rng);
-        let frac = (0.05 + 0.035 * chw).clamp(0.0, 0.16);
-        for a in p.iter_mut().skip(1) {
-            if rng.random_bool(frac) {
-                *a = b"CWH"[rng.random_range(0..3)];
-            }
-        }
-        // Family features, each occasionally lost in a member.
-        let keep = |rng: &mut ChaCha8Rng, flag: bool| flag && rng.random_bool(0.92);
-        let tm = keep(&mut rng, fam.membrane);
-        let sp = keep(&mut rng, fam.signal_peptide);
-        let nls = keep(&mut rng, fam.nls);
-        let enzyme = keep(&mut rng, fam.enzyme);
-        let ligands: Vec<usize> = fam
-            .ligands
-            .iter()
-            .copied()
-            .filter(|_| rng.random_bool(0.92))
-            .collect();
-        if tm {
-            for _ in 0..rng.random_range(2..=4) {
-                let seg = hydrophobic_segment(&mut rng);
-                place(&mut p, &seg, &mut rng, 30);
-            }
-        }
-        // Motifs come in a few copies (repeated domains), so that both
-        // composition baselines and sequence models can pick them up.
-        if enzyme {
-            for _ in 0..3 {
-                let m = [
-                    b'H',
-                    b'E',
-                    draw_aa(&mut rng, &comp),
-                    draw_aa(&mut rng, &comp),
-                    b'H',
-                ];
-                place(&mut p, &m, &mut rng, 25);
-            }
-        }
-        for &l in &ligands {
-            for _ in 0..2 {
-                place(&mut p, LIGAND_MOTIFS[l], &mut rng, 25);
-            }
-        }
-        for _ in 0..3 {
-            place(&mut p, INTERFACE_MOTIFS[fam.interface], &mut rng, 25);
-        }
-        if nls {
-            for _ in 0..2 {
-                place(&mut p, b"PKKKRKV", &mut rng, 25);
-            }
-        }
-        if sp && p.len() > 24 {
-            let mut s = b"MKKLLLALLAALAVSQA".to_vec();
-            s.truncate(p.len() - 1);
-            p[..s.len()].copy_from_slice(&s);
-        }
-        p[0] = b'M';
-        let loc = if sp {
-            3
-        } else if tm {
-            1
-        } else if nls {
-            2
+        p.push(if k > 0 && rng.random_bool(rate) {
+            draw_aa(rng, comp)
         } else {
-            0
-        };
-
-        // Back-translate with a gene-specific GC3 preference.
-        let gc3: f64 = beta.sample(&mut rng);
-        let p_gc3 = 0.2 + 0.6 * gc3;
-        let mut cds = Vec::with_capacity(p.len() * 3 + 3);
-        for &a in &p {
-            let all = codons_of(a);
-            let (gc, at): (Vec<&[u8; 3]>, Vec<&[u8; 3]>) =
-                all.iter().partition(|c| matches!(c[2], b'G' | b'C'));
-            let pool = if gc.is_empty() {
-                &at
-            } else if at.is_empty() || rng.random_bool(p_gc3) {
-                &gc
-            } else {
-                &at
-            };
-            cds.extend_from_slice(pool[rng.random_range(0..pool.len())]);
+            a
+        });
+        if k > 0 && rng.random_bool(0.01) {
+            p.push(draw_aa(rng, comp)); // insertion
         }
-        let stops = codons_of(b'*');
-        cds.extend_from_slice(&stops[rng.random_range(0..stops.len())]);
-
-        genes.push(Gene {
-            id: format!("GP{:05}", i + 1),
-            symbol: format!("SYN{}", i + 1),
-            group: format!("fam{:03}", fam_i + 1),
-            cds,
-            protein: p,
-        });
-        meta.push(G {
-            fam: fam_i,
-            tm,
-            enzyme,
-            ligands,
-            loc,
-            chw,
-            gc3,
-        });
     }
+    p
+}
 
+/// The gene-level protein latent (C/W/H richness), planted; returns it.
+fn plant_chw(rng: &mut ChaCha8Rng, p: &mut [u8], normal: &Normal<f64>) -> f64 {
+    // Gene-level protein latent: cysteine/tryptophan/histidine richness.
+    let chw: f64 = normal.sample(rng);
+    let frac = (0.05 + 0.035 * chw).clamp(0.0, 0.16);
+    for a in p.iter_mut().skip(1) {
+        if rng.random_bool(frac) {
+            *a = b"CWH"[rng.random_range(0..3)];
+        }
+    }
+    chw
+}
+
+/// The family's features, each occasionally lost in a member, planted as
+/// segments and motifs; returns (tm, enzyme, ligands, localization).
+fn plant_features(
+    rng: &mut ChaCha8Rng,
+    p: &mut Vec<u8>,
+    fam: &Family,
+    comp: &[f64],
+) -> (bool, bool, Vec<usize>, usize) {
+    // Family features, each occasionally lost in a member.
+    let keep = |rng: &mut ChaCha8Rng, flag: bool| flag && rng.random_bool(0.92);
+    let tm = keep(rng, fam.membrane);
+    let sp = keep(rng, fam.signal_peptide);
+    let nls = keep(rng, fam.nls);
+    let enzyme = keep(rng, fam.enzyme);
+    let ligands: Vec<usize> = fam
+        .ligands
+        .iter()
+        .copied()
+        .filter(|_| rng.random_bool(0.92))
+        .collect();
+    if tm {
+        for _ in 0..rng.random_range(2..=4) {
+            let seg = hydrophobic_segment(rng);
+            place(p, &seg, rng, 30);
+        }
+    }
+    // Motifs come in a few copies (repeated domains), so that both
+    // composition baselines and sequence models can pick them up.
+    if enzyme {
+        for _ in 0..3 {
+            let m = [b'H', b'E', draw_aa(rng, comp), draw_aa(rng, comp), b'H'];
+            place(p, &m, rng, 25);
+        }
+    }
+    for &l in &ligands {
+        for _ in 0..2 {
+            place(p, LIGAND_MOTIFS[l], rng, 25);
+        }
+    }
+    for _ in 0..3 {
+        place(p, INTERFACE_MOTIFS[fam.interface], rng, 25);
+    }
+    if nls {
+        for _ in 0..2 {
+            place(p, b"PKKKRKV", rng, 25);
+        }
+    }
+    if sp && p.len() > 24 {
+        let mut s = b"MKKLLLALLAALAVSQA".to_vec();
+        s.truncate(p.len() - 1);
+        p[..s.len()].copy_from_slice(&s);
+    }
+    p[0] = b'M';
+    let loc = if sp {
+        3
+    } else if tm {
+        1
+    } else if nls {
+        2
+    } else {
+        0
+    };
+
+    (tm, enzyme, ligands, loc)
+}
+
+/// The CDS: the protein back-translated with a gene-specific GC3
+/// preference, then a stop codon; returns it and the preference.
+fn back_translate(rng: &mut ChaCha8Rng, p: &[u8], beta: &Beta<f64>) -> (Vec<u8>, f64) {
+    // Back-translate with a gene-specific GC3 preference.
+    let gc3: f64 = beta.sample(rng);
+    let p_gc3 = 0.2 + 0.6 * gc3;
+    let mut cds = Vec::with_capacity(p.len() * 3 + 3);
+    for &a in p {
+        let all = codons_of(a);
+        let (gc, at): (Vec<&[u8; 3]>, Vec<&[u8; 3]>) =
+            all.iter().partition(|c| matches!(c[2], b'G' | b'C'));
+        let pool = if gc.is_empty() {
+            &at
+        } else if at.is_empty() || rng.random_bool(p_gc3) {
+            &gc
+        } else {
+            &at
+        };
+        cds.extend_from_slice(pool[rng.random_range(0..pool.len())]);
+    }
+    let stops = codons_of(b'*');
+    cds.extend_from_slice(&stops[rng.random_range(0..stops.len())]);
+
+    (cds, gc3)
+}
+
+/// The twelve tasks and what carries each one's signal.
+fn task_specs() -> Vec<TaskSpec> {
     let task =
         |name: &str, kind: TaskKind, cat: &str, classes: &[&str], signal: &str, d: &str| TaskSpec {
             name: name.into(),
@@ -305,7 +303,7 @@ pub fn synthesize(cfg: &SynthConfig) -> Dataset {
         description: d.into(),
         signal: Some("protein".into()),
     };
-    let tasks = vec![
+    vec![
         task(
             "membrane",
             TaskKind::Binary,
@@ -381,8 +379,17 @@ pub fn synthesize(cfg: &SynthConfig) -> Dataset {
         pair_task("interact", "same interface motif family"),
         pair_task("colocalize", "same localization class"),
         pair_task("share_ligand", "bind a common ligand"),
-    ];
+    ]
+}
 
+/// Per-gene labels of every gene task.
+fn gene_labels(
+    rng: &mut ChaCha8Rng,
+    genes: &[Gene],
+    meta: &[G],
+    families: &[Family],
+    normal: &Normal<f64>,
+) -> BTreeMap<String, Vec<(u32, Label)>> {
     let mut gene_labels: BTreeMap<String, Vec<(u32, Label)>> = BTreeMap::new();
     let mut put = |t: &str, v: Vec<(u32, Label)>| {
         gene_labels.insert(t.to_string(), v);
@@ -406,10 +413,7 @@ pub fn synthesize(cfg: &SynthConfig) -> Dataset {
     for (i, g) in genes.iter().enumerate() {
         let f = g.protein.iter().filter(|a| DISORDER.contains(a)).count() as f64
             / g.protein.len() as f64;
-        dis.push((
-            idx(i),
-            Label::Value((f + 0.01 * normal.sample(&mut rng)) as f32),
-        ));
+        dis.push((idx(i), Label::Value((f + 0.01 * normal.sample(rng)) as f32)));
     }
     put("disorder", dis);
     put(
@@ -445,19 +449,29 @@ pub fn synthesize(cfg: &SynthConfig) -> Dataset {
     for (i, m) in meta.iter().enumerate() {
         expr.push((
             idx(i),
-            Label::Value((2.0 * z(m.gc3) + 0.4 * normal.sample(&mut rng)) as f32),
+            Label::Value((2.0 * z(m.gc3) + 0.4 * normal.sample(rng)) as f32),
         ));
-        let e = 1.2 * m.chw + 1.2 * z(m.gc3) + 0.5 * normal.sample(&mut rng);
+        let e = 1.2 * m.chw + 1.2 * z(m.gc3) + 0.5 * normal.sample(rng);
         ess.push((idx(i), Label::Binary(e > 0.0)));
-        let d = 2.0 * (m.tm as u8 as f64 - 0.3) + 1.2 * z(m.gc3) + 0.5 * normal.sample(&mut rng);
+        let d = 2.0 * (m.tm as u8 as f64 - 0.3) + 1.2 * z(m.gc3) + 0.5 * normal.sample(rng);
         disease.push((idx(i), Label::Binary(d > 0.3)));
     }
     put("expression", expr);
     put("essential", ess);
     put("disease", disease);
 
-    // Pairs: positives by the task's criterion, as many negatives; all sampled.
-    let n_pairs = ((n as f64) * cfg.pairs_per_gene) as usize;
+    gene_labels
+}
+
+/// Pair labels: positives by each pair task's criterion, as many
+/// negatives, all sampled.
+fn pair_labels(
+    rng: &mut ChaCha8Rng,
+    meta: &[G],
+    families: &[Family],
+    n: usize,
+    n_pairs: usize,
+) -> BTreeMap<String, Vec<(u32, u32, Label)>> {
     let mut pair_labels: BTreeMap<String, Vec<(u32, u32, Label)>> = BTreeMap::new();
     type Criterion<'a> = Box<dyn Fn(&G, &G) -> bool + 'a>;
     let criteria: [(&str, Criterion); 3] = [
@@ -503,6 +517,50 @@ pub fn synthesize(cfg: &SynthConfig) -> Dataset {
         pair_labels.insert(name.to_string(), v);
     }
 
+    pair_labels
+}
+
+/// Generates the dataset in memory. Random draws come in one order —
+/// families, then each gene (mutations, latent, features, codons), then
+/// labels, then pairs — so a seed gives the same dataset byte for byte.
+pub fn synthesize(cfg: &SynthConfig) -> Dataset {
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+    let n = cfg.genes.max(8);
+    let n_fam = (n / 12).max(6);
+    let families = families(&mut rng, cfg, n_fam);
+    let beta = Beta::new(2.0, 2.0).unwrap();
+    let normal = Normal::new(0.0, 1.0).unwrap();
+    let mut genes = Vec::with_capacity(n);
+    let mut meta = Vec::with_capacity(n);
+    for i in 0..n {
+        let fam_i = i % n_fam;
+        let fam = &families[fam_i];
+        let comp = composition(fam.fold);
+        let mut p = mutate(&mut rng, fam, &comp);
+        let chw = plant_chw(&mut rng, &mut p, &normal);
+        let (tm, enzyme, ligands, loc) = plant_features(&mut rng, &mut p, fam, &comp);
+        let (cds, gc3) = back_translate(&mut rng, &p, &beta);
+        genes.push(Gene {
+            id: format!("GP{:05}", i + 1),
+            symbol: format!("SYN{}", i + 1),
+            group: format!("fam{:03}", fam_i + 1),
+            cds,
+            protein: p,
+        });
+        meta.push(G {
+            fam: fam_i,
+            tm,
+            enzyme,
+            ligands,
+            loc,
+            chw,
+            gc3,
+        });
+    }
+    let tasks = task_specs();
+    let gene_labels = gene_labels(&mut rng, &genes, &meta, &families, &normal);
+    let n_pairs = ((n as f64) * cfg.pairs_per_gene) as usize;
+    let pair_labels = pair_labels(&mut rng, &meta, &families, n, n_pairs);
     Dataset {
         genes,
         tasks,
