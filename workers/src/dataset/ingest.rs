@@ -22,25 +22,92 @@ pub fn ingest(inp: &Inputs, opts: &BuildOptions) -> Result<(Dataset, Findings), 
         .as_deref()
         .map(|p| Resolver::from_id_map(p, &mut f))
         .unwrap_or_default();
-
-    // Task spec.
     let spec: Option<Vec<TaskSpec>> = inp
         .tasks
         .as_deref()
         .and_then(|p| sources::read_task_spec(p, &mut f));
+    let (by_gene_prot, cds_cands) = read_sequences(inp, opts, &res, has_map, &mut f);
+    let (symbols, groups) = read_gene_table(inp, &mut f);
+    let mut genes = pair_sequences(
+        inp,
+        opts,
+        &by_gene_prot,
+        &cds_cands,
+        &symbols,
+        &groups,
+        &mut f,
+    );
 
-    // Sequences.
-    let cds_recs = read_fasta_into(&inp.cds, &mut f);
-    let prot_recs = read_fasta_into(&inp.proteins, &mut f);
-    let cds_ok = check_seqs(&cds_recs, &inp.cds, true, &mut f);
-    let prot_ok = check_seqs(&prot_recs, &inp.proteins, false, &mut f);
+    // Index by id, symbol and aliases for label references.
+    let mut index: HashMap<String, u32> = HashMap::new();
+    let mut sym_index: HashMap<String, u32> = HashMap::new();
+    for (i, g) in genes.iter().enumerate() {
+        index.insert(g.id.clone(), i as u32);
+        if !g.symbol.is_empty() {
+            sym_index.entry(g.symbol.clone()).or_insert(i as u32);
+        }
+    }
+    let lookup = |s: &str| -> Option<u32> {
+        let s = s.trim();
+        index
+            .get(s)
+            .or_else(|| index.get(res.resolve(s)))
+            .or_else(|| index.get(res.resolve(super::fasta::strip_version(s))))
+            .or_else(|| sym_index.get(s))
+            .copied()
+    };
 
+    let (sources_read, pending_groups) =
+        read_label_sources(inp, opts, spec.as_deref(), &lookup, &mut f);
+    let (mut tasks, gene_labels, pair_labels) = assemble_tasks(sources_read, opts, &lookup, &mut f);
+    if let Some(spec) = &spec {
+        order_by_spec(&mut tasks, spec, inp, &mut f);
+    }
+    for (i, grp) in pending_groups {
+        genes[i as usize].group = grp;
+    }
+    if genes.is_empty() && !f.has_errors() {
+        f.error("no-genes", &inp.cds, 0, None, "no gene has both a CDS and a protein (hint: do the ids match? try --id-map or --key symbol)");
+    }
+
+    if f.has_errors() {
+        return Err(f);
+    }
+    let ds = Dataset {
+        genes,
+        tasks,
+        gene_labels,
+        pair_labels,
+        manifest: Manifest {
+            inputs: input_records(inp),
+            ..Default::default()
+        },
+    };
+    Ok((ds, f))
+}
+
+/// Proteins by gene key (one per gene) and CDS candidates by gene key
+/// (several transcripts allowed), each checked.
+fn read_sequences(
+    inp: &Inputs,
+    opts: &BuildOptions,
+    res: &Resolver,
+    has_map: bool,
+    f: &mut Findings,
+) -> (
+    BTreeMap<String, Candidate>,
+    BTreeMap<String, Vec<Candidate>>,
+) {
+    let cds_recs = read_fasta_into(&inp.cds, f);
+    let prot_recs = read_fasta_into(&inp.proteins, f);
+    let cds_ok = check_seqs(&cds_recs, &inp.cds, true, f);
+    let prot_ok = check_seqs(&prot_recs, &inp.proteins, false, f);
     let mut by_gene_prot: BTreeMap<String, Candidate> = BTreeMap::new();
     for (rec, ok) in prot_recs.into_iter().zip(prot_ok) {
         if !ok {
             continue;
         }
-        let (key, symbol, canonical) = record_key(&rec, opts, &res, has_map);
+        let (key, symbol, canonical) = record_key(&rec, opts, res, has_map);
         if let Some(prev) = by_gene_prot.get(&key) {
             f.error(
                 "duplicate-gene",
@@ -69,7 +136,7 @@ pub fn ingest(inp: &Inputs, opts: &BuildOptions) -> Result<(Dataset, Findings), 
         if !ok {
             continue;
         }
-        let (key, symbol, canonical) = record_key(&rec, opts, &res, has_map);
+        let (key, symbol, canonical) = record_key(&rec, opts, res, has_map);
         cds_cands.entry(key.clone()).or_default().push(Candidate {
             rec,
             key,
@@ -78,11 +145,18 @@ pub fn ingest(inp: &Inputs, opts: &BuildOptions) -> Result<(Dataset, Findings), 
         });
     }
 
-    // Optional per-gene symbol/group (a dataset's genes.tsv, or labels' group column).
+    (by_gene_prot, cds_cands)
+}
+
+/// Optional per-gene symbol and group (a dataset's genes.tsv).
+fn read_gene_table(
+    inp: &Inputs,
+    f: &mut Findings,
+) -> (HashMap<String, String>, HashMap<String, String>) {
     let mut groups: HashMap<String, String> = HashMap::new();
     let mut symbols: HashMap<String, String> = HashMap::new();
     if let Some(p) = inp.genes.as_deref()
-        && let Some(t) = read_tsv(p, &mut f)
+        && let Some(t) = read_tsv(p, f)
     {
         match (t.col("gene_id"), t.col("symbol"), t.col("group")) {
             (Some(g), s, gr) => {
@@ -100,10 +174,53 @@ pub fn ingest(inp: &Inputs, opts: &BuildOptions) -> Result<(Dataset, Findings), 
         }
     }
 
-    // Pair CDS with proteins.
+    (symbols, groups)
+}
+
+/// The CDS a gene keeps among its transcripts, by `--cds-choice`.
+fn choose_cds<'a>(cands: &'a [Candidate], protein: &[u8], opts: &BuildOptions) -> &'a Candidate {
+    let longest = |c: &&Candidate| (c.rec.seq.len(), std::cmp::Reverse(c.rec.line));
+    match opts.cds_choice {
+        CdsChoice::Longest => cands.iter().max_by_key(longest).unwrap(),
+        CdsChoice::Canonical => cands
+            .iter()
+            .filter(|c| c.canonical)
+            .max_by_key(longest)
+            .unwrap_or_else(|| cands.iter().max_by_key(longest).unwrap()),
+        CdsChoice::Matching => {
+            let matching: Vec<&Candidate> = cands
+                .iter()
+                .filter(|c| check_pairing(&c.rec.seq, protein).is_ok())
+                .collect();
+            let pool: Vec<&Candidate> = if matching.is_empty() {
+                cands.iter().collect()
+            } else {
+                matching
+            };
+            pool.iter()
+                .copied()
+                .filter(|c| c.canonical)
+                .max_by_key(longest)
+                .or_else(|| pool.iter().copied().max_by_key(longest))
+                .unwrap()
+        }
+    }
+}
+
+/// Genes: each protein paired with its chosen CDS, checked by translation;
+/// sequences without a partner are reported and left out.
+fn pair_sequences(
+    inp: &Inputs,
+    opts: &BuildOptions,
+    by_gene_prot: &BTreeMap<String, Candidate>,
+    cds_cands: &BTreeMap<String, Vec<Candidate>>,
+    symbols: &HashMap<String, String>,
+    groups: &HashMap<String, String>,
+    f: &mut Findings,
+) -> Vec<Gene> {
     let mut genes: Vec<Gene> = Vec::new();
     let mut multi_cds = 0usize;
-    for (key, prot) in &by_gene_prot {
+    for (key, prot) in by_gene_prot {
         let Some(cands) = cds_cands.get(key) else {
             f.warn(
                 "missing-cds",
@@ -123,32 +240,7 @@ pub fn ingest(inp: &Inputs, opts: &BuildOptions) -> Result<(Dataset, Findings), 
         if cands.len() > 1 {
             multi_cds += 1;
         }
-        let longest = |c: &&Candidate| (c.rec.seq.len(), std::cmp::Reverse(c.rec.line));
-        let chosen: &Candidate = match opts.cds_choice {
-            CdsChoice::Longest => cands.iter().max_by_key(longest).unwrap(),
-            CdsChoice::Canonical => cands
-                .iter()
-                .filter(|c| c.canonical)
-                .max_by_key(longest)
-                .unwrap_or_else(|| cands.iter().max_by_key(longest).unwrap()),
-            CdsChoice::Matching => {
-                let matching: Vec<&Candidate> = cands
-                    .iter()
-                    .filter(|c| check_pairing(&c.rec.seq, &protein).is_ok())
-                    .collect();
-                let pool: Vec<&Candidate> = if matching.is_empty() {
-                    cands.iter().collect()
-                } else {
-                    matching
-                };
-                pool.iter()
-                    .copied()
-                    .filter(|c| c.canonical)
-                    .max_by_key(longest)
-                    .or_else(|| pool.iter().copied().max_by_key(longest))
-                    .unwrap()
-            }
-        };
+        let chosen = choose_cds(cands, &protein, opts);
         if let Err(e) = check_pairing(&chosen.rec.seq, &protein) {
             f.error(
                 "translation",
@@ -173,7 +265,7 @@ pub fn ingest(inp: &Inputs, opts: &BuildOptions) -> Result<(Dataset, Findings), 
             protein,
         });
     }
-    for (key, cands) in &cds_cands {
+    for (key, cands) in cds_cands {
         if !by_gene_prot.contains_key(key) {
             f.warn(
                 "missing-protein",
@@ -189,30 +281,21 @@ pub fn ingest(inp: &Inputs, opts: &BuildOptions) -> Result<(Dataset, Findings), 
     }
     genes.sort_by(|a, b| a.id.cmp(&b.id));
 
-    // Index by id, symbol and aliases for label references.
-    let mut index: HashMap<String, u32> = HashMap::new();
-    let mut sym_index: HashMap<String, u32> = HashMap::new();
-    for (i, g) in genes.iter().enumerate() {
-        index.insert(g.id.clone(), i as u32);
-        if !g.symbol.is_empty() {
-            sym_index.entry(g.symbol.clone()).or_insert(i as u32);
-        }
-    }
-    let lookup = |s: &str| -> Option<u32> {
-        let s = s.trim();
-        index
-            .get(s)
-            .or_else(|| index.get(res.resolve(s)))
-            .or_else(|| index.get(res.resolve(super::fasta::strip_version(s))))
-            .or_else(|| sym_index.get(s))
-            .copied()
-    };
+    genes
+}
 
-    // Labels from every source.
+/// Every label source given, read; groups from a labels file's `group` column.
+fn read_label_sources(
+    inp: &Inputs,
+    opts: &BuildOptions,
+    spec: Option<&[TaskSpec]>,
+    lookup: &dyn Fn(&str) -> Option<u32>,
+    f: &mut Findings,
+) -> (Vec<SourceLabels>, Vec<(u32, String)>) {
     let mut sources_read: Vec<SourceLabels> = Vec::new();
     let mut pending_groups: Vec<(u32, String)> = Vec::new();
     if let Some(p) = inp.labels.as_deref()
-        && let Some(s) = sources::read_labels_tsv(p, spec.as_deref(), &opts.ignore_columns, &mut f)
+        && let Some(s) = sources::read_labels_tsv(p, spec, &opts.ignore_columns, f)
     {
         for (gref, grp, _) in &s.groups {
             if let Some(i) = lookup(gref) {
@@ -222,27 +305,42 @@ pub fn ingest(inp: &Inputs, opts: &BuildOptions) -> Result<(Dataset, Findings), 
         sources_read.push(s);
     }
     if let Some(p) = inp.pairs.as_deref()
-        && let Some(s) = sources::read_pairs_tsv(p, spec.as_deref(), &mut f)
+        && let Some(s) = sources::read_pairs_tsv(p, spec, f)
     {
         sources_read.push(s);
     }
     if let Some(p) = inp.uniprot.as_deref()
-        && let Some(s) = sources::read_uniprot_tsv(p, &mut f)
+        && let Some(s) = sources::read_uniprot_tsv(p, f)
     {
         sources_read.push(s);
     }
     if let Some(p) = inp.string.as_deref()
-        && let Some(s) = sources::read_string_links(p, opts.string_min_score, &mut f)
+        && let Some(s) = sources::read_string_links(p, opts.string_min_score, f)
     {
         sources_read.push(s);
     }
     if let Some(p) = inp.gaf.as_deref()
-        && let Some(s) =
-            sources::read_gaf(p, &opts.gaf_exclude_evidence, opts.gaf_min_genes, &mut f)
+        && let Some(s) = sources::read_gaf(p, &opts.gaf_exclude_evidence, opts.gaf_min_genes, f)
     {
         sources_read.push(s);
     }
 
+    (sources_read, pending_groups)
+}
+
+type Assembled = (
+    Vec<TaskSpec>,
+    BTreeMap<String, Vec<(u32, Label)>>,
+    BTreeMap<String, Vec<(u32, u32, Label)>>,
+);
+
+/// Tasks and their labels on known genes; a task defined twice is an error.
+fn assemble_tasks(
+    sources_read: Vec<SourceLabels>,
+    opts: &BuildOptions,
+    lookup: &dyn Fn(&str) -> Option<u32>,
+    f: &mut Findings,
+) -> Assembled {
     let mut tasks: Vec<TaskSpec> = Vec::new();
     let mut gene_labels: BTreeMap<String, Vec<(u32, Label)>> = BTreeMap::new();
     let mut pair_labels: BTreeMap<String, Vec<(u32, u32, Label)>> = BTreeMap::new();
@@ -259,42 +357,7 @@ pub fn ingest(inp: &Inputs, opts: &BuildOptions) -> Result<(Dataset, Findings), 
                 );
                 continue;
             }
-            let mut out: Vec<(u32, Label)> = Vec::with_capacity(rows.len());
-            let mut unknown = 0usize;
-            for r in rows {
-                match lookup(&r.gene).or_else(|| r.alt.as_deref().and_then(&lookup)) {
-                    Some(i) => out.push((i, r.label)),
-                    None => {
-                        unknown += 1;
-                        if unknown <= 3 || opts.strict {
-                            f.warn(
-                                "unknown-gene",
-                                &s.file,
-                                r.line,
-                                Some(&r.gene),
-                                format!(
-                                    "task {}: gene not in the sequences; label dropped",
-                                    task.name
-                                ),
-                            );
-                        }
-                    }
-                }
-            }
-            if unknown > 3 && !opts.strict {
-                f.warn_rows(
-                    "unknown-gene",
-                    &s.file,
-                    None,
-                    format!(
-                        "task {}: {} labels in all name genes not in the sequences; dropped",
-                        task.name, unknown
-                    ),
-                    unknown as u64 - 3,
-                );
-            }
-            out.sort_by_key(|(i, _)| *i);
-            out.dedup_by_key(|(i, _)| *i);
+            let out = resolve_gene_rows(&task, rows, &s.file, lookup, opts.strict, f);
             if out.is_empty() {
                 f.warn(
                     "empty-task",
@@ -322,7 +385,7 @@ pub fn ingest(inp: &Inputs, opts: &BuildOptions) -> Result<(Dataset, Findings), 
                 continue;
             }
             task_origin.insert(task.name.clone(), s.file.clone());
-            let out = resolve_pairs(&task, rows, &s.file, &lookup, &mut f);
+            let out = resolve_pairs(&task, rows, &s.file, lookup, f);
             if out.is_empty() {
                 f.warn(
                     "empty-task",
@@ -337,35 +400,80 @@ pub fn ingest(inp: &Inputs, opts: &BuildOptions) -> Result<(Dataset, Findings), 
             tasks.push(task);
         }
     }
-    // Keep the spec's order where there is one.
-    if let Some(spec) = &spec {
-        tasks.sort_by_key(|t| {
-            spec.iter()
-                .position(|s| s.name == t.name)
-                .unwrap_or(usize::MAX)
-        });
-        for s in spec {
-            if !tasks.iter().any(|t| t.name == s.name) {
-                f.warn(
-                    "empty-task",
-                    inp.tasks.as_deref().unwrap(),
-                    0,
-                    Some(&s.name),
-                    "task in the spec has no labels",
-                );
+    (tasks, gene_labels, pair_labels)
+}
+
+/// A gene task's labels on known genes (sorted, one per gene); unknown
+/// genes are reported (the first three, or all with `--strict`).
+fn resolve_gene_rows(
+    task: &TaskSpec,
+    rows: Vec<super::sources::LabelRow>,
+    file: &Path,
+    lookup: &dyn Fn(&str) -> Option<u32>,
+    strict: bool,
+    f: &mut Findings,
+) -> Vec<(u32, Label)> {
+    let mut out: Vec<(u32, Label)> = Vec::with_capacity(rows.len());
+    let mut unknown = 0usize;
+    for r in rows {
+        match lookup(&r.gene).or_else(|| r.alt.as_deref().and_then(lookup)) {
+            Some(i) => out.push((i, r.label)),
+            None => {
+                unknown += 1;
+                if unknown <= 3 || strict {
+                    f.warn(
+                        "unknown-gene",
+                        file,
+                        r.line,
+                        Some(&r.gene),
+                        format!(
+                            "task {}: gene not in the sequences; label dropped",
+                            task.name
+                        ),
+                    );
+                }
             }
         }
     }
-    for (i, grp) in pending_groups {
-        genes[i as usize].group = grp;
+    if unknown > 3 && !strict {
+        f.warn_rows(
+            "unknown-gene",
+            file,
+            None,
+            format!(
+                "task {}: {} labels in all name genes not in the sequences; dropped",
+                task.name, unknown
+            ),
+            unknown as u64 - 3,
+        );
     }
-    if genes.is_empty() && !f.has_errors() {
-        f.error("no-genes", &inp.cds, 0, None, "no gene has both a CDS and a protein (hint: do the ids match? try --id-map or --key symbol)");
-    }
+    out.sort_by_key(|(i, _)| *i);
+    out.dedup_by_key(|(i, _)| *i);
+    out
+}
 
-    if f.has_errors() {
-        return Err(f);
+/// Tasks in the spec's order; spec tasks without labels are reported.
+fn order_by_spec(tasks: &mut [TaskSpec], spec: &[TaskSpec], inp: &Inputs, f: &mut Findings) {
+    tasks.sort_by_key(|t| {
+        spec.iter()
+            .position(|s| s.name == t.name)
+            .unwrap_or(usize::MAX)
+    });
+    for s in spec {
+        if !tasks.iter().any(|t| t.name == s.name) {
+            f.warn(
+                "empty-task",
+                inp.tasks.as_deref().unwrap(),
+                0,
+                Some(&s.name),
+                "task in the spec has no labels",
+            );
+        }
     }
+}
+
+/// The manifest's record of every input file (path, SHA-256, size).
+fn input_records(inp: &Inputs) -> Vec<InputRecord> {
     let mut inputs = Vec::new();
     for (role, p) in [
         ("cds", Some(&inp.cds)),
@@ -389,17 +497,7 @@ pub fn ingest(inp: &Inputs, opts: &BuildOptions) -> Result<(Dataset, Findings), 
             });
         }
     }
-    let ds = Dataset {
-        genes,
-        tasks,
-        gene_labels,
-        pair_labels,
-        manifest: Manifest {
-            inputs,
-            ..Default::default()
-        },
-    };
-    Ok((ds, f))
+    inputs
 }
 
 fn resolve_pairs(
