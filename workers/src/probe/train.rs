@@ -148,6 +148,24 @@ pub fn train_probe(
             return Ok(best.expect("check() refuses an empty grid"));
         }
     };
+    let ytr = check_targets(x, y, train, valid, test, head)?;
+    if p.kind != ProbeKind::Mlp {
+        return super::linear::train_linear(x, y, train, valid, test, head, p);
+    }
+    train_mlp(x, y, &ytr, [train, valid, test], head, p, c, seed, device)
+}
+
+/// Targets of the right shape, no empty split, and training labels a probe
+/// can learn from (two classes; targets that vary). Returns the training
+/// targets.
+fn check_targets(
+    x: &dyn Features,
+    y: &Array2<f32>,
+    train: &[usize],
+    valid: &[usize],
+    test: &[usize],
+    head: Head,
+) -> Result<Array2<f32>, ProbeError> {
     let k = head.outputs();
     if y.ncols() != k || y.nrows() != x.len() {
         return Err(ProbeError::Input(format!(
@@ -196,15 +214,13 @@ pub fn train_probe(
         }
         Head::Multilabel(_) => {}
     }
-    if p.kind != ProbeKind::Mlp {
-        return super::linear::train_linear(x, y, train, valid, test, head, p);
-    }
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let ad = device.clone().autodiff();
-    let inner = device.clone();
+    Ok(ytr)
+}
 
-    // Regression targets are standardized for training.
-    let (ymean, ystd) = if head == Head::Regression {
+/// Regression targets are standardized for training: (mean, sd); others
+/// are left as they are.
+fn target_scale(head: Head, ytr: &Array2<f32>) -> (f32, f32) {
+    if head == Head::Regression {
         let v: Vec<f64> = ytr.column(0).iter().map(|a| *a as f64).collect();
         let m = v.iter().sum::<f64>() / v.len() as f64;
         let s = (v.iter().map(|a| (a - m).powi(2)).sum::<f64>() / v.len() as f64)
@@ -213,11 +229,14 @@ pub fn train_probe(
         (m as f32, s as f32)
     } else {
         (0.0, 1.0)
-    };
-    let yt = y.mapv(|v| (v - ymean) / ystd);
+    }
+}
 
-    // Class weights: positive weight per output (binary/multilabel), or per class (multiclass).
-    let wvec: Vec<f32> = match head {
+/// Class weights: positive weight per output (binary/multilabel), or per
+/// class (multiclass); ones without `class_weights`.
+fn class_weights(head: Head, ytr: &Array2<f32>, p: &ProbeParams) -> Vec<f32> {
+    let k = head.outputs();
+    match head {
         Head::Binary | Head::Multilabel(_) if p.class_weights => (0..k)
             .map(|c| {
                 let pos = ytr.column(c).iter().filter(|v| **v > 0.5).count() as f32;
@@ -240,8 +259,62 @@ pub fn train_probe(
             })
             .collect(),
         _ => vec![1.0; k],
-    };
-    let l2 = c.map(|c| l2_coefficient(head, &ytr, &wvec, c));
+    }
+}
+
+/// Inverted-dropout masks of one batch, one per hidden layer (none without
+/// dropout).
+fn dropout_masks(
+    p: &ProbeParams,
+    rows: usize,
+    rng: &mut ChaCha8Rng,
+    ad: &Device,
+) -> Option<Vec<Tensor<2>>> {
+    (p.kind == ProbeKind::Mlp && p.dropout > 0.0).then(|| {
+        p.hidden
+            .iter()
+            .map(|h| {
+                let keep = 1.0 - p.dropout;
+                let m: Vec<f32> = (0..rows * h)
+                    .map(|_| {
+                        if rng.random_bool(keep) {
+                            (1.0 / keep) as f32
+                        } else {
+                            0.0
+                        }
+                    })
+                    .collect();
+                Tensor::from_data(TensorData::new(m, [rows, *h]), ad)
+            })
+            .collect()
+    })
+}
+
+/// The MLP (or a linear head trained by AdamW): epochs over shuffled
+/// batches, early stopping on the validation score, predictions of the
+/// best epoch.
+#[allow(clippy::too_many_arguments)]
+fn train_mlp(
+    x: &dyn Features,
+    y: &Array2<f32>,
+    ytr: &Array2<f32>,
+    [train, valid, test]: [&[usize]; 3],
+    head: Head,
+    p: &ProbeParams,
+    c: Option<f64>,
+    seed: u64,
+    device: &Device,
+) -> Result<ProbeOutput, ProbeError> {
+    let k = head.outputs();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let ad = device.clone().autodiff();
+    let inner = device.clone();
+
+    let (ymean, ystd) = target_scale(head, ytr);
+    let yt = y.mapv(|v| (v - ymean) / ystd);
+
+    let wvec = class_weights(head, ytr, p);
+    let l2 = c.map(|c| l2_coefficient(head, ytr, &wvec, c));
     let w_ad = Tensor::<2>::from_data(TensorData::new(wvec.clone(), [1, k]), &ad);
     let w_inner = Tensor::<2>::from_data(TensorData::new(wvec, [1, k]), &inner);
 
@@ -290,25 +363,7 @@ pub fn train_probe(
                     to_tensor(&yt.select(ndarray::Axis(0), batch), &ad),
                 ),
             };
-            let masks: Option<Vec<Tensor<2>>> =
-                (p.kind == ProbeKind::Mlp && p.dropout > 0.0).then(|| {
-                    p.hidden
-                        .iter()
-                        .map(|h| {
-                            let keep = 1.0 - p.dropout;
-                            let m: Vec<f32> = (0..batch.len() * h)
-                                .map(|_| {
-                                    if rng.random_bool(keep) {
-                                        (1.0 / keep) as f32
-                                    } else {
-                                        0.0
-                                    }
-                                })
-                                .collect();
-                            Tensor::from_data(TensorData::new(m, [batch.len(), *h]), &ad)
-                        })
-                        .collect()
-                });
+            let masks = dropout_masks(p, batch.len(), &mut rng, &ad);
             let logits = net.forward(xb, masks.as_deref());
             let l = loss(head, logits, yb, &w_ad);
             // Summed on the device, read once per epoch: no host sync per step.
