@@ -194,7 +194,7 @@ fn plant_chw(rng: &mut ChaCha8Rng, p: &mut [u8], normal: &Normal<f64>) -> f64 {
 /// segments and motifs; returns (tm, enzyme, ligands, localization).
 fn plant_features(
     rng: &mut ChaCha8Rng,
-    p: &mut Vec<u8>,
+    p: &mut [u8],
     fam: &Family,
     comp: &[f64],
 ) -> (bool, bool, Vec<usize>, usize) {

@@ -40,33 +40,50 @@ fn uniprot_locations(cc: &str) -> BTreeSet<String> {
     out
 }
 
-/// Derives attributes from a UniProt TSV export (columns as UniProt names them:
-/// Entry, Gene Names, Length, Subcellular location [CC], Transmembrane,
-/// Gene Ontology (molecular function), Involvement in disease, Binding site).
-/// Missing columns just skip their attribute.
-pub fn read_uniprot_tsv(path: &Path, f: &mut Findings) -> Option<SourceLabels> {
-    let t = read_tsv(path, f)?;
-    let Some(entry) = t.col("Entry") else {
-        f.error("tsv-header", path, 1, None, "a UniProt export needs the `Entry` column (hint: download as TSV from uniprot.org with Entry, Gene Names, ...)");
-        return None;
-    };
-    let names = t.col("Gene Names");
-    let mut out = SourceLabels {
-        file: path.to_path_buf(),
-        ..Default::default()
-    };
-    let gref = |r: &TsvRow| -> (String, Option<String>) {
-        let alt = names.and_then(|c| r.cells[c].split_whitespace().next().map(str::to_string));
-        (r.cells[entry].trim().to_string(), alt)
-    };
-    let mut add_gene = |task: TaskSpec,
-                        col: Option<usize>,
-                        f: &mut Findings,
-                        conv: &dyn Fn(&str) -> Option<Label>| {
-        let Some(c) = col else { return };
+/// A UniProt export being read: its table, file, `Entry` and `Gene Names`
+/// columns.
+struct Export<'a> {
+    t: &'a Tsv,
+    path: &'a Path,
+    entry: usize,
+    names: Option<usize>,
+}
+
+fn spec(name: &str, kind: TaskKind, cat: &str, classes: Vec<String>, d: &str) -> TaskSpec {
+    TaskSpec {
+        name: name.into(),
+        scope: Scope::Gene,
+        kind,
+        category: cat.into(),
+        classes,
+        description: d.into(),
+        signal: None,
+    }
+}
+
+impl Export<'_> {
+    /// A gene (the accession; its first gene name as an alternative).
+    fn gref(&self, r: &TsvRow) -> (String, Option<String>) {
+        let alt = self
+            .names
+            .and_then(|c| r.cells[c].split_whitespace().next().map(str::to_string));
+        (r.cells[self.entry].trim().to_string(), alt)
+    }
+
+    /// A gene task from column `col` (none: no task), each cell converted
+    /// by `conv`; a regression cell that is not a number is an error.
+    fn gene_task(
+        &self,
+        task: TaskSpec,
+        col: Option<usize>,
+        f: &mut Findings,
+        conv: &dyn Fn(&str) -> Option<Label>,
+    ) -> Option<(TaskSpec, Vec<LabelRow>)> {
+        let c = col?;
+        let (t, path) = (self.t, self.path);
         let mut rows = Vec::new();
         for r in &t.rows {
-            let (g, alt) = gref(r);
+            let (g, alt) = self.gref(r);
             if let Some(l) = conv(&r.cells[c]) {
                 rows.push(LabelRow {
                     gene: g,
@@ -84,177 +101,223 @@ pub fn read_uniprot_tsv(path: &Path, f: &mut Findings) -> Option<SourceLabels> {
                 );
             }
         }
-        out.gene.push((task, rows));
-    };
-    let spec = |name: &str, kind: TaskKind, cat: &str, classes: Vec<String>, d: &str| TaskSpec {
-        name: name.into(),
-        scope: Scope::Gene,
-        kind,
-        category: cat.into(),
-        classes,
-        description: d.into(),
-        signal: None,
-    };
-    add_gene(
-        spec(
-            "membrane",
-            TaskKind::Binary,
-            "structural",
-            vec![],
-            "has a transmembrane region (UniProt Transmembrane)",
-        ),
-        t.col("Transmembrane"),
-        f,
-        &|s| Some(Label::Binary(s.contains("TRANSMEM"))),
-    );
-    add_gene(
-        spec(
-            "log_length",
-            TaskKind::Regression,
-            "structural",
-            vec![],
-            "log10 protein length (UniProt Length)",
-        ),
-        t.col("Length"),
-        f,
-        &|s| {
-            s.trim()
-                .parse::<f32>()
-                .ok()
-                .filter(|x| *x > 0.0)
-                .map(|x| Label::Value(x.log10()))
-        },
-    );
-    add_gene(
-        spec(
-            "disease",
-            TaskKind::Binary,
-            "biomedical",
-            vec![],
-            "involved in a disease (UniProt Involvement in disease)",
-        ),
-        t.col("Involvement in disease"),
-        f,
-        &|s| Some(Label::Binary(!s.trim().is_empty())),
-    );
-    let loc_classes: Vec<String> = {
-        let mut v: Vec<String> = LOCATIONS.iter().map(|(_, c)| c.to_string()).collect();
-        v.sort();
-        v.dedup();
-        v
-    };
-    let loc_col = t.col("Subcellular location [CC]");
-    {
-        let cls = loc_classes.clone();
-        add_gene(
+        Some((task, rows))
+    }
+
+    /// membrane, log_length and disease.
+    fn simple_tasks(&self, f: &mut Findings) -> Vec<(TaskSpec, Vec<LabelRow>)> {
+        let (t, x) = (self.t, self);
+        let mut out = Vec::new();
+        out.extend(x.gene_task(
             spec(
-                "localization",
-                TaskKind::Multilabel,
-                "functional",
-                cls.clone(),
-                "subcellular locations (UniProt Subcellular location [CC])",
+                "membrane",
+                TaskKind::Binary,
+                "structural",
+                vec![],
+                "has a transmembrane region (UniProt Transmembrane)",
             ),
-            loc_col,
+            t.col("Transmembrane"),
+            f,
+            &|s| Some(Label::Binary(s.contains("TRANSMEM"))),
+        ));
+        out.extend(x.gene_task(
+            spec(
+                "log_length",
+                TaskKind::Regression,
+                "structural",
+                vec![],
+                "log10 protein length (UniProt Length)",
+            ),
+            t.col("Length"),
             f,
             &|s| {
-                let locs = uniprot_locations(s);
-                (!locs.is_empty()).then(|| {
-                    Label::Multi(
-                        locs.iter()
-                            .filter_map(|l| cls.iter().position(|c| c == l).map(|i| i as u32))
-                            .collect(),
-                    )
-                })
+                s.trim()
+                    .parse::<f32>()
+                    .ok()
+                    .filter(|x| *x > 0.0)
+                    .map(|x| Label::Value(x.log10()))
             },
-        );
+        ));
+        out.extend(x.gene_task(
+            spec(
+                "disease",
+                TaskKind::Binary,
+                "biomedical",
+                vec![],
+                "involved in a disease (UniProt Involvement in disease)",
+            ),
+            t.col("Involvement in disease"),
+            f,
+            &|s| Some(Label::Binary(!s.trim().is_empty())),
+        ));
+        out
     }
-    // GO molecular function: multilabel over terms seen on at least 2 proteins.
-    if let Some(c) = t.col("Gene Ontology (molecular function)") {
-        let terms_of = |s: &str| -> Vec<String> {
-            s.split(';')
-                .filter_map(|p| {
-                    p.rsplit_once("[GO:")
-                        .map(|(_, r)| format!("GO:{}", r.trim_end_matches(']').trim()))
-                })
-                .collect()
+
+    /// Subcellular locations (multilabel over [`LOCATIONS`]' classes).
+    fn localization(&self, f: &mut Findings) -> Option<(TaskSpec, Vec<LabelRow>)> {
+        let (t, x) = (self.t, self);
+        let loc_classes: Vec<String> = {
+            let mut v: Vec<String> = LOCATIONS.iter().map(|(_, c)| c.to_string()).collect();
+            v.sort();
+            v.dedup();
+            v
         };
-        let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-        for r in &t.rows {
-            for term in terms_of(&r.cells[c]) {
-                *counts.entry(term).or_default() += 1;
-            }
-        }
-        let classes: Vec<String> = counts
-            .into_iter()
-            .filter(|(_, n)| *n >= 2)
-            .map(|(t, _)| t)
-            .collect();
-        if classes.len() >= 2 {
-            let cls = classes.clone();
-            add_gene(
+        let loc_col = t.col("Subcellular location [CC]");
+        {
+            let cls = loc_classes.clone();
+            x.gene_task(
                 spec(
-                    "go_function",
+                    "localization",
                     TaskKind::Multilabel,
                     "functional",
-                    classes,
-                    "GO molecular function terms (UniProt)",
+                    cls.clone(),
+                    "subcellular locations (UniProt Subcellular location [CC])",
                 ),
-                Some(c),
+                loc_col,
                 f,
                 &|s| {
-                    let v: Vec<u32> = terms_of(s)
-                        .iter()
-                        .filter_map(|t| cls.iter().position(|c| c == t).map(|i| i as u32))
-                        .collect();
-                    (!v.is_empty()).then(|| {
-                        let mut v = v;
-                        v.sort_unstable();
-                        v.dedup();
-                        Label::Multi(v)
+                    let locs = uniprot_locations(s);
+                    (!locs.is_empty()).then(|| {
+                        Label::Multi(
+                            locs.iter()
+                                .filter_map(|l| cls.iter().position(|c| c == l).map(|i| i as u32))
+                                .collect(),
+                        )
                     })
                 },
-            );
+            )
         }
     }
-    // Pair tasks: co-localization and shared ligands.
-    let mut sets_loc: BTreeMap<String, (BTreeSet<String>, u64)> = BTreeMap::new();
-    if let Some(c) = loc_col {
-        for r in &t.rows {
-            let locs = uniprot_locations(&r.cells[c]);
-            if !locs.is_empty() {
-                sets_loc.insert(r.cells[entry].trim().to_string(), (locs, r.line));
+
+    /// GO molecular function: multilabel over terms seen on at least 2 proteins.
+    fn go_function(&self, f: &mut Findings) -> Option<(TaskSpec, Vec<LabelRow>)> {
+        let (t, x) = (self.t, self);
+        let c = t.col("Gene Ontology (molecular function)")?;
+        {
+            let terms_of = |s: &str| -> Vec<String> {
+                s.split(';')
+                    .filter_map(|p| {
+                        p.rsplit_once("[GO:")
+                            .map(|(_, r)| format!("GO:{}", r.trim_end_matches(']').trim()))
+                    })
+                    .collect()
+            };
+            let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+            for r in &t.rows {
+                for term in terms_of(&r.cells[c]) {
+                    *counts.entry(term).or_default() += 1;
+                }
             }
-        }
-        if sets_loc.len() >= 2 {
-            out.pair.push(pairs_from_sets(
-                "colocalize",
-                "share a subcellular location (UniProt); negatives sampled",
-                &sets_loc,
-                17,
-            ));
-        }
-    }
-    if let Some(c) = t.col("Binding site") {
-        let mut sets: BTreeMap<String, (BTreeSet<String>, u64)> = BTreeMap::new();
-        for r in &t.rows {
-            let ligands: BTreeSet<String> = r.cells[c]
-                .split(['"', ';', ' '])
-                .filter(|w| w.starts_with("ChEBI:CHEBI:") || w.starts_with("CHEBI:"))
-                .map(|w| w.trim_start_matches("ChEBI:").to_string())
+            let classes: Vec<String> = counts
+                .into_iter()
+                .filter(|(_, n)| *n >= 2)
+                .map(|(t, _)| t)
                 .collect();
-            if !ligands.is_empty() {
-                sets.insert(r.cells[entry].trim().to_string(), (ligands, r.line));
+            if classes.len() >= 2 {
+                let cls = classes.clone();
+                return x.gene_task(
+                    spec(
+                        "go_function",
+                        TaskKind::Multilabel,
+                        "functional",
+                        classes,
+                        "GO molecular function terms (UniProt)",
+                    ),
+                    Some(c),
+                    f,
+                    &|s| {
+                        let v: Vec<u32> = terms_of(s)
+                            .iter()
+                            .filter_map(|t| cls.iter().position(|c| c == t).map(|i| i as u32))
+                            .collect();
+                        (!v.is_empty()).then(|| {
+                            let mut v = v;
+                            v.sort_unstable();
+                            v.dedup();
+                            Label::Multi(v)
+                        })
+                    },
+                );
             }
         }
-        if sets.len() >= 2 {
-            out.pair.push(pairs_from_sets(
-                "share_ligand",
-                "bind a common ligand (UniProt Binding site ChEBI ids); negatives sampled",
-                &sets,
-                23,
-            ));
+        None
+    }
+
+    /// Pairs sharing a subcellular location.
+    fn colocalize(&self, out: &mut SourceLabels) {
+        let (t, entry) = (self.t, self.entry);
+        let loc_col = t.col("Subcellular location [CC]");
+        let mut sets_loc: BTreeMap<String, (BTreeSet<String>, u64)> = BTreeMap::new();
+        if let Some(c) = loc_col {
+            for r in &t.rows {
+                let locs = uniprot_locations(&r.cells[c]);
+                if !locs.is_empty() {
+                    sets_loc.insert(r.cells[entry].trim().to_string(), (locs, r.line));
+                }
+            }
+            if sets_loc.len() >= 2 {
+                out.pair.push(pairs_from_sets(
+                    "colocalize",
+                    "share a subcellular location (UniProt); negatives sampled",
+                    &sets_loc,
+                    17,
+                ));
+            }
         }
     }
+
+    /// Pairs binding a common ligand (ChEBI ids of `Binding site`).
+    fn share_ligand(&self, out: &mut SourceLabels) {
+        let (t, entry) = (self.t, self.entry);
+        if let Some(c) = t.col("Binding site") {
+            let mut sets: BTreeMap<String, (BTreeSet<String>, u64)> = BTreeMap::new();
+            for r in &t.rows {
+                let ligands: BTreeSet<String> = r.cells[c]
+                    .split(['"', ';', ' '])
+                    .filter(|w| w.starts_with("ChEBI:CHEBI:") || w.starts_with("CHEBI:"))
+                    .map(|w| w.trim_start_matches("ChEBI:").to_string())
+                    .collect();
+                if !ligands.is_empty() {
+                    sets.insert(r.cells[entry].trim().to_string(), (ligands, r.line));
+                }
+            }
+            if sets.len() >= 2 {
+                out.pair.push(pairs_from_sets(
+                    "share_ligand",
+                    "bind a common ligand (UniProt Binding site ChEBI ids); negatives sampled",
+                    &sets,
+                    23,
+                ));
+            }
+        }
+    }
+}
+
+/// Derives attributes from a UniProt TSV export (columns as UniProt names them:
+/// Entry, Gene Names, Length, Subcellular location [CC], Transmembrane,
+/// Gene Ontology (molecular function), Involvement in disease, Binding site).
+/// Missing columns just skip their attribute.
+pub fn read_uniprot_tsv(path: &Path, f: &mut Findings) -> Option<SourceLabels> {
+    let t = read_tsv(path, f)?;
+    let Some(entry) = t.col("Entry") else {
+        f.error("tsv-header", path, 1, None, "a UniProt export needs the `Entry` column (hint: download as TSV from uniprot.org with Entry, Gene Names, ...)");
+        return None;
+    };
+    let x = Export {
+        t: &t,
+        path,
+        entry,
+        names: t.col("Gene Names"),
+    };
+    let mut out = SourceLabels {
+        file: path.to_path_buf(),
+        ..Default::default()
+    };
+    out.gene.extend(x.simple_tasks(f));
+    out.gene.extend(x.localization(f));
+    out.gene.extend(x.go_function(f));
+    x.colocalize(&mut out);
+    x.share_ligand(&mut out);
     Some(out)
 }
 
