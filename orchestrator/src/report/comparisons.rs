@@ -39,18 +39,66 @@ pub fn comparisons(
     agg: &Aggregate,
     show_progress: bool,
 ) -> Vec<Comparison> {
-    let cells_dir = cfg.layout().cells_dir();
-    let cache_path = cfg.layout().report_comparisons();
-    let cell_of: HashMap<(&str, &str, u64), &str> = agg
-        .rows
+    let layout = cfg.layout();
+    let cache_path = layout.report_comparisons();
+    let (pairs, tied) = pairs_to_compare(cfg, scores, small);
+    let wanted = wanted_of(cfg, pairs, agg);
+    let mut known: HashMap<String, Interval> = crate::jsonl::read::<Cached>(&cache_path)
+        .into_iter()
+        .map(|c| (c.key, c.interval))
+        .collect();
+    let todo: Vec<&Wanted> = wanted
         .iter()
-        .map(|r| {
-            (
-                (r.task.as_str(), r.model.as_str(), r.seed),
-                r.cell_id.as_str(),
-            )
+        .filter(|w| !known.contains_key(&w.key))
+        .collect();
+    if !todo.is_empty() {
+        let fresh = bootstrap(&layout, &todo, show_progress);
+        known.extend(fresh.into_iter().filter_map(|(k, r)| Some((k, r?))));
+        write_cache(&cache_path, &wanted, &known);
+    }
+
+    let mut out: Vec<Comparison> = wanted
+        .iter()
+        .filter_map(|w| {
+            let r = known.get(&w.key)?;
+            Some(Comparison {
+                question: w.question,
+                task: w.a.task.clone(),
+                metric: w.a.metric.clone(),
+                a: w.a.model.clone(),
+                b: w.b.model.clone(),
+                a_mean: w.a.mean,
+                b_mean: w.b.mean,
+                diff: w.a.mean - w.b.mean,
+                ci_low: r.ci_low,
+                ci_high: r.ci_high,
+                p_value: r.p_value,
+                p_holm: 1.0,
+                seeds: r.seeds,
+                tied_with: match w.question {
+                    Question::TopVsRunnerUp => tied.get(&w.a.task).cloned().unwrap_or_default(),
+                    Question::EnsembleVsBestMember => Vec::new(),
+                },
+            })
         })
         .collect();
+    stats::adjust(&mut out);
+    out
+}
+
+/// Which rows are compared: each ensemble fusion against its best member on
+/// every task, and each rankable task's top row against its runner-up (rows
+/// tied with the top are named, not tested).
+type Pairs<'a> = (
+    Vec<(Question, &'a Score, &'a Score)>,
+    HashMap<String, Vec<String>>,
+);
+
+fn pairs_to_compare<'a>(
+    cfg: &SweepConfig,
+    scores: &'a [Score],
+    small: &BTreeSet<String>,
+) -> Pairs<'a> {
     let score_of: HashMap<(&str, &str), &Score> = scores
         .iter()
         .filter(|s| s.mean.is_finite())
@@ -62,7 +110,6 @@ pub fn comparisons(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-
     let mut pairs: Vec<(Question, &Score, &Score)> = Vec::new();
     let mut tied: HashMap<String, Vec<String>> = HashMap::new();
     for e in &cfg.ensembles {
@@ -107,7 +154,28 @@ pub fn comparisons(
         }
     }
 
-    let wanted: Vec<Wanted> = pairs
+    (pairs, tied)
+}
+
+/// Each comparison with its cells per seed and its cache key (the cells'
+/// ids and store stamps).
+fn wanted_of<'a>(
+    cfg: &SweepConfig,
+    pairs: Vec<(Question, &'a Score, &'a Score)>,
+    agg: &Aggregate,
+) -> Vec<Wanted<'a>> {
+    let layout = cfg.layout();
+    let cell_of: HashMap<(&str, &str, u64), &str> = agg
+        .rows
+        .iter()
+        .map(|r| {
+            (
+                (r.task.as_str(), r.model.as_str(), r.seed),
+                r.cell_id.as_str(),
+            )
+        })
+        .collect();
+    pairs
         .into_iter()
         .map(|(question, a, b)| {
             let cells: Vec<(String, String)> = cfg
@@ -124,7 +192,7 @@ pub fn comparisons(
                     ))
                 })
                 .collect();
-            let stamp = |id: &str| workers::file_hash::stamp(&cells_dir.join(format!("{id}.h5")));
+            let stamp = |id: &str| workers::file_hash::stamp(&layout.cell(id));
             let key = serde_json::to_string(
                 &cells
                     .iter()
@@ -140,109 +208,79 @@ pub fn comparisons(
                 key: format!("{RESAMPLES}|{key}"),
             }
         })
-        .collect();
+        .collect()
+}
 
-    let mut known: HashMap<String, Interval> = crate::jsonl::read::<Cached>(&cache_path)
+/// The bootstraps not cached yet: each needed cell read once, its metric on
+/// every draw of its test set computed once (in parallel, with progress),
+/// then each comparison's paired interval.
+fn bootstrap(
+    layout: &crate::layout::StoreLayout,
+    todo: &[&Wanted],
+    show_progress: bool,
+) -> Vec<(String, Option<Interval>)> {
+    // Each needed cell read once (HDF5 serializes reads anyway).
+    let needed: BTreeSet<&str> = todo
+        .iter()
+        .flat_map(|w| w.cells.iter().flat_map(|(x, y)| [x.as_str(), y.as_str()]))
+        .collect();
+    let prepared: HashMap<&str, Prepared> = needed
         .into_iter()
-        .map(|c| (c.key, c.interval))
-        .collect();
-    let todo: Vec<&Wanted> = wanted
-        .iter()
-        .filter(|w| !known.contains_key(&w.key))
-        .collect();
-    if !todo.is_empty() {
-        // Each needed cell read once (HDF5 serializes reads anyway).
-        let needed: BTreeSet<&str> = todo
-            .iter()
-            .flat_map(|w| w.cells.iter().flat_map(|(x, y)| [x.as_str(), y.as_str()]))
-            .collect();
-        let prepared: HashMap<&str, Prepared> = needed
-            .into_iter()
-            .filter_map(|id| {
-                let p = cells_dir.join(format!("{id}.h5"));
-                match TestSplit::read_as(&p, id) {
-                    Ok(t) => Some((id, Prepared::from_parts(t.kind, &t.ids, &t.labels, &t.pred))),
-                    Err(e) => {
-                        tracing::warn!("report: cell {id} left out of the comparisons: {e}");
-                        None
-                    }
+        .filter_map(|id| {
+            let p = layout.cell(id);
+            match TestSplit::read_as(&p, id) {
+                Ok(t) => Some((id, Prepared::from_parts(t.kind, &t.ids, &t.labels, &t.pred))),
+                Err(e) => {
+                    tracing::warn!("report: cell {id} left out of the comparisons: {e}");
+                    None
                 }
-            })
-            .collect();
-        tracing::debug!(
-            "report: {} cells read for {} comparisons",
-            prepared.len(),
-            todo.len()
-        );
-        let pb = crate::progress::bar(
-            prepared.len() as u64,
-            "{prefix:>8} [{bar:30}] {pos}/{len} cells bootstrapped eta {eta}",
-            "report",
-            show_progress,
-        );
-        let ticker = crate::progress::ticker(&pb, "report", "cells", show_progress);
-        // Each cell's metric on every draw of its test set, once: the draws
-        // depend only on the test genes, so every comparison that uses the
-        // cell shares them.
-        let ids: Vec<&str> = prepared.keys().copied().collect();
-        let reps: HashMap<&str, Vec<f64>> = ids
-            .par_iter()
-            .map(|id| {
-                let p = &prepared[id];
-                let draws = stats::Draws::new(&p.test_ids, RESAMPLES);
-                let r = stats::replicates(p, &draws);
-                pb.inc(1);
-                (*id, r)
-            })
-            .collect();
-        let fresh: Vec<(String, Option<Interval>)> = todo
-            .iter()
-            .map(|w| {
-                let pairs: Vec<(&[f64], &[f64])> = w
-                    .cells
-                    .iter()
-                    .filter_map(|(x, y)| {
-                        let (a, b) = (prepared.get(x.as_str())?, prepared.get(y.as_str())?);
-                        (a.test_ids == b.test_ids)
-                            .then_some((reps[x.as_str()].as_slice(), reps[y.as_str()].as_slice()))
-                    })
-                    .collect();
-                (w.key.clone(), stats::paired_bootstrap(&pairs))
-            })
-            .collect();
-        drop(ticker);
-        pb.finish_and_clear();
-        known.extend(fresh.into_iter().filter_map(|(k, r)| Some((k, r?))));
-        write_cache(&cache_path, &wanted, &known);
-    }
-
-    let mut out: Vec<Comparison> = wanted
-        .iter()
-        .filter_map(|w| {
-            let r = known.get(&w.key)?;
-            Some(Comparison {
-                question: w.question,
-                task: w.a.task.clone(),
-                metric: w.a.metric.clone(),
-                a: w.a.model.clone(),
-                b: w.b.model.clone(),
-                a_mean: w.a.mean,
-                b_mean: w.b.mean,
-                diff: w.a.mean - w.b.mean,
-                ci_low: r.ci_low,
-                ci_high: r.ci_high,
-                p_value: r.p_value,
-                p_holm: 1.0,
-                seeds: r.seeds,
-                tied_with: match w.question {
-                    Question::TopVsRunnerUp => tied.get(&w.a.task).cloned().unwrap_or_default(),
-                    Question::EnsembleVsBestMember => Vec::new(),
-                },
-            })
+            }
         })
         .collect();
-    stats::adjust(&mut out);
-    out
+    tracing::debug!(
+        "report: {} cells read for {} comparisons",
+        prepared.len(),
+        todo.len()
+    );
+    let pb = crate::progress::bar(
+        prepared.len() as u64,
+        "{prefix:>8} [{bar:30}] {pos}/{len} cells bootstrapped eta {eta}",
+        "report",
+        show_progress,
+    );
+    let ticker = crate::progress::ticker(&pb, "report", "cells", show_progress);
+    // Each cell's metric on every draw of its test set, once: the draws
+    // depend only on the test genes, so every comparison that uses the
+    // cell shares them.
+    let ids: Vec<&str> = prepared.keys().copied().collect();
+    let reps: HashMap<&str, Vec<f64>> = ids
+        .par_iter()
+        .map(|id| {
+            let p = &prepared[id];
+            let draws = stats::Draws::new(&p.test_ids, RESAMPLES);
+            let r = stats::replicates(p, &draws);
+            pb.inc(1);
+            (*id, r)
+        })
+        .collect();
+    let fresh: Vec<(String, Option<Interval>)> = todo
+        .iter()
+        .map(|w| {
+            let pairs: Vec<(&[f64], &[f64])> = w
+                .cells
+                .iter()
+                .filter_map(|(x, y)| {
+                    let (a, b) = (prepared.get(x.as_str())?, prepared.get(y.as_str())?);
+                    (a.test_ids == b.test_ids)
+                        .then_some((reps[x.as_str()].as_slice(), reps[y.as_str()].as_slice()))
+                })
+                .collect();
+            (w.key.clone(), stats::paired_bootstrap(&pairs))
+        })
+        .collect();
+    drop(ticker);
+    pb.finish_and_clear();
+    fresh
 }
 
 /// Keeps the intervals of the comparisons in use; a store that cannot be
