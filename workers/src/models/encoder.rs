@@ -12,27 +12,19 @@
 //!   biases;
 //! * an optional final LayerNorm.
 //!
-//! [`Loader`] reads the tensors from a [`Weights`] folder (PyTorch
-//! `[out, in]` Linear layout, `gamma`/`beta` LayerNorm aliases) and hashes
-//! them as loaded, so one model saved in any layout hashes identically.
-//!
-//! Length: about 760 lines of code (and 21 of tests): one encoder that every
-//! native family configures (embeddings, blocks, attention paths, the
-//! weight loader); split per family, each would copy the block and loader.
+//! [`Loader`] (`loader.rs`) reads the tensors from a [`super::weights::Weights`]
+//! folder and hashes them as loaded.
 
-use super::ModelError;
-use super::weights::Weights;
+pub use super::loader::Loader;
 use burn::tensor::activation::{gelu, relu, sigmoid};
 use burn::tensor::module::{attention, layer_norm};
 use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Bool, Device, FloatDType, Int, Tensor, TensorData};
-use sha2::Digest;
-use std::cell::RefCell;
 
 /// A linear layer: `x·W (+ b)` with W stored `[in, out]`.
 pub struct Lin {
-    w: Tensor<2>,
-    b: Option<Tensor<1>>,
+    pub(super) w: Tensor<2>,
+    pub(super) b: Option<Tensor<1>>,
 }
 
 impl Lin {
@@ -68,10 +60,10 @@ impl Lin {
 /// torch.nn.LayerNorm; with or without a bias), or T5's RMS norm
 /// (`x / √(mean(x²) + eps) · w`: no mean subtracted, no bias).
 pub struct Norm {
-    w: Tensor<1>,
-    b: Option<Tensor<1>>,
-    eps: f64,
-    rms: bool,
+    pub(super) w: Tensor<1>,
+    pub(super) b: Option<Tensor<1>>,
+    pub(super) eps: f64,
+    pub(super) rms: bool,
 }
 
 impl Norm {
@@ -311,6 +303,20 @@ fn as_dtype<const D: usize>(t: Tensor<D>, dtype: Option<FloatDType>) -> Tensor<D
     }
 }
 
+/// What every block's attention needs in one forward pass.
+struct AttnInputs {
+    /// flex: attention by the host kernels (`models::attention`).
+    host: bool,
+    lens: Vec<usize>,
+    shape: super::attention::Shape,
+    host_bias: Option<Vec<f32>>,
+    padt: Option<Tensor<4, Bool>>,
+    bias: Option<Tensor<4>>,
+    rotary: Option<(Vec<f32>, Vec<f32>)>,
+    cos: Option<Tensor<4>>,
+    sin: Option<Tensor<4>>,
+}
+
 impl Encoder {
     /// Runs the forward pass in `dtype` (bfloat16, float16 on GPUs): every
     /// weight is cast once, inputs and biases follow, hidden states are
@@ -343,14 +349,39 @@ impl Encoder {
     /// Hidden states after `layer` blocks (None = all, with the final norm)
     /// for token rows padded with `pad`; returns [B, L, H] flat, and L.
     pub fn forward(&self, rows: &[Vec<u32>], pad: u32, layer: Option<usize>) -> (Vec<f32>, usize) {
-        let (b, l, h) = (
+        let (b, l) = (
             rows.len(),
             rows.iter().map(Vec::len).max().unwrap_or(1).max(1),
-            self.hidden,
         );
-        let nh = self.heads;
-        let hd = self.head_dim;
-        let inner = nh * hd;
+        let (ids, mask, scale) = self.token_inputs(rows, pad, l);
+        let mut x = self.embed(ids, scale, b, l);
+        let a = self.attention_inputs(rows, &mask, b, l);
+        let stop = layer.unwrap_or(self.blocks.len()).min(self.blocks.len());
+        for blk in &self.blocks[..stop] {
+            x = self.block(blk, x, &a);
+        }
+        if layer.is_none_or(|k| k >= self.blocks.len())
+            && let Some(n) = &self.final_norm
+        {
+            x = n.fwd(x);
+        }
+        let x = if self.dtype.is_some() {
+            x.cast(FloatDType::F32)
+        } else {
+            x
+        };
+        (x.into_data().try_to_vec::<f32>().expect("f32"), l)
+    }
+
+    /// Token ids padded to `l`, the padding mask, and each token's
+    /// embedding scale (ESM's token dropout; 0 for padding).
+    fn token_inputs(
+        &self,
+        rows: &[Vec<u32>],
+        pad: u32,
+        l: usize,
+    ) -> (Vec<i64>, Vec<bool>, Vec<f32>) {
+        let b = rows.len();
         let mut ids = Vec::with_capacity(b * l);
         let mut mask = Vec::with_capacity(b * l);
         let mut scale = Vec::with_capacity(b * l);
@@ -372,6 +403,13 @@ impl Encoder {
                 scale.push(if zero || !m { 0.0 } else { s });
             }
         }
+        (ids, mask, scale)
+    }
+
+    /// The embeddings of the tokens: word rows, token type, learned
+    /// positions, the embedding norm, then the scale.
+    fn embed(&self, ids: Vec<i64>, scale: Vec<f32>, b: usize, l: usize) -> Tensor<3> {
+        let h = self.hidden;
         let dev = &self.device;
         let idt = Tensor::<1, Int>::from_data(TensorData::new(ids, [b * l]), dev);
         let mut x: Tensor<3> = self.word.clone().select(0, idt).reshape([b, l, h]);
@@ -395,7 +433,15 @@ impl Encoder {
             Tensor::<2>::from_data(TensorData::new(scale, [b, l]), dev),
             self.dtype,
         );
-        x = x * scalet.unsqueeze_dim::<3>(2);
+        x * scalet.unsqueeze_dim::<3>(2)
+    }
+
+    /// What every block's attention needs in one pass: on flex the host
+    /// kernels' lengths, bias and rotary tables; elsewhere burn's masks and
+    /// rotary tensors.
+    fn attention_inputs(&self, rows: &[Vec<u32>], mask: &[bool], b: usize, l: usize) -> AttnInputs {
+        let dev = &self.device;
+        let (nh, hd) = (self.heads, self.head_dim);
         // flex: attention on the host (models::attention); other backends
         // (LibTorch, or a half-precision forward): burn's fused attention.
         let host = crate::device::is_flex(dev) && self.dtype.is_none();
@@ -410,7 +456,7 @@ impl Encoder {
         let (padt, bias) = if host {
             (None, None)
         } else {
-            self.attention_masks(&mask, b, l)
+            self.attention_masks(mask, b, l)
         };
         let bias = bias.map(|t| as_dtype(t, self.dtype));
         let rotary = matches!(self.positions, Positions::Rotary).then(|| rotary_tables(l, hd));
@@ -429,8 +475,67 @@ impl Encoder {
             ),
             _ => (None, None),
         };
+        AttnInputs {
+            host,
+            lens,
+            shape,
+            host_bias,
+            padt,
+            bias,
+            rotary,
+            cos,
+            sin,
+        }
+    }
+
+    /// One block: self-attention and the feed-forward, pre- or post-LN.
+    fn block(&self, blk: &Block, x: Tensor<3>, a: &AttnInputs) -> Tensor<3> {
+        let pre = self.norm_place == NormPlace::Pre;
+        let hn = if pre {
+            blk.attn_norm.fwd(x.clone())
+        } else {
+            x.clone()
+        };
+        let ctx = self.self_attention(blk, hn, a);
+        let rs = self.residual_scale;
+        let branch = |t: Tensor<3>| if rs == 1.0 { t } else { t.div_scalar(rs) };
+        let mut a = branch(blk.o.fwd(ctx)) + x;
+        if !pre {
+            a = blk.attn_norm.fwd(a);
+        }
+        let hn2 = if pre {
+            blk.ffn_norm.fwd(a.clone())
+        } else {
+            a.clone()
+        };
+        let y = branch(
+            blk.out
+                .fwd(self.ffn.apply(blk.inter.fwd(hn2), self.intermediate)),
+        ) + a;
+        if pre { y } else { blk.ffn_norm.fwd(y) }
+    }
+
+    /// The attention of one block over its (normed) input `hn`: fused or
+    /// separate Q/K/V with optional QK norms, rotary, the padding mask and
+    /// position bias; `[B, L, heads × head_dim]`.
+    fn self_attention(&self, blk: &Block, hn: Tensor<3>, a: &AttnInputs) -> Tensor<3> {
+        let dev = &self.device;
+        let (nh, hd) = (self.heads, self.head_dim);
+        let inner = nh * hd;
+        let AttnInputs {
+            host,
+            lens,
+            shape,
+            host_bias,
+            padt,
+            bias,
+            rotary,
+            cos,
+            sin,
+        } = a;
+        let (b, l) = (shape.batch, shape.len);
         let rotate = |t: Tensor<4>| -> Tensor<4> {
-            let (Some(cs), Some(sn)) = (&cos, &sin) else {
+            let (Some(cs), Some(sn)) = (cos, sin) else {
                 return t;
             };
             let half = hd / 2;
@@ -440,100 +545,64 @@ impl Encoder {
             t * cs.clone() + rot * sn.clone()
         };
         let split = |t: Tensor<3>| -> Tensor<4> { t.reshape([b, l, nh, hd]).swap_dims(1, 2) };
-        let stop = layer.unwrap_or(self.blocks.len()).min(self.blocks.len());
-        let pre = self.norm_place == NormPlace::Pre;
-        for blk in &self.blocks[..stop] {
-            let hn = if pre {
-                blk.attn_norm.fwd(x.clone())
-            } else {
-                x.clone()
-            };
-            let y = blk.qkv.fwd(hn);
-            let y = match &blk.qk_norm {
-                Some((qn, kn)) => Tensor::cat(
-                    vec![
-                        qn.fwd(y.clone().narrow(2, 0, inner)),
-                        kn.fwd(y.clone().narrow(2, inner, inner)),
-                        y.narrow(2, 2 * inner, inner),
-                    ],
-                    2,
-                ),
-                None => y,
-            };
-            let ctx = if host {
-                let mut qkv = y.into_data().try_into_vec::<f32>().expect("f32");
-                if let Some((c, sn)) = &rotary {
-                    for part in [0, inner] {
-                        super::attention::rotate(&mut qkv, part, 3 * inner, shape, c, sn);
-                    }
-                }
-                let at = |offset| super::attention::Rows {
-                    data: &qkv,
-                    offset,
-                    stride: 3 * inner,
-                };
-                let out = super::attention::attend(
-                    at(0),
-                    at(inner),
-                    at(2 * inner),
-                    shape,
-                    &lens,
-                    self.attn_scale as f32,
-                    host_bias.as_deref(),
-                );
-                Tensor::<3>::from_data(TensorData::new(out, [b, l, inner]), dev)
-            } else {
-                let (q, k, v) = (
-                    y.clone().narrow(2, 0, inner),
-                    y.clone().narrow(2, inner, inner),
+        let y = blk.qkv.fwd(hn);
+        let y = match &blk.qk_norm {
+            Some((qn, kn)) => Tensor::cat(
+                vec![
+                    qn.fwd(y.clone().narrow(2, 0, inner)),
+                    kn.fwd(y.clone().narrow(2, inner, inner)),
                     y.narrow(2, 2 * inner, inner),
-                );
-                // Queries scaled before the rotation, as ESM does (the same
-                // product for the other families).
-                let q = rotate(split(q).mul_scalar(self.attn_scale));
-                let k = rotate(split(k));
-                attention(
-                    q,
-                    k,
-                    split(v),
-                    padt.clone(),
-                    bias.clone(),
-                    AttentionModuleOptions {
-                        scale: Some(1.0),
-                        ..Default::default()
-                    },
-                )
-                .swap_dims(1, 2)
-                .reshape([b, l, inner])
-            };
-            let rs = self.residual_scale;
-            let branch = |t: Tensor<3>| if rs == 1.0 { t } else { t.div_scalar(rs) };
-            let mut a = branch(blk.o.fwd(ctx)) + x;
-            if !pre {
-                a = blk.attn_norm.fwd(a);
-            }
-            let hn2 = if pre {
-                blk.ffn_norm.fwd(a.clone())
-            } else {
-                a.clone()
-            };
-            let y = branch(
-                blk.out
-                    .fwd(self.ffn.apply(blk.inter.fwd(hn2), self.intermediate)),
-            ) + a;
-            x = if pre { y } else { blk.ffn_norm.fwd(y) };
-        }
-        if layer.is_none_or(|k| k >= self.blocks.len())
-            && let Some(n) = &self.final_norm
-        {
-            x = n.fwd(x);
-        }
-        let x = if self.dtype.is_some() {
-            x.cast(FloatDType::F32)
-        } else {
-            x
+                ],
+                2,
+            ),
+            None => y,
         };
-        (x.into_data().try_to_vec::<f32>().expect("f32"), l)
+        if *host {
+            let mut qkv = y.into_data().try_into_vec::<f32>().expect("f32");
+            if let Some((c, sn)) = &rotary {
+                for part in [0, inner] {
+                    super::attention::rotate(&mut qkv, part, 3 * inner, *shape, c, sn);
+                }
+            }
+            let at = |offset| super::attention::Rows {
+                data: &qkv,
+                offset,
+                stride: 3 * inner,
+            };
+            let out = super::attention::attend(
+                at(0),
+                at(inner),
+                at(2 * inner),
+                *shape,
+                lens,
+                self.attn_scale as f32,
+                host_bias.as_deref(),
+            );
+            Tensor::<3>::from_data(TensorData::new(out, [b, l, inner]), dev)
+        } else {
+            let (q, k, v) = (
+                y.clone().narrow(2, 0, inner),
+                y.clone().narrow(2, inner, inner),
+                y.narrow(2, 2 * inner, inner),
+            );
+            // Queries scaled before the rotation, as ESM does (the same
+            // product for the other families).
+            let q = rotate(split(q).mul_scalar(self.attn_scale));
+            let k = rotate(split(k));
+            attention(
+                q,
+                k,
+                split(v),
+                padt.clone(),
+                bias.clone(),
+                AttentionModuleOptions {
+                    scale: Some(1.0),
+                    ..Default::default()
+                },
+            )
+            .swap_dims(1, 2)
+            .reshape([b, l, inner])
+        }
     }
 
     /// The per-head additive position bias `[heads, l, l]` (ALiBi, T5's
@@ -629,142 +698,6 @@ fn rotary_tables(l: usize, hd: usize) -> (Vec<f32>, Vec<f32>) {
         }
     }
     (cs, sn)
-}
-
-/// Reads tensors by base-model name from a folder's weights onto a device,
-/// hashing names and values in load order.
-pub struct Loader<'a> {
-    weights: &'a Weights,
-    device: Device,
-    hasher: RefCell<sha2::Sha256>,
-}
-
-impl<'a> Loader<'a> {
-    pub fn new(weights: &'a Weights, device: &Device) -> Loader<'a> {
-        Loader {
-            weights,
-            device: device.clone(),
-            hasher: RefCell::new(sha2::Sha256::new()),
-        }
-    }
-
-    pub fn has(&self, name: &str) -> bool {
-        self.weights.contains(name)
-    }
-
-    fn load(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>, ModelError> {
-        let v = self.weights.get(name, shape)?;
-        let mut hs = self.hasher.borrow_mut();
-        // LayerNorm `gamma`/`beta` (older exports) are `weight`/`bias`.
-        let canonical = name.replace(".gamma", ".weight").replace(".beta", ".bias");
-        hs.update(canonical.as_bytes());
-        for x in &v {
-            hs.update(x.to_le_bytes());
-        }
-        Ok(v)
-    }
-
-    pub fn t2(&self, name: &str, r: usize, c: usize) -> Result<Tensor<2>, ModelError> {
-        Ok(Tensor::from_data(
-            TensorData::new(self.load(name, &[r, c])?, [r, c]),
-            &self.device,
-        ))
-    }
-
-    pub fn t1(&self, name: &str, n: usize) -> Result<Tensor<1>, ModelError> {
-        Ok(Tensor::from_data(
-            TensorData::new(self.load(name, &[n])?, [n]),
-            &self.device,
-        ))
-    }
-
-    /// A PyTorch Linear (`{p}.weight` [out, in], `{p}.bias`).
-    pub fn lin(&self, p: &str, din: usize, dout: usize, bias: bool) -> Result<Lin, ModelError> {
-        Ok(Lin {
-            w: self.t2(&format!("{p}.weight"), dout, din)?.transpose(),
-            b: if bias {
-                Some(self.t1(&format!("{p}.bias"), dout)?)
-            } else {
-                None
-            },
-        })
-    }
-
-    /// A LayerNorm: `weight`/`bias`, or `gamma`/`beta` in some exports.
-    pub fn norm(&self, p: &str, n: usize, eps: f64) -> Result<Norm, ModelError> {
-        let either = |a: &str, b: &str| -> Result<Tensor<1>, ModelError> {
-            self.t1(&format!("{p}.{a}"), n).or_else(|e| {
-                self.t1(&format!("{p}.{b}"), n).map_err(|e2| match e2 {
-                    ModelError::MissingTensor { .. } => e,
-                    other => other,
-                })
-            })
-        };
-        Ok(Norm {
-            w: either("weight", "gamma")?,
-            b: Some(either("bias", "beta")?),
-            eps,
-            rms: false,
-        })
-    }
-
-    /// A LayerNorm without a bias (`{p}.weight` only; ESM C).
-    pub fn norm_no_bias(&self, p: &str, n: usize, eps: f64) -> Result<Norm, ModelError> {
-        Ok(Norm {
-            w: self.t1(&format!("{p}.weight"), n)?,
-            b: None,
-            eps,
-            rms: false,
-        })
-    }
-
-    /// T5's RMS norm (`{p}.weight`).
-    pub fn rms_norm(&self, p: &str, n: usize, eps: f64) -> Result<Norm, ModelError> {
-        Ok(Norm {
-            rms: true,
-            ..self.norm_no_bias(p, n, eps)?
-        })
-    }
-
-    /// Two PyTorch Linears without biases stacked into one (outputs of the
-    /// first, then of the second): T5's gated `wi_0`, `wi_1`.
-    pub fn lin_pair(&self, a: &str, b: &str, din: usize, dout: usize) -> Result<Lin, ModelError> {
-        let wa = self.t2(&format!("{a}.weight"), dout, din)?;
-        let wb = self.t2(&format!("{b}.weight"), dout, din)?;
-        Ok(Lin {
-            w: Tensor::cat(vec![wa, wb], 0).transpose(),
-            b: None,
-        })
-    }
-
-    /// Query, key and value layers `{p}.{names[i]}` joined into one
-    /// `[din, 3·dout]` layer (columns q | k | v), loaded (and hashed) in
-    /// that order.
-    pub fn lin_qkv(
-        &self,
-        p: &str,
-        names: [&str; 3],
-        din: usize,
-        dout: usize,
-        bias: bool,
-    ) -> Result<Lin, ModelError> {
-        let mut ws = Vec::new();
-        let mut bs = Vec::new();
-        for n in names {
-            let l = self.lin(&format!("{p}.{n}"), din, dout, bias)?;
-            ws.push(l.w);
-            bs.extend(l.b);
-        }
-        Ok(Lin {
-            w: Tensor::cat(ws, 1),
-            b: bias.then(|| Tensor::cat(bs, 0)),
-        })
-    }
-
-    /// The hash of everything loaded so far.
-    pub fn finish(self) -> String {
-        hex::encode(self.hasher.into_inner().finalize())
-    }
 }
 
 #[cfg(test)]

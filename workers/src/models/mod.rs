@@ -12,6 +12,7 @@ pub mod esm;
 pub mod esmc;
 pub mod hf_tokenizer;
 pub mod hub;
+pub mod loader;
 pub mod native;
 pub mod spiece;
 pub mod t5;
