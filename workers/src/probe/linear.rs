@@ -478,143 +478,21 @@ pub fn train_linear(
         )));
     }
     let to64 = |rows: &[usize]| x.rows(rows).mapv(|v| v as f64);
-    let (xtr, xv, xt) = (to64(train), to64(valid), to64(test));
+    let xs = [to64(train), to64(valid), to64(test)];
     let yv = y.select(Axis(0), valid);
-    let k = head.outputs();
-    let mut curve = Vec::new();
-    let mut fits: Vec<GridFit> = Vec::new();
-    let as32 = |a: Array2<f64>| a.mapv(|v| v as f32);
-    let grid: Vec<f64>;
-    match head {
+    let (grid, mut fits) = match head {
         Head::Regression => {
-            grid = p.alpha_grid();
-            let ytr: Vec<f64> = train.iter().map(|r| y[[*r, 0]] as f64).collect();
-            for (m, info) in fit_ridge(xtr.view(), &ytr, &grid) {
-                let col = |a: Array1<f64>| as32(a.insert_axis(Axis(1)));
-                fits.push(GridFit {
-                    valid: col(m.predict(xv.view())),
-                    test: col(m.predict(xt.view())),
-                    info,
-                    score: 0.0,
-                });
-            }
+            let grid = p.alpha_grid();
+            let fits = ridge_grid(&xs, y, train, &grid);
+            (grid, fits)
         }
         _ => {
-            grid = p.c_grid();
-            // Solved from the smallest c (the strongest penalty) up, warm-started.
-            let mut order: Vec<usize> = (0..grid.len()).collect();
-            order.sort_by(|a, b| grid[*a].total_cmp(&grid[*b]));
-            let mut solved: Vec<Option<GridFit>> = vec![None; grid.len()];
-            // One problem per label for multilabel heads; one for the others.
-            let problems: Vec<usize> = match head {
-                Head::Multilabel(n) => (0..n).collect(),
-                _ => vec![0],
-            };
-            let mut warm: Vec<Option<Logistic>> = vec![None; problems.len()];
-            for gi in order {
-                let c = grid[gi];
-                let mut pv = Array2::<f64>::zeros((valid.len(), k));
-                let mut pt = Array2::<f64>::zeros((test.len(), k));
-                let mut total = FitInfo {
-                    solver: "lbfgs".into(),
-                    converged: true,
-                    iterations: 0,
-                    grad_norm: 0.0,
-                    objective: 0.0,
-                    stop: "tol".into(),
-                };
-                for (pi, &label) in problems.iter().enumerate() {
-                    // The problem's targets and the output columns it predicts.
-                    let (ybin, yclass, cols): (Vec<f64>, Vec<usize>, Vec<usize>) = match head {
-                        Head::Multiclass(_) => {
-                            // Classes present in training only (an absent
-                            // class's unpenalized intercept has no optimum).
-                            let ytr: Vec<usize> = train
-                                .iter()
-                                .map(|r| (0..k).find(|c| y[[*r, *c]] > 0.5).unwrap_or(0))
-                                .collect();
-                            let mut present: Vec<usize> = ytr.clone();
-                            present.sort_unstable();
-                            present.dedup();
-                            let compact: Vec<usize> = ytr
-                                .iter()
-                                .map(|c| present.binary_search(c).expect("present"))
-                                .collect();
-                            (Vec::new(), compact, present)
-                        }
-                        _ => {
-                            let ytr: Vec<f64> =
-                                train.iter().map(|r| y[[*r, label]] as f64).collect();
-                            if ytr.iter().all(|v| *v > 0.5) || ytr.iter().all(|v| *v < 0.5) {
-                                // A label with one class in training: its
-                                // training frequency (AUROC is undefined there).
-                                let f = ytr.iter().sum::<f64>() / ytr.len().max(1) as f64;
-                                pv.column_mut(label).fill(f);
-                                pt.column_mut(label).fill(f);
-                                continue;
-                            }
-                            (ytr, Vec::new(), vec![label])
-                        }
-                    };
-                    let labels = if head == Head::Multiclass(k) {
-                        Labels::Multinomial(&yclass, cols.len())
-                    } else {
-                        Labels::Binary(&ybin)
-                    };
-                    let sw = weights(p, &labels);
-                    let (model, info) = fit_logistic(
-                        xtr.view(),
-                        &labels,
-                        &sw,
-                        c,
-                        p.tol,
-                        p.max_iter,
-                        warm[pi].as_ref(),
-                    );
-                    let (a, b) = (model.predict(xv.view()), model.predict(xt.view()));
-                    for (j, col) in cols.iter().enumerate() {
-                        pv.column_mut(*col).assign(&a.column(j));
-                        pt.column_mut(*col).assign(&b.column(j));
-                    }
-                    if !info.converged || total.iterations == 0 {
-                        total.stop = info.stop.clone();
-                    }
-                    total.converged &= info.converged;
-                    total.iterations += info.iterations;
-                    total.grad_norm = total.grad_norm.max(info.grad_norm);
-                    total.objective += info.objective;
-                    warm[pi] = Some(model);
-                }
-                solved[gi] = Some(GridFit {
-                    valid: as32(pv),
-                    test: as32(pt),
-                    info: total,
-                    score: 0.0,
-                });
-            }
-            fits.extend(
-                solved
-                    .into_iter()
-                    .map(|s| s.expect("every grid value solved")),
-            );
+            let grid = p.c_grid();
+            let fits = logistic_grid(&xs, y, train, head, p, &grid);
+            (grid, fits)
         }
-    }
-    let mut best = 0;
-    for (i, f) in fits.iter_mut().enumerate() {
-        let vloss = valid_loss(head, &f.valid, &yv);
-        f.score = score(head, &f.valid, &yv, vloss).0;
-        curve.push(CurvePoint {
-            epoch: i + 1,
-            train_loss: f.info.objective,
-            valid_loss: vloss,
-            valid_score: f.score,
-        });
-    }
-    for i in 1..fits.len() {
-        if fits[i].score > fits[best].score {
-            best = i;
-        }
-    }
+    };
+    let (best, curve) = select_best(&mut fits, head, &yv);
     let score_name = score(head, &fits[best].valid, &yv, curve[best].valid_loss).1;
     let GridFit {
         valid: pv,
@@ -633,6 +511,182 @@ pub fn train_linear(
         alpha: (head == Head::Regression).then_some(chosen),
         fit: info,
     })
+}
+
+fn as32(a: Array2<f64>) -> Array2<f32> {
+    a.mapv(|v| v as f32)
+}
+
+/// Ridge at every `alpha` of the grid (one closed form each).
+fn ridge_grid(
+    xs: &[Array2<f64>; 3],
+    y: &Array2<f32>,
+    train: &[usize],
+    grid: &[f64],
+) -> Vec<GridFit> {
+    let [xtr, xv, xt] = xs;
+    let mut fits = Vec::new();
+    let ytr: Vec<f64> = train.iter().map(|r| y[[*r, 0]] as f64).collect();
+    for (m, info) in fit_ridge(xtr.view(), &ytr, grid) {
+        let col = |a: Array1<f64>| as32(a.insert_axis(Axis(1)));
+        fits.push(GridFit {
+            valid: col(m.predict(xv.view())),
+            test: col(m.predict(xt.view())),
+            info,
+            score: 0.0,
+        });
+    }
+    fits
+}
+
+/// The targets of one logistic problem: labels to fit (binary targets, or
+/// compact class indices, and the output columns they predict), or a
+/// label with one class in training, predicted as its training frequency.
+enum Target {
+    Fit(Vec<f64>, Vec<usize>, Vec<usize>),
+    Fixed(f64),
+}
+
+fn problem_targets(head: Head, y: &Array2<f32>, train: &[usize], label: usize) -> Target {
+    let k = head.outputs();
+    match head {
+        Head::Multiclass(_) => {
+            // Classes present in training only (an absent
+            // class's unpenalized intercept has no optimum).
+            let ytr: Vec<usize> = train
+                .iter()
+                .map(|r| (0..k).find(|c| y[[*r, *c]] > 0.5).unwrap_or(0))
+                .collect();
+            let mut present: Vec<usize> = ytr.clone();
+            present.sort_unstable();
+            present.dedup();
+            let compact: Vec<usize> = ytr
+                .iter()
+                .map(|c| present.binary_search(c).expect("present"))
+                .collect();
+            Target::Fit(Vec::new(), compact, present)
+        }
+        _ => {
+            let ytr: Vec<f64> = train.iter().map(|r| y[[*r, label]] as f64).collect();
+            if ytr.iter().all(|v| *v > 0.5) || ytr.iter().all(|v| *v < 0.5) {
+                return Target::Fixed(ytr.iter().sum::<f64>() / ytr.len().max(1) as f64);
+            }
+            Target::Fit(ytr, Vec::new(), vec![label])
+        }
+    }
+}
+
+/// Logistic regression at every `c` of the grid, solved from the smallest
+/// `c` (the strongest penalty) up, each warm-started from the previous
+/// solution; one problem per label for multilabel heads.
+fn logistic_grid(
+    xs: &[Array2<f64>; 3],
+    y: &Array2<f32>,
+    train: &[usize],
+    head: Head,
+    p: &ProbeParams,
+    grid: &[f64],
+) -> Vec<GridFit> {
+    let [xtr, xv, xt] = xs;
+    let k = head.outputs();
+    let (nv, nt) = (xv.nrows(), xt.nrows());
+    // Solved from the smallest c (the strongest penalty) up, warm-started.
+    let mut order: Vec<usize> = (0..grid.len()).collect();
+    order.sort_by(|a, b| grid[*a].total_cmp(&grid[*b]));
+    let mut solved: Vec<Option<GridFit>> = vec![None; grid.len()];
+    // One problem per label for multilabel heads; one for the others.
+    let problems: Vec<usize> = match head {
+        Head::Multilabel(n) => (0..n).collect(),
+        _ => vec![0],
+    };
+    let mut warm: Vec<Option<Logistic>> = vec![None; problems.len()];
+    for gi in order {
+        let c = grid[gi];
+        let mut pv = Array2::<f64>::zeros((nv, k));
+        let mut pt = Array2::<f64>::zeros((nt, k));
+        let mut total = FitInfo {
+            solver: "lbfgs".into(),
+            converged: true,
+            iterations: 0,
+            grad_norm: 0.0,
+            objective: 0.0,
+            stop: "tol".into(),
+        };
+        for (pi, &label) in problems.iter().enumerate() {
+            // The problem's targets and the output columns it predicts.
+            let (ybin, yclass, cols) = match problem_targets(head, y, train, label) {
+                Target::Fit(ybin, yclass, cols) => (ybin, yclass, cols),
+                Target::Fixed(f) => {
+                    // A label with one class in training: its
+                    // training frequency (AUROC is undefined there).
+                    pv.column_mut(label).fill(f);
+                    pt.column_mut(label).fill(f);
+                    continue;
+                }
+            };
+            let labels = if head == Head::Multiclass(k) {
+                Labels::Multinomial(&yclass, cols.len())
+            } else {
+                Labels::Binary(&ybin)
+            };
+            let sw = weights(p, &labels);
+            let (model, info) = fit_logistic(
+                xtr.view(),
+                &labels,
+                &sw,
+                c,
+                p.tol,
+                p.max_iter,
+                warm[pi].as_ref(),
+            );
+            let (a, b) = (model.predict(xv.view()), model.predict(xt.view()));
+            for (j, col) in cols.iter().enumerate() {
+                pv.column_mut(*col).assign(&a.column(j));
+                pt.column_mut(*col).assign(&b.column(j));
+            }
+            if !info.converged || total.iterations == 0 {
+                total.stop = info.stop.clone();
+            }
+            total.converged &= info.converged;
+            total.iterations += info.iterations;
+            total.grad_norm = total.grad_norm.max(info.grad_norm);
+            total.objective += info.objective;
+            warm[pi] = Some(model);
+        }
+        solved[gi] = Some(GridFit {
+            valid: as32(pv),
+            test: as32(pt),
+            info: total,
+            score: 0.0,
+        });
+    }
+    solved
+        .into_iter()
+        .map(|s| s.expect("every grid value solved"))
+        .collect()
+}
+
+/// Each grid value's validation score and curve point; the best (the first
+/// of equals).
+fn select_best(fits: &mut [GridFit], head: Head, yv: &Array2<f32>) -> (usize, Vec<CurvePoint>) {
+    let mut curve = Vec::new();
+    let mut best = 0;
+    for (i, f) in fits.iter_mut().enumerate() {
+        let vloss = valid_loss(head, &f.valid, yv);
+        f.score = score(head, &f.valid, yv, vloss).0;
+        curve.push(CurvePoint {
+            epoch: i + 1,
+            train_loss: f.info.objective,
+            valid_loss: vloss,
+            valid_score: f.score,
+        });
+    }
+    for i in 1..fits.len() {
+        if fits[i].score > fits[best].score {
+            best = i;
+        }
+    }
+    (best, curve)
 }
 
 /// One grid value's predictions and fit.
