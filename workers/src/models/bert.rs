@@ -96,6 +96,79 @@ pub fn load(
     } else {
         Variant::Bert
     };
+    let act = check_config(cpath, &config, variant)?;
+    let (h, i, eps) = (
+        config.hidden_size,
+        config.intermediate_size,
+        config.layer_norm_eps,
+    );
+    let w = Loader::new(weights, device);
+    let word = w.t2("embeddings.word_embeddings.weight", config.vocab_size, h)?;
+    let types = w.t2(
+        "embeddings.token_type_embeddings.weight",
+        config.type_vocab_size,
+        h,
+    )?;
+    let positions = if variant == Variant::Mosaic {
+        Positions::Alibi(alibi_slopes(config.num_attention_heads))
+    } else {
+        Positions::Learned {
+            table: w.t2(
+                "embeddings.position_embeddings.weight",
+                config.max_position_embeddings,
+                h,
+            )?,
+            offset: 0,
+        }
+    };
+    let emb_norm = Some(w.norm("embeddings.LayerNorm", h, eps)?);
+    let mut blocks = Vec::new();
+    for l in 0..config.num_hidden_layers {
+        blocks.push(load_block(&w, variant, l, h, i, eps)?);
+    }
+    let final_norm = if variant == Variant::PreLn && config.last_layer_norm.unwrap_or(true) {
+        Some(w.norm("encoder.last_layer_ln", h, eps)?)
+    } else {
+        None
+    };
+    let encoder = Encoder {
+        hidden: h,
+        heads: config.num_attention_heads,
+        head_dim: h / config.num_attention_heads,
+        attn_scale: ((h / config.num_attention_heads) as f64).powf(-0.5),
+        residual_scale: 1.0,
+        intermediate: i,
+        word,
+        token_type: Some(types.narrow(0, 0, 1).reshape([h])),
+        positions,
+        max_len: (variant != Variant::Mosaic).then_some(config.max_position_embeddings),
+        emb_norm,
+        blocks,
+        final_norm,
+        norm_place: if variant == Variant::PreLn {
+            NormPlace::Pre
+        } else {
+            NormPlace::Post
+        },
+        ffn: if variant == Variant::Mosaic {
+            FeedForward::Gated(act)
+        } else {
+            FeedForward::Plain(act)
+        },
+        token_dropout: None,
+        dtype: None,
+        device: device.clone(),
+    };
+    Ok((encoder, variant, w.finish()))
+}
+
+/// The sizes, activation and positions a variant needs; returns the
+/// feed-forward's activation.
+fn check_config(
+    cpath: &Path,
+    config: &BertConfig,
+    variant: Variant,
+) -> Result<Activation, ModelError> {
     super::native::check_sizes(
         cpath,
         &[
@@ -145,111 +218,61 @@ pub fn load(
             ));
         }
     }
-    let (h, i, eps) = (
-        config.hidden_size,
-        config.intermediate_size,
-        config.layer_norm_eps,
-    );
-    let w = Loader::new(weights, device);
-    let word = w.t2("embeddings.word_embeddings.weight", config.vocab_size, h)?;
-    let types = w.t2(
-        "embeddings.token_type_embeddings.weight",
-        config.type_vocab_size,
-        h,
-    )?;
-    let positions = if variant == Variant::Mosaic {
-        Positions::Alibi(alibi_slopes(config.num_attention_heads))
+    Ok(act)
+}
+
+/// Block `l`'s tensors, by the variant's names (loaded in the hashed order).
+fn load_block(
+    w: &Loader,
+    variant: Variant,
+    l: usize,
+    h: usize,
+    i: usize,
+    eps: f64,
+) -> Result<Block, ModelError> {
+    let p = format!("encoder.layer.{l}");
+    let attn = format!("{p}.attention");
+    let qkv = if variant == Variant::Mosaic {
+        w.lin(&format!("{attn}.self.Wqkv"), h, 3 * h, true)?
     } else {
-        Positions::Learned {
-            table: w.t2(
-                "embeddings.position_embeddings.weight",
-                config.max_position_embeddings,
-                h,
-            )?,
-            offset: 0,
-        }
+        w.lin_qkv(
+            &format!("{attn}.self"),
+            ["query", "key", "value"],
+            h,
+            h,
+            true,
+        )?
     };
-    let emb_norm = Some(w.norm("embeddings.LayerNorm", h, eps)?);
-    let mut blocks = Vec::new();
-    for l in 0..config.num_hidden_layers {
-        let p = format!("encoder.layer.{l}");
-        let attn = format!("{p}.attention");
-        let qkv = if variant == Variant::Mosaic {
-            w.lin(&format!("{attn}.self.Wqkv"), h, 3 * h, true)?
-        } else {
-            w.lin_qkv(
-                &format!("{attn}.self"),
-                ["query", "key", "value"],
-                h,
-                h,
-                true,
-            )?
-        };
-        let o = w.lin(&format!("{attn}.output.dense"), h, h, true)?;
-        blocks.push(match variant {
-            Variant::Bert => Block {
-                qkv,
-                qk_norm: None,
-                o,
-                attn_norm: w.norm(&format!("{attn}.output.LayerNorm"), h, eps)?,
-                inter: w.lin(&format!("{p}.intermediate.dense"), h, i, true)?,
-                out: w.lin(&format!("{p}.output.dense"), i, h, true)?,
-                ffn_norm: w.norm(&format!("{p}.output.LayerNorm"), h, eps)?,
-            },
-            Variant::PreLn => Block {
-                qkv,
-                qk_norm: None,
-                o,
-                attn_norm: w.norm(&format!("{p}.pre_attention_ln"), h, eps)?,
-                ffn_norm: w.norm(&format!("{p}.post_attention_ln"), h, eps)?,
-                inter: w.lin(&format!("{p}.intermediate.dense"), h, i, true)?,
-                out: w.lin(&format!("{p}.output.dense"), i, h, true)?,
-            },
-            Variant::Mosaic => Block {
-                qkv,
-                qk_norm: None,
-                o,
-                attn_norm: w.norm(&format!("{attn}.output.LayerNorm"), h, eps)?,
-                inter: w.lin(&format!("{p}.mlp.gated_layers"), h, 2 * i, false)?,
-                out: w.lin(&format!("{p}.mlp.wo"), i, h, true)?,
-                ffn_norm: w.norm(&format!("{p}.mlp.layernorm"), h, eps)?,
-            },
-        });
-    }
-    let final_norm = if variant == Variant::PreLn && config.last_layer_norm.unwrap_or(true) {
-        Some(w.norm("encoder.last_layer_ln", h, eps)?)
-    } else {
-        None
-    };
-    let encoder = Encoder {
-        hidden: h,
-        heads: config.num_attention_heads,
-        head_dim: h / config.num_attention_heads,
-        attn_scale: ((h / config.num_attention_heads) as f64).powf(-0.5),
-        residual_scale: 1.0,
-        intermediate: i,
-        word,
-        token_type: Some(types.narrow(0, 0, 1).reshape([h])),
-        positions,
-        max_len: (variant != Variant::Mosaic).then_some(config.max_position_embeddings),
-        emb_norm,
-        blocks,
-        final_norm,
-        norm_place: if variant == Variant::PreLn {
-            NormPlace::Pre
-        } else {
-            NormPlace::Post
+    let o = w.lin(&format!("{attn}.output.dense"), h, h, true)?;
+    Ok(match variant {
+        Variant::Bert => Block {
+            qkv,
+            qk_norm: None,
+            o,
+            attn_norm: w.norm(&format!("{attn}.output.LayerNorm"), h, eps)?,
+            inter: w.lin(&format!("{p}.intermediate.dense"), h, i, true)?,
+            out: w.lin(&format!("{p}.output.dense"), i, h, true)?,
+            ffn_norm: w.norm(&format!("{p}.output.LayerNorm"), h, eps)?,
         },
-        ffn: if variant == Variant::Mosaic {
-            FeedForward::Gated(act)
-        } else {
-            FeedForward::Plain(act)
+        Variant::PreLn => Block {
+            qkv,
+            qk_norm: None,
+            o,
+            attn_norm: w.norm(&format!("{p}.pre_attention_ln"), h, eps)?,
+            ffn_norm: w.norm(&format!("{p}.post_attention_ln"), h, eps)?,
+            inter: w.lin(&format!("{p}.intermediate.dense"), h, i, true)?,
+            out: w.lin(&format!("{p}.output.dense"), i, h, true)?,
         },
-        token_dropout: None,
-        dtype: None,
-        device: device.clone(),
-    };
-    Ok((encoder, variant, w.finish()))
+        Variant::Mosaic => Block {
+            qkv,
+            qk_norm: None,
+            o,
+            attn_norm: w.norm(&format!("{attn}.output.LayerNorm"), h, eps)?,
+            inter: w.lin(&format!("{p}.mlp.gated_layers"), h, 2 * i, false)?,
+            out: w.lin(&format!("{p}.mlp.wo"), i, h, true)?,
+            ffn_norm: w.norm(&format!("{p}.mlp.layernorm"), h, eps)?,
+        },
+    })
 }
 
 /// The family as the kind registry sees it (`kind: bert`).

@@ -416,32 +416,9 @@ fn train_mlp(
         }
     }
     let (_, best_epoch, model) = best.expect("at least one epoch");
-    let epochs = curve.len();
-    if stop == "max_epochs" && best_epoch == epochs {
-        // Stopped by the epoch limit while validation was still improving.
-        stop = "max_epochs, still improving";
-    }
-    let fit = FitInfo {
-        solver: "adamw".into(),
-        converged: stop == "patience",
-        iterations: epochs,
-        grad_norm: f64::NAN,
-        objective: curve.last().map_or(f64::NAN, |c| c.train_loss),
-        stop: stop.into(),
-    };
-    let predict = |rows: &[usize]| -> Array2<f32> {
-        let mut out = Array2::<f32>::zeros((rows.len(), k));
-        for (c, chunk) in rows.chunks(4096).enumerate() {
-            let xt = to_tensor(&x.rows(chunk), &inner);
-            let pr = to_array(activate(head, model.forward(xt, None)));
-            out.slice_mut(ndarray::s![c * 4096..c * 4096 + chunk.len(), ..])
-                .assign(&pr);
-        }
-        if head == Head::Regression {
-            out.mapv_inplace(|v| v * ystd + ymean);
-        }
-        out
-    };
+    let fit = mlp_fit_info(stop, best_epoch, &curve);
+    let scale = (ymean, ystd);
+    let predict = |rows: &[usize]| predict_rows(&model, x, rows, head, scale, &inner);
     Ok(ProbeOutput {
         valid: predict(valid),
         test: predict(test),
@@ -452,6 +429,49 @@ fn train_mlp(
         alpha: None,
         fit,
     })
+}
+
+/// How an MLP fit ended: stopped by patience (converged), or by the epoch
+/// limit (still improving when the best epoch was the last).
+fn mlp_fit_info(stop: &str, best_epoch: usize, curve: &[CurvePoint]) -> FitInfo {
+    let epochs = curve.len();
+    let stop = if stop == "max_epochs" && best_epoch == epochs {
+        "max_epochs, still improving"
+    } else {
+        stop
+    };
+    FitInfo {
+        solver: "adamw".into(),
+        converged: stop == "patience",
+        iterations: epochs,
+        grad_norm: f64::NAN,
+        objective: curve.last().map_or(f64::NAN, |c| c.train_loss),
+        stop: stop.into(),
+    }
+}
+
+/// The kept model's predictions of `rows` (in chunks of 4,096), on the
+/// targets' original scale.
+fn predict_rows(
+    model: &ProbeNet,
+    x: &dyn Features,
+    rows: &[usize],
+    head: Head,
+    (ymean, ystd): (f32, f32),
+    inner: &Device,
+) -> Array2<f32> {
+    let k = head.outputs();
+    let mut out = Array2::<f32>::zeros((rows.len(), k));
+    for (c, chunk) in rows.chunks(4096).enumerate() {
+        let xt = to_tensor(&x.rows(chunk), inner);
+        let pr = to_array(activate(head, model.forward(xt, None)));
+        out.slice_mut(ndarray::s![c * 4096..c * 4096 + chunk.len(), ..])
+            .assign(&pr);
+    }
+    if head == Head::Regression {
+        out.mapv_inplace(|v| v * ystd + ymean);
+    }
+    out
 }
 
 #[cfg(test)]
