@@ -5,8 +5,8 @@
 use crate::executor::Executor;
 use crate::grid::Grid;
 use crate::output::Human;
-use crate::run::{StageCounts, UnitRow};
 use crate::sweep::Sweep;
+use crate::units::{StageCounts, UnitRow};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
@@ -78,14 +78,14 @@ pub fn plan(config: &Path, json: bool) -> anyhow::Result<()> {
     let (cfg, tasks) = (&sweep.cfg, &sweep.tasks);
     cfg.preflight_models()?;
     let grid = sweep.grid();
-    let units = crate::run::unit_states(cfg, &sweep.ds, &grid, &crate::run::history(cfg));
+    let units = crate::units::unit_states(cfg, &sweep.ds, &grid, &crate::units::history(cfg));
     let r = PlanResult {
         sweep: cfg.name.clone(),
         models: cfg.models.len(),
         ensembles: cfg.ensembles.len(),
         tasks: tasks.len(),
         seeds: cfg.seeds.len(),
-        stages: crate::run::counts_of(&units),
+        stages: crate::units::counts_of(&units),
         units,
     };
     crate::output::print(json, &r)
@@ -350,8 +350,8 @@ fn status_once(sweep: &Sweep, grid: &Grid) -> anyhow::Result<StatusResult> {
         Vec::new()
     };
     let hist = crate::journal::history_of(&events);
-    let units = crate::run::unit_states(cfg, &sweep.ds, grid, &hist);
-    let counts = crate::run::counts_of(&units);
+    let units = crate::units::unit_states(cfg, &sweep.ds, grid, &hist);
+    let counts = crate::units::counts_of(&units);
     let stage_of: std::collections::HashMap<&str, crate::grid::Stage> =
         units.iter().map(|u| (u.id.as_str(), u.stage)).collect();
     let rates =
@@ -373,13 +373,13 @@ fn status_once(sweep: &Sweep, grid: &Grid) -> anyhow::Result<StatusResult> {
     }
     let failed = units
         .iter()
-        .filter(|u| u.state == crate::run::UnitState::Failed)
+        .filter(|u| u.state == crate::units::UnitState::Failed)
         .map(|u| {
             let h = hist.get(&u.id);
             FailedStatus {
                 attempts: h.map_or(0, |h| h.attempts),
                 error: h.and_then(|h| h.error.clone()).unwrap_or_default(),
-                log: Some(crate::run::unit_log(cfg, u)).filter(|p| p.is_file()),
+                log: Some(crate::units::unit_log(cfg, u)).filter(|p| p.is_file()),
                 unit: u.clone(),
             }
         })

@@ -23,6 +23,7 @@ pub mod report;
 pub mod run;
 pub mod signals;
 pub mod sweep;
+pub mod units;
 pub mod verified;
 pub mod worker;
 

@@ -5,7 +5,7 @@
 //! `slurm/`). All answer the same questions — launch what is left, what is
 //! queued or running, stop it — so `run`, `submit`, `resume`, `status` and
 //! `cancel` treat every sweep alike. What is done, missing or failed comes
-//! from the store, not from an executor (`run::unit_states`).
+//! from the store, not from an executor (`units::unit_states`).
 //!
 //! A scheduler is one module implementing [`BatchScheduler`] and one line in
 //! [`scheduler`] (and its `executor.kind`).

@@ -4,8 +4,10 @@
 use super::build_options::{BuildOptions, CdsChoice, Inputs};
 use super::fasta::read_fasta_into;
 use super::findings::Findings;
-use super::records::{Candidate, Resolver, check_seqs, record_key};
-use super::sources::{self, PairRow, SourceLabels, read_tsv};
+use super::records::{
+    Candidate, Resolver, check_seqs, record_key, resolve_gene_rows, resolve_pairs,
+};
+use super::sources::{self, SourceLabels, read_tsv};
 use super::tasks::{Label, TaskSpec};
 use super::translate::check_pairing;
 use super::{Dataset, Gene, InputRecord, Manifest, sha256_file};
@@ -403,55 +405,6 @@ fn assemble_tasks(
     (tasks, gene_labels, pair_labels)
 }
 
-/// A gene task's labels on known genes (sorted, one per gene); unknown
-/// genes are reported (the first three, or all with `--strict`).
-fn resolve_gene_rows(
-    task: &TaskSpec,
-    rows: Vec<super::sources::LabelRow>,
-    file: &Path,
-    lookup: &dyn Fn(&str) -> Option<u32>,
-    strict: bool,
-    f: &mut Findings,
-) -> Vec<(u32, Label)> {
-    let mut out: Vec<(u32, Label)> = Vec::with_capacity(rows.len());
-    let mut unknown = 0usize;
-    for r in rows {
-        match lookup(&r.gene).or_else(|| r.alt.as_deref().and_then(lookup)) {
-            Some(i) => out.push((i, r.label)),
-            None => {
-                unknown += 1;
-                if unknown <= 3 || strict {
-                    f.warn(
-                        "unknown-gene",
-                        file,
-                        r.line,
-                        Some(&r.gene),
-                        format!(
-                            "task {}: gene not in the sequences; label dropped",
-                            task.name
-                        ),
-                    );
-                }
-            }
-        }
-    }
-    if unknown > 3 && !strict {
-        f.warn_rows(
-            "unknown-gene",
-            file,
-            None,
-            format!(
-                "task {}: {} labels in all name genes not in the sequences; dropped",
-                task.name, unknown
-            ),
-            unknown as u64 - 3,
-        );
-    }
-    out.sort_by_key(|(i, _)| *i);
-    out.dedup_by_key(|(i, _)| *i);
-    out
-}
-
 /// Tasks in the spec's order; spec tasks without labels are reported.
 fn order_by_spec(tasks: &mut [TaskSpec], spec: &[TaskSpec], inp: &Inputs, f: &mut Findings) {
     tasks.sort_by_key(|t| {
@@ -498,103 +451,6 @@ fn input_records(inp: &Inputs) -> Vec<InputRecord> {
         }
     }
     inputs
-}
-
-fn resolve_pairs(
-    task: &TaskSpec,
-    rows: Vec<PairRow>,
-    file: &Path,
-    lookup: &dyn Fn(&str) -> Option<u32>,
-    f: &mut Findings,
-) -> Vec<(u32, u32, Label)> {
-    let mut seen: HashMap<(u32, u32), (Label, u64)> = HashMap::new();
-    let mut unknown = 0usize;
-    let mut dup = 0usize;
-    for r in rows {
-        let (Some(a), Some(b)) = (lookup(&r.a), lookup(&r.b)) else {
-            unknown += 1;
-            if unknown <= 3 || f.strict {
-                let which = if lookup(&r.a).is_none() { &r.a } else { &r.b };
-                f.warn(
-                    "unknown-gene",
-                    file,
-                    r.line,
-                    Some(which),
-                    format!(
-                        "task {}: pair names a gene not in the sequences; pair dropped",
-                        task.name
-                    ),
-                );
-            }
-            continue;
-        };
-        if a == b {
-            f.warn(
-                "self-pair",
-                file,
-                r.line,
-                Some(&r.a),
-                format!(
-                    "task {}: a gene paired with itself; pair dropped",
-                    task.name
-                ),
-            );
-            continue;
-        }
-        let k = (a.min(b), a.max(b));
-        match seen.get(&k) {
-            Some((l, line)) if *l == r.label => {
-                dup += 1;
-                if dup <= 3 || f.strict {
-                    f.warn(
-                        "duplicate-pair",
-                        file,
-                        r.line,
-                        Some(&format!("{}-{}", r.a, r.b)),
-                        format!("task {}: same pair as line {line}; kept once", task.name),
-                    );
-                }
-            }
-            Some((_, line)) => f.error(
-                "conflicting-pair",
-                file,
-                r.line,
-                Some(&format!("{}-{}", r.a, r.b)),
-                format!(
-                    "task {}: label differs from the same pair at line {line}",
-                    task.name
-                ),
-            ),
-            None => {
-                seen.insert(k, (r.label, r.line));
-            }
-        }
-    }
-    if unknown > 3 && !f.strict {
-        f.warn_rows(
-            "unknown-gene",
-            file,
-            None,
-            format!(
-                "task {}: {unknown} pairs in all name genes not in the sequences; dropped",
-                task.name
-            ),
-            unknown as u64 - 3,
-        );
-    }
-    if dup > 3 && !f.strict {
-        f.warn_rows(
-            "duplicate-pair",
-            file,
-            None,
-            format!("task {}: {dup} duplicate pairs in all", task.name),
-            dup as u64 - 3,
-        );
-    }
-    let mut out: Vec<(u32, u32, Label)> =
-        seen.into_iter().map(|((a, b), (l, _))| (a, b, l)).collect();
-    out.sort_by_key(|(a, b, _)| (*a, *b));
-    out
 }
 
 /// `dataset build`: ingest, then write the folder atomically.

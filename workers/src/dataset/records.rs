@@ -1,11 +1,13 @@
 //! FASTA records to genes: the identifier resolver (`--id-map`: gene ids,
 //! transcripts, accessions, symbols, aliases), each record's gene key, and
-//! the sequence checks (alphabet, length, frame) `ingest` runs per file.
+//! the sequence checks (alphabet, length, frame) `ingest` runs per file,
+//! and label rows resolved to genes.
 
 use super::build_options::{BuildOptions, GeneKey};
 use super::fasta::{FastaRecord, parse_header};
 use super::findings::Findings;
-use super::sources::read_tsv;
+use super::sources::{LabelRow, PairRow, read_tsv};
+use super::tasks::{Label, TaskSpec};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -172,4 +174,152 @@ pub(super) fn check_seqs(
         }
     }
     ok
+}
+
+/// A gene task's labels on known genes (sorted, one per gene); unknown
+/// genes are reported (the first three, or all with `--strict`).
+pub(super) fn resolve_gene_rows(
+    task: &TaskSpec,
+    rows: Vec<LabelRow>,
+    file: &Path,
+    lookup: &dyn Fn(&str) -> Option<u32>,
+    strict: bool,
+    f: &mut Findings,
+) -> Vec<(u32, Label)> {
+    let mut out: Vec<(u32, Label)> = Vec::with_capacity(rows.len());
+    let mut unknown = 0usize;
+    for r in rows {
+        match lookup(&r.gene).or_else(|| r.alt.as_deref().and_then(lookup)) {
+            Some(i) => out.push((i, r.label)),
+            None => {
+                unknown += 1;
+                if unknown <= 3 || strict {
+                    f.warn(
+                        "unknown-gene",
+                        file,
+                        r.line,
+                        Some(&r.gene),
+                        format!(
+                            "task {}: gene not in the sequences; label dropped",
+                            task.name
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    if unknown > 3 && !strict {
+        f.warn_rows(
+            "unknown-gene",
+            file,
+            None,
+            format!(
+                "task {}: {} labels in all name genes not in the sequences; dropped",
+                task.name, unknown
+            ),
+            unknown as u64 - 3,
+        );
+    }
+    out.sort_by_key(|(i, _)| *i);
+    out.dedup_by_key(|(i, _)| *i);
+    out
+}
+
+/// A pair task's labels on known genes (one per unordered pair); unknown
+/// genes and repeated pairs are reported.
+pub(super) fn resolve_pairs(
+    task: &TaskSpec,
+    rows: Vec<PairRow>,
+    file: &Path,
+    lookup: &dyn Fn(&str) -> Option<u32>,
+    f: &mut Findings,
+) -> Vec<(u32, u32, Label)> {
+    let mut seen: HashMap<(u32, u32), (Label, u64)> = HashMap::new();
+    let mut unknown = 0usize;
+    let mut dup = 0usize;
+    for r in rows {
+        let (Some(a), Some(b)) = (lookup(&r.a), lookup(&r.b)) else {
+            unknown += 1;
+            if unknown <= 3 || f.strict {
+                let which = if lookup(&r.a).is_none() { &r.a } else { &r.b };
+                f.warn(
+                    "unknown-gene",
+                    file,
+                    r.line,
+                    Some(which),
+                    format!(
+                        "task {}: pair names a gene not in the sequences; pair dropped",
+                        task.name
+                    ),
+                );
+            }
+            continue;
+        };
+        if a == b {
+            f.warn(
+                "self-pair",
+                file,
+                r.line,
+                Some(&r.a),
+                format!(
+                    "task {}: a gene paired with itself; pair dropped",
+                    task.name
+                ),
+            );
+            continue;
+        }
+        let k = (a.min(b), a.max(b));
+        match seen.get(&k) {
+            Some((l, line)) if *l == r.label => {
+                dup += 1;
+                if dup <= 3 || f.strict {
+                    f.warn(
+                        "duplicate-pair",
+                        file,
+                        r.line,
+                        Some(&format!("{}-{}", r.a, r.b)),
+                        format!("task {}: same pair as line {line}; kept once", task.name),
+                    );
+                }
+            }
+            Some((_, line)) => f.error(
+                "conflicting-pair",
+                file,
+                r.line,
+                Some(&format!("{}-{}", r.a, r.b)),
+                format!(
+                    "task {}: label differs from the same pair at line {line}",
+                    task.name
+                ),
+            ),
+            None => {
+                seen.insert(k, (r.label, r.line));
+            }
+        }
+    }
+    if unknown > 3 && !f.strict {
+        f.warn_rows(
+            "unknown-gene",
+            file,
+            None,
+            format!(
+                "task {}: {unknown} pairs in all name genes not in the sequences; dropped",
+                task.name
+            ),
+            unknown as u64 - 3,
+        );
+    }
+    if dup > 3 && !f.strict {
+        f.warn_rows(
+            "duplicate-pair",
+            file,
+            None,
+            format!("task {}: {dup} duplicate pairs in all", task.name),
+            dup as u64 - 3,
+        );
+    }
+    let mut out: Vec<(u32, u32, Label)> =
+        seen.into_iter().map(|((a, b), (l, _))| (a, b, l)).collect();
+    out.sort_by_key(|(a, b, _)| (*a, *b));
+    out
 }

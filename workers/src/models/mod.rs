@@ -14,6 +14,7 @@ pub mod hf_tokenizer;
 pub mod hub;
 pub mod loader;
 pub mod native;
+pub mod positions;
 pub mod spiece;
 pub mod t5;
 pub mod tokenizer;

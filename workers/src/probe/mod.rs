@@ -12,10 +12,16 @@ pub mod net;
 pub mod optim;
 pub mod output;
 pub mod pca;
+pub mod ridge;
 pub mod train;
 
 use crate::invalid::InvalidField;
 use serde::{Deserialize, Serialize};
+
+/// The dot product of two equal-length slices (the solvers' inner loop).
+pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(p, q)| p * q).sum()
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
