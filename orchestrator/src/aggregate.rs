@@ -10,12 +10,10 @@
 //! were rewritten since, and takes the others' rows from there.
 
 use crate::grid::Grid;
-use crate::sweep::Sweep;
 use anyhow::Context;
 use hdf5::types::VarLenUnicode;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use workers::probe::cell::CellSpec;
@@ -291,83 +289,4 @@ pub fn write(agg: &Aggregate, store: &Path) -> anyhow::Result<(PathBuf, PathBuf)
     }
     workers::atomic::write_atomic(&csv, out.as_bytes())?;
     Ok((h5, csv))
-}
-
-/// `aggregate` and `report`: what was gathered and written.
-#[derive(Debug, Default, serde::Serialize)]
-pub struct AggregateResult {
-    pub cells: usize,
-    pub missing: usize,
-    pub unreadable: Vec<Unreadable>,
-    pub results_h5: PathBuf,
-    pub results_csv: PathBuf,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub report: Option<PathBuf>,
-}
-
-#[derive(Debug, serde::Serialize)]
-pub struct Unreadable {
-    pub cell: String,
-    pub error: String,
-}
-
-impl crate::output::Human for AggregateResult {
-    fn human(&self) -> String {
-        let mut out = format!(
-            "aggregated {} cells into {} and {}\n",
-            self.cells,
-            self.results_h5.display(),
-            self.results_csv.display()
-        );
-        if let Some(r) = &self.report {
-            let _ = writeln!(out, "report: {}", r.display());
-        }
-        out
-    }
-}
-
-/// Gathers every cell into results.h5/csv and (`report`) writes the report.
-pub fn aggregate_and_report(
-    sweep: &Sweep,
-    report: bool,
-    force: bool,
-) -> anyhow::Result<AggregateResult> {
-    let (cfg, ds) = (&sweep.cfg, &sweep.ds);
-    let grid = sweep.grid();
-    let agg = collect(
-        &grid,
-        &cfg.layout().cells_dir(),
-        &cfg.layout().aggregate_rows(),
-    );
-    let (h5, csv) = write(&agg, &cfg.store)?;
-    for (id, e) in &agg.unreadable {
-        tracing::warn!("cell {id} is unreadable and counted as missing: {e}");
-    }
-    if !agg.missing.is_empty() {
-        tracing::warn!(
-            "{} of {} cells are missing (listed in results.h5 `missing`); `genoprot run` computes them",
-            agg.missing.len(),
-            agg.missing.len() + agg.rows.len()
-        );
-    }
-    let report = if report {
-        Some(crate::report::write_report(cfg, ds, &agg, force)?.join("summary.md"))
-    } else {
-        None
-    };
-    Ok(AggregateResult {
-        cells: agg.rows.len(),
-        missing: agg.missing.len(),
-        unreadable: agg
-            .unreadable
-            .iter()
-            .map(|(cell, error)| Unreadable {
-                cell: cell.clone(),
-                error: error.clone(),
-            })
-            .collect(),
-        results_h5: h5,
-        results_csv: csv,
-        report,
-    })
 }

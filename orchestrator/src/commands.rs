@@ -113,7 +113,7 @@ fn launch(
 pub fn aggregate(config: &Path, report: bool, force: bool, json: bool) -> anyhow::Result<()> {
     let sweep = Sweep::open(config)?;
     crate::run::remove_dead_temps(&sweep.cfg);
-    let r = crate::aggregate::aggregate_and_report(&sweep, report, force)?;
+    let r = crate::gather::aggregate_and_report(&sweep, report, force)?;
     crate::output::print(json, &r)
 }
 

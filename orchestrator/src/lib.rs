@@ -10,6 +10,7 @@ pub mod dataset;
 pub mod doctor;
 pub mod embed;
 pub mod executor;
+pub mod gather;
 pub mod grid;
 pub mod journal;
 pub mod jsonl;

@@ -2,7 +2,7 @@
 //! as `str`), 64-bit integers and floats — the one set of helpers every
 //! store uses; errors name the file.
 
-use crate::store::StoreError;
+use crate::store_error::StoreError;
 use hdf5::types::VarLenUnicode;
 use std::path::Path;
 use std::str::FromStr;

@@ -16,6 +16,7 @@ pub mod invalid;
 pub mod models;
 pub mod probe;
 pub mod store;
+pub mod store_error;
 
 /// The version written into every store this build creates.
 pub const TOOL_VERSION: &str = concat!("genoprot ", env!("CARGO_PKG_VERSION"));

@@ -4,7 +4,7 @@
 //! stops it with SIGINT (running cells finish, nothing is left half-written).
 
 use super::{Activity, Executor, Launch, Stopped};
-use crate::aggregate::AggregateResult;
+use crate::gather::AggregateResult;
 use crate::output::Human;
 use crate::sweep::Sweep;
 use std::io::IsTerminal;
@@ -113,7 +113,7 @@ impl Executor for Local {
             aggregate: None,
         };
         if !s.stopped {
-            r.aggregate = Some(crate::aggregate::aggregate_and_report(sweep, true, false)?);
+            r.aggregate = Some(crate::gather::aggregate_and_report(sweep, true, false)?);
         }
         Ok(Launch::Local(r))
     }

@@ -13,9 +13,8 @@
 //! are ignored.
 
 use super::ModelError;
-use super::encoder::{
-    Activation, Block, Encoder, FeedForward, Loader, NormPlace, Positions, alibi_slopes,
-};
+use super::encoder::{Activation, Block, Encoder, FeedForward, NormPlace, Positions, alibi_slopes};
+use super::loader::Loader;
 use super::weights::Weights;
 use burn::tensor::Device;
 use serde::Deserialize;
@@ -169,7 +168,7 @@ fn check_config(
     config: &BertConfig,
     variant: Variant,
 ) -> Result<Activation, ModelError> {
-    super::native::check_sizes(
+    super::family::check_sizes(
         cpath,
         &[
             ("vocab_size", config.vocab_size),
@@ -278,9 +277,9 @@ fn load_block(
 /// The family as the kind registry sees it (`kind: bert`).
 pub struct Family;
 
-impl super::native::NativeFamily for Family {
-    fn kind(&self) -> crate::embed::kinds::ModelKind {
-        crate::embed::kinds::ModelKind::Bert
+impl super::family::NativeFamily for Family {
+    fn name(&self) -> &'static str {
+        "bert"
     }
 
     fn reads(&self, model_type: Option<&str>) -> bool {

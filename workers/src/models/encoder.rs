@@ -15,7 +15,6 @@
 //! [`Loader`] (`loader.rs`) reads the tensors from a [`super::weights::Weights`]
 //! folder and hashes them as loaded.
 
-pub use super::loader::Loader;
 use super::positions::rotary_tables;
 pub use super::positions::{Positions, alibi_slopes, t5_bucket};
 use burn::tensor::activation::{gelu, relu, sigmoid};

@@ -16,7 +16,8 @@
 //! native embedder's (`super::native`).
 
 use super::ModelError;
-use super::encoder::{Activation, Block, Encoder, FeedForward, Loader, NormPlace, Positions};
+use super::encoder::{Activation, Block, Encoder, FeedForward, NormPlace, Positions};
+use super::loader::Loader;
 use super::weights::Weights;
 use burn::tensor::Device;
 use serde::Deserialize;
@@ -95,7 +96,7 @@ pub fn load(
             ),
         ));
     }
-    super::native::check_sizes(
+    super::family::check_sizes(
         cpath,
         &[
             ("vocab_size", config.vocab_size),
@@ -211,9 +212,9 @@ pub fn load(
 /// The family as the kind registry sees it (`kind: esm`).
 pub struct Family;
 
-impl super::native::NativeFamily for Family {
-    fn kind(&self) -> crate::embed::kinds::ModelKind {
-        crate::embed::kinds::ModelKind::Esm
+impl super::family::NativeFamily for Family {
+    fn name(&self) -> &'static str {
+        "esm"
     }
 
     fn reads(&self, model_type: Option<&str>) -> bool {

@@ -19,7 +19,8 @@
 //! 33-token sequence vocabulary ([`VOCAB`]).
 
 use super::ModelError;
-use super::encoder::{Activation, Block, Encoder, FeedForward, Loader, NormPlace, Positions};
+use super::encoder::{Activation, Block, Encoder, FeedForward, NormPlace, Positions};
+use super::loader::Loader;
 use super::weights::Weights;
 use burn::tensor::Device;
 use serde::Deserialize;
@@ -76,7 +77,7 @@ pub fn load(
             ),
         )
     })?;
-    super::native::check_sizes(
+    super::family::check_sizes(
         cpath,
         &[
             ("vocab_size", c.vocab_size),
@@ -144,9 +145,9 @@ pub fn load(
 /// The family as the kind registry sees it (`kind: esmc`).
 pub struct Family;
 
-impl super::native::NativeFamily for Family {
-    fn kind(&self) -> crate::embed::kinds::ModelKind {
-        crate::embed::kinds::ModelKind::Esmc
+impl super::family::NativeFamily for Family {
+    fn name(&self) -> &'static str {
+        "esmc"
     }
 
     fn reads(&self, model_type: Option<&str>) -> bool {

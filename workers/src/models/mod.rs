@@ -10,6 +10,7 @@ pub mod encoder;
 pub mod error;
 pub mod esm;
 pub mod esmc;
+pub mod family;
 pub mod hf_tokenizer;
 pub mod hub;
 pub mod loader;

@@ -15,6 +15,7 @@
 
 use super::ModelError;
 use super::encoder::Encoder;
+pub use super::family::{NativeFamily, check_sizes, rare_residues_as_x};
 use super::hf_tokenizer::FolderTokenizer;
 use super::weights::Weights;
 use crate::embed::kinds::ModelKind;
@@ -23,79 +24,8 @@ use burn::tensor::Device;
 use ndarray::Array2;
 use std::path::Path;
 
-/// A native family: which `config.json` it reads, how it loads, how it
-/// tokenizes. Each family implements it in its own module
-/// (`models/<family>.rs`) and is one line of the kind registry
-/// (`embed::kinds`), which wraps it as a `kind:`.
 /// The native families are the native kinds: one list, the kind registry.
 pub type Family = ModelKind;
-
-pub trait NativeFamily: Sync {
-    /// The `kind:` that runs it.
-    fn kind(&self) -> ModelKind;
-    /// Whether it reads a folder whose `config.json` has this `model_type`.
-    fn reads(&self, model_type: Option<&str>) -> bool;
-    /// The models it covers, in words (for hints).
-    fn models(&self) -> &'static str;
-    /// Reads the parsed `config.json` (at `cpath`) and the weights into an
-    /// encoder; returns it, the variant in words, and the weights hash.
-    fn load(
-        &self,
-        cpath: &Path,
-        config: &serde_json::Value,
-        weights: &Weights,
-        device: &Device,
-    ) -> Result<(Encoder, &'static str, String), ModelError>;
-    /// A vocabulary of its own when the folder has no tokenizer file.
-    fn builtin_vocab(&self) -> Option<&'static [&'static str]> {
-        None
-    }
-    /// The residues or bases as its tokenizer takes them.
-    fn input<'a>(&self, seq: &'a [u8]) -> std::borrow::Cow<'a, [u8]> {
-        std::borrow::Cow::Borrowed(seq)
-    }
-}
-
-/// Checks the sizes every family needs (each >= 1, `hidden_size` when given
-/// divisible by the heads, a positive finite norm eps under its config key);
-/// errors name the field.
-pub fn check_sizes(
-    cpath: &Path,
-    sizes: &[(&str, usize)],
-    heads: usize,
-    (eps_key, eps): (&str, f64),
-) -> Result<(), ModelError> {
-    for (key, v) in sizes {
-        if *v == 0 {
-            return Err(ModelError::field(cpath, key, 0, "must be >= 1"));
-        }
-    }
-    if !(eps > 0.0 && eps.is_finite()) {
-        return Err(ModelError::field(cpath, eps_key, eps, "must be > 0"));
-    }
-    let hidden = sizes
-        .iter()
-        .find(|(k, _)| *k == "hidden_size")
-        .map(|(_, v)| *v)
-        .unwrap_or(0);
-    if !hidden.is_multiple_of(heads) {
-        return Err(ModelError::file(
-            cpath,
-            "hidden_size is not a multiple of num_attention_heads",
-        ));
-    }
-    Ok(())
-}
-
-/// U, Z, O, B read as X (ProtTrans: "map rarely occurring amino acids to X").
-pub fn rare_residues_as_x(seq: &[u8]) -> Vec<u8> {
-    seq.iter()
-        .map(|b| match b.to_ascii_uppercase() {
-            b'U' | b'Z' | b'O' | b'B' => b'X',
-            c => c,
-        })
-        .collect()
-}
 
 /// A loaded native model.
 pub struct NativeModel {
@@ -127,14 +57,15 @@ impl NativeModel {
                     "model_type {:?} has no native implementation (native: {}); \
                  `kind: hf` runs any transformers model through the site's Python",
                     mt.unwrap_or_default(),
-                    ModelKind::native_families()
-                        .map(|f| f.kind().as_str())
+                    ModelKind::native_kinds()
+                        .map(|k| k.as_str())
                         .collect::<Vec<_>>()
                         .join(", ")
                 ),
             )
         })?;
-        let tokenizer = match (FolderTokenizer::open(dir), family.builtin_vocab()) {
+        let imp = family.native_family();
+        let tokenizer = match (FolderTokenizer::open(dir), imp.builtin_vocab()) {
             (Err(_), Some(vocab)) => {
                 FolderTokenizer::Vocab(super::tokenizer::Tokenizer::from_tokens(
                     &vocab.iter().map(|t| t.to_string()).collect::<Vec<_>>(),
@@ -143,8 +74,7 @@ impl NativeModel {
             (t, _) => t?,
         };
         let weights = Weights::open(dir)?;
-        let (encoder, variant, weights_hash) = family.load(&cpath, &config, &weights, device)?;
-        let family = family.kind();
+        let (encoder, variant, weights_hash) = imp.load(&cpath, &config, &weights, device)?;
         Ok(NativeModel {
             family,
             variant,
@@ -156,10 +86,7 @@ impl NativeModel {
 
     /// Its family's loader and tokenization.
     pub fn native(&self) -> &'static dyn NativeFamily {
-        self.family
-            .spec()
-            .native()
-            .expect("a native model's kind is a native family")
+        self.family.native_family()
     }
 
     pub fn layers(&self) -> usize {

@@ -18,7 +18,8 @@
 //! `T5ForConditionalGeneration` checkpoint loads with its decoder ignored.
 
 use super::ModelError;
-use super::encoder::{Activation, Block, Encoder, FeedForward, Loader, NormPlace, Positions};
+use super::encoder::{Activation, Block, Encoder, FeedForward, NormPlace, Positions};
+use super::loader::Loader;
 use super::weights::Weights;
 use burn::tensor::Device;
 use serde::Deserialize;
@@ -83,7 +84,7 @@ pub fn load(
     let c: T5Config =
         serde_json::from_value(config.clone()).map_err(|e| ModelError::file(cpath, e))?;
     // d_kv sets the head size, so d_model need not divide by the heads.
-    super::native::check_sizes(
+    super::family::check_sizes(
         cpath,
         &[
             ("vocab_size", c.vocab_size),
@@ -179,9 +180,9 @@ pub fn load(
 /// The family as the kind registry sees it (`kind: t5`).
 pub struct Family;
 
-impl super::native::NativeFamily for Family {
-    fn kind(&self) -> crate::embed::kinds::ModelKind {
-        crate::embed::kinds::ModelKind::T5
+impl super::family::NativeFamily for Family {
+    fn name(&self) -> &'static str {
+        "t5"
     }
 
     fn reads(&self, model_type: Option<&str>) -> bool {
@@ -205,7 +206,7 @@ impl super::native::NativeFamily for Family {
 
     /// U, Z, O, B read as X, as the ProtTrans documentation does.
     fn input<'a>(&self, seq: &'a [u8]) -> std::borrow::Cow<'a, [u8]> {
-        std::borrow::Cow::Owned(super::native::rare_residues_as_x(seq))
+        std::borrow::Cow::Owned(super::family::rare_residues_as_x(seq))
     }
 }
 

@@ -156,7 +156,7 @@ pub fn finish(
     let todo = super::todo::todo(cfg, &sweep.ds, &grid);
     let left = todo.len();
     if left == 0 {
-        let r = crate::aggregate::aggregate_and_report(sweep, true, false)?;
+        let r = crate::gather::aggregate_and_report(sweep, true, false)?;
         return Ok(Finish::Complete { report: r.report });
     }
     settle(sweep, &todo, sched)?;
@@ -184,7 +184,7 @@ pub fn finish(
         });
     }
     // Nothing could be resubmitted: report what finished.
-    let r = crate::aggregate::aggregate_and_report(sweep, true, false)?;
+    let r = crate::gather::aggregate_and_report(sweep, true, false)?;
     Ok(Finish::GaveUp {
         units: rep.gave_up,
         report: r.report,

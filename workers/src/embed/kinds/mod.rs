@@ -10,7 +10,7 @@
 //! codon), `embed/command.rs`, `embed/precomputed.rs`, `embed/hf.rs`; a
 //! native family (`esm`, `bert`, `t5`, `esmc`) is a [`NativeFamily`] in its
 //! `models/<family>.rs` (loader, `model_type`, tokenization) wrapped by
-//! [`native::Native`]. Adding a kind: one module and one line in
+//! [`native::Native`] with its kind. Adding a kind: one module and one line in
 //! [`registry!`] below (plus docs, a fixture and a test).
 
 pub mod native;
@@ -18,7 +18,7 @@ pub mod native;
 use super::spec::{BuildContext, ModelSpec, SpecError};
 use super::{EmbedError, Embedder, Modality};
 use crate::models::ModelError;
-use crate::models::native::NativeFamily;
+use crate::models::family::NativeFamily;
 use std::path::Path;
 
 /// What one kind of model does differently.
@@ -87,13 +87,13 @@ macro_rules! registry {
 
 registry! {
     /// Native ESM-family encoder (ESM-2, Nucleotide Transformer) from a HF folder.
-    Esm => &native::Native(&crate::models::esm::Family),
+    Esm => &native::Native(ModelKind::Esm, &crate::models::esm::Family),
     /// Native BERT-family encoder (ProtBert, cdsBERT, GENA-LM, DNABERT-2) from a HF folder.
-    Bert => &native::Native(&crate::models::bert::Family),
+    Bert => &native::Native(ModelKind::Bert, &crate::models::bert::Family),
     /// Native T5 encoder (ProtT5, ProstT5, Ankh, Ankh2) from a HF folder.
-    T5 => &native::Native(&crate::models::t5::Family),
+    T5 => &native::Native(ModelKind::T5, &crate::models::t5::Family),
     /// Native ESM C (ESM Cambrian) from a folder with its weights and a small config.json.
-    Esmc => &native::Native(&crate::models::esmc::Family),
+    Esmc => &native::Native(ModelKind::Esmc, &crate::models::esmc::Family),
     /// k-mer spectrum.
     Kmer => &super::kmer::Kmer,
     /// Codon usage.
@@ -113,13 +113,26 @@ impl ModelKind {
         format!("{self:?}").to_lowercase()
     }
 
-    /// The native families, in the registry's order.
-    pub fn native_families() -> impl Iterator<Item = &'static dyn NativeFamily> {
-        ModelKind::ALL.iter().filter_map(|k| k.spec().native())
+    /// The native kinds, in the registry's order.
+    pub fn native_kinds() -> impl Iterator<Item = ModelKind> {
+        ModelKind::ALL
+            .iter()
+            .copied()
+            .filter(|k| k.spec().native().is_some())
     }
 
-    /// The native family of a `config.json` `model_type`.
-    pub fn native_of_model_type(mt: Option<&str>) -> Option<&'static dyn NativeFamily> {
-        Self::native_families().find(|f| f.reads(mt))
+    /// The native kind whose family reads a `config.json` `model_type`.
+    pub fn native_of_model_type(mt: Option<&str>) -> Option<ModelKind> {
+        Self::native_kinds().find(|k| k.native_family().reads(mt))
+    }
+
+    /// A native kind's family (its loader and tokenization).
+    ///
+    /// # Panics
+    /// When the kind is not native (callers hold native kinds only).
+    pub fn native_family(self) -> &'static dyn NativeFamily {
+        self.spec()
+            .native()
+            .expect("a native kind has a native family")
     }
 }

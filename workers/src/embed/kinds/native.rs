@@ -9,16 +9,17 @@ use super::{KindSpec, ModelKind};
 use crate::embed::spec::{BuildContext, ModelSpec, folder_hash, read_model_config};
 use crate::embed::{EmbedError, Embedder};
 use crate::models::ModelError;
-use crate::models::native::{NativeEmbedder, NativeFamily, NativeOptions};
+use crate::models::family::NativeFamily;
+use crate::models::native::{NativeEmbedder, NativeOptions};
 use std::path::Path;
 
-/// A native family as a kind.
-pub struct Native(pub &'static dyn NativeFamily);
+/// A native family as a kind: the kind and its family.
+pub struct Native(pub ModelKind, pub &'static dyn NativeFamily);
 
 /// `esm for ESM-2 and Nucleotide Transformer; bert for ...`.
 fn native_kinds() -> String {
-    ModelKind::native_families()
-        .map(|f| format!("{} for {}", f.kind().as_str(), f.models()))
+    ModelKind::native_kinds()
+        .map(|k| format!("{} for {}", k.as_str(), k.native_family().models()))
         .collect::<Vec<_>>()
         .join("; ")
 }
@@ -41,25 +42,25 @@ impl KindSpec for Native {
     }
 
     fn native(&self) -> Option<&'static dyn NativeFamily> {
-        Some(self.0)
+        Some(self.1)
     }
 
     fn preflight(&self, spec: &ModelSpec, base: &Path) -> Result<(), ModelError> {
         let dir = spec.weights_dir(base)?;
         let config = read_model_config(&dir)?;
         let mt = config.get("model_type").and_then(|v| v.as_str());
-        let want = self.0.kind();
+        let want = self.0;
         match ModelKind::native_of_model_type(mt) {
-            Some(f) if f.kind() == want => {}
+            Some(f) if f == want => {}
             Some(f) => {
                 return Err(ModelError::file(
                     &dir.join("config.json"),
                     format!(
                         "model_type {:?} runs natively as kind: {}, not kind: {} (set `kind: {}`)",
                         mt.unwrap_or("esm"),
-                        f.kind().as_str(),
+                        f.as_str(),
                         want.as_str(),
-                        f.kind().as_str()
+                        f.as_str()
                     ),
                 ));
             }
@@ -86,7 +87,7 @@ impl KindSpec for Native {
             .iter()
             .any(|f| dir.join(f).is_file());
         // A family with a built-in vocabulary (ESM C) needs no file.
-        if !tokenizer && self.0.builtin_vocab().is_none() {
+        if !tokenizer && self.1.builtin_vocab().is_none() {
             return Err(ModelError::file(
                 &dir,
                 "no tokenizer: expected vocab.txt, tokenizer.json or spiece.model",
@@ -102,7 +103,7 @@ impl KindSpec for Native {
     fn build(&self, spec: &ModelSpec, ctx: &BuildContext) -> Result<Box<dyn Embedder>, EmbedError> {
         Ok(Box::new(NativeEmbedder::load(
             &spec.name,
-            Some(self.0.kind()),
+            Some(self.0),
             spec.modality(),
             &spec.device(ctx)?,
             &spec
