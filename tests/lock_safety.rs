@@ -1,0 +1,92 @@
+//! `genoprot cancel` against forged and stale locks, inside a fresh PID
+//! namespace (`unshare --pid --fork --mount-proc`, as root): the lock names
+//! a live unrelated process, pid 0, 2^31, u32::MAX, or -1, and `cancel`
+//! signals nothing — the unrelated process and the namespace's shell are
+//! still alive afterwards. Run in a namespace so that a regression could only
+//! ever hit the processes of this test.
+
+mod common;
+
+use std::path::Path;
+
+fn setup(p: &Path) {
+    let (code, _, err) = common::gp(
+        p,
+        &[
+            "-q", "dataset", "synth", "--out", "data", "--genes", "60", "--seed", "3",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    std::fs::write(
+        p.join("s.yaml"),
+        "name: s\ndataset: data\nstore: runs/s\nseeds: [0]\ntasks: [membrane]\n\
+         models:\n  - {name: aac, kind: kmer, modality: protein, k: 1}\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(p.join("runs/s")).unwrap();
+}
+
+#[test]
+fn cancel_never_signals_a_process_a_forged_lock_names() {
+    let probe = std::process::Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", "true"])
+        .output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        eprintln!(
+            "NOTE: skipped: `unshare --pid --fork --mount-proc` is not permitted here (CI runs it as root)"
+        );
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    setup(p);
+    let gp = env!("CARGO_BIN_EXE_genoprot");
+    let host = String::from_utf8(
+        std::process::Command::new("hostname")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    // Inside the namespace: a bystander, then one forged lock after
+    // another, each followed by `cancel`; the bystander must survive all.
+    let script = format!(
+        r#"set -u
+sleep 60 &
+by=$!
+lock=runs/s/genoprot.lock
+for pid in $by 0 2147483648 4294967295 -1; do
+  printf '{{"pid": %s, "host": "%s", "command": "run", "since": 1}}' "$pid" "{host}" > "$lock"
+  {gp} -q --json cancel s.yaml > "cancel-$pid.json" 2> "cancel-$pid.err" || echo "cancel exit $? for $pid"
+  kill -0 "$by" 2>/dev/null || {{ echo "bystander killed by cancel with pid $pid"; exit 9; }}
+done
+kill "$by"
+echo survived
+"#,
+        host = host.trim(),
+    );
+    let out = common::run_with_timeout(
+        {
+            let mut c = std::process::Command::new("unshare");
+            c.args(["--pid", "--fork", "--mount-proc", "bash", "-c", &script])
+                .current_dir(p);
+            c
+        },
+        std::time::Duration::from_secs(120),
+    );
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("survived"), "{text}");
+    // Every cancel stopped nothing (the forged lock names no genoprot).
+    for pid in ["0", "2147483648", "4294967295"] {
+        let j: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(p.join(format!("cancel-{pid}.json"))).unwrap(),
+        )
+        .unwrap();
+        assert!(j["stopped"].is_null(), "pid {pid}: {j}");
+    }
+}
