@@ -433,7 +433,7 @@ pub fn status(a: &StatusArgs, json: bool) -> anyhow::Result<()> {
         }
         std::thread::sleep(std::time::Duration::from_secs(a.interval.max(1)));
         if !json {
-            println!();
+            crate::output::stdout("\n")?;
         }
     }
 }

@@ -112,7 +112,7 @@ pub enum ChoiceArg {
 fn report(f: &Findings) {
     let text = f.report(50);
     if !text.is_empty() {
-        eprint!("{text}");
+        crate::output::stderr_line(text.trim_end_matches('\n'));
     }
 }
 

@@ -19,11 +19,14 @@ impl Write for Tee {
             // A full disk must not stop the run over its log.
             let _ = f.write_all(buf);
         }
-        crate::progress::write_above(buf)?;
+        // A stderr that cannot be written (closed, or /dev/full) loses the
+        // line; it must not end the command.
+        let _ = crate::progress::write_above(buf);
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
-        std::io::stderr().flush()
+        let _ = std::io::stderr().flush();
+        Ok(())
     }
 }
 

@@ -11,9 +11,10 @@ fn main() {
     let json = cli.json;
     if let Err(e) = genoprot::cli::run(cli) {
         if json {
-            println!("{}", genoprot::output::error_json(&e));
+            // A stdout that cannot be written gets nothing more.
+            let _ = genoprot::output::stdout(&format!("{}\n", genoprot::output::error_json(&e)));
         }
-        eprintln!("error: {e:#}");
+        genoprot::output::stderr_line(&format!("error: {e:#}"));
         std::process::exit(1);
     }
 }

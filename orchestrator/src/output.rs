@@ -12,25 +12,42 @@ pub trait Human {
     fn human(&self) -> String;
 }
 
+/// Writes `text` to stdout and flushes it: a closed, full or failing stdout
+/// is an error (`writing to standard output: ...`) the command ends with
+/// (exit 1), never a panic.
+pub fn stdout(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|_| out.flush())
+        .map_err(|e| anyhow::anyhow!("writing to standard output: {e}"))
+}
+
+/// Writes a line to stderr, ignoring failure: there is nowhere left to
+/// report that stderr itself cannot be written (`eprintln!` would panic).
+pub fn stderr_line(text: &str) {
+    use std::io::Write;
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{text}").and_then(|_| err.flush());
+}
+
 /// Prints `r` as JSON (`json`) or as text.
 pub fn print<T: Serialize + Human>(json: bool, r: &T) -> anyhow::Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(r)?);
+        stdout(&format!("{}\n", serde_json::to_string_pretty(r)?))
     } else {
-        print!("{}", r.human());
+        stdout(&r.human())
     }
-    Ok(())
 }
 
 /// Prints `r` as one compact JSON line (`json`) or as text: for repeated
 /// reports such as `status --watch`.
 pub fn print_line<T: Serialize + Human>(json: bool, r: &T) -> anyhow::Result<()> {
     if json {
-        println!("{}", serde_json::to_string(r)?);
+        stdout(&format!("{}\n", serde_json::to_string(r)?))
     } else {
-        print!("{}", r.human());
+        stdout(&r.human())
     }
-    Ok(())
 }
 
 /// A plain aligned table (comfy-table, no borders): the header, then one

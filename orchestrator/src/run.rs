@@ -515,7 +515,7 @@ pub fn run_bundle_mpi<C: mpi::traits::Communicator>(
                     0
                 }
                 Err(f) => {
-                    eprintln!("failed: {}", f.1);
+                    crate::output::stderr_line(&format!("failed: {}", f.1));
                     failed.push(f);
                     1
                 }

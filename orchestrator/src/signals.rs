@@ -36,18 +36,16 @@ pub fn install() {
                     if sig == SIGTERM {
                         STOP.store(true, Ordering::SeqCst);
                         workers::child::kill_all();
-                        eprintln!("terminated; run again to continue");
+                        crate::output::stderr_line("terminated; run again to continue");
                         std::process::exit(143);
                     }
                     if STOP.swap(true, Ordering::SeqCst) {
                         workers::child::kill_all();
-                        eprintln!("\nstopping now; run again to continue");
+                        crate::output::stderr_line("\nstopping now; run again to continue");
                         std::process::exit(130);
                     }
                     workers::child::kill_all();
-                    eprintln!(
-                        "\nCtrl-C: finishing running cells, starting no new ones (Ctrl-C again to quit now)"
-                    );
+                    crate::output::stderr_line("\nCtrl-C: finishing running cells, starting no new ones (Ctrl-C again to quit now)");
                 }
             });
         if let Err(e) = spawned {
@@ -70,6 +68,6 @@ pub fn exit_stopped(msg: &str) -> ! {
             std::thread::park();
         }
     }
-    eprintln!("{msg}");
+    crate::output::stderr_line(msg);
     std::process::exit(130)
 }

@@ -157,12 +157,14 @@ pub fn run(cmd: WorkerCommand) -> anyhow::Result<()> {
                 let world = universe.world();
                 let rank = mpi::traits::Communicator::rank(&world);
                 let r = crate::run::run_bundle_mpi(&cfg, &ds, &chosen, &world)?;
-                println!(
-                    "rank {rank}: {} cells run, {} already done, {} failed",
-                    r.cells_run,
-                    r.cells_skipped,
-                    r.failed.len()
-                );
+                crate::output::stdout(
+                    &(format!(
+                        "rank {rank}: {} cells run, {} already done, {} failed",
+                        r.cells_run,
+                        r.cells_skipped,
+                        r.failed.len()
+                    ) + "\n"),
+                )?;
                 if !r.failed.is_empty() {
                     anyhow::bail!(
                         "rank {rank}: {} cells failed: {}",
@@ -177,15 +179,17 @@ pub fn run(cmd: WorkerCommand) -> anyhow::Result<()> {
                 return Ok(());
             }
             let r = crate::run::run_bundle(&cfg, &ds, &chosen)?;
-            println!(
-                "{} cells run, {} already done, {} failed",
-                r.cells_run,
-                r.cells_skipped,
-                r.failed.len()
-            );
+            crate::output::stdout(
+                &(format!(
+                    "{} cells run, {} already done, {} failed",
+                    r.cells_run,
+                    r.cells_skipped,
+                    r.failed.len()
+                ) + "\n"),
+            )?;
             if !r.failed.is_empty() {
                 for (_, m) in &r.failed {
-                    eprintln!("failed: {m}");
+                    crate::output::stderr_line(&format!("failed: {m}"));
                 }
                 anyhow::bail!("{} of {} cells failed", r.failed.len(), chosen.len());
             }
@@ -198,7 +202,9 @@ pub fn run(cmd: WorkerCommand) -> anyhow::Result<()> {
             let crate::sweep::Sweep { cfg, ds, .. } = crate::sweep::Sweep::open(&config)?;
             let p = crate::embed::merge(&cfg, &ds, &model, shards)
                 .with_context(|| format!("merging {model}"))?;
-            println!("{model}: merged {shards} shards -> {}", p.display());
+            crate::output::stdout(
+                &(format!("{model}: merged {shards} shards -> {}", p.display()) + "\n"),
+            )?;
         }
     }
     Ok(())
@@ -220,35 +226,39 @@ fn embed_one(
         let out = crate::embed::run_embed_mpi(cfg, ds, model, &world)?;
         if rank == 0 {
             match out {
-                EmbedOutcome::UpToDate(p) => {
-                    println!("{model}: up to date ({})", p.display())
-                }
+                EmbedOutcome::UpToDate(p) => crate::output::stdout(
+                    &(format!("{model}: up to date ({})", p.display()) + "\n"),
+                )?,
                 EmbedOutcome::Written {
                     path,
                     genes,
                     seconds_x100,
-                } => println!(
-                    "{model}: embedded {genes} genes on {size} ranks in {:.2} s -> {}",
-                    seconds_x100 as f64 / 100.0,
-                    path.display()
-                ),
+                } => crate::output::stdout(
+                    &(format!(
+                        "{model}: embedded {genes} genes on {size} ranks in {:.2} s -> {}",
+                        seconds_x100 as f64 / 100.0,
+                        path.display()
+                    ) + "\n"),
+                )?,
             }
         }
         return Ok(());
     }
     match crate::embed::run_embed(cfg, ds, model, shard, std::io::stderr().is_terminal())? {
-        EmbedOutcome::UpToDate(p) => println!("{model}: up to date ({})", p.display()),
+        EmbedOutcome::UpToDate(p) => {
+            crate::output::stdout(&(format!("{model}: up to date ({})", p.display()) + "\n"))?
+        }
         EmbedOutcome::Written {
             path,
             genes,
             seconds_x100,
-        } => {
-            println!(
+        } => crate::output::stdout(
+            &(format!(
                 "{model}: embedded {genes} genes in {:.2} s -> {}",
                 seconds_x100 as f64 / 100.0,
                 path.display()
-            )
-        }
+            ) + "\n"),
+        )?,
     }
     Ok(())
 }

@@ -55,7 +55,7 @@ impl RunResult {
         }
         if !self.failed.is_empty() {
             for f in self.failed.iter().take(20) {
-                eprintln!("failed: {}", f.error);
+                crate::output::stderr_line(&format!("failed: {}", f.error));
             }
             anyhow::bail!(
                 "{} units failed (see above and store/logs); the rest is done — fix and rerun to finish",

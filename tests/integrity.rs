@@ -1,9 +1,13 @@
-//! `genoprot cancel` against forged and stale locks, inside a fresh PID
-//! namespace (`unshare --pid --fork --mount-proc`, as root): the lock names
-//! a live unrelated process, pid 0, 2^31, u32::MAX, or -1, and `cancel`
-//! signals nothing — the unrelated process and the namespace's shell are
-//! still alive afterwards. Run in a namespace so that a regression could only
-//! ever hit the processes of this test.
+//! Integrity against hostile surroundings (issue: integrity):
+//!
+//! * `genoprot cancel` against forged and stale locks, inside a fresh PID
+//!   namespace (`unshare --pid --fork --mount-proc`, as root): the lock
+//!   names a live unrelated process, pid 0, 2^31, u32::MAX, or -1, and
+//!   `cancel` signals nothing — the unrelated process and the namespace's
+//!   shell are still alive afterwards. Run in a namespace so that a
+//!   regression could only ever hit the processes of this test.
+//! * stdout or stderr that cannot be written (`/dev/full`): one line of
+//!   error and exit 1 for stdout, never a panic (exit 101).
 
 mod common;
 
@@ -89,4 +93,55 @@ echo survived
         .unwrap();
         assert!(j["stopped"].is_null(), "pid {pid}: {j}");
     }
+}
+
+/// Runs genoprot in `dir` with stdout (`out`) or stderr (`!out`) on /dev/full.
+fn to_dev_full(dir: &Path, args: &[&str], out: bool) -> std::process::Output {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let mut c = common::genoprot();
+    c.args(args).current_dir(dir);
+    if out {
+        c.stdout(full).stderr(std::process::Stdio::piped());
+    } else {
+        c.stderr(full).stdout(std::process::Stdio::piped());
+    }
+    c.output().unwrap()
+}
+
+#[test]
+fn a_full_stdout_is_one_error_and_exit_1_and_a_full_stderr_is_no_panic() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    setup(p);
+    for args in [
+        &["plan", "s.yaml"][..],
+        &["--json", "plan", "s.yaml"],
+        &["-q", "run", "s.yaml"],
+        &["status", "s.yaml"],
+    ] {
+        let o = to_dev_full(p, args, true);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.contains("error: writing to standard output: No space left on device"),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+    // The run itself finished: its results are there.
+    assert!(p.join("runs/s/results.csv").is_file());
+    for args in [
+        &["report", "s.yaml"][..],
+        &["plan", "s.yaml"],
+        &["-v", "status", "s.yaml"],
+    ] {
+        let o = to_dev_full(p, args, false);
+        assert_eq!(o.status.code(), Some(0), "{args:?}");
+    }
+    // An error with stderr on /dev/full still exits 1 (no panic, exit 101).
+    let o = to_dev_full(p, &["plan", "missing.yaml"], false);
+    assert_eq!(o.status.code(), Some(1));
 }
