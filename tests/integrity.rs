@@ -145,3 +145,95 @@ fn a_full_stdout_is_one_error_and_exit_1_and_a_full_stderr_is_no_panic() {
     let o = to_dev_full(p, &["plan", "missing.yaml"], false);
     assert_eq!(o.status.code(), Some(1));
 }
+
+/// Runs genoprot in `dir` with a 20-second deadline (a hang fails the test).
+fn gp_deadline(dir: &Path, args: &[&str]) -> (Option<i32>, String, std::time::Duration) {
+    let t0 = std::time::Instant::now();
+    let mut c = common::genoprot();
+    c.args(args).current_dir(dir);
+    let o = common::run_with_timeout(c, std::time::Duration::from_secs(20));
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+        t0.elapsed(),
+    )
+}
+
+#[test]
+fn fifos_and_devices_are_refused_quickly_as_inputs_and_as_stores() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    setup(p);
+    let fifo = p.join("cds.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    // As a dataset input: one clear error naming the file, at once, and
+    // nothing written.
+    for (cds, what) in [
+        (
+            fifo.to_str().unwrap(),
+            "is a FIFO (named pipe), not a regular file",
+        ),
+        ("/dev/zero", "is a character device, not a regular file"),
+    ] {
+        let (code, err, took) = gp_deadline(
+            p,
+            &[
+                "dataset",
+                "build",
+                "--cds",
+                cds,
+                "--proteins",
+                "data/protein.fa",
+                "--out",
+                "built",
+            ],
+        );
+        assert_eq!(code, Some(1), "{cds}: {err}");
+        assert!(
+            err.contains(&format!("{cds}: cannot read: {what}")),
+            "{cds}: {err}"
+        );
+        assert!(took < std::time::Duration::from_secs(5), "{cds}: {took:?}");
+        assert!(!p.join("built").exists());
+    }
+    // In place of a cell store: the cell is unreadable and counted missing;
+    // plan, status, aggregate and report answer at once.
+    let (code, err, _) = gp_deadline(p, &["-q", "run", "s.yaml"]);
+    assert_eq!(code, Some(0), "{err}");
+    let cell = std::fs::read_dir(p.join("runs/s/cells"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|f| f.extension().is_some_and(|x| x == "h5"))
+        .unwrap();
+    std::fs::rename(&cell, p.join("cell.bak")).unwrap();
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&cell)
+            .status()
+            .unwrap()
+            .success()
+    );
+    for args in [
+        &["plan", "s.yaml"][..],
+        &["status", "s.yaml"],
+        &["aggregate", "s.yaml"],
+        &["report", "s.yaml"],
+    ] {
+        let (code, err, took) = gp_deadline(p, args);
+        assert_eq!(code, Some(0), "{args:?}: {err}");
+        assert!(
+            took < std::time::Duration::from_secs(5),
+            "{args:?}: {took:?}"
+        );
+    }
+    let (_, err, _) = gp_deadline(p, &["aggregate", "s.yaml"]);
+    assert!(
+        err.contains("is a FIFO (named pipe), not a regular file: a store is an HDF5 file"),
+        "{err}"
+    );
+}

@@ -11,6 +11,7 @@ pub mod device;
 pub mod distributed;
 pub mod embed;
 pub mod file_hash;
+pub mod files;
 pub mod h5attr;
 pub mod invalid;
 pub mod models;

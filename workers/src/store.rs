@@ -10,6 +10,17 @@
 use crate::atomic::AtomicPath;
 use crate::h5attr::{self, h5err};
 pub use crate::store_error::StoreError;
+
+/// Opens an HDF5 store for reading, after checking (by `stat`, without
+/// opening it) that it is a regular file: a FIFO in its place would block the
+/// HDF5 library forever, a device would feed it garbage.
+pub fn open_h5(path: &Path) -> Result<hdf5::File, StoreError> {
+    crate::files::check_regular(path).map_err(|e| StoreError::Invalid {
+        path: path.to_path_buf(),
+        msg: format!("{e}: a store is an HDF5 file genoprot writes; move what is in its place away and run again"),
+    })?;
+    hdf5::File::open(path).map_err(h5err(path))
+}
 use hdf5::types::VarLenUnicode;
 use ndarray::{Array2, Axis};
 use std::collections::HashMap;
@@ -191,7 +202,7 @@ impl Embeddings {
 
     /// Reads a whole store.
     pub fn read(path: &Path) -> Result<Self, StoreError> {
-        let f = hdf5::File::open(path).map_err(h5err(path))?;
+        let f = open_h5(path)?;
         let ids: Vec<VarLenUnicode> = f
             .dataset("ids")
             .and_then(|d| d.read_raw())
@@ -234,7 +245,7 @@ fn read_meta_attrs(f: &hdf5::File, path: &Path) -> Result<EmbeddingMeta, StoreEr
 /// Reads a store's attributes and ids without its embedding matrix (cheap:
 /// used to decide whether a store is complete and current).
 pub fn read_meta(path: &Path) -> Result<(EmbeddingMeta, Vec<String>, usize), StoreError> {
-    let f = hdf5::File::open(path).map_err(h5err(path))?;
+    let f = open_h5(path)?;
     let ids: Vec<VarLenUnicode> = f
         .dataset("ids")
         .and_then(|d| d.read_raw())
@@ -281,7 +292,7 @@ fn rows_of<S: std::borrow::Borrow<str> + std::hash::Hash + Eq>(
 /// Reads the rows of `ids` (in that order) from a store, touching only the
 /// chunks that hold them: requested rows are read as contiguous runs.
 pub fn read_rows(path: &Path, ids: &[&str]) -> Result<Array2<f32>, StoreError> {
-    let f = hdf5::File::open(path).map_err(h5err(path))?;
+    let f = open_h5(path)?;
     let all: Vec<VarLenUnicode> = f
         .dataset("ids")
         .and_then(|d| d.read_raw())
@@ -400,7 +411,7 @@ fn read_rows_cached_within(
             return take(c);
         }
     }
-    let f = hdf5::File::open(path).map_err(h5err(path))?;
+    let f = open_h5(path)?;
     let ds = f.dataset("emb").map_err(h5err(path))?;
     let bytes = ds.shape().iter().product::<usize>() as u64 * 4;
     if bytes > budget {

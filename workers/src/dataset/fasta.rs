@@ -40,6 +40,9 @@ pub enum FastaError {
 /// byte offset), a file that does not start with a header, a header-only
 /// file, an empty record (its id and line). `None` when none of these.
 pub fn diagnose(path: &Path) -> Option<String> {
+    // Not a regular file: already said by the read, and opening a FIFO here
+    // would block.
+    crate::files::check_regular(path).ok()?;
     let mut magic = [0u8; 2];
     let gz = std::fs::File::open(path)
         .and_then(|mut f| f.read_exact(&mut magic))
@@ -114,14 +117,22 @@ pub fn diagnose(path: &Path) -> Option<String> {
     None
 }
 
-/// Opens a file, transparently decompressing gzip (by magic bytes, not by name).
+/// Opens a regular file once, transparently decompressing gzip (by magic
+/// bytes, not by name).
 pub fn open_maybe_gz(path: &Path) -> std::io::Result<Box<dyn Read + Send>> {
-    let mut f = std::fs::File::open(path)?;
-    let mut magic = [0u8; 2];
-    let n = f.read(&mut magic)?;
-    let f = std::fs::File::open(path)?;
-    let r = std::io::BufReader::with_capacity(1 << 20, f);
-    if n == 2 && magic == [0x1f, 0x8b] {
+    use std::io::BufRead;
+    crate::files::check_regular(path).map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!(
+                "{e} (hint: inputs are read more than once; save a stream to a file first, \
+                 e.g. `zcat x.fa.gz > x.fa`)"
+            ),
+        )
+    })?;
+    let mut r = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path)?);
+    let gz = r.fill_buf()?.starts_with(&[0x1f, 0x8b]);
+    if gz {
         Ok(Box::new(flate2::read::MultiGzDecoder::new(r)))
     } else {
         Ok(Box::new(r))

@@ -104,6 +104,7 @@ pub struct Dataset {
 /// Hashes a file's bytes.
 pub fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
     let mut h = Sha256::new();
+    crate::files::check_regular(path)?;
     let mut f = std::fs::File::open(path)?;
     let n = std::io::copy(&mut f, &mut h)?;
     Ok((hex::encode(h.finalize()), n))

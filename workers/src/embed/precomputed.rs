@@ -64,6 +64,10 @@ impl PrecomputedEmbedder {
             path: path.to_path_buf(),
             msg,
         };
+        crate::files::check_regular(path).map_err(|e| bad(e.to_string()))?;
+        if let Some(f) = ids_file {
+            crate::files::check_regular(f).map_err(|e| bad(format!("{}: {e}", f.display())))?;
+        }
         let (ids, emb): (Vec<String>, Array2<f32>) = if path.extension().is_some_and(|e| e == "npy")
         {
             let ids_file = ids_file.ok_or_else(|| {

@@ -200,7 +200,7 @@ impl CellResult {
     /// Reads a cell store.
     pub fn read(path: &Path) -> Result<CellResult, StoreError> {
         let e = h5err(path);
-        let f = hdf5::File::open(path).map_err(&e)?;
+        let f = crate::store::open_h5(path)?;
         let (sum, test_labels) = summary_of(&f, path)?;
         let s = |k: &str| h5attr::read_str(&f, k, path);
         let i = |k: &str| h5attr::read_int(&f, k, path);
@@ -292,7 +292,7 @@ impl TestSplit {
     /// the curve), checking the store is that cell's.
     pub fn read_as(path: &Path, id: &str) -> Result<TestSplit, StoreError> {
         let e = h5err(path);
-        let f = hdf5::File::open(path).map_err(&e)?;
+        let f = crate::store::open_h5(path)?;
         let (sum, labels) = summary_of(&f, path)?;
         check_id(path, &sum.id, id)?;
         let g = f.group("test").map_err(&e)?;
@@ -338,7 +338,7 @@ impl CellSummary {
     /// Reads the summary of cell `id`'s store; a store that holds another
     /// cell (copied or renamed) is an error, as for [`CellResult::read_as`].
     pub fn read_as(path: &Path, id: &str) -> Result<CellSummary, StoreError> {
-        let f = hdf5::File::open(path).map_err(h5err(path))?;
+        let f = crate::store::open_h5(path)?;
         let (sum, _) = summary_of(&f, path)?;
         check_id(path, &sum.id, id)?;
         Ok(sum)
@@ -447,7 +447,7 @@ pub fn test_positives(kind: TaskKind, labels: &Array2<f32>) -> Option<i64> {
 /// The `cell_id` attribute of a cell store: what [`CellResult::read_as`]
 /// checks, without reading the arrays.
 pub fn stored_cell_id(path: &Path) -> Result<String, StoreError> {
-    let f = hdf5::File::open(path).map_err(h5err(path))?;
+    let f = crate::store::open_h5(path)?;
     h5attr::read_str(&f, "cell_id", path)
 }
 
