@@ -93,7 +93,55 @@ pub(super) fn basics(cfg: &SweepConfig, text: &str, file: &str) -> Result<(), Co
             "no seeds: give at least one, e.g. `seeds: [0, 1, 2]`".into(),
         ));
     }
+    let at_key = |key: &str, message: String| key_error(text, file, key, message);
+    if let Some(s) = first_repeat(&cfg.seeds) {
+        return Err(at_key(
+            "seeds",
+            format!(
+                "seeds: {s} is listed twice; each seed is one replicate (every row would be computed and counted twice)"
+            ),
+        ));
+    }
+    if let TaskSelection::List(v) = &cfg.tasks
+        && let Some(t) = first_repeat(v)
+    {
+        return Err(at_key(
+            "tasks",
+            format!("tasks: `{t}` is listed twice; list each task once"),
+        ));
+    }
+    if cfg.store.as_os_str().is_empty() {
+        return Err(at_key(
+            "store",
+            "store: '' names no folder; give the store's folder, e.g. `store: runs/my-sweep` (genoprot writes everything under it)".into(),
+        ));
+    }
+    if cfg.dataset.as_os_str().is_empty() {
+        return Err(at_key(
+            "dataset",
+            "dataset: '' names no folder; give the dataset folder, e.g. `dataset: data/demo`"
+                .into(),
+        ));
+    }
     Ok(())
+}
+
+/// An error at the line of `key:`.
+fn key_error(text: &str, file: &str, key: &str, message: String) -> ConfigError {
+    let (line, column) = locate_key(text, key).unwrap_or((1, 1));
+    ConfigError {
+        file: file.into(),
+        line,
+        column,
+        message,
+    }
+}
+
+/// The first value a list holds twice.
+fn first_repeat<T: PartialEq>(v: &[T]) -> Option<&T> {
+    v.iter()
+        .enumerate()
+        .find_map(|(i, x)| v[..i].contains(x).then_some(x))
 }
 
 /// Every model entry (at the field it concerns), and names used once.
@@ -170,6 +218,17 @@ pub(super) fn ensembles(
                 format!(
                     "ensemble {}: fusion must list one or more of concat, concat-balanced, mean-prob, weighted-prob, stacking, caruana",
                     e.name
+                ),
+            ));
+        }
+        if let Some(f) = first_repeat(&e.fusion) {
+            return Err(err(
+                "name",
+                &e.name,
+                format!(
+                    "ensemble {}: fusion `{}` is listed twice; list each fusion once",
+                    e.name,
+                    f.as_str()
                 ),
             ));
         }

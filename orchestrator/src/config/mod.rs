@@ -65,8 +65,11 @@ impl SweepConfig {
     }
 
     pub fn parse(text: &str, file: &str) -> Result<SweepConfig, ConfigError> {
-        if let Some(e) =
-            position::lex_problem(text, file).or_else(|| checks::unknown_slurm_key(text, file))
+        // A UTF-8 byte-order mark (some Windows editors write one) is not YAML.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        if let Some(e) = position::lex_problem(text, file)
+            .or_else(|| checks::unknown_slurm_key(text, file))
+            .or_else(|| position::unknown_tag(text, file))
         {
             return Err(e);
         }
@@ -91,6 +94,8 @@ impl SweepConfig {
             }
         })?;
         cfg.path = PathBuf::from(file);
+        cfg.store = expand_home(&cfg.store);
+        cfg.dataset = expand_home(&cfg.dataset);
         if let Some(d) = &cfg.device_text {
             cfg.device = d.parse().map_err(|e: workers::device::DeviceError| {
                 let (line, column) = position::locate(text, "device", d);
@@ -207,5 +212,14 @@ impl SweepConfig {
     /// The paths of this sweep's store.
     pub fn layout(&self) -> crate::layout::StoreLayout {
         crate::layout::StoreLayout::new(&self.store)
+    }
+}
+
+/// `~/x` as the shell would read it: under `$HOME` (a YAML value is not
+/// expanded by any shell, and a folder literally named `~` is never meant).
+fn expand_home(p: &Path) -> PathBuf {
+    match (p.strip_prefix("~"), std::env::var_os("HOME")) {
+        (Ok(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ => p.to_path_buf(),
     }
 }

@@ -198,3 +198,34 @@ pub(super) fn err_at(
         message,
     }
 }
+
+/// A YAML tag (`!include`, `!!python/object`, ...): genoprot reads plain
+/// YAML, and a tagged value would otherwise be taken without its tag.
+pub(super) fn unknown_tag(text: &str, file: &str) -> Option<ConfigError> {
+    fn find(v: &yaml_serde::Value) -> Option<String> {
+        match v {
+            yaml_serde::Value::Tagged(t) => Some(t.tag.to_string()),
+            yaml_serde::Value::Sequence(s) => s.iter().find_map(find),
+            yaml_serde::Value::Mapping(m) => {
+                m.iter().find_map(|(k, v)| find(k).or_else(|| find(v)))
+            }
+            _ => None,
+        }
+    }
+    let v: yaml_serde::Value = yaml_serde::from_str(text).ok()?;
+    let tag = find(&v)?;
+    let (line, column) = text
+        .lines()
+        .enumerate()
+        .find_map(|(i, l)| l.find(tag.as_str()).map(|c| (i + 1, c + 1)))
+        .unwrap_or((1, 1));
+    Some(ConfigError {
+        file: file.into(),
+        line,
+        column,
+        message: format!(
+            "YAML tag `{tag}` is not supported: a sweep config is plain YAML (no includes or \
+             custom types); write the value itself"
+        ),
+    })
+}

@@ -306,3 +306,50 @@ fn task_names_are_checked_against_the_dataset() {
         .to_string();
     assert!(e.ends_with("c.yaml:9:19: task `expresion` is not in the dataset data/demo; did you mean `expression`?"), "{e}");
 }
+
+#[test]
+fn repeated_entries_empty_paths_tags_and_a_bom_are_handled_as_a_user_expects() {
+    // Repeated seeds, tasks and fusions would compute and count rows twice.
+    let e = err(&format!("{OK}seeds: [0, 1, 0]\n"));
+    assert!(e.starts_with("c.yaml:9:1: seeds: 0 is listed twice"), "{e}");
+    let e = err(&format!("{OK}tasks: [membrane, enzyme, membrane]\n"));
+    assert!(
+        e.starts_with("c.yaml:9:1: tasks: `membrane` is listed twice"),
+        "{e}"
+    );
+    let e = err(&OK.replace(
+        "members: [k3, aac]}",
+        "members: [k3, aac], fusion: [concat, concat]}",
+    ));
+    assert!(e.contains("fusion `concat` is listed twice"), "{e}");
+    // An empty store would write into the current folder.
+    let e = err(&OK.replace("store: runs/t", "store: ''"));
+    assert!(
+        e.starts_with("c.yaml:3:1: store: '' names no folder"),
+        "{e}"
+    );
+    // `~/` means the home folder, not a folder named `~`.
+    let home = std::env::var("HOME").unwrap();
+    let c = SweepConfig::parse(&OK.replace("store: runs/t", "store: ~/runs/t"), "c.yaml").unwrap();
+    assert_eq!(c.store, Path::new(&home).join("runs/t"));
+    // A tag is refused at its position, not silently dropped.
+    let e = err(&OK.replace("dataset: data/demo", "dataset: !include other.yaml"));
+    assert!(
+        e.starts_with("c.yaml:2:10: YAML tag `!include` is not supported"),
+        "{e}"
+    );
+    // A byte-order mark is not a missing field.
+    let c = SweepConfig::parse(&format!("\u{feff}{OK}"), "c.yaml").unwrap();
+    assert_eq!(c.name, "t");
+    // An empty command; a name too long for a file name.
+    let e = err(&OK.replace(
+        "{name: aac, kind: kmer, modality: protein, k: 1}",
+        "{name: aac, kind: command, modality: protein, command: ''}",
+    ));
+    assert!(e.contains("model aac: command is empty"), "{e}");
+    let long = "m".repeat(120);
+    let e = err(&OK
+        .replace("name: k3", &format!("name: {long}"))
+        .replace("[k3, aac]", &format!("[{long}, aac]")));
+    assert!(e.contains("is 120 characters; at most 100"), "{e}");
+}

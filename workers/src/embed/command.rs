@@ -283,6 +283,11 @@ impl KindSpec for CommandKind {
 
     fn check(&self, spec: &ModelSpec) -> Result<(), SpecError> {
         match &spec.command {
+            Some(c) if c.trim().is_empty() => Err(SpecError::value(
+                "command",
+                "command is empty: give the program to run, e.g. \
+                 `python embed.py --in {fasta} --out {out}`",
+            )),
             Some(c) => super::spec::check_placeholders(c),
             None => Ok(()),
         }

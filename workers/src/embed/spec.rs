@@ -117,8 +117,23 @@ pub fn check_name(what: &str, name: &str) -> Result<(), SpecError> {
             ),
         ));
     }
+    if name.len() > MAX_NAME {
+        return Err(SpecError::value(
+            "name",
+            format!(
+                "{what} name {}…: is {} characters; at most {MAX_NAME} (it names files, with suffixes, \
+                 under a file system's 255-byte limit)",
+                &name[..20],
+                name.len()
+            ),
+        ));
+    }
     Ok(())
 }
+
+/// The longest model, ensemble or sweep name: its files (`<name>.h5`, shard
+/// and log names, temp names with host and pid) stay under 255 bytes.
+pub const MAX_NAME: usize = 100;
 
 /// The placeholders a `command` may use.
 pub const PLACEHOLDERS: [&str; 7] = [
