@@ -250,12 +250,25 @@ pub fn read_meta(path: &Path) -> Result<(EmbeddingMeta, Vec<String>, usize), Sto
         .dataset("ids")
         .and_then(|d| d.read_raw())
         .map_err(h5err(path))?;
-    let dim = h5attr::read_int(&f, "dim", path)? as usize;
+    let dim = h5attr::read_int(&f, "dim", path)?;
+    // The matrix must be what the attributes and ids say: a store whose
+    // `emb` was cut or extended is damaged, not current.
+    let shape = f.dataset("emb").map_err(h5err(path))?.shape();
+    if shape != [ids.len(), dim.max(0) as usize] {
+        return Err(StoreError::Invalid {
+            path: path.to_path_buf(),
+            msg: format!(
+                "emb is {shape:?} but the store has {} ids and attribute dim = {dim}: the store \
+                 is damaged (it is computed again)",
+                ids.len()
+            ),
+        });
+    }
     let meta = read_meta_attrs(&f, path)?;
     Ok((
         meta,
         ids.iter().map(|s| s.as_str().to_string()).collect(),
-        dim,
+        dim as usize,
     ))
 }
 

@@ -153,3 +153,37 @@ fn rejects_bad_embeddings_before_writing() {
     assert!(!p.exists());
     assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 0);
 }
+
+#[test]
+fn a_matrix_that_disagrees_with_its_ids_or_dim_is_a_damaged_store() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("m.h5");
+    let e = Embeddings {
+        ids: (0..4).map(|i| format!("g{i}")).collect(),
+        emb: Array2::from_shape_fn((4, 6), |(i, j)| (i * 6 + j) as f32),
+        meta: EmbeddingMeta {
+            model: "m".into(),
+            config_hash: "h".into(),
+            ..Default::default()
+        },
+    };
+    e.write(&p).unwrap();
+    let (_, ids, dim) = read_meta(&p).unwrap();
+    assert_eq!((ids.len(), dim), (4, 6));
+    // `emb` cut to 3 of its 6 columns, the `dim` attribute kept (an edit
+    // that HDF5 reads without complaint).
+    {
+        let f = hdf5::File::open_rw(&p).unwrap();
+        f.unlink("emb").unwrap();
+        f.new_dataset_builder()
+            .with_data(&e.emb.slice(ndarray::s![.., ..3]).to_owned())
+            .create("emb")
+            .unwrap();
+    }
+    let err = read_meta(&p).unwrap_err().to_string();
+    assert!(
+        err.contains("emb is [4, 3] but the store has 4 ids and attribute dim = 6"),
+        "{err}"
+    );
+    assert!(Embeddings::read(&p).is_err());
+}
