@@ -237,3 +237,26 @@ fn fifos_and_devices_are_refused_quickly_as_inputs_and_as_stores() {
         "{err}"
     );
 }
+
+#[test]
+fn a_synthetic_dataset_too_large_for_memory_is_refused_before_allocating() {
+    let d = tempfile::tempdir().unwrap();
+    let (code, err, took) = gp_deadline(
+        d.path(),
+        &[
+            "dataset",
+            "synth",
+            "--out",
+            "big",
+            "--genes",
+            "1000000000000",
+        ],
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("--genes 1000000000000: a synthetic dataset that large needs about"),
+        "{err}"
+    );
+    assert!(took < std::time::Duration::from_secs(5), "{took:?}");
+    assert!(!d.path().join("big").exists());
+}

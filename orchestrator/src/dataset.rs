@@ -234,6 +234,21 @@ pub fn run(cmd: DatasetCommand, json: bool) -> anyhow::Result<()> {
                 max_len,
                 ..Default::default()
             };
+            // Sequences (protein + CDS + FASTA copies) and labels, per gene,
+            // at the longest length: refused before anything is allocated.
+            let need = (genes as u128) * (max_len as u128 * 12 + 1024);
+            if let Some(avail) = workers::probe::available_memory()
+                && need > avail
+            {
+                let gib = |b: u128| b as f64 / (1u128 << 30) as f64;
+                anyhow::bail!(
+                    "--genes {genes}: a synthetic dataset that large needs about {:.1} GiB of memory \
+                     and {:.1} GiB is available; use fewer genes (the demo uses 1,200; the paper's \
+                     sets have about 20,000)",
+                    gib(need),
+                    gib(avail)
+                );
+            }
             dataset::check_out(&out, force)?;
             let mut ds = dataset::synth::synthesize(&cfg);
             ds.write(&out, force)
