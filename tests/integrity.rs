@@ -260,3 +260,29 @@ fn a_synthetic_dataset_too_large_for_memory_is_refused_before_allocating() {
     assert!(took < std::time::Duration::from_secs(5), "{took:?}");
     assert!(!d.path().join("big").exists());
 }
+
+#[test]
+fn an_edited_aggregate_cache_line_never_reaches_results() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    setup(p);
+    let (code, err, _) = gp_deadline(p, &["-q", "run", "s.yaml"]);
+    assert_eq!(code, Some(0), "{err}");
+    let results = || std::fs::read_to_string(p.join("runs/s/results.csv")).unwrap();
+    let before = results();
+    let cache = p.join("runs/s/journal/aggregate-rows.jsonl");
+    let text = std::fs::read_to_string(&cache).unwrap();
+    // Change one digit of the cached test size (a valid number either way).
+    let at = text.find("\"n_test\":").unwrap() + "\"n_test\":".len();
+    let mut bytes = text.into_bytes();
+    bytes[at] = if bytes[at] == b'1' { b'2' } else { b'1' };
+    std::fs::write(&cache, bytes).unwrap();
+    let (code, err, _) = gp_deadline(p, &["aggregate", "s.yaml"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("fail their checksum"), "{err}");
+    assert_eq!(
+        results(),
+        before,
+        "the cell store, not the edited line, decides"
+    );
+}

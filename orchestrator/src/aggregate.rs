@@ -140,7 +140,7 @@ struct Cached {
 /// The row cache by cell id; lines that do not parse (an older layout, a
 /// torn write) are skipped, so those cells are read again.
 fn read_cache(path: &Path) -> HashMap<String, Cached> {
-    crate::jsonl::read::<Cached>(path)
+    crate::jsonl::read_checked::<Cached>(path)
         .into_iter()
         .map(|c| (c.id.clone(), c))
         .collect()
@@ -149,7 +149,7 @@ fn read_cache(path: &Path) -> HashMap<String, Cached> {
 /// Rewrites the row cache atomically; a store that cannot be written (read
 /// only) just goes without.
 fn write_cache(path: &Path, rows: &[Cached]) {
-    if let Err(e) = crate::jsonl::rewrite(path, rows) {
+    if let Err(e) = crate::jsonl::rewrite_checked(path, rows) {
         tracing::debug!("not caching aggregate rows: {e}");
     }
 }

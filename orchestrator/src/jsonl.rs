@@ -2,7 +2,10 @@
 //! the Slurm job log are appended ([`append`]: one locked, flushed write per
 //! line, a torn last line never glued onto), the caches are rewritten whole
 //! ([`rewrite`]: temp file, rename). Readers skip lines that do not parse
-//! ([`read`]; the journal also counts them).
+//! ([`read`]; the journal also counts them). Caches whose lines decide what
+//! reaches results (aggregate rows, report comparisons) carry a checksum per
+//! line ([`rewrite_checked`], [`read_checked`]): an edited or damaged line is
+//! ignored, so what it cached is computed again.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -60,6 +63,55 @@ pub fn read<T: DeserializeOwned>(path: &Path) -> Vec<T> {
         .collect()
 }
 
+/// The hex SHA-256 of a line's JSON.
+fn line_sum(json: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(json))
+}
+
+/// Replaces the file by `items`, one per line as `<sha256 of the JSON> <JSON>`
+/// (temp file, rename).
+pub fn rewrite_checked<T: Serialize>(path: &Path, items: &[T]) -> std::io::Result<()> {
+    let mut text = Vec::with_capacity(items.len() * 264);
+    for it in items {
+        let json = serde_json::to_vec(it).map_err(std::io::Error::other)?;
+        text.extend_from_slice(line_sum(&json).as_bytes());
+        text.push(b' ');
+        text.extend_from_slice(&json);
+        text.push(b'\n');
+    }
+    if let Some(p) = path.parent() {
+        std::fs::create_dir_all(p).map_err(with_path(p))?;
+    }
+    workers::atomic::write_atomic(path, &text).map_err(with_path(path))
+}
+
+/// Every line of a checked file whose checksum matches its JSON and that
+/// parses as `T`; other lines (edited, damaged, an older layout) are
+/// skipped, once reported.
+pub fn read_checked<T: DeserializeOwned>(path: &Path) -> Vec<T> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut bad = 0usize;
+    let out = text
+        .lines()
+        .filter_map(|l| {
+            let item = l
+                .split_once(' ')
+                .filter(|(sum, json)| *sum == line_sum(json.as_bytes()))
+                .and_then(|(_, json)| serde_json::from_str(json).ok());
+            bad += usize::from(item.is_none());
+            item
+        })
+        .collect();
+    if bad > 0 {
+        tracing::warn!(
+            "{}: {bad} lines fail their checksum or do not parse; what they cached is computed again",
+            path.display()
+        );
+    }
+    out
+}
+
 /// Whether a file is empty or ends with `\n`.
 fn ends_with_newline(f: &mut std::fs::File) -> std::io::Result<bool> {
     if f.metadata()?.len() == 0 {
@@ -92,5 +144,22 @@ mod tests {
         rewrite(&d.path().join("sub/y.jsonl"), &[3, 4]).unwrap();
         assert_eq!(read::<i32>(&d.path().join("sub/y.jsonl")), vec![3, 4]);
         assert!(read::<i32>(&d.path().join("absent")).is_empty());
+    }
+
+    #[test]
+    fn a_checked_line_that_was_edited_is_ignored() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("c.jsonl");
+        rewrite_checked(&p, &[0.559, 0.571]).unwrap();
+        assert_eq!(read_checked::<f64>(&p), vec![0.559, 0.571]);
+        // One changed digit: that line is dropped, the other kept.
+        let text = std::fs::read_to_string(&p)
+            .unwrap()
+            .replacen("0.559", "0.659", 1);
+        std::fs::write(&p, text).unwrap();
+        assert_eq!(read_checked::<f64>(&p), vec![0.571]);
+        // Unchecked lines (an older cache) are not trusted either.
+        std::fs::write(&p, "0.559\n").unwrap();
+        assert!(read_checked::<f64>(&p).is_empty());
     }
 }

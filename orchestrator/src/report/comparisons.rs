@@ -43,7 +43,7 @@ pub fn comparisons(
     let cache_path = layout.report_comparisons();
     let (pairs, tied) = pairs_to_compare(cfg, scores, small);
     let wanted = wanted_of(cfg, pairs, agg);
-    let mut known: HashMap<String, Interval> = crate::jsonl::read::<Cached>(&cache_path)
+    let mut known: HashMap<String, Interval> = crate::jsonl::read_checked::<Cached>(&cache_path)
         .into_iter()
         .map(|c| (c.key, c.interval))
         .collect();
@@ -297,7 +297,7 @@ fn write_cache(path: &Path, wanted: &[Wanted], known: &HashMap<String, Interval>
             })
         })
         .collect();
-    if let Err(e) = crate::jsonl::rewrite(path, &kept) {
+    if let Err(e) = crate::jsonl::rewrite_checked(path, &kept) {
         tracing::debug!("not caching the report's comparisons: {e}");
     }
 }
