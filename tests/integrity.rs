@@ -286,3 +286,58 @@ fn an_edited_aggregate_cache_line_never_reaches_results() {
         "the cell store, not the edited line, decides"
     );
 }
+
+#[test]
+fn plan_refuses_what_run_would_refuse_at_the_field() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    setup(p);
+    let fx = common::workspace_root().join("fixtures");
+    let esm = fx.join("esm2-tiny");
+    let t5 = fx.join("ankh-tiny");
+    for (entry, want) in [
+        (
+            format!(
+                "{{name: e, kind: esm, modality: protein, weights: {}, layer: 1000}}",
+                esm.display()
+            ),
+            ("layer", "layer 1000: the model has 2 layers"),
+        ),
+        (
+            format!(
+                "{{name: e, kind: esm, modality: dna, weights: {}}}",
+                esm.display()
+            ),
+            (
+                "modality",
+                "is a protein vocabulary, but the model is configured with modality: dna",
+            ),
+        ),
+        (
+            format!(
+                "{{name: e, kind: t5, modality: protein, weights: {}, pooling: cls}}",
+                t5.display()
+            ),
+            (
+                "pooling",
+                "pooling: cls, but this t5 tokenizer puts no CLS token in front",
+            ),
+        ),
+    ] {
+        std::fs::write(
+            p.join("m.yaml"),
+            format!(
+                "name: m\ndataset: data\nstore: runs/m\nseeds: [0]\ntasks: [membrane]\nmodels:\n  - {entry}\n"
+            ),
+        )
+        .unwrap();
+        let (code, err, _) = gp_deadline(p, &["plan", "m.yaml"]);
+        assert_eq!(code, Some(1), "{entry}: {err}");
+        let col = entry.find(want.0).unwrap() + 5;
+        assert!(
+            err.contains(&format!("m.yaml:7:{col}: model e: ")) && err.contains(want.1),
+            "{entry}: {err}"
+        );
+        assert!(!p.join("runs/m").exists(), "plan writes nothing");
+    }
+}

@@ -196,6 +196,19 @@ impl SweepConfig {
                     message: format!("model {}: {message}", m.name),
                 });
             }
+            if let Err(e) = m.check_folder(&base) {
+                // At the field when the entry has it, else at the model's name.
+                let (line, column) = e
+                    .key()
+                    .and_then(|k| position::locate_in_entry(&text, &m.name, k))
+                    .unwrap_or_else(|| position::locate(&text, "name", &m.name));
+                return Err(ConfigError {
+                    file: self.path.display().to_string(),
+                    line,
+                    column,
+                    message: format!("model {}: {e}", m.name),
+                });
+            }
         }
         Ok(())
     }

@@ -366,6 +366,12 @@ impl ModelSpec {
         self.kind.spec().preflight(self, base)
     }
 
+    /// After [`ModelSpec::preflight`]: the entry's fields against the folder
+    /// (layer, modality, pooling); `Err` names the field.
+    pub fn check_folder(&self, base: &Path) -> Result<(), SpecError> {
+        self.kind.spec().check_folder(self, base)
+    }
+
     /// Hash of everything that determines this model's embeddings (its fields
     /// except the name, plus the content hash of a precomputed file).
     pub fn config_hash(&self, dataset_hash: &str, base_dir: &Path) -> String {

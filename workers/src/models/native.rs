@@ -27,6 +27,22 @@ use std::path::Path;
 /// The native families are the native kinds: one list, the kind registry.
 pub type Family = ModelKind;
 
+/// A native folder's tokenizer: its file (`vocab.txt`, `tokenizer.json`,
+/// `spiece.model`), or the family's built-in vocabulary when it has none.
+pub fn folder_tokenizer(
+    dir: &Path,
+    family: &dyn NativeFamily,
+) -> Result<FolderTokenizer, ModelError> {
+    match (FolderTokenizer::open(dir), family.builtin_vocab()) {
+        (Err(_), Some(vocab)) => Ok(FolderTokenizer::Vocab(
+            super::tokenizer::Tokenizer::from_tokens(
+                &vocab.iter().map(|t| t.to_string()).collect::<Vec<_>>(),
+            )?,
+        )),
+        (t, _) => t,
+    }
+}
+
 /// A loaded native model.
 pub struct NativeModel {
     /// Its kind (`Family::Esm`, ...: the kind registry is the list of families).
@@ -65,14 +81,7 @@ impl NativeModel {
             )
         })?;
         let imp = family.native_family();
-        let tokenizer = match (FolderTokenizer::open(dir), imp.builtin_vocab()) {
-            (Err(_), Some(vocab)) => {
-                FolderTokenizer::Vocab(super::tokenizer::Tokenizer::from_tokens(
-                    &vocab.iter().map(|t| t.to_string()).collect::<Vec<_>>(),
-                )?)
-            }
-            (t, _) => t?,
-        };
+        let tokenizer = folder_tokenizer(dir, imp)?;
         let weights = Weights::open(dir)?;
         let (encoder, variant, weights_hash) = imp.load(&cpath, &config, &weights, device)?;
         Ok(NativeModel {

@@ -49,6 +49,13 @@ pub trait KindSpec: Sync {
     fn preflight(&self, _spec: &ModelSpec, _base: &Path) -> Result<(), ModelError> {
         Ok(())
     }
+    /// Once `preflight` has passed: the entry's fields against what the
+    /// folder holds (a layer it has, a modality its vocabulary reads, a
+    /// pooling its tokenizer allows), so that `plan` refuses what `run`
+    /// would; `Err` names the field.
+    fn check_folder(&self, _spec: &ModelSpec, _base: &Path) -> Result<(), SpecError> {
+        Ok(())
+    }
     /// Content hash of the model's weights or input file ("" for baselines).
     fn weights_hash(&self, _spec: &ModelSpec, _base: &Path) -> String {
         String::new()

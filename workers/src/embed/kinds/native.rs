@@ -6,11 +6,11 @@
 //! its [`NativeFamily`].
 
 use super::{KindSpec, ModelKind};
-use crate::embed::spec::{BuildContext, ModelSpec, folder_hash, read_model_config};
-use crate::embed::{EmbedError, Embedder};
+use crate::embed::spec::{BuildContext, ModelSpec, SpecError, folder_hash, read_model_config};
+use crate::embed::{EmbedError, Embedder, Modality};
 use crate::models::ModelError;
 use crate::models::family::NativeFamily;
-use crate::models::native::{NativeEmbedder, NativeOptions};
+use crate::models::native::{NativeEmbedder, NativeOptions, folder_tokenizer};
 use std::path::Path;
 
 /// A native family as a kind: the kind and its family.
@@ -91,6 +91,59 @@ impl KindSpec for Native {
             return Err(ModelError::file(
                 &dir,
                 "no tokenizer: expected vocab.txt, tokenizer.json or spiece.model",
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_folder(&self, spec: &ModelSpec, base: &Path) -> Result<(), SpecError> {
+        let Ok(dir) = spec.weights_dir(base) else {
+            return Ok(());
+        };
+        // The layer count, by each family's config key.
+        let config = read_model_config(&dir).ok();
+        let layers = config.as_ref().and_then(|c| {
+            ["num_hidden_layers", "num_layers", "n_layers"]
+                .iter()
+                .find_map(|k| c.get(*k).and_then(|v| v.as_i64()))
+        });
+        if let (Some(k), Some(n)) = (spec.layer, layers) {
+            let fits = (0..=n).contains(&k) || (k < 0 && n + k + 1 >= 0);
+            if !fits {
+                return Err(SpecError::value(
+                    "layer",
+                    format!(
+                        "layer {k}: the model has {n} layers (0 = embeddings, {n} or -1 = last)"
+                    ),
+                ));
+            }
+        }
+        let Ok(tok) = folder_tokenizer(&dir, self.1) else {
+            return Ok(());
+        };
+        let modality = spec.modality();
+        if let Some(reads) = tok.alphabet()
+            && matches!(modality, Modality::Dna | Modality::Protein)
+            && reads != modality.as_str()
+        {
+            return Err(SpecError::value(
+                "modality",
+                format!(
+                    "the tokenizer's vocabulary ({}) is a {reads} vocabulary, but the model is \
+                     configured with modality: {} (hint: set `modality: {reads}`, or point \
+                     `weights` at the right folder)",
+                    dir.display(),
+                    modality.as_str()
+                ),
+            ));
+        }
+        if spec.pooling.as_deref() == Some("cls") && tok.cls().is_none() {
+            return Err(SpecError::value(
+                "pooling",
+                format!(
+                    "pooling: cls, but this {} tokenizer puts no CLS token in front (hint: use `pooling: mean`)",
+                    self.0.as_str()
+                ),
             ));
         }
         Ok(())
