@@ -295,6 +295,7 @@ fn plan_refuses_what_run_would_refuse_at_the_field() {
     let fx = common::workspace_root().join("fixtures");
     let esm = fx.join("esm2-tiny");
     let t5 = fx.join("ankh-tiny");
+    std::fs::write(p.join("notes.h5"), "these are not embeddings\n").unwrap();
     for (entry, want) in [
         (
             format!(
@@ -322,6 +323,10 @@ fn plan_refuses_what_run_would_refuse_at_the_field() {
                 "pooling",
                 "pooling: cls, but this t5 tokenizer puts no CLS token in front",
             ),
+        ),
+        (
+            "{name: e, kind: precomputed, modality: protein, path: notes.h5}".to_string(),
+            ("path", "path notes.h5: not an HDF5 file"),
         ),
     ] {
         std::fs::write(

@@ -2,7 +2,7 @@
 //! names configurable) or NPY with a text file of ids (one per line).
 
 use super::kinds::KindSpec;
-use super::spec::{BuildContext, ModelSpec, resolve};
+use super::spec::{BuildContext, ModelSpec, SpecError, resolve};
 use super::{EmbedError, Embedder, Modality, SeqInput};
 use crate::models::ModelError;
 use hdf5::types::{VarLenAscii, VarLenUnicode};
@@ -212,6 +212,35 @@ impl KindSpec for Precomputed {
                 p.display()
             )))
         }
+    }
+
+    fn check_folder(&self, spec: &ModelSpec, base: &Path) -> Result<(), SpecError> {
+        let p = resolve(base, spec.path.as_deref().unwrap_or(Path::new("")));
+        let mut head = [0u8; 8];
+        let read = std::fs::File::open(&p).and_then(|mut f| {
+            use std::io::Read;
+            f.read_exact(&mut head)
+        });
+        let npy = p.extension().is_some_and(|e| e == "npy");
+        let (magic, what): (&[u8], &str) = if npy {
+            (b"\x93NUMPY", "an .npy file")
+        } else {
+            (
+                b"\x89HDF\r\n\x1a\n",
+                "an HDF5 file (or a .npy with `ids_file`)",
+            )
+        };
+        if read.is_err() || !head.starts_with(magic) {
+            return Err(SpecError::value(
+                "path",
+                format!(
+                    "path {}: not {what} (the first bytes of {} are not that format's signature)",
+                    spec.path.as_deref().unwrap_or(Path::new("")).display(),
+                    p.display()
+                ),
+            ));
+        }
+        Ok(())
     }
 
     fn weights_hash(&self, spec: &ModelSpec, base: &Path) -> String {
