@@ -116,37 +116,7 @@ fn killed_run_resumes_to_the_same_results_without_recomputing() {
     assert_eq!(v["stages"][1]["missing"], 30);
     assert_eq!(v["stages"][2]["total"], 10);
 
-    // Killed mid probe stage.
-    let mut child = common::genoprot()
-        .current_dir(d.path())
-        .args(["-q", "run", "b.yaml"])
-        .spawn()
-        .unwrap();
-    let cells = d.path().join("runs/b/cells");
-    let t0 = Instant::now();
-    loop {
-        let n = std::fs::read_dir(&cells)
-            .map(|r| {
-                r.flatten()
-                    .filter(|e| e.file_name().to_string_lossy().ends_with(".h5"))
-                    .count()
-            })
-            .unwrap_or(0);
-        if n >= 8 {
-            break;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(120),
-            "no cells written in time"
-        );
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the run finished before it could be killed"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
+    kill_mid_probe_stage(d.path());
     let before = completions(d.path(), "b");
     assert!(
         !before.is_empty() && before.len() < 42,
@@ -183,11 +153,50 @@ fn killed_run_resumes_to_the_same_results_without_recomputing() {
         "{out}"
     );
 
-    // results.h5 read by h5py; report files present.
+    outputs_are_readable_and_reported(d.path());
+}
+
+/// Starts `run b.yaml` and SIGKILLs it once 8 cell stores exist.
+fn kill_mid_probe_stage(dir: &std::path::Path) {
+    let mut child = common::genoprot()
+        .current_dir(dir)
+        .args(["-q", "run", "b.yaml"])
+        .spawn()
+        .unwrap();
+    let cells = dir.join("runs/b/cells");
+    let t0 = Instant::now();
+    loop {
+        let n = std::fs::read_dir(&cells)
+            .map(|r| {
+                r.flatten()
+                    .filter(|e| e.file_name().to_string_lossy().ends_with(".h5"))
+                    .count()
+            })
+            .unwrap_or(0);
+        if n >= 8 {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(120),
+            "no cells written in time"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run finished before it could be killed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+}
+
+/// results.h5 read by h5py, a cell store's run attributes, the report's
+/// files and its claims about tasks too small to rank.
+fn outputs_are_readable_and_reported(dir: &std::path::Path) {
     let py = "import h5py, sys; f = h5py.File(sys.argv[1]); g = f['cells']; print(len(g['cell_id']), int(f.attrs['n_missing']), sorted(g.keys())[:3])";
     let o = Command::new(common::python_with_h5py())
         .args(["-c", py])
-        .arg(d.path().join("runs/b/results.h5"))
+        .arg(dir.join("runs/b/results.h5"))
         .output()
         .unwrap();
     assert!(
@@ -197,7 +206,7 @@ fn killed_run_resumes_to_the_same_results_without_recomputing() {
         String::from_utf8_lossy(&o.stderr)
     );
     // A cell store says where it ran (h5py reads the attributes).
-    let cell = std::fs::read_dir(d.path().join("runs/b/cells"))
+    let cell = std::fs::read_dir(dir.join("runs/b/cells"))
         .unwrap()
         .flatten()
         .find(|e| e.file_name().to_string_lossy().ends_with(".h5"))
@@ -232,9 +241,9 @@ fn killed_run_resumes_to_the_same_results_without_recomputing() {
         "ensemble_gain.png",
         "report.html",
     ] {
-        assert!(d.path().join("runs/b/report").join(f).exists(), "{f}");
+        assert!(dir.join("runs/b/report").join(f).exists(), "{f}");
     }
-    let md = std::fs::read_to_string(d.path().join("runs/b/report/summary.md")).unwrap();
+    let md = std::fs::read_to_string(dir.join("runs/b/report/summary.md")).unwrap();
     // Tasks of this small dataset are too small to rank: flagged (†), never
     // bolded, out of the leaderboard; sample sizes and provenance are listed.
     assert!(
