@@ -346,3 +346,37 @@ fn plan_refuses_what_run_would_refuse_at_the_field() {
         assert!(!p.join("runs/m").exists(), "plan writes nothing");
     }
 }
+
+#[test]
+fn a_second_sweep_is_refused_a_store_another_sweep_owns() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    setup(p);
+    let (code, err, _) = gp_deadline(p, &["-q", "run", "s.yaml"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(p.join("runs/s/journal/sweep")).unwrap(),
+        "s\n"
+    );
+    let before = std::fs::read_to_string(p.join("runs/s/results.csv")).unwrap();
+    let other = std::fs::read_to_string(p.join("s.yaml"))
+        .unwrap()
+        .replace("name: s\n", "name: other\n")
+        .replace("k: 1}", "k: 2}");
+    std::fs::write(p.join("o.yaml"), other).unwrap();
+    for args in [&["-q", "run", "o.yaml"][..], &["clean", "o.yaml"]] {
+        let (code, err, _) = gp_deadline(p, args);
+        assert_eq!(code, Some(1), "{args:?}: {err}");
+        assert!(
+            err.contains("store runs/s belongs to sweep `s`") && err.contains("not `other`"),
+            "{args:?}: {err}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(p.join("runs/s/results.csv")).unwrap(),
+        before
+    );
+    // The owner itself goes on as before.
+    let (code, err, _) = gp_deadline(p, &["-q", "run", "s.yaml"]);
+    assert_eq!(code, Some(0), "{err}");
+}

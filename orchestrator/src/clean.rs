@@ -60,6 +60,7 @@ pub fn run(a: &CleanArgs, json: bool) -> anyhow::Result<()> {
     let sweep = crate::sweep::Sweep::open(&a.config)?;
     let (cfg, grid) = (&sweep.cfg, sweep.grid());
     let _lock = crate::lock::acquire(&cfg.store, "clean", &a.config)?;
+    crate::journal::claim(cfg, &a.config, false)?;
     let keep: BTreeSet<String> = grid.all_cells().map(|c| format!("{}.h5", c.id)).collect();
     let dir = cfg.layout().cells_dir();
     let mut stale: Vec<PathBuf> = std::fs::read_dir(&dir)

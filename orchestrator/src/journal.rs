@@ -238,6 +238,32 @@ pub fn warnings_of(hist: &BTreeMap<String, UnitHistory>) -> Vec<(String, String)
         .collect()
 }
 
+/// The sweep that owns a store: the first `run` or `submit` records its
+/// name in `journal/sweep` (`record`); a sweep of another name is refused,
+/// since its results.csv, report and `clean` would take the first one's
+/// cells for its own.
+pub fn claim(cfg: &crate::config::SweepConfig, config: &Path, record: bool) -> anyhow::Result<()> {
+    let p = cfg.layout().owner();
+    match std::fs::read_to_string(&p) {
+        Ok(owner) if owner.trim() == cfg.name => Ok(()),
+        Ok(owner) => anyhow::bail!(
+            "{}: store {} belongs to sweep `{}` ({}), not `{}`: two sweeps in one store would \
+             overwrite each other's results (hint: give this sweep its own `store:`)",
+            config.display(),
+            cfg.store.display(),
+            owner.trim(),
+            p.display(),
+            cfg.name
+        ),
+        Err(_) if record => {
+            crate::store_dir(&cfg.layout().journal_dir())?;
+            workers::atomic::write_atomic(&p, format!("{}\n", cfg.name).as_bytes())?;
+            Ok(())
+        }
+        Err(_) => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
 

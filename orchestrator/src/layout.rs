@@ -108,6 +108,11 @@ impl StoreLayout {
         self.journal_dir().join("events.jsonl")
     }
 
+    /// The name of the sweep that owns the store.
+    pub fn owner(&self) -> PathBuf {
+        self.journal_dir().join("sweep")
+    }
+
     /// Batch submissions (`jobs.jsonl`).
     pub fn jobs(&self) -> PathBuf {
         self.journal_dir().join("jobs.jsonl")

@@ -87,6 +87,7 @@ impl Executor for Local {
             .map_err(|e| anyhow::anyhow!("{}: device: {e}", config.display()))?;
         tracing::info!("models and probes run on {placement}");
         let _lock = crate::lock::acquire(&cfg.store, "run", config)?;
+        crate::journal::claim(cfg, config, true)?;
         let log = cfg
             .layout()
             .logs_dir()

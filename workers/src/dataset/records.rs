@@ -110,6 +110,22 @@ pub(super) fn check_seqs(
     let mut seen: HashMap<&str, u64> = HashMap::new();
     for (i, r) in recs.iter().enumerate() {
         let id = r.first_word();
+        // Ids become HDF5 strings, TSV cells and file names in reports: a
+        // control character (NUL, a tab, an escape) would end or split them.
+        if let Some(c) = id.chars().find(|c| c.is_control()) {
+            f.error(
+                "id-character",
+                path,
+                r.line,
+                Some(&id.escape_debug().to_string()),
+                format!(
+                    "the id holds the control character {:?}; ids are printable text",
+                    c
+                ),
+            );
+            ok[i] = false;
+            continue;
+        }
         if let Some(prev) = seen.insert(id, r.line) {
             f.error(
                 "duplicate-id",

@@ -183,6 +183,23 @@ fn rule_duplicate_ids_and_empty_sequences() {
 }
 
 #[test]
+fn rule_ids_are_printable() {
+    let f = Files::new();
+    let inp = f.inputs(
+        &format!("{}>g\u{0}9\n{G1}\n", good_cds()),
+        &good_prot(),
+        None,
+        None,
+        None,
+    );
+    let e = errors_of(&f, &inp, false);
+    assert_eq!(
+        e[0],
+        "cds.fa:7: error[id-character] g\\09: the id holds the control character '\\0'; ids are printable text"
+    );
+}
+
+#[test]
 fn rule_protein_alphabet() {
     let f = Files::new();
     let inp = f.inputs(

@@ -132,6 +132,7 @@ impl Executor for Batch<'_> {
         } else {
             Some(crate::lock::acquire(&cfg.store, "submit", config)?)
         };
+        crate::journal::claim(cfg, config, !dry_run)?;
         let todo = todo::todo(cfg, &sweep.ds, &grid);
         let rep = submit::submit(
             cfg,
