@@ -256,7 +256,8 @@ pub fn claim(cfg: &crate::config::SweepConfig, config: &Path, record: bool) -> a
             cfg.name
         ),
         Err(_) if record => {
-            crate::store_dir(&cfg.layout().journal_dir())?;
+            // Made (or refused, naming a file in its place) as the journal is.
+            Journal::open(&cfg.store)?;
             workers::atomic::write_atomic(&p, format!("{}\n", cfg.name).as_bytes())?;
             Ok(())
         }
