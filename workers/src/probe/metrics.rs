@@ -444,18 +444,22 @@ pub fn primary_value(kind: TaskKind, y: &Array2<f32>, p: &Array2<f32>) -> Option
             let pt: Vec<f64> = p.column(0).iter().map(|v| *v as f64).collect();
             spearman(&yt, &pt)
         }
-        _ => {
-            let mut s = Vec::new();
-            for c in 0..y.ncols() {
-                let yt: Vec<bool> = y.column(c).iter().map(|v| *v > 0.5).collect();
-                let pt: Vec<f64> = p.column(c).iter().map(|v| *v as f64).collect();
-                if let Some(a) = auroc(&yt, &pt) {
-                    s.push(a);
-                }
-            }
-            (!s.is_empty()).then(|| s.iter().sum::<f64>() / s.len() as f64)
+        _ => mean_auroc(y, p),
+    }
+}
+
+/// The mean AUROC over the outputs where it is defined (targets > 0.5 are
+/// positives); `None` when it is defined for none.
+pub fn mean_auroc(y: &Array2<f32>, p: &Array2<f32>) -> Option<f64> {
+    let mut s = Vec::new();
+    for c in 0..y.ncols() {
+        let yt: Vec<bool> = y.column(c).iter().map(|v| *v > 0.5).collect();
+        let pt: Vec<f64> = p.column(c).iter().map(|v| *v as f64).collect();
+        if let Some(a) = auroc(&yt, &pt) {
+            s.push(a);
         }
     }
+    (!s.is_empty()).then(|| s.iter().sum::<f64>() / s.len() as f64)
 }
 
 /// The headline metric of a task kind (the report's main table).

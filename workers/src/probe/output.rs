@@ -4,7 +4,7 @@
 //! score both select by.
 
 use super::Head;
-use super::metrics::auroc;
+use super::metrics::mean_auroc;
 use ndarray::Array2;
 
 /// How a linear fit ended.
@@ -75,20 +75,9 @@ pub fn score(head: Head, pred: &Array2<f32>, y: &Array2<f32>, vloss: f64) -> (f6
                 / pred.len().max(1) as f64;
             (-mse, "neg_mse")
         }
-        _ => {
-            let mut s = Vec::new();
-            for c in 0..pred.ncols() {
-                let yc: Vec<bool> = y.column(c).iter().map(|v| *v > 0.5).collect();
-                let pc: Vec<f64> = pred.column(c).iter().map(|v| *v as f64).collect();
-                if let Some(a) = auroc(&yc, &pc) {
-                    s.push(a);
-                }
-            }
-            if s.is_empty() {
-                (-vloss, "neg_loss")
-            } else {
-                (s.iter().sum::<f64>() / s.len() as f64, "auroc")
-            }
-        }
+        _ => match mean_auroc(y, pred) {
+            Some(a) => (a, "auroc"),
+            None => (-vloss, "neg_loss"),
+        },
     }
 }
