@@ -5,7 +5,9 @@
 
 use super::hints::did_you_mean;
 use super::position::{err_at, locate, locate_in_entry, locate_key};
-use super::{ConfigError, ExecutorKind, Fusion, SlurmConfig, SweepConfig, TaskSelection};
+use super::{
+    BatchSettings, ConfigError, ExecutorKind, Fusion, SlurmConfig, SweepConfig, TaskSelection,
+};
 use std::collections::HashSet;
 
 /// A key under `executor.slurm` that it does not take. Its resource keys
@@ -124,6 +126,38 @@ pub(super) fn basics(cfg: &SweepConfig, text: &str, file: &str) -> Result<(), Co
         ));
     }
     Ok(())
+}
+
+/// The bundling and retry settings of a batch executor (`at`:
+/// `executor.slurm`, `executor.processes`): the same rules for every one.
+fn batch_settings(at: &str, b: &BatchSettings, text: &str, file: &str) -> Result<(), ConfigError> {
+    let err = |key: &str, value: &str, message: String| err_at(text, file, key, value, message);
+    if let Some(f) = b.time_factor
+        && !(f >= 1.0 && f.is_finite())
+    {
+        return Err(err(
+            "time_factor",
+            "",
+            format!(
+                "{at}.time_factor = {f}: must be at least 1 (2 doubles a timed-out unit's time)"
+            ),
+        ));
+    }
+    if let Some(m) = b.bundle_minutes
+        && !(m > 0.0 && m.is_finite())
+    {
+        return Err(err(
+            "bundle_minutes",
+            "",
+            format!("{at}.bundle_minutes = {m}: must be a positive number of minutes"),
+        ));
+    }
+    Ok(())
+}
+
+/// `executor.processes`: its settings by the rules of every batch executor.
+pub(super) fn processes(cfg: &SweepConfig, text: &str, file: &str) -> Result<(), ConfigError> {
+    batch_settings("executor.processes", &cfg.executor.processes, text, file)
 }
 
 /// An error at the line of `key:`.
@@ -334,26 +368,7 @@ pub(super) fn slurm(cfg: &SweepConfig, text: &str, file: &str) -> Result<(), Con
             return Err(err(key, value, format!("{at}: {e}")));
         }
     }
-    if let Some(f) = sl.time_factor
-        && !(f >= 1.0 && f.is_finite())
-    {
-        return Err(err(
-            "time_factor",
-            "",
-            format!(
-                "executor.slurm.time_factor = {f}: must be at least 1 (2 doubles a timed-out unit's time)"
-            ),
-        ));
-    }
-    if let Some(m) = sl.bundle_minutes
-        && !(m > 0.0 && m.is_finite())
-    {
-        return Err(err(
-            "bundle_minutes",
-            "",
-            format!("executor.slurm.bundle_minutes = {m}: must be a positive number of minutes"),
-        ));
-    }
+    batch_settings("executor.slurm", &sl.batch(), text, file)?;
     if cfg.executor.kind == ExecutorKind::Slurm
         && let Some(l) = &cfg.executor.slurm.launcher
         && !["srun", "mpirun"].contains(&l.as_str())

@@ -138,6 +138,7 @@ impl SweepConfig {
             return Err(err(e.leaf(), &e.value, e.to_string()));
         }
         checks::slurm(&cfg, text, file)?;
+        checks::processes(&cfg, text, file)?;
         Ok(cfg)
     }
 

@@ -146,6 +146,14 @@ fn slurm_keys_and_resources_are_checked_at_every_level() {
         e.contains("executor.slurm.models.k3: nodes = \"0\": must be at least 1"),
         "{e}"
     );
+    // The processes scheduler's settings follow the same rules.
+    let e = err(&format!(
+        "{OK}executor:\n  kind: processes\n  processes: {{time_factor: 0.5}}\n"
+    ));
+    assert!(
+        e.contains("executor.processes.time_factor = 0.5: must be at least 1"),
+        "{e}"
+    );
     let e = err(&slurm("    cells_per_task: 0\n"));
     assert!(
         e.contains("cells_per_task must be at least 1 (or `auto`)"),
