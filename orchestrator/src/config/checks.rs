@@ -14,8 +14,11 @@ use std::collections::HashSet;
 /// are flattened in (one `slurm::Resources` for every level), and serde
 /// reports an unknown key of a flattened struct without a position or the
 /// keys it expected: this check runs first and gives both.
-pub(super) fn unknown_slurm_key(text: &str, file: &str) -> Option<ConfigError> {
-    let v: yaml_serde::Value = yaml_serde::from_str(text).ok()?;
+pub(super) fn unknown_slurm_key(
+    v: &yaml_serde::Value,
+    text: &str,
+    file: &str,
+) -> Option<ConfigError> {
     let slurm = v.get("executor")?.get("slurm")?.as_mapping()?;
     let keys = SlurmConfig::keys();
     let bad = slurm

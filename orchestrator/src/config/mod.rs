@@ -67,10 +67,14 @@ impl SweepConfig {
     pub fn parse(text: &str, file: &str) -> Result<SweepConfig, ConfigError> {
         // A UTF-8 byte-order mark (some Windows editors write one) is not YAML.
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-        if let Some(e) = position::lex_problem(text, file)
-            .or_else(|| checks::unknown_slurm_key(text, file))
-            .or_else(|| position::unknown_tag(text, file))
-        {
+        // The document as plain YAML, read once for the checks that serde's
+        // own errors cannot make (none when it does not parse: serde says why).
+        let yaml: Option<yaml_serde::Value> = yaml_serde::from_str(text).ok();
+        if let Some(e) = position::lex_problem(text, file).or_else(|| {
+            let v = yaml.as_ref()?;
+            checks::unknown_slurm_key(v, text, file)
+                .or_else(|| position::unknown_tag(v, text, file))
+        }) {
             return Err(e);
         }
         let mut cfg: SweepConfig = yaml_serde::from_str(text).map_err(|e| {

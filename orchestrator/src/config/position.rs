@@ -201,7 +201,7 @@ pub(super) fn err_at(
 
 /// A YAML tag (`!include`, `!!python/object`, ...): genoprot reads plain
 /// YAML, and a tagged value would otherwise be taken without its tag.
-pub(super) fn unknown_tag(text: &str, file: &str) -> Option<ConfigError> {
+pub(super) fn unknown_tag(v: &yaml_serde::Value, text: &str, file: &str) -> Option<ConfigError> {
     fn find(v: &yaml_serde::Value) -> Option<String> {
         match v {
             yaml_serde::Value::Tagged(t) => Some(t.tag.to_string()),
@@ -212,8 +212,7 @@ pub(super) fn unknown_tag(text: &str, file: &str) -> Option<ConfigError> {
             _ => None,
         }
     }
-    let v: yaml_serde::Value = yaml_serde::from_str(text).ok()?;
-    let tag = find(&v)?;
+    let tag = find(v)?;
     let (line, column) = text
         .lines()
         .enumerate()
