@@ -15,7 +15,7 @@
 //!
 //! No other module joins a path onto a store folder.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// The paths of one store.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,10 +26,6 @@ pub struct StoreLayout {
 impl StoreLayout {
     pub fn new(root: impl Into<PathBuf>) -> Self {
         StoreLayout { root: root.into() }
-    }
-
-    pub fn root(&self) -> &Path {
-        &self.root
     }
 
     pub fn lock(&self) -> PathBuf {

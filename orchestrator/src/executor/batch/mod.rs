@@ -38,14 +38,6 @@ impl<'a> Batch<'a> {
         Batch { sched, settings }
     }
 
-    pub fn scheduler(&self) -> &dyn BatchScheduler {
-        self.sched.as_ref()
-    }
-
-    pub fn settings(&self) -> &BatchSettings {
-        &self.settings
-    }
-
     /// The finishing job (`genoprot worker finish`).
     pub fn finish(&self, sweep: &Sweep, config: &Path) -> anyhow::Result<heal::Finish> {
         heal::finish(sweep, config, self.sched.as_ref(), &self.settings)

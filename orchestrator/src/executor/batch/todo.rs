@@ -27,7 +27,7 @@ impl Todo {
         self.len() == 0
     }
 
-    /// Whether `unit` of `stage` is left.
+    /// Every (stage, unit) left, for lookups.
     pub fn set(&self) -> HashSet<(Stage, &str)> {
         self.units
             .iter()
