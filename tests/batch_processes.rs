@@ -10,17 +10,6 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-/// A `command` model that runs `first` on its first call only.
-fn command(marker: &str, first: &str) -> String {
-    format!(
-        "test -e {marker} || {{ touch {marker}; {first}; }}; {} {} --in {{fasta}} --out {{out}}",
-        common::python_with_h5py().display(),
-        common::workspace_root()
-            .join("scripts/embed_example.py")
-            .display()
-    )
-}
-
 fn config(store: &str, executor: &str, ext: &str) -> String {
     format!(
         "name: proc\ndataset: data\nstore: {store}\nseeds: [0, 1]\ntasks: [membrane, expression]\n\
@@ -70,24 +59,13 @@ fn wait_for_the_chain(store: &Path, timeout: Duration) {
     }
 }
 
-fn long_results(dir: &Path, store: &str) -> Vec<String> {
-    let mut rows: Vec<String> =
-        std::fs::read_to_string(dir.join(store).join("report/results_long.csv"))
-            .unwrap()
-            .lines()
-            .map(str::to_string)
-            .collect();
-    rows.sort();
-    rows
-}
-
 #[test]
 fn a_second_scheduler_drives_submit_heal_and_aggregate_through_the_neutral_seam() {
     let d = setup();
     let p = d.path();
     let ext = format!(
         "{{name: ext, kind: command, modality: protein, dim: 32, command: \"{}\"}}",
-        command("ext.ok", "echo first attempt fails >&2; exit 3")
+        common::failing_first_command("ext.ok", "echo first attempt fails >&2; exit 3")
     );
     std::fs::write(
         p.join("s.yaml"),
@@ -139,7 +117,10 @@ fn a_second_scheduler_drives_submit_heal_and_aggregate_through_the_neutral_seam(
     std::fs::write(p.join("l.yaml"), config("runs/l", "local", &ext)).unwrap();
     let (code, _, err) = common::gp(p, &["-q", "run", "l.yaml"]);
     assert_eq!(code, 0, "{err}");
-    assert_eq!(long_results(p, "runs/s"), long_results(p, "runs/l"));
+    assert_eq!(
+        common::sorted_long_results(p, "runs/s"),
+        common::sorted_long_results(p, "runs/l")
+    );
 
     // Nothing left: a second submit submits nothing; cancel has nothing
     // queued or running to stop.

@@ -11,18 +11,6 @@ use slurm::{Scheduler, SlurmCli};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-/// `PY SCRIPT --in {fasta} --out {out}`, after `first` on the first call only
-/// (a marker file in the sweep folder remembers the call).
-fn command(marker: &str, first: &str) -> String {
-    format!(
-        "test -e {marker} || {{ touch {marker}; {first}; }}; {} {} --in {{fasta}} --out {{out}}",
-        common::python_with_h5py().display(),
-        common::workspace_root()
-            .join("scripts/embed_example.py")
-            .display()
-    )
-}
-
 fn config(store: &str, executor: &str, extra_model: &str) -> String {
     format!(
         "name: heal\ndataset: data\nstore: {store}\nseeds: [0, 1]\ntasks: [membrane, expression]\n\
@@ -60,24 +48,13 @@ fn status_json(dir: &Path) -> serde_json::Value {
     serde_json::from_str(&out).unwrap()
 }
 
-fn long_results(dir: &Path, store: &str) -> Vec<String> {
-    let mut rows: Vec<String> =
-        std::fs::read_to_string(dir.join(store).join("report/results_long.csv"))
-            .unwrap()
-            .lines()
-            .map(str::to_string)
-            .collect();
-    rows.sort();
-    rows
-}
-
 #[test]
 fn a_model_that_fails_once_heals_with_no_user_action_and_matches_a_local_run() {
     let d = setup();
     let p = d.path();
     let ext = format!(
         "{{name: ext, kind: command, modality: protein, dim: 32, command: \"{}\"}}",
-        command("ext.ok", "echo first attempt fails >&2; exit 3")
+        common::failing_first_command("ext.ok", "echo first attempt fails >&2; exit 3")
     );
     std::fs::write(
         p.join("s.yaml"),
@@ -151,7 +128,10 @@ fn a_model_that_fails_once_heals_with_no_user_action_and_matches_a_local_run() {
     std::fs::write(p.join("l.yaml"), config("runs/l", "local", &ext)).unwrap();
     let (code, _, err) = common::gp(p, &["-q", "run", "l.yaml"]);
     assert_eq!(code, 0, "{err}");
-    assert_eq!(long_results(p, "runs/s"), long_results(p, "runs/l"));
+    assert_eq!(
+        common::sorted_long_results(p, "runs/s"),
+        common::sorted_long_results(p, "runs/l")
+    );
 }
 
 #[test]
@@ -160,7 +140,7 @@ fn a_unit_past_its_time_limit_is_resubmitted_with_more_time_and_finishes() {
     let p = d.path();
     let ext = format!(
         "{{name: ext, kind: command, modality: protein, dim: 32, command: \"{}\"}}",
-        command("ext.ok", "sleep 300")
+        common::failing_first_command("ext.ok", "sleep 300")
     );
     // The embed stage on pshort (MaxTime 2 min) with 1 minute: the first
     // attempt times out, the next gets 1 × 3 minutes capped at 2.

@@ -161,3 +161,25 @@ pub fn wait_for_slurm_chain(store: &Path, timeout: Duration) {
         }
     }
 }
+
+/// A `command` model line that runs `first` on its first call only (a marker
+/// file in the sweep folder remembers the call), then the example embedder.
+pub fn failing_first_command(marker: &str, first: &str) -> String {
+    format!(
+        "test -e {marker} || {{ touch {marker}; {first}; }}; {} {} --in {{fasta}} --out {{out}}",
+        python_with_h5py().display(),
+        workspace_root().join("scripts/embed_example.py").display()
+    )
+}
+
+/// The rows of a store's `report/results_long.csv`, sorted.
+pub fn sorted_long_results(dir: &Path, store: &str) -> Vec<String> {
+    let mut rows: Vec<String> =
+        std::fs::read_to_string(dir.join(store).join("report/results_long.csv"))
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect();
+    rows.sort();
+    rows
+}
