@@ -377,12 +377,14 @@ fn a_killed_writer_leaves_no_store_that_reads_as_complete() {
     std::fs::write(dir.join(".slow.h5.abc123.tmp"), b"half a file").unwrap();
     s.config(&["{name: slow, kind: kmer, modality: dna, k: 2}"]);
     assert!(s.embed("slow").0);
-    let names: Vec<String> = std::fs::read_dir(&dir)
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(names, ["slow.h5"]);
+    names.sort();
+    // The store and its digest.
+    assert_eq!(names, ["slow.h5", "slow.h5.sha256"]);
 }
 
 #[test]

@@ -36,12 +36,24 @@ fn rust_writes_rust_and_h5py_read_the_same_values() {
     assert_eq!(back.emb, emb);
     assert_eq!(back.meta.model, "esm2-tiny");
     assert_eq!(back.meta.tool_version, workers::TOOL_VERSION);
-    // No temp files left beside the store.
-    let names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+    // No temp files left beside the store: the store and its digest, which
+    // `sha256sum -c` accepts.
+    let mut names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
         .unwrap()
-        .map(|e| e.unwrap().file_name())
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(names, vec![std::ffi::OsString::from("esm2-tiny.h5")]);
+    names.sort();
+    assert_eq!(names, ["esm2-tiny.h5", "esm2-tiny.h5.sha256"]);
+    let check = Command::new("sha256sum")
+        .args(["-c", "esm2-tiny.h5.sha256"])
+        .current_dir(path.parent().unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success()
+            && String::from_utf8_lossy(&check.stdout).contains("esm2-tiny.h5: OK"),
+        "{check:?}"
+    );
 
     let py = r#"
 import json, sys, h5py, numpy as np
@@ -54,6 +66,7 @@ out = {
     "dtype": str(emb.dtype),
     "chunks": list(emb.chunks) if emb.chunks else None,
     "compression": emb.compression,
+    "fletcher32": emb.fletcher32,
     "maxshape": [m if m is not None else -1 for m in emb.maxshape],
     "attrs": {k: (v.decode() if isinstance(v, bytes) else (v.item() if hasattr(v, "item") else v)) for k, v in f.attrs.items()},
 }
@@ -78,6 +91,8 @@ print(json.dumps(out))
     }
     assert_eq!(v["dtype"], "float32");
     assert_eq!(v["compression"], "gzip");
+    // HDF5's own checksum per chunk: h5py detects a damaged chunk too.
+    assert_eq!(v["fletcher32"], true);
     assert!(v["chunks"].is_array(), "emb must be chunked: {v}");
     assert_eq!(v["maxshape"], serde_json::json!([-1, d]));
     let a = &v["attrs"];

@@ -354,9 +354,11 @@ fn a_second_sweep_is_refused_a_store_another_sweep_owns() {
     setup(p);
     let (code, err, _) = gp_deadline(p, &["-q", "run", "s.yaml"]);
     assert_eq!(code, Some(0), "{err}");
+    let owner = std::fs::read_to_string(p.join("runs/s/journal/sweep")).unwrap();
     assert_eq!(
-        std::fs::read_to_string(p.join("runs/s/journal/sweep")).unwrap(),
-        "s\n"
+        workers::seal::line_text(owner.trim_end()),
+        Some("s"),
+        "{owner}"
     );
     let before = std::fs::read_to_string(p.join("runs/s/results.csv")).unwrap();
     let other = std::fs::read_to_string(p.join("s.yaml"))
@@ -379,4 +381,126 @@ fn a_second_sweep_is_refused_a_store_another_sweep_owns() {
     // The owner itself goes on as before.
     let (code, err, _) = gp_deadline(p, &["-q", "run", "s.yaml"]);
     assert_eq!(code, Some(0), "{err}");
+    // A damaged record (one flipped bit in the name) is not taken for
+    // another sweep's, nor for this one's: one error naming the file.
+    let rec = p.join("runs/s/journal/sweep");
+    let mut b = std::fs::read(&rec).unwrap();
+    b[0] ^= 0x04;
+    std::fs::write(&rec, &b).unwrap();
+    let (code, err, _) = gp_deadline(p, &["-q", "run", "s.yaml"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("runs/s/journal/sweep: damaged") && err.contains("delete that file"),
+        "{err}"
+    );
+}
+
+fn args(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+/// Runs genoprot in `dir` with `stdin` from the file at `input` (20 s deadline).
+fn gp_stdin(dir: &Path, args: &[&str], input: &Path) -> (Option<i32>, String) {
+    let mut c = common::genoprot();
+    c.args(args)
+        .current_dir(dir)
+        .stdin(std::fs::File::open(input).unwrap());
+    let o = common::run_with_timeout(c, std::time::Duration::from_secs(20));
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn an_input_can_come_from_standard_input_once_and_endless_lines_stop_at_the_cap() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    setup(p);
+    let build = |cds: &str, out: &str| {
+        vec![
+            "dataset",
+            "build",
+            "--cds",
+            cds,
+            "--proteins",
+            "data/protein.fa",
+            "--out",
+            out,
+        ]
+        .into_iter()
+        .map(str::to_string)
+        .collect::<Vec<_>>()
+    };
+    // The same dataset from a file and from a pipe; the manifest says `-`.
+    let a = build("data/cds.fa", "from-file");
+    let (code, _, err) = common::gp(p, &args(&a));
+    assert_eq!(code, 0, "{err}");
+    let b = build("-", "from-stdin");
+    let (code, err) = gp_stdin(p, &args(&b), &p.join("data/cds.fa"));
+    assert_eq!(code, Some(0), "{err}");
+    let manifest = |dir: &str| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(p.join(dir).join("manifest.json")).unwrap()).unwrap()
+    };
+    let (m1, m2) = (manifest("from-file"), manifest("from-stdin"));
+    assert_eq!(m1["dataset_hash"], m2["dataset_hash"]);
+    assert_eq!(m2["inputs"][0]["path"], "-", "{m2}");
+    // No temp file is left beside the output.
+    let left: Vec<String> = std::fs::read_dir(p)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".genoprot-stdin"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    // Two `-`: one error.
+    let mut two = build("-", "two");
+    two[5] = "-".into();
+    let (code, err) = gp_stdin(p, &args(&two), &p.join("data/cds.fa"));
+    assert_eq!(code, Some(1));
+    assert!(err.contains("are both `-`"), "{err}");
+    // A 1 GiB file of zeros (sparse) and zeros on standard input: an error
+    // at the line cap, fast, with bounded memory; nothing written.
+    let zeros = p.join("zeros.fa");
+    std::fs::File::create(&zeros)
+        .unwrap()
+        .set_len(1 << 30)
+        .unwrap();
+    for (cds, input) in [(zeros.to_str().unwrap(), None), ("-", Some(&zeros))] {
+        let t0 = std::time::Instant::now();
+        let v = build(cds, "zeros");
+        let (code, err) = match input {
+            Some(i) => gp_stdin(p, &args(&v), i),
+            None => {
+                let (c, _, e) = common::gp(p, &args(&v));
+                (Some(c), e)
+            }
+        };
+        assert_eq!(code, Some(1), "{cds}: {err}");
+        assert!(
+            err.contains("line 1: longer than the limit for a line (64 MiB)"),
+            "{cds}: {err}"
+        );
+        assert!(t0.elapsed() < std::time::Duration::from_secs(10), "{cds}");
+        assert!(!p.join("zeros").exists());
+    }
+}
+
+#[test]
+fn a_command_models_dim_beyond_any_model_is_refused_at_plan() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    setup(p);
+    std::fs::write(
+        p.join("c.yaml"),
+        "name: s\ndataset: data\nstore: runs/c\nseeds: [0]\ntasks: [membrane]\n\
+         models:\n  - {name: big, kind: command, modality: dna, command: \"true {fasta} {out}\", dim: 4000000000}\n",
+    )
+    .unwrap();
+    let (code, err, _) = gp_deadline(p, &["plan", "c.yaml"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("c.yaml:7:") && err.contains("dim = 4000000000: more than 1048576"),
+        "{err}"
+    );
 }

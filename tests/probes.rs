@@ -38,10 +38,9 @@ fn a_linear_fit_that_stops_early_is_recorded_and_warned_about() {
     let (code, _, err) = gp(d.path(), &["run", "ok.yaml"]);
     assert_eq!(code, 0, "{err}");
     assert!(!err.contains("did not converge"), "{err}");
-    let cells: Vec<_> = std::fs::read_dir(d.path().join("runs/ok/cells"))
-        .unwrap()
-        .flatten()
-        .map(|e| workers::probe::cell::CellResult::read(&e.path()).unwrap())
+    let cells: Vec<_> = common::cell_stores(&d.path().join("runs/ok/cells"))
+        .iter()
+        .map(|p| workers::probe::cell::CellResult::read(p).unwrap())
         .collect();
     assert_eq!(cells.len(), 3);
     for c in &cells {
@@ -90,12 +89,7 @@ fn a_linear_fit_that_stops_early_is_recorded_and_warned_about() {
             && summary.contains("raise probe.max_iter"),
         "{summary}"
     );
-    let cell = std::fs::read_dir(d.path().join("runs/short/cells"))
-        .unwrap()
-        .flatten()
-        .next()
-        .unwrap()
-        .path();
+    let cell = common::cell_stores(&d.path().join("runs/short/cells"))[0].clone();
     let py = common::python_with_h5py();
     let out = std::process::Command::new(&py)
         .arg("-c")

@@ -133,11 +133,7 @@ fn submit_runs_the_sweep_as_stage_arrays_and_resume_submits_only_what_is_missing
     assert!(out.contains("nothing to submit"), "{out}");
 
     // Lose two cells: resume submits just their bundles (and the aggregate).
-    let grid_cells: Vec<String> = std::fs::read_dir(p.join("runs/s/cells"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path().display().to_string())
-        .collect();
+    let grid_cells = common::cell_stores(&p.join("runs/s/cells"));
     let plan: serde_json::Value =
         serde_json::from_slice(&std::fs::read(p.join("runs/s/journal/plan.json")).unwrap())
             .unwrap();
@@ -345,8 +341,8 @@ fn gpu_requests_reach_slurm_and_each_rank_gets_its_own_gpu() {
     assert_all_probe_cells_done(p);
     // Each srun task saw only its own GPU; cells record where they ran.
     let mut seen = std::collections::BTreeSet::new();
-    for e in std::fs::read_dir(p.join("runs/s/cells")).unwrap().flatten() {
-        let c = workers::probe::cell::CellResult::read(&e.path()).unwrap();
+    for e in common::cell_stores(&p.join("runs/s/cells")) {
+        let c = workers::probe::cell::CellResult::read(&e).unwrap();
         seen.insert(c.runtime["cuda_visible_devices"].clone());
         assert!(!c.runtime["slurm_job"].is_empty());
         let dev = &c.runtime["device"];

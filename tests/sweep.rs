@@ -293,7 +293,7 @@ fn missing_cells_are_reported_and_ctrl_c_stops_cleanly() {
         .unwrap();
     let cells = d.path().join("runs/a/cells");
     let t0 = Instant::now();
-    while std::fs::read_dir(&cells).map(|r| r.count()).unwrap_or(0) < 2 {
+    while common::cell_stores(&cells).len() < 2 {
         assert!(t0.elapsed() < Duration::from_secs(120));
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -346,7 +346,9 @@ fn config_errors_name_file_line_and_column() {
 
 /// `aggregate` keeps each row with its store's file stamp and reads again
 /// only stores that changed: a metric rewritten in a store (by h5py, in
-/// place) shows up, a deleted store is missing, the others come back equal.
+/// place) no longer matches the store's digest, so it is damaged and counted
+/// missing (never read), a deleted store is missing, the others come back
+/// equal; the next `run` computes both again, to the same rows.
 #[test]
 fn aggregate_rereads_only_changed_cell_stores() {
     let d = setup();
@@ -379,13 +381,20 @@ fn aggregate_rereads_only_changed_cell_stores() {
     std::fs::remove_file(cells.join(format!("{deleted}.h5"))).unwrap();
     let (code, _, err) = gp(d.path(), &["aggregate", "a.yaml"]);
     assert_eq!(code, 0, "{err}");
-    assert!(err.contains("1 of 40 cells are missing"), "{err}");
+    assert!(err.contains("2 of 40 cells are missing"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{changed}.h5: damaged: its content does not match its digest"
+        )),
+        "{err}"
+    );
     let after = results(d.path(), "a");
-    assert!(!after.contains_key(&deleted));
-    assert!(after[&changed].contains("0.125"), "{}", after[&changed]);
+    assert!(!after.contains_key(&deleted) && !after.contains_key(&changed));
+    assert!(!after.values().any(|r| r.contains("0.125")));
     for (id, row) in &after {
-        if *id != changed {
-            assert_eq!(row, &before[id], "{id}");
-        }
+        assert_eq!(row, &before[id], "{id}");
     }
+    let (code, _, err) = gp(d.path(), &["-q", "run", "a.yaml"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(results(d.path(), "a"), before);
 }

@@ -287,6 +287,7 @@ pub fn write(agg: &Aggregate, store: &Path) -> anyhow::Result<(PathBuf, PathBuf)
             r.test_positives
         ));
     }
-    workers::atomic::write_atomic(&csv, out.as_bytes())?;
+    workers::atomic::write_atomic(&csv, out.as_bytes())
+        .with_context(|| format!("writing {}", csv.display()))?;
     Ok((h5, csv))
 }

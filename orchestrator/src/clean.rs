@@ -82,7 +82,8 @@ pub fn run(a: &CleanArgs, json: bool) -> anyhow::Result<()> {
         .sum();
     if a.yes {
         for p in &stale {
-            std::fs::remove_file(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+            // With its digest (`<id>.h5.sha256`).
+            workers::seal::remove(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
         }
     }
     crate::output::print(

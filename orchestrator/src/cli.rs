@@ -69,8 +69,14 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Worker(w) => crate::worker::run(w),
         Command::Plan(a) => crate::commands::plan(&a.config, json),
         Command::Run(a) => crate::commands::run(&a.config, json),
-        Command::Aggregate(a) => crate::commands::aggregate(&a.config, false, false, json),
-        Command::Report(a) => crate::commands::aggregate(&a.config, true, a.force, json),
+        Command::Aggregate(a) => {
+            crate::signals::install_quit();
+            crate::commands::aggregate(&a.config, false, false, json)
+        }
+        Command::Report(a) => {
+            crate::signals::install_quit();
+            crate::commands::aggregate(&a.config, true, a.force, json)
+        }
         Command::Submit(a) => crate::commands::submit(&a, json),
         Command::Status(a) => crate::commands::status(&a, json),
         Command::Resume(a) => crate::commands::resume(&a, json),

@@ -36,9 +36,84 @@ pub enum DatasetCommand {
     },
 }
 
+/// An input given as `-`: standard input, read once into a temp file beside
+/// `out` (named with [`dataset::STDIN_SPOOL_PREFIX`], so the manifest records
+/// it as `-`), since inputs are read more than once. At most one input can
+/// be `-`. A plain-text stream is read with its lines capped
+/// ([`workers::files::Capped`]): `cat /dev/zero |` is an error at the cap,
+/// not a disk filled.
+fn spool_stdin(
+    inputs: &mut Inputs,
+    out: &std::path::Path,
+) -> anyhow::Result<Option<tempfile::TempPath>> {
+    use std::io::{BufRead, Read};
+    let mut slots: Vec<(&str, &mut PathBuf)> = vec![
+        ("--cds", &mut inputs.cds),
+        ("--proteins", &mut inputs.proteins),
+    ];
+    for (flag, p) in [
+        ("--labels", &mut inputs.labels),
+        ("--pairs", &mut inputs.pairs),
+        ("--tasks", &mut inputs.tasks),
+        ("--id-map", &mut inputs.id_map),
+        ("--uniprot", &mut inputs.uniprot),
+        ("--string", &mut inputs.string),
+        ("--gaf", &mut inputs.gaf),
+    ] {
+        if let Some(p) = p.as_mut() {
+            slots.push((flag, p));
+        }
+    }
+    let mut dashes: Vec<(&str, &mut PathBuf)> = slots
+        .into_iter()
+        .filter(|(_, p)| p.as_os_str() == "-")
+        .collect();
+    let Some((flag, slot)) = dashes.pop() else {
+        return Ok(None);
+    };
+    if let Some((other, _)) = dashes.first() {
+        bail!("{other} and {flag} are both `-`: only one input can be read from standard input");
+    }
+    let dir = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let tmp = tempfile::Builder::new()
+        .prefix(dataset::STDIN_SPOOL_PREFIX)
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .with_context(|| format!("creating a temp file in {} for {flag} -", dir.display()))?;
+    let mut input = std::io::BufReader::with_capacity(1 << 20, std::io::stdin().lock());
+    let gz = input
+        .fill_buf()
+        .with_context(|| format!("{flag} -: reading standard input"))?
+        .starts_with(&[0x1f, 0x8b]);
+    let mut reader: Box<dyn Read> = if gz {
+        // Its decompressed lines are capped when it is read.
+        Box::new(input)
+    } else {
+        Box::new(workers::files::Capped::new(input, None))
+    };
+    let mut file = std::io::BufWriter::new(tmp.as_file());
+    std::io::copy(&mut reader, &mut file)
+        .and_then(|_| std::io::Write::flush(&mut file))
+        .with_context(|| {
+            format!(
+                "{flag} -: reading standard input into {}",
+                tmp.path().display()
+            )
+        })?;
+    drop(file);
+    let path = tmp.into_temp_path();
+    *slot = path.to_path_buf();
+    Ok(Some(path))
+}
+
 #[derive(Debug, clap::Args)]
 pub struct BuildArgs {
     /// Coding sequences (FASTA, optionally .gz): plain ids or Ensembl CDS headers.
+    /// Any one input may be `-`: standard input.
     #[arg(long)]
     pub cds: PathBuf,
     /// Proteins (FASTA, optionally .gz): plain ids or UniProt headers.
@@ -258,7 +333,7 @@ pub fn run(cmd: DatasetCommand, json: bool) -> anyhow::Result<()> {
         DatasetCommand::Build(a) => {
             let a = *a;
             let inferred = a.tasks.is_none();
-            let inputs = Inputs {
+            let mut inputs = Inputs {
                 cds: a.cds,
                 proteins: a.proteins,
                 labels: a.labels,
@@ -287,6 +362,8 @@ pub fn run(cmd: DatasetCommand, json: bool) -> anyhow::Result<()> {
                 force: a.force,
                 ignore_columns: a.ignore_columns,
             };
+            // Kept until the build is done; removed when dropped.
+            let _spooled = spool_stdin(&mut inputs, &a.out)?;
             let (ds, f) = dataset::build(&inputs, &opts, &a.out)
                 .map_err(|f| fail(&f, "dataset build failed; nothing was written"))?;
             report(&f);

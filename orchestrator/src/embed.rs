@@ -240,7 +240,7 @@ pub fn merge(cfg: &SweepConfig, ds: &Dataset, model: &str, n: usize) -> anyhow::
     let expected: Vec<String> = ds.genes.iter().map(|g| g.id.clone()).collect();
     merge_shards(&shards, &expected, &whole)?;
     for s in &shards {
-        let _ = std::fs::remove_file(s);
+        let _ = workers::seal::remove(s);
     }
     Ok(whole)
 }

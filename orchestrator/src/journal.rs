@@ -244,24 +244,44 @@ pub fn warnings_of(hist: &BTreeMap<String, UnitHistory>) -> Vec<(String, String)
 /// cells for its own.
 pub fn claim(cfg: &crate::config::SweepConfig, config: &Path, record: bool) -> anyhow::Result<()> {
     let p = cfg.layout().owner();
-    match std::fs::read_to_string(&p) {
-        Ok(owner) if owner.trim() == cfg.name => Ok(()),
-        Ok(owner) => anyhow::bail!(
+    let text = match std::fs::read(&p) {
+        Ok(bytes) => bytes,
+        Err(_) if record => {
+            // Made (or refused, naming a file in its place) as the journal is.
+            Journal::open(&cfg.store)?;
+            let line = workers::seal::checked_line(&cfg.name);
+            workers::atomic::write_atomic(&p, line.as_bytes())?;
+            return Ok(());
+        }
+        Err(_) => return Ok(()),
+    };
+    // `<name>\t<checksum>` (a plain name: written before owners were checked).
+    let text = String::from_utf8_lossy(&text);
+    let line = text.trim_end_matches('\n');
+    let owner = if line.contains('\t') {
+        workers::seal::line_text(line)
+    } else {
+        Some(line)
+    };
+    match owner {
+        Some(owner) if owner == cfg.name => Ok(()),
+        Some(owner) => anyhow::bail!(
             "{}: store {} belongs to sweep `{}` ({}), not `{}`: two sweeps in one store would \
              overwrite each other's results (hint: give this sweep its own `store:`)",
             config.display(),
             cfg.store.display(),
-            owner.trim(),
+            owner,
             p.display(),
             cfg.name
         ),
-        Err(_) if record => {
-            // Made (or refused, naming a file in its place) as the journal is.
-            Journal::open(&cfg.store)?;
-            workers::atomic::write_atomic(&p, format!("{}\n", cfg.name).as_bytes())?;
-            Ok(())
-        }
-        Err(_) => Ok(()),
+        None => anyhow::bail!(
+            "{}: damaged: the record of which sweep owns store {} does not match its checksum, \
+             so the owner cannot be known (hint: if the store is sweep `{}`'s, delete that file \
+             and run again)",
+            p.display(),
+            cfg.store.display(),
+            cfg.name
+        ),
     }
 }
 

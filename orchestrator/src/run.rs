@@ -62,6 +62,8 @@ pub fn cell_seconds(cfg: &SweepConfig, id: &str) -> Option<f64> {
     }
     match CellResult::read_as(&p, id) {
         Ok(c) => Some(c.seconds),
+        // Damage is reported by `seal::verify`, once.
+        Err(workers::store::StoreError::Damaged { .. }) => None,
         Err(e) => {
             tracing::warn!("cell store not counted as done: {e}");
             None

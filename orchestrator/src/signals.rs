@@ -54,6 +54,38 @@ pub fn install() {
     });
 }
 
+/// For commands with nothing to finish (`aggregate`, `report`): SIGINT
+/// exits 130 and SIGTERM exits 143 at once, with one line, as `run` does;
+/// what they were writing is a temp file, removed by the next run.
+pub fn install_quit() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let mut signals = match signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!("cannot install signal handlers: {e}");
+                return;
+            }
+        };
+        let spawned = std::thread::Builder::new()
+            .name("signals".into())
+            .spawn(move || {
+                if let Some(sig) = signals.forever().next() {
+                    let (line, code) = if sig == SIGTERM {
+                        ("terminated; run again to continue", 143)
+                    } else {
+                        ("\ninterrupted; run again to continue", 130)
+                    };
+                    crate::output::stderr_line(line);
+                    std::process::exit(code);
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!("cannot start the signal thread: {e}");
+        }
+    });
+}
+
 /// Whether a stop was asked for (Ctrl-C or SIGTERM).
 pub fn stopped() -> bool {
     STOP.load(Ordering::SeqCst)

@@ -183,3 +183,19 @@ pub fn sorted_long_results(dir: &Path, store: &str) -> Vec<String> {
     rows.sort();
     rows
 }
+
+/// The cell stores in a store's `cells/` folder (`<id>.h5`, not their
+/// `.sha256` digests or temp files), sorted.
+pub fn cell_stores(cells: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(cells)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "h5"))
+                .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}

@@ -19,20 +19,10 @@
 //! written is simply not used.
 
 use std::collections::HashMap;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
-/// What identifies a version of a file without reading it: size, mtime
-/// (seconds, nanoseconds) and inode. Writers that replace a file by renaming a
-/// temp file over it change the inode; an in-place rewrite changes the mtime.
-pub type Stamp = (u64, i64, i64, u64);
-
-/// The stamp of the file at `p` (following links); `None` when it is absent.
-pub fn stamp(p: &Path) -> Option<Stamp> {
-    let m = std::fs::metadata(p).ok()?;
-    Some((m.len(), m.mtime(), m.mtime_nsec(), m.ino()))
-}
+pub use crate::files::{Stamp, stamp};
 
 type Entries = HashMap<PathBuf, (Stamp, String)>;
 
@@ -63,6 +53,9 @@ fn read(path: &Path) -> Entries {
     std::fs::read_to_string(path)
         .unwrap_or_default()
         .lines()
+        // A line whose checksum does not match (edited, damaged, an older
+        // layout) is not used: that file is hashed again.
+        .filter_map(crate::seal::line_text)
         .filter_map(|l| {
             let f: Vec<&str> = l.split('\t').collect();
             let [p, a, b, c, d, h] = f.as_slice() else {
@@ -114,7 +107,9 @@ impl Cache {
         let mut text = String::new();
         for (k, ((a, b, c, d), h)) in &all {
             if let Some(k) = k.to_str().filter(|k| !k.contains(['\t', '\n'])) {
-                text.push_str(&format!("{k}\t{a}\t{b}\t{c}\t{d}\t{h}\n"));
+                text.push_str(&crate::seal::checked_line(&format!(
+                    "{k}\t{a}\t{b}\t{c}\t{d}\t{h}"
+                )));
             }
         }
         let written = std::fs::create_dir_all(dir)
@@ -173,7 +168,7 @@ pub fn sha256_cached(path: &Path) -> std::io::Result<String> {
         (Some(h), _) | (None, Some(h)) => h.clone(),
         (None, None) => {
             tracing::debug!("hashing {}", canonical.display());
-            crate::dataset::sha256_file(&canonical)?.0
+            crate::files::sha256_file(&canonical)?.0
         }
     };
     if in_store.is_none()

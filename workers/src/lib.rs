@@ -16,6 +16,7 @@ pub mod h5attr;
 pub mod invalid;
 pub mod models;
 pub mod probe;
+pub mod seal;
 pub mod store;
 pub mod store_error;
 

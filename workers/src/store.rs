@@ -12,13 +12,16 @@ use crate::h5attr::{self, h5err};
 pub use crate::store_error::StoreError;
 
 /// Opens an HDF5 store for reading, after checking (by `stat`, without
-/// opening it) that it is a regular file: a FIFO in its place would block the
-/// HDF5 library forever, a device would feed it garbage.
+/// opening it) that it is a regular file (a FIFO in its place would block the
+/// HDF5 library forever, a device would feed it garbage) and that its bytes
+/// are the ones sealed when it was written ([`crate::seal::verify`]): a
+/// damaged file would crash the library or change a number.
 pub fn open_h5(path: &Path) -> Result<hdf5::File, StoreError> {
     crate::files::check_regular(path).map_err(|e| StoreError::Invalid {
         path: path.to_path_buf(),
         msg: format!("{e}: a store is an HDF5 file genoprot writes; move what is in its place away and run again"),
     })?;
+    crate::seal::verify(path)?;
     hdf5::File::open(path).map_err(h5err(path))
 }
 use hdf5::types::VarLenUnicode;
@@ -53,7 +56,8 @@ pub struct Embeddings {
 /// Finishes an HDF5 file written at `written` (the temp path of `dest`):
 /// flushes every object, closes it and fsyncs it, checking each step, so that
 /// a full or failing file system is an error here and never a truncated file
-/// renamed into place. Drop every group and dataset handle before calling it:
+/// renamed into place; then seals it (writes `dest`'s digest,
+/// [`crate::seal::seal`]). Drop every group and dataset handle before calling it:
 /// with handles open, `H5Fclose` defers the real close (and hides its errors).
 pub fn finish_h5(f: hdf5::File, written: &Path, dest: &Path) -> Result<(), StoreError> {
     f.flush().map_err(h5err(dest))?;
@@ -64,7 +68,8 @@ pub fn finish_h5(f: hdf5::File, written: &Path, dest: &Path) -> Result<(), Store
     };
     std::fs::File::open(written)
         .and_then(|f| f.sync_all())
-        .map_err(io)
+        .map_err(io)?;
+    crate::seal::seal(written, dest)
 }
 
 /// Seconds since the Unix epoch as an RFC 3339 UTC timestamp.
@@ -156,6 +161,8 @@ impl Embeddings {
                 .new_dataset::<f32>()
                 .chunk((chunk_rows, d.max(1)))
                 .deflate(4)
+                // HDF5's own checksum per chunk: h5py detects damage too.
+                .fletcher32()
                 .shape((hdf5::Extent::resizable(n), hdf5::Extent::fixed(d)))
                 .create("emb")
                 .map_err(h5err(dest))?;

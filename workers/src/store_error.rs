@@ -19,6 +19,10 @@ pub enum StoreError {
     },
     #[error("{path}: {msg}")]
     Invalid { path: PathBuf, msg: String },
+    /// The file does not match the digest recorded when it was written
+    /// (`seal.rs`): it is computed again, never read.
+    #[error("{path}: damaged: {msg}")]
+    Damaged { path: PathBuf, msg: String },
 }
 
 impl StoreError {
@@ -52,7 +56,7 @@ impl StoreError {
                     })
                     .map(|(c, what)| format!("{what} (errno {c})"))
             }
-            StoreError::Invalid { .. } => None,
+            StoreError::Invalid { .. } | StoreError::Damaged { .. } => None,
         }
     }
 }

@@ -180,6 +180,11 @@ fn a_matrix_that_disagrees_with_its_ids_or_dim_is_a_damaged_store() {
             .create("emb")
             .unwrap();
     }
+    // Unsealed, the edit is damage; sealed again (a hand-made store), its
+    // shape is still checked.
+    let err = read_meta(&p).unwrap_err();
+    assert!(matches!(err, StoreError::Damaged { .. }), "{err}");
+    crate::seal::seal_in_place(&p).unwrap();
     let err = read_meta(&p).unwrap_err().to_string();
     assert!(
         err.contains("emb is [4, 3] but the store has 4 ids and attribute dim = 6"),

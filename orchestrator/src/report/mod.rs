@@ -76,6 +76,51 @@ fn inputs_digest(
     hex::encode(h.finalize())
 }
 
+/// `sha256  name` of every file in the report folder, one per line, by name.
+fn files_manifest(dir: &Path) -> std::io::Result<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)?
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    names.sort();
+    let mut out = String::new();
+    for n in names {
+        let hex = workers::seal::digest_file(&dir.join(&n))?;
+        let _ = writeln!(out, "{hex}  {n}");
+    }
+    Ok(out)
+}
+
+/// Whether the report in `dir` was written from inputs with `digest` and
+/// every file it wrote is still there, byte for byte (the record in
+/// `stamp_path`: the digest, then [`files_manifest`]); an edited or damaged
+/// report file, or a damaged record, means the report is written again.
+fn up_to_date(stamp_path: &Path, dir: &Path, digest: &str) -> bool {
+    let Ok(text) = std::fs::read_to_string(stamp_path) else {
+        return false;
+    };
+    let mut lines = text.lines();
+    if lines.next() != Some(digest) {
+        return false;
+    }
+    let mut files = 0;
+    for l in lines {
+        let Some((hex, name)) = l.split_once("  ") else {
+            return false;
+        };
+        if name.contains('/')
+            || workers::seal::digest_file(&dir.join(name)).ok().as_deref() != Some(hex)
+        {
+            return false;
+        }
+        files += 1;
+    }
+    let required = ["summary.md", "report.html", "results_long.parquet"];
+    files > 0 && required.iter().all(|f| text.contains(&format!("  {f}\n")))
+}
+
 /// Writes the report unless it is up to date (`force`: always); returns the
 /// report folder.
 pub fn write_report(
@@ -89,24 +134,23 @@ pub fn write_report(
     // Cells that finished with a warning: part of what the report shows.
     let warnings = crate::journal::Journal::warnings_in(&cfg.store);
     let digest = inputs_digest(cfg, ds, agg, &warnings);
-    let complete = ["summary.md", "report.html", "results_long.parquet"]
-        .iter()
-        .all(|f| dir.join(f).is_file());
-    if !force && complete && std::fs::read_to_string(&stamp_path).is_ok_and(|s| s.trim() == digest)
-    {
+    if !force && up_to_date(&stamp_path, &dir, &digest) {
         tracing::info!(
-            "report {} is up to date (its inputs have not changed)",
+            "report {} is up to date (its inputs and files have not changed)",
             dir.display()
         );
         return Ok(dir);
     }
     let t0 = std::time::Instant::now();
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    build(cfg, ds, agg, &warnings, &dir)?;
+    build(cfg, ds, agg, &warnings, &dir)
+        .with_context(|| format!("writing the report in {}", dir.display()))?;
     if let Some(p) = stamp_path.parent() {
         let _ = std::fs::create_dir_all(p);
     }
-    if let Err(e) = workers::atomic::write_atomic(&stamp_path, digest.as_bytes()) {
+    let manifest = files_manifest(&dir).map(|files| format!("{digest}\n{files}"));
+    if let Err(e) = manifest.and_then(|m| workers::atomic::write_atomic(&stamp_path, m.as_bytes()))
+    {
         tracing::debug!("not recording the report's inputs: {e}");
     }
     tracing::info!(

@@ -125,17 +125,24 @@ pub fn open_maybe_gz(path: &Path) -> std::io::Result<Box<dyn Read + Send>> {
         std::io::Error::new(
             e.kind(),
             format!(
-                "{e} (hint: inputs are read more than once; save a stream to a file first, \
-                 e.g. `zcat x.fa.gz > x.fa`)"
+                "{e} (hint: give a stream as `-` to read it from standard input, \
+                 e.g. `zcat x.fa.gz | genoprot dataset build --cds - ...`, or save it to a file first)"
             ),
         )
     })?;
     let mut r = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path)?);
     let gz = r.fill_buf()?.starts_with(&[0x1f, 0x8b]);
+    // Lines (and FASTA records) are capped: a file of zeros or a binary
+    // file is an error at the cap, not a read into all memory.
     if gz {
-        Ok(Box::new(flate2::read::MultiGzDecoder::new(r)))
+        let z = flate2::read::MultiGzDecoder::new(r);
+        // A gzip's first byte decides after decompression: ask the stream.
+        let mut z = std::io::BufReader::with_capacity(1 << 20, z);
+        let records = z.fill_buf()?.starts_with(b">").then_some(b'>');
+        Ok(Box::new(crate::files::Capped::new(z, records)))
     } else {
-        Ok(Box::new(r))
+        let records = r.fill_buf()?.starts_with(b">").then_some(b'>');
+        Ok(Box::new(crate::files::Capped::new(r, records)))
     }
 }
 

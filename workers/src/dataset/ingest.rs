@@ -442,9 +442,16 @@ fn input_records(inp: &Inputs) -> Vec<InputRecord> {
         if let Some(p) = p
             && let Ok((sha256, bytes)) = sha256_file(p)
         {
+            let stdin = p
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(super::STDIN_SPOOL_PREFIX));
             inputs.push(InputRecord {
                 role: role.into(),
-                path: p.display().to_string(),
+                path: if stdin {
+                    "-".into()
+                } else {
+                    p.display().to_string()
+                },
                 sha256,
                 bytes,
             });

@@ -101,14 +101,11 @@ pub struct Dataset {
     pub manifest: Manifest,
 }
 
-/// Hashes a file's bytes.
-pub fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
-    let mut h = Sha256::new();
-    crate::files::check_regular(path)?;
-    let mut f = std::fs::File::open(path)?;
-    let n = std::io::copy(&mut f, &mut h)?;
-    Ok((hex::encode(h.finalize()), n))
-}
+pub use crate::files::sha256_file;
+
+/// The name prefix of the temp file that holds an input given as `-`
+/// (standard input, read once): recorded in the manifest as `-`.
+pub const STDIN_SPOOL_PREFIX: &str = ".genoprot-stdin-";
 
 impl Dataset {
     pub fn task(&self, name: &str) -> Option<&TaskSpec> {

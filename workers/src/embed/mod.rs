@@ -134,6 +134,25 @@ pub struct EmbedProgress {
     pub tokens: Option<usize>,
 }
 
+/// Refuses, before allocating, a matrix of `n` × `d` floats that the memory
+/// available could not hold (a `command` model's `dim`, or its output's).
+fn check_fits(e: &dyn Embedder, n: usize, d: usize) -> Result<(), EmbedError> {
+    let need = n as u128 * d as u128 * 4;
+    match crate::probe::available_memory() {
+        Some(avail) if need > avail => Err(EmbedError::Output {
+            model: e.name().into(),
+            path: PathBuf::new(),
+            msg: format!(
+                "{n} genes × {d} features need {:.1} GiB of memory and {:.1} GiB is available \
+                 (is `dim` right?)",
+                need as f64 / (1u64 << 30) as f64,
+                avail as f64 / (1u64 << 30) as f64
+            ),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// Embeds every input in length-bucketed batches, calling `progress` after
 /// each batch. Rows come back in input order.
 pub fn embed_all(
@@ -143,6 +162,7 @@ pub fn embed_all(
 ) -> Result<Array2<f32>, EmbedError> {
     // A dimension of 0 means "unknown until the first batch" (command embedders).
     let mut d = e.dim();
+    check_fits(e, inputs.len(), d)?;
     let mut out = Array2::<f32>::zeros((inputs.len(), d));
     let lens: Vec<usize> = inputs.iter().map(|s| s.seq(e.modality()).len()).collect();
     let mut done = 0;
@@ -153,6 +173,7 @@ pub fn embed_all(
         let m = e.embed(&items)?;
         if d == 0 && done == 0 {
             d = m.ncols();
+            check_fits(e, inputs.len(), d)?;
             out = Array2::<f32>::zeros((inputs.len(), d));
         }
         if m.dim() != (items.len(), d) {

@@ -6,6 +6,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
+/// The widest embedding a config may declare (`dim:`).
+pub const MAX_DIM: usize = 1 << 20;
+
 pub use super::kinds::ModelKind;
 
 /// One model entry of a sweep config. Which fields apply depends on `kind`
@@ -349,6 +352,15 @@ impl ModelSpec {
             return Err(SpecError::value(
                 "dim",
                 "dim = 0: must be >= 1 (or leave it out to take the output's)",
+            ));
+        }
+        if let Some(d) = self.dim.filter(|d| *d > MAX_DIM) {
+            return Err(SpecError::value(
+                "dim",
+                format!(
+                    "dim = {d}: more than {MAX_DIM} features per gene; no model is that wide \
+                     (is it the number of genes or of tokens?)"
+                ),
             ));
         }
         self.kind.spec().check(self)

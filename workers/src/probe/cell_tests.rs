@@ -113,6 +113,7 @@ mod cells {
             a[[5, 2]] = f32::NAN;
             f.new_dataset_builder().with_data(&a).create("emb").unwrap();
         }
+        crate::seal::seal_in_place(&p).unwrap();
         let e = run_cell(
             &ds,
             &emb,
