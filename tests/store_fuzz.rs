@@ -120,6 +120,20 @@ fn flip(file: &Path, at: u64, bit: u8, keep_time: bool) {
     }
 }
 
+/// A report file that differs from the digest the report recorded for it
+/// (`journal/report-inputs`: the inputs' digest, then `sha256  name` lines).
+fn stale_report_file(store: &Path) -> Option<String> {
+    let rec = std::fs::read_to_string(store.join("journal/report-inputs")).ok()?;
+    for l in rec.lines().skip(1) {
+        let (hex, name) = l.split_once("  ")?;
+        let have = workers::seal::digest_file(&store.join("report").join(name)).ok();
+        if have.as_deref() != Some(hex) {
+            return Some(name.to_string());
+        }
+    }
+    None
+}
+
 #[derive(Default, Debug)]
 struct Tally {
     repaired: usize,
@@ -221,10 +235,13 @@ fn random_bit_flips_in_every_file_of_a_store_never_crash_hang_or_change_a_result
                             if got != want {
                                 Err(format!("{what}: results changed\n{got:?}\nvs\n{want:?}"))
                             } else {
-                                // Whole again: a second run has nothing to do and says nothing.
+                                // Whole again: a second run has nothing to do and says
+                                // nothing, and every report file is the one recorded.
                                 let (c, _, e2) = common::gp(&case, &["-q", "run", "f.yaml"]);
                                 if c != 0 || e2.contains("damaged") {
                                     Err(format!("{what}: not repaired: exit {c}\n{e2}"))
+                                } else if let Some(bad) = stale_report_file(&cstore) {
+                                    Err(format!("{what}: report file {bad} left damaged"))
                                 } else {
                                     Ok(true)
                                 }
@@ -258,9 +275,9 @@ fn random_bit_flips_in_every_file_of_a_store_never_crash_hang_or_change_a_result
         }
     });
     let tally = tally.into_inner().unwrap();
-    eprintln!("{:<12} {:>9} {:>8}", "files", "repaired", "refused");
+    eprintln!("{:<18} {:>9} {:>8}", "files", "repaired", "refused");
     for (k, t) in &tally {
-        eprintln!("{k:<12} {:>9} {:>8}", t.repaired, t.refused);
+        eprintln!("{k:<18} {:>9} {:>8}", t.repaired, t.refused);
     }
     let failures = failures.into_inner().unwrap();
     assert!(

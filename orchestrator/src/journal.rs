@@ -180,9 +180,9 @@ impl Journal {
             if l.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            match serde_json::from_slice::<Event>(l) {
-                Ok(e) => events.push(e),
-                Err(_) => bad.push(i + 1),
+            match crate::jsonl::parse_summed::<Event>(l) {
+                Some(e) => events.push(e),
+                None => bad.push(i + 1),
             }
         }
         if !bad.is_empty() {

@@ -1,6 +1,7 @@
 //! JSON Lines files of the store, written one way: the journal's events and
 //! the Slurm job log are appended ([`append`]: one locked, flushed write per
-//! line, a torn last line never glued onto), the caches are rewritten whole
+//! line, a torn last line never glued onto; an object line carries a `sum`
+//! of its fields, checked by [`read`] and [`parse_summed`]), the caches are rewritten whole
 //! ([`rewrite`]: temp file, rename). Readers skip lines that do not parse
 //! ([`read`]; the journal also counts them). Caches whose lines decide what
 //! reaches results (aggregate rows, report comparisons) carry a checksum per
@@ -33,7 +34,7 @@ pub fn append<T: Serialize>(path: &Path, item: &T) -> std::io::Result<()> {
     if !ends_with_newline(&mut f).map_err(&err)? {
         line.push(b'\n');
     }
-    serde_json::to_writer(&mut line, item).map_err(std::io::Error::other)?;
+    line.extend_from_slice(&summed(item)?);
     line.push(b'\n');
     let written = f.write_all(&line).and_then(|_| f.flush());
     let _ = f.unlock();
@@ -54,13 +55,48 @@ pub fn rewrite<T: Serialize>(path: &Path, items: &[T]) -> std::io::Result<()> {
     workers::atomic::write_atomic(path, &text).map_err(with_path(path))
 }
 
-/// Every line of the file that parses as `T` (none when it is absent).
+/// Every line of the file that parses as `T` and whose `sum` matches (none
+/// when it is absent).
 pub fn read<T: DeserializeOwned>(path: &Path) -> Vec<T> {
-    std::fs::read_to_string(path)
+    std::fs::read(path)
         .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
+        .split(|b| *b == b'\n')
+        .filter_map(parse_summed)
         .collect()
+}
+
+/// The sum of an appended line: the first 16 hex of the SHA-256 of the
+/// object's JSON without its `sum` (keys in serde_json's sorted order).
+fn sum_of(obj: &serde_json::Map<String, serde_json::Value>) -> std::io::Result<String> {
+    let json = serde_json::to_vec(obj).map_err(std::io::Error::other)?;
+    Ok(line_sum(&json)[..16].to_string())
+}
+
+/// `item` as one JSON line; an object gets a `sum` field over its other
+/// fields, so an edited or damaged line is recognised when read (and `jq`
+/// still reads it).
+fn summed<T: Serialize>(item: &T) -> std::io::Result<Vec<u8>> {
+    let mut v = serde_json::to_value(item).map_err(std::io::Error::other)?;
+    if let serde_json::Value::Object(obj) = &mut v {
+        obj.remove("sum");
+        let sum = sum_of(obj)?;
+        obj.insert("sum".into(), sum.into());
+    }
+    serde_json::to_vec(&v).map_err(std::io::Error::other)
+}
+
+/// A line written by [`append`]: `None` when it does not parse as `T` or its
+/// `sum` does not match. Lines without a `sum` (written before lines had
+/// one) are taken as they are.
+pub fn parse_summed<T: DeserializeOwned>(line: &[u8]) -> Option<T> {
+    let mut v: serde_json::Value = serde_json::from_slice(line).ok()?;
+    if let serde_json::Value::Object(obj) = &mut v
+        && let Some(sum) = obj.remove("sum")
+        && Some(sum_of(obj).ok()?.as_str()) != sum.as_str()
+    {
+        return None;
+    }
+    serde_json::from_value(v).ok()
 }
 
 /// The hex SHA-256 of a line's JSON.
@@ -144,6 +180,39 @@ mod tests {
         rewrite(&d.path().join("sub/y.jsonl"), &[3, 4]).unwrap();
         assert_eq!(read::<i32>(&d.path().join("sub/y.jsonl")), vec![3, 4]);
         assert!(read::<i32>(&d.path().join("absent")).is_empty());
+    }
+
+    #[test]
+    fn an_appended_line_carries_a_sum_and_any_flipped_bit_drops_it() {
+        #[derive(Serialize, serde::Deserialize, PartialEq, Debug)]
+        struct E {
+            unit: String,
+            t: f64,
+        }
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("e.jsonl");
+        let e = E {
+            unit: "cell-1".into(),
+            t: 0.1 + 0.2,
+        };
+        append(&p, &e).unwrap();
+        assert_eq!(read::<E>(&p), vec![e]);
+        let line = std::fs::read(&p).unwrap();
+        assert!(String::from_utf8_lossy(&line).contains("\"sum\":\""));
+        for i in 0..(line.len() - 1) * 8 {
+            let mut b = line.clone();
+            b[i / 8] ^= 1 << (i % 8);
+            std::fs::write(&p, &b).unwrap();
+            // A flip in the key `sum` itself leaves the content intact.
+            let got = read::<E>(&p);
+            assert!(
+                got.is_empty() || got[0].unit == "cell-1" && got[0].t == 0.1 + 0.2,
+                "flip {i}: {got:?}"
+            );
+        }
+        // A line written before lines had a sum still counts.
+        std::fs::write(&p, "{\"unit\":\"old\",\"t\":1.0}\n").unwrap();
+        assert_eq!(read::<E>(&p).len(), 1);
     }
 
     #[test]
