@@ -459,6 +459,21 @@ fn an_input_can_come_from_standard_input_once_and_endless_lines_stop_at_the_cap(
     let (code, err) = gp_stdin(p, &args(&two), &p.join("data/cds.fa"));
     assert_eq!(code, Some(1));
     assert!(err.contains("are both `-`"), "{err}");
+    // Process substitution (a pipe under /dev/fd), for both sequence files.
+    let sh = format!(
+        "{} dataset build --cds <(cat data/cds.fa) --proteins <(gzip -c data/protein.fa) --out from-pipes",
+        env!("CARGO_BIN_EXE_genoprot")
+    );
+    let o = common::run_with_timeout(
+        {
+            let mut c = std::process::Command::new("bash");
+            c.args(["-c", &sh]).current_dir(p);
+            c
+        },
+        std::time::Duration::from_secs(20),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(manifest("from-pipes")["dataset_hash"], m1["dataset_hash"]);
     // A 1 GiB file of zeros (sparse) and zeros on standard input: an error
     // at the line cap, fast, with bounded memory; nothing written.
     let zeros = p.join("zeros.fa");
@@ -503,4 +518,63 @@ fn a_command_models_dim_beyond_any_model_is_refused_at_plan() {
         err.contains("c.yaml:7:") && err.contains("dim = 4000000000: more than 1048576"),
         "{err}"
     );
+}
+
+/// Whether process `pid` has a handler for signal `sig` (`SigCgt` in
+/// /proc/<pid>/status).
+fn catches(pid: u32, sig: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("SigCgt:"))
+                .and_then(|h| u64::from_str_radix(h.trim(), 16).ok())
+        })
+        .is_some_and(|mask| mask & (1 << (sig - 1)) != 0)
+}
+
+#[test]
+fn aggregate_and_report_end_with_143_on_sigterm() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    setup(p);
+    let (code, err, _) = gp_deadline(p, &["-q", "run", "s.yaml"]);
+    assert_eq!(code, Some(0), "{err}");
+    for cmd in ["aggregate", "report"] {
+        let child = common::genoprot()
+            .args([cmd, "s.yaml", "--force"][..if cmd == "report" { 3 } else { 2 }].to_vec())
+            .current_dir(p)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let t0 = std::time::Instant::now();
+        // Once its handler is in place, freeze it, queue SIGTERM, let it go:
+        // the signal arrives while it works, whatever its speed.
+        while !catches(pid, 15) {
+            assert!(
+                t0.elapsed() < std::time::Duration::from_secs(20),
+                "{cmd}: no handler"
+            );
+            std::thread::yield_now();
+        }
+        let kill = |sig: &str| {
+            std::process::Command::new("kill")
+                .args(["-s", sig, &pid.to_string()])
+                .status()
+                .unwrap()
+        };
+        assert!(
+            kill("STOP").success(),
+            "{cmd} ended before the test could stop it"
+        );
+        kill("TERM");
+        kill("CONT");
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(143), "{cmd}: {:?}", out.status);
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("terminated; run again to continue"),
+            "{cmd}"
+        );
+    }
 }

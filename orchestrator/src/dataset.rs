@@ -36,17 +36,18 @@ pub enum DatasetCommand {
     },
 }
 
-/// An input given as `-`: standard input, read once into a temp file beside
-/// `out` (named with [`dataset::STDIN_SPOOL_PREFIX`], so the manifest records
-/// it as `-`), since inputs are read more than once. At most one input can
-/// be `-`. A plain-text stream is read with its lines capped
-/// ([`workers::files::Capped`]): `cat /dev/zero |` is an error at the cap,
-/// not a disk filled.
-fn spool_stdin(
+/// Inputs that are streams, read once into temp files beside `out` (named
+/// with [`dataset::STDIN_SPOOL_PREFIX`], so the manifest records `-` for
+/// standard input), since inputs are read more than once: `-` (standard
+/// input; at most one) and a shell's process substitution (`<(zcat x.gz)`,
+/// a pipe under `/dev/fd/`). Other FIFOs and devices stay refused (opening a
+/// FIFO nobody writes would wait forever). A plain-text stream is read with
+/// its lines capped ([`workers::files::Capped`]): `cat /dev/zero |` is an
+/// error at the cap, not a disk filled. The temp files go when dropped.
+fn spool_streams(
     inputs: &mut Inputs,
     out: &std::path::Path,
-) -> anyhow::Result<Option<tempfile::TempPath>> {
-    use std::io::{BufRead, Read};
+) -> anyhow::Result<Vec<tempfile::TempPath>> {
     let mut slots: Vec<(&str, &mut PathBuf)> = vec![
         ("--cds", &mut inputs.cds),
         ("--proteins", &mut inputs.proteins),
@@ -64,16 +65,51 @@ fn spool_stdin(
             slots.push((flag, p));
         }
     }
-    let mut dashes: Vec<(&str, &mut PathBuf)> = slots
-        .into_iter()
+    let dashes: Vec<&str> = slots
+        .iter()
         .filter(|(_, p)| p.as_os_str() == "-")
+        .map(|(f, _)| *f)
         .collect();
-    let Some((flag, slot)) = dashes.pop() else {
-        return Ok(None);
-    };
-    if let Some((other, _)) = dashes.first() {
-        bail!("{other} and {flag} are both `-`: only one input can be read from standard input");
+    if let [a, b, ..] = dashes[..] {
+        bail!("{a} and {b} are both `-`: only one input can be read from standard input");
     }
+    let mut spooled = Vec::new();
+    for (flag, slot) in slots {
+        let stdin = slot.as_os_str() == "-";
+        if !stdin && !is_process_substitution(slot) {
+            continue;
+        }
+        let what = if stdin {
+            "standard input".to_string()
+        } else {
+            slot.display().to_string()
+        };
+        let src: Box<dyn std::io::Read> = if stdin {
+            Box::new(std::io::stdin().lock())
+        } else {
+            Box::new(std::fs::File::open(&*slot).with_context(|| format!("{flag} {what}"))?)
+        };
+        let tmp = spool(src, out, &format!("{flag} {what}"))?;
+        *slot = tmp.to_path_buf();
+        spooled.push(tmp);
+    }
+    Ok(spooled)
+}
+
+/// A pipe a shell passes for `<(...)`: `/dev/fd/N` or `/proc/self/fd/N`.
+fn is_process_substitution(p: &std::path::Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    (p.starts_with("/dev/fd") || p.starts_with("/proc/self/fd"))
+        && std::fs::metadata(p).is_ok_and(|m| m.file_type().is_fifo())
+}
+
+/// Reads `src` into a temp file beside `out` (lines capped unless gzip).
+fn spool(
+    src: Box<dyn std::io::Read>,
+    out: &std::path::Path,
+    what: &str,
+) -> anyhow::Result<tempfile::TempPath> {
+    use std::io::{BufRead, Read};
     let dir = out
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -83,11 +119,11 @@ fn spool_stdin(
         .prefix(dataset::STDIN_SPOOL_PREFIX)
         .suffix(".tmp")
         .tempfile_in(dir)
-        .with_context(|| format!("creating a temp file in {} for {flag} -", dir.display()))?;
-    let mut input = std::io::BufReader::with_capacity(1 << 20, std::io::stdin().lock());
+        .with_context(|| format!("creating a temp file in {} for {what}", dir.display()))?;
+    let mut input = std::io::BufReader::with_capacity(1 << 20, src);
     let gz = input
         .fill_buf()
-        .with_context(|| format!("{flag} -: reading standard input"))?
+        .with_context(|| format!("{what}: reading"))?
         .starts_with(&[0x1f, 0x8b]);
     let mut reader: Box<dyn Read> = if gz {
         // Its decompressed lines are capped when it is read.
@@ -98,22 +134,15 @@ fn spool_stdin(
     let mut file = std::io::BufWriter::new(tmp.as_file());
     std::io::copy(&mut reader, &mut file)
         .and_then(|_| std::io::Write::flush(&mut file))
-        .with_context(|| {
-            format!(
-                "{flag} -: reading standard input into {}",
-                tmp.path().display()
-            )
-        })?;
+        .with_context(|| format!("{what}: reading it into {}", tmp.path().display()))?;
     drop(file);
-    let path = tmp.into_temp_path();
-    *slot = path.to_path_buf();
-    Ok(Some(path))
+    Ok(tmp.into_temp_path())
 }
 
 #[derive(Debug, clap::Args)]
 pub struct BuildArgs {
     /// Coding sequences (FASTA, optionally .gz): plain ids or Ensembl CDS headers.
-    /// Any one input may be `-`: standard input.
+    /// Any one input may be `-` (standard input); `<(...)` works too.
     #[arg(long)]
     pub cds: PathBuf,
     /// Proteins (FASTA, optionally .gz): plain ids or UniProt headers.
@@ -363,7 +392,7 @@ pub fn run(cmd: DatasetCommand, json: bool) -> anyhow::Result<()> {
                 ignore_columns: a.ignore_columns,
             };
             // Kept until the build is done; removed when dropped.
-            let _spooled = spool_stdin(&mut inputs, &a.out)?;
+            let _spooled = spool_streams(&mut inputs, &a.out)?;
             let (ds, f) = dataset::build(&inputs, &opts, &a.out)
                 .map_err(|f| fail(&f, "dataset build failed; nothing was written"))?;
             report(&f);

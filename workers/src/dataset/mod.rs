@@ -103,8 +103,9 @@ pub struct Dataset {
 
 pub use crate::files::sha256_file;
 
-/// The name prefix of the temp file that holds an input given as `-`
-/// (standard input, read once): recorded in the manifest as `-`.
+/// The name prefix of the temp file that holds an input given as a stream
+/// (`-` for standard input, or a shell's `<(...)`), read once: recorded in
+/// the manifest as `-`.
 pub const STDIN_SPOOL_PREFIX: &str = ".genoprot-stdin-";
 
 impl Dataset {
