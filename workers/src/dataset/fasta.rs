@@ -52,6 +52,13 @@ pub fn diagnose(path: &Path) -> Option<String> {
     let read = open_maybe_gz(path).and_then(|mut r| r.read_to_end(&mut text));
     if let Err(e) = read {
         let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        if let Some(at) = gz.then(|| gzip_end(path)).flatten().filter(|at| *at < size) {
+            return Some(format!(
+                "the gzip data ends at byte {at} and {} more bytes follow that are not gzip \
+                 (something was appended to the file; `gzip -t` checks it)",
+                size - at
+            ));
+        }
         return Some(if gz && e.kind() == std::io::ErrorKind::UnexpectedEof {
             format!(
                 "truncated gzip: the compressed stream ends at byte {size} of the file before its end \
@@ -115,6 +122,25 @@ pub fn diagnose(path: &Path) -> Option<String> {
         }
     }
     None
+}
+
+/// Where the gzip members at the start of a file end, when what follows them
+/// is not another gzip member (junk appended to a whole gzip file); `None`
+/// when a member itself is cut short or damaged.
+fn gzip_end(path: &Path) -> Option<u64> {
+    use std::io::{BufRead, Seek};
+    let mut r = std::io::BufReader::new(std::fs::File::open(path).ok()?);
+    loop {
+        let mut member = flate2::bufread::GzDecoder::new(&mut r);
+        std::io::copy(&mut member, &mut std::io::sink()).ok()?;
+        let rest = r.fill_buf().ok()?;
+        if rest.is_empty() {
+            return None;
+        }
+        if !rest.starts_with(&[0x1f, 0x8b]) {
+            return r.stream_position().ok();
+        }
+    }
 }
 
 /// Opens a regular file once, transparently decompressing gzip (by magic
@@ -285,6 +311,31 @@ pub fn read_fasta_into(path: &Path, findings: &mut Findings) -> Vec<FastaRecord>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn junk_after_a_whole_gzip_is_named_as_such_not_as_truncation() {
+        use std::io::Write;
+        let d = tempfile::tempdir().unwrap();
+        let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        z.write_all(b">a\nACGT\n").unwrap();
+        let whole = z.finish().unwrap();
+        for (junk, name) in [(&b"xyz"[..], "short"), (&[0u8; 64][..], "long")] {
+            let p = d.path().join(format!("{name}.fa.gz"));
+            let mut bytes = whole.clone();
+            bytes.extend_from_slice(junk);
+            std::fs::write(&p, &bytes).unwrap();
+            let why = diagnose(&p).unwrap_or_default();
+            assert!(
+                why.contains(&format!("ends at byte {}", whole.len()))
+                    && why.contains(&format!("{} more bytes follow", junk.len())),
+                "{name}: {why}"
+            );
+        }
+        // Cut short: still a truncation.
+        let p = d.path().join("cut.fa.gz");
+        std::fs::write(&p, &whole[..whole.len() - 4]).unwrap();
+        assert!(diagnose(&p).unwrap_or_default().contains("truncated gzip"));
+    }
 
     #[test]
     fn ensembl_and_uniprot_headers() {
