@@ -21,13 +21,7 @@ fn config(store: &str, executor: &str, ext: &str) -> String {
 
 fn setup() -> tempfile::TempDir {
     let d = tempfile::tempdir().unwrap();
-    let (code, _, err) = common::gp(
-        d.path(),
-        &[
-            "-q", "dataset", "synth", "--out", "data", "--genes", "150", "--seed", "3",
-        ],
-    );
-    assert_eq!(code, 0, "{err}");
+    common::synth_data(d.path(), 150, 3);
     d
 }
 

@@ -24,13 +24,7 @@ fn config(store: &str, executor: &str, extra_model: &str) -> String {
 fn setup() -> tempfile::TempDir {
     common::require_slurm();
     let d = tempfile::tempdir().unwrap();
-    let (code, _, err) = common::gp(
-        d.path(),
-        &[
-            "-q", "dataset", "synth", "--out", "data", "--genes", "150", "--seed", "3",
-        ],
-    );
-    assert_eq!(code, 0, "{err}");
+    common::synth_data(d.path(), 150, 3);
     d
 }
 

@@ -125,7 +125,7 @@ fn flip(file: &Path, at: u64, bit: u8, keep_time: bool) {
 fn stale_report_file(store: &Path) -> Option<String> {
     let rec = std::fs::read_to_string(store.join("journal/report-inputs")).ok()?;
     for l in rec.lines().skip(1) {
-        let (hex, name) = l.split_once("  ")?;
+        let (hex, name) = workers::seal::parse_sum_line(l)?;
         let have = workers::seal::digest_file(&store.join("report").join(name)).ok();
         if have.as_deref() != Some(hex) {
             return Some(name.to_string());

@@ -65,11 +65,11 @@ pub fn read<T: DeserializeOwned>(path: &Path) -> Vec<T> {
         .collect()
 }
 
-/// The sum of an appended line: the first 16 hex of the SHA-256 of the
+/// The sum of an appended line: [`workers::seal::short_sum`] of the
 /// object's JSON without its `sum` (keys in serde_json's sorted order).
 fn sum_of(obj: &serde_json::Map<String, serde_json::Value>) -> std::io::Result<String> {
     let json = serde_json::to_vec(obj).map_err(std::io::Error::other)?;
-    Ok(line_sum(&json)[..16].to_string())
+    Ok(workers::seal::short_sum(&json))
 }
 
 /// `item` as one JSON line; an object gets a `sum` field over its other

@@ -199,3 +199,15 @@ pub fn cell_stores(cells: &Path) -> Vec<PathBuf> {
     v.sort();
     v
 }
+
+/// Writes a synthetic dataset of `genes` genes (seed `seed`) to `dir/data`.
+pub fn synth_data(dir: &Path, genes: u32, seed: u32) {
+    let (genes, seed) = (genes.to_string(), seed.to_string());
+    let (code, _, err) = gp(
+        dir,
+        &[
+            "-q", "dataset", "synth", "--out", "data", "--genes", &genes, "--seed", &seed,
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+}

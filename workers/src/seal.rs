@@ -39,16 +39,22 @@ pub fn digest_file(path: &Path) -> std::io::Result<String> {
 /// SHA-256>`. Caches whose lines decide what genoprot trusts (file hashes,
 /// verified cells) write every line so.
 pub fn checked_line(text: &str) -> String {
-    let sum = hex::encode(Sha256::digest(text.as_bytes()));
-    format!("{text}\t{}\n", &sum[..16])
+    format!("{text}\t{}\n", short_sum(text.as_bytes()))
+}
+
+/// The checksum of one line or record: the first 16 hex of the SHA-256 of
+/// its bytes.
+pub fn short_sum(bytes: &[u8]) -> String {
+    let mut sum = hex::encode(Sha256::digest(bytes));
+    sum.truncate(16);
+    sum
 }
 
 /// The text of a line written by [`checked_line`] (without its newline),
 /// when its checksum matches; `None` for an edited or damaged line.
 pub fn line_text(line: &str) -> Option<&str> {
     let (text, sum) = line.rsplit_once('\t')?;
-    let want = hex::encode(Sha256::digest(text.as_bytes()));
-    (sum == &want[..16]).then_some(text)
+    (sum == short_sum(text.as_bytes())).then_some(text)
 }
 
 fn file_name(p: &Path) -> String {
@@ -66,7 +72,7 @@ pub fn seal(written: &Path, dest: &Path) -> Result<(), StoreError> {
         source,
     };
     let hex = digest_file(written).map_err(io)?;
-    let line = format!("{hex}  {}\n", file_name(dest));
+    let line = sum_line(&hex, &file_name(dest));
     crate::atomic::write_atomic(&sidecar(dest), line.as_bytes()).map_err(|source| StoreError::Io {
         path: sidecar(dest),
         source,
@@ -101,17 +107,23 @@ fn recorded(path: &Path) -> Result<String, String> {
     std::fs::File::open(&side)
         .and_then(|f| f.take(4096).read_to_string(&mut text))
         .map_err(|e| format!("its digest {} cannot be read: {e}", side.display()))?;
-    let (hex, name) = text
-        .strip_suffix('\n')
-        .and_then(|l| l.split_once("  "))
-        .ok_or_else(|| format!("its digest {} is damaged", side.display()))?;
-    if hex.len() != 64
-        || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-        || name != file_name(path)
-    {
-        return Err(format!("its digest {} is damaged", side.display()));
+    match text.strip_suffix('\n').and_then(parse_sum_line) {
+        Some((hex, name)) if name == file_name(path) => Ok(hex.to_string()),
+        _ => Err(format!("its digest {} is damaged", side.display())),
     }
-    Ok(hex.to_string())
+}
+
+/// One `sha256sum` line: `<hex>  <name>\n`.
+pub fn sum_line(hex: &str, name: &str) -> String {
+    format!("{hex}  {name}\n")
+}
+
+/// The digest and the name of a [`sum_line`] (without its newline), when
+/// the digest is 64 lowercase hex digits.
+pub fn parse_sum_line(line: &str) -> Option<(&str, &str)> {
+    let (hex, name) = line.split_once("  ")?;
+    (hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+        .then_some((hex, name))
 }
 
 /// Checks the file at `path` against its digest. `Err(StoreError::Damaged)`

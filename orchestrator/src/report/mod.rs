@@ -88,7 +88,7 @@ fn files_manifest(dir: &Path) -> std::io::Result<String> {
     let mut out = String::new();
     for n in names {
         let hex = workers::seal::digest_file(&dir.join(&n))?;
-        let _ = writeln!(out, "{hex}  {n}");
+        out.push_str(&workers::seal::sum_line(&hex, &n));
     }
     Ok(out)
 }
@@ -105,9 +105,8 @@ fn up_to_date(stamp_path: &Path, dir: &Path, digest: &str) -> bool {
     if lines.next() != Some(digest) {
         return false;
     }
-    let mut files = 0;
     for l in lines {
-        let Some((hex, name)) = l.split_once("  ") else {
+        let Some((hex, name)) = workers::seal::parse_sum_line(l) else {
             return false;
         };
         if name.contains('/')
@@ -115,10 +114,9 @@ fn up_to_date(stamp_path: &Path, dir: &Path, digest: &str) -> bool {
         {
             return false;
         }
-        files += 1;
     }
     let required = ["summary.md", "report.html", "results_long.parquet"];
-    files > 0 && required.iter().all(|f| text.contains(&format!("  {f}\n")))
+    required.iter().all(|f| text.contains(&format!("  {f}\n")))
 }
 
 /// Writes the report unless it is up to date (`force`: always); returns the

@@ -282,10 +282,6 @@ impl super::family::NativeFamily for Family {
         "bert"
     }
 
-    fn reads(&self, model_type: Option<&str>) -> bool {
-        model_type == Some("bert")
-    }
-
     fn models(&self) -> &'static str {
         "BERT, ProtBert, GENA-LM and DNABERT-2"
     }

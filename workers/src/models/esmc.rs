@@ -150,10 +150,6 @@ impl super::family::NativeFamily for Family {
         "esmc"
     }
 
-    fn reads(&self, model_type: Option<&str>) -> bool {
-        model_type == Some("esmc")
-    }
-
     fn models(&self) -> &'static str {
         "ESM C"
     }

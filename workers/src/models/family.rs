@@ -15,8 +15,11 @@ use std::path::Path;
 pub trait NativeFamily: Sync {
     /// Its `kind:` name (`esm`), for messages.
     fn name(&self) -> &'static str;
-    /// Whether it reads a folder whose `config.json` has this `model_type`.
-    fn reads(&self, model_type: Option<&str>) -> bool;
+    /// Whether it reads a folder whose `config.json` has this `model_type`
+    /// (by default: its own name).
+    fn reads(&self, model_type: Option<&str>) -> bool {
+        model_type == Some(self.name())
+    }
     /// The models it covers, in words (for hints).
     fn models(&self) -> &'static str;
     /// Reads the parsed `config.json` (at `cpath`) and the weights into an

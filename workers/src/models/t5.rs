@@ -185,10 +185,6 @@ impl super::family::NativeFamily for Family {
         "t5"
     }
 
-    fn reads(&self, model_type: Option<&str>) -> bool {
-        model_type == Some("t5")
-    }
-
     fn models(&self) -> &'static str {
         "ProtT5, ProstT5, Ankh and Ankh2"
     }
