@@ -21,6 +21,7 @@ models:
 ensembles:
   - {name: both, members: [rscu, dipep], fusion: [concat-balanced, stacking]}
 executor: {workers: 2}
+report: {min_positives: 13}
 ";
 
 fn sweep() -> tempfile::TempDir {
@@ -144,7 +145,7 @@ fn the_report_reads_back_renders_in_chromium_and_is_not_rebuilt_for_nothing() {
         "## Leaderboard",
         "## Scores per task",
         "## Statistics",
-        "Holm's correction",
+        "Holm's method",
         "## Does the ensemble beat its best member?",
         "## Is the top row better than the runner-up?",
         "## DNA vs protein vs multimodal vs ensemble",
@@ -164,6 +165,8 @@ fn the_report_reads_back_renders_in_chromium_and_is_not_rebuilt_for_nothing() {
                 .any(|l| l.starts_with("ensemble-vs-best-member,")),
         "{comparisons}"
     );
+
+    too_small_tasks_are_in_no_claim_family_bold_or_scale(&dir, &md);
 
     // Nothing new: the report is not rebuilt (files untouched); --force rebuilds.
     let before = std::fs::metadata(dir.join("summary.md"))
@@ -187,4 +190,106 @@ fn the_report_reads_back_renders_in_chromium_and_is_not_rebuilt_for_nothing() {
         std::fs::read_to_string(dir.join("comparisons.csv")).unwrap(),
         comparisons
     );
+}
+
+/// Numbers of a CSV file by column name, one map per line.
+fn csv_rows(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let head: Vec<String> = lines.next().unwrap().split(',').map(String::from).collect();
+    lines
+        .map(|l| {
+            head.iter()
+                .cloned()
+                .zip(l.split(',').map(String::from))
+                .collect()
+        })
+        .collect()
+}
+
+/// `fold_class` has 12 test positives, under `report.min_positives: 13`:
+/// it is shown (†) but in no claim count, no Holm family, no bold, and it
+/// sets no colour scale.
+fn too_small_tasks_are_in_no_claim_family_bold_or_scale(dir: &Path, md: &str) {
+    assert!(md.contains("fold_class"), "{md}");
+    let gains = csv_rows(&dir.join("ensemble_gain.csv"));
+    let small: Vec<_> = gains.iter().filter(|r| r["task"] == "fold_class").collect();
+    assert_eq!(small.len(), 2, "{gains:?}");
+    for r in &small {
+        assert_eq!(
+            (
+                r["ranked"].as_str(),
+                r["verdict"].as_str(),
+                r["p_holm"].as_str(),
+                r["p_equiv_holm"].as_str()
+            ),
+            ("false", "too-small", "", ""),
+            "{r:?}"
+        );
+    }
+    let ranked = gains.iter().filter(|r| r["ranked"] == "true").count();
+    assert_eq!(ranked, gains.len() - 2);
+    assert!(md.contains(&format!(
+        "{ranked} ensemble-vs-best-member comparisons on rankable tasks; 2 on tasks too small to rank are left out"
+    )));
+    // The Holm families: every ranked, non-identical comparison, no other.
+    let all = csv_rows(&dir.join("comparisons.csv"));
+    let family = all
+        .iter()
+        .filter(|r| r["ranked"] == "true" && r["verdict"] != "identical")
+        .count();
+    assert!(all.iter().all(
+        |r| (r["p_holm"].is_empty()) == (r["ranked"] != "true" || r["verdict"] == "identical")
+    ));
+    assert!(
+        md.contains(&format!("family of {family} comparisons")),
+        "{family}"
+    );
+    assert!(!md.contains("matches (no significant difference)") && !md.contains("not significant"));
+    // Never bold: the scores table's fold_class column, the kinds table's row.
+    let scores = md
+        .split("## Scores per task")
+        .nth(1)
+        .unwrap()
+        .split("\n\n")
+        .nth(1)
+        .unwrap();
+    let head: Vec<&str> = scores.lines().next().unwrap().split('|').collect();
+    let col = head
+        .iter()
+        .position(|c| c.contains("fold_class †"))
+        .expect("fold_class †");
+    for l in scores.lines().skip(2) {
+        assert!(!l.split('|').nth(col).unwrap().contains("**"), "{l}");
+    }
+    let kinds = md.split("## DNA vs protein").nth(1).unwrap();
+    let row = kinds
+        .lines()
+        .find(|l| l.starts_with("| fold_class †"))
+        .expect("kinds row");
+    assert!(!row.contains("**"), "{row}");
+    // The scales: the AUROC colour bar tops at the best rankable AUROC; the
+    // gain bar at the largest rankable |gain| (at least 0.01).
+    let summary = csv_rows(&dir.join("summary.csv"));
+    let best_auroc = summary
+        .iter()
+        .filter(|r| r["metric"] == "auroc" && r["task"] != "fold_class")
+        .map(|r| r["mean"].parse::<f64>().unwrap())
+        .fold(f64::NEG_INFINITY, f64::max);
+    let heat = std::fs::read_to_string(dir.join("score_heatmap.svg")).unwrap();
+    assert!(
+        heat.contains(&format!("\n{best_auroc:.2}\n")),
+        "{best_auroc}"
+    );
+    let max_gain = gains
+        .iter()
+        .filter(|r| r["ranked"] == "true")
+        .map(|r| r["gain"].parse::<f64>().unwrap().abs())
+        .fold(0.01, f64::max);
+    let gain_svg = std::fs::read_to_string(dir.join("ensemble_gain.svg")).unwrap();
+    assert!(
+        gain_svg.contains(&format!("\n{max_gain:.2}\n")),
+        "{max_gain}"
+    );
+    assert!(gain_svg.contains("fold_class †"));
 }

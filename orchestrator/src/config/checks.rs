@@ -75,6 +75,17 @@ pub(super) fn basics(cfg: &SweepConfig, text: &str, file: &str) -> Result<(), Co
             "tasks: [] selects nothing; write `tasks: all` or list task names".into(),
         ));
     }
+    let margin = cfg.report.margin;
+    if !(margin > 0.0 && margin < 1.0) {
+        return Err(err(
+            "margin",
+            &margin.to_string(),
+            format!(
+                "report.margin {margin} must be between 0 and 1 (exclusive): the equivalence margin δ, \
+                 in units of the primary metric (AUROC, Spearman); e.g. 0.01"
+            ),
+        ));
+    }
     if let Err(msg) = check_fractions(cfg.splits.fractions) {
         let (line, column) = locate_key(text, "fractions").unwrap_or((1, 1));
         return Err(ConfigError {

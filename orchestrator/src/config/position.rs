@@ -159,7 +159,9 @@ pub(super) fn locate_in_entry(text: &str, name: &str, key: &str) -> Option<(usiz
 }
 
 pub(super) fn locate(text: &str, key: &str, value: &str) -> (usize, usize) {
-    for (i, line) in text.lines().enumerate() {
+    let lines: Vec<&str> = text.lines().collect();
+    let same = |w: &str| w.trim().trim_matches(['"', '\'']) == value;
+    for (i, line) in lines.iter().enumerate() {
         let mut from = 0;
         while let Some(p) = line[from..].find(key) {
             let at = from + p;
@@ -168,8 +170,37 @@ pub(super) fn locate(text: &str, key: &str, value: &str) -> (usize, usize) {
                 .chars()
                 .take_while(|c| !",}]#\n".contains(*c))
                 .collect();
-            if word.trim().trim_matches(['"', '\'']) == value {
+            if same(&word) {
                 return (i + 1, at + 1);
+            }
+            let is_key = line[..at]
+                .chars()
+                .last()
+                .is_none_or(|c| !c.is_alphanumeric() && c != '_')
+                && line[at + key.len()..].starts_with(':');
+            if is_key {
+                // One element of a list: `key: [a, b]` on this line, or a
+                // block list (`- b`) on the lines under it.
+                if let Some(list) = after.strip_prefix('[') {
+                    let base = line.len() - list.len();
+                    let mut off = 0;
+                    for el in list.split([',', ']']) {
+                        if same(el) {
+                            let lead = el.len() - el.trim_start().len();
+                            return (i + 1, base + off + lead + 1);
+                        }
+                        off += el.len() + 1;
+                    }
+                } else if after.trim().is_empty() {
+                    for (j, l) in lines.iter().enumerate().skip(i + 1) {
+                        let Some(el) = l.trim_start().strip_prefix("- ") else {
+                            break;
+                        };
+                        if same(el) {
+                            return (j + 1, l.len() - el.len() + 1);
+                        }
+                    }
+                }
             }
             from = at + key.len();
         }

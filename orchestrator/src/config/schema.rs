@@ -35,7 +35,8 @@ fn default_fusion() -> Vec<Fusion> {
     vec![Fusion::Concat, Fusion::MeanProb]
 }
 
-/// `report:` — when a task is too small to rank models on.
+/// `report:` — when a task is too small to rank models on, and the
+/// equivalence margin of the verdicts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ReportConfig {
@@ -43,6 +44,10 @@ pub struct ReportConfig {
     pub min_test: usize,
     /// Fewer test positives of the rarest label than this: "too small to rank".
     pub min_positives: usize,
+    /// The equivalence margin δ of the ensemble verdicts, in units of the
+    /// primary metric (AUROC, Spearman): "equivalent" means shown to differ
+    /// by less than ±δ (TOST; docs/report.md).
+    pub margin: f64,
 }
 
 impl Default for ReportConfig {
@@ -50,6 +55,7 @@ impl Default for ReportConfig {
         ReportConfig {
             min_test: 30,
             min_positives: 10,
+            margin: 0.01,
         }
     }
 }

@@ -39,6 +39,22 @@ fn errors_carry_positions_and_suggestions() {
         e.starts_with("c.yaml:9:") && e.contains("is not one of `cpu`, `cuda`, `cuda:N`"),
         "{e}"
     );
+    // A bad value inside a list is placed at that value, not at the same
+    // number elsewhere (`seeds: [0, 1]`), in flow and block lists.
+    let e = err(&format!("{OK}probe:\n  kind: logreg\n  c: [1, 0]\n"));
+    assert!(
+        e.starts_with("c.yaml:11:10: probe.c = 0: must be > 0"),
+        "{e}"
+    );
+    let e = err(&format!(
+        "{OK}probe:\n  kind: logreg\n  c:\n    - 1\n    - 0\n"
+    ));
+    assert!(e.starts_with("c.yaml:13:7: probe.c = 0"), "{e}");
+    let e = err(&format!("{OK}report: {{margin: 0}}\n"));
+    assert!(
+        e.starts_with("c.yaml:9:10: report.margin 0 must be between 0 and 1"),
+        "{e}"
+    );
     let c = SweepConfig::parse(&format!("{OK}device: cuda:1\n"), "c.yaml").unwrap();
     assert_eq!(c.device, workers::device::DeviceSpec::Cuda(Some(1)));
     let e = err(&format!("{OK}seeds: one\n"));

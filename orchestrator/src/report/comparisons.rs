@@ -30,8 +30,9 @@ struct Cached {
     interval: Interval,
 }
 
-/// Every comparison of the report, Holm-adjusted together. `small`: tasks
-/// too small to rank (no top-vs-runner-up there).
+/// Every comparison of the report with its verdict ([`super::verdict`]).
+/// `small`: tasks too small to rank (no top-vs-runner-up there; their
+/// ensemble comparisons are shown, in no family).
 pub fn comparisons(
     cfg: &SweepConfig,
     scores: &[Score],
@@ -73,8 +74,16 @@ pub fn comparisons(
                 ci_low: r.ci_low,
                 ci_high: r.ci_high,
                 p_value: r.p_value,
-                p_holm: 1.0,
+                p_holm: f64::NAN,
+                p_equiv: f64::NAN,
+                p_equiv_holm: f64::NAN,
+                margin: cfg.report.margin,
+                boot_mean: r.boot_mean,
+                boot_sd: r.boot_sd,
                 seeds: r.seeds,
+                ranked: !small.contains(&w.a.task),
+                identical: r.identical,
+                verdict: super::verdict::Verdict::Inconclusive,
                 tied_with: match w.question {
                     Question::TopVsRunnerUp => tied.get(&w.a.task).cloned().unwrap_or_default(),
                     Question::EnsembleVsBestMember => Vec::new(),
@@ -82,7 +91,7 @@ pub fn comparisons(
             })
         })
         .collect();
-    stats::adjust(&mut out);
+    super::verdict::assign(&mut out);
     out
 }
 
@@ -205,7 +214,7 @@ fn wanted_of<'a>(
                 a,
                 b,
                 cells,
-                key: format!("{RESAMPLES}|{key}"),
+                key: format!("{RESAMPLES}|2|{key}"),
             }
         })
         .collect()

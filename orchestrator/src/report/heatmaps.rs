@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use super::stats::Comparison;
+use super::verdict::Verdict;
 
 fn lerp(stops: &[(f64, [u8; 3])], t: f64) -> RGBColor {
     let t = t.clamp(0.0, 1.0);
@@ -97,44 +98,82 @@ pub fn colour_bar(
     Ok(())
 }
 
+/// A label cut to `n` characters (an ellipsis marks the cut).
+fn clip(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(n - 1).collect::<String>())
+    }
+}
+
+/// Task labels are written upwards; at most this many characters.
+const TASK_LABEL: usize = 28;
+
+/// The colour scale of one metric: its values on rankable tasks, with the
+/// metric's chance level inside (AUROC 0.5, Spearman 0).
+fn scale(vals: &[f64], chance: f64) -> (f64, f64) {
+    let lo = vals.iter().copied().fold(chance, f64::min);
+    let hi = vals.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    (lo, hi.max(lo + 1e-6))
+}
+
 /// The model × task heatmap of mean primary scores, one row per model or
-/// ensemble (in `rows` order), the value in each cell; tasks in `small`
-/// are marked † (too small to rank).
+/// ensemble (in `rows` order), the value in each cell. Each metric (AUROC,
+/// Spearman; `metrics[j]` is task j's) has its own viridis scale and colour
+/// bar, set by the tasks that can be ranked: tasks in `small` (too small to
+/// rank) are marked †, drawn in grey with their values and set no scale.
 pub fn score_heatmap_svg(
     path: &Path,
     tasks: &[String],
+    metrics: &[String],
     rows: &[String],
     value: &dyn Fn(&str, &str) -> Option<f64>,
     small: &BTreeSet<String>,
 ) -> anyhow::Result<()> {
-    let (cw, ch, left, top) = (64i32, 22i32, 230i32, 110i32);
-    let w = left + cw * tasks.len() as i32 + 90;
-    let h = top + ch * rows.len() as i32 + 30;
-    let vals: Vec<f64> = rows
+    let longest = tasks
         .iter()
-        .flat_map(|r| tasks.iter().filter_map(|t| value(r, t)))
-        .filter(|v| v.is_finite())
+        .map(|t| clip(t, TASK_LABEL).chars().count() + 2)
+        .max()
+        .unwrap_or(4) as i32;
+    let (cw, ch, left) = (64i32, 22i32, 230i32);
+    // The title's line, then the upward task labels (about 6.5 px a character).
+    let top = 44 + (longest * 13) / 2;
+    let mut kinds: Vec<&str> = metrics.iter().map(String::as_str).collect();
+    kinds.sort_by_key(|m| (*m != "auroc", m.to_string()));
+    kinds.dedup();
+    let scales: Vec<(&str, (f64, f64))> = kinds
+        .iter()
+        .map(|m| {
+            let vals: Vec<f64> = tasks
+                .iter()
+                .zip(metrics)
+                .filter(|(t, mt)| mt.as_str() == *m && !small.contains(*t))
+                .flat_map(|(t, _)| rows.iter().filter_map(|r| value(r, t)))
+                .filter(|v| v.is_finite())
+                .collect();
+            let chance = if *m == "spearman" { 0.0 } else { 0.5 };
+            (*m, scale(&vals, chance))
+        })
         .collect();
-    let lo = vals.iter().copied().fold(f64::INFINITY, f64::min).min(0.5);
-    let hi = vals
-        .iter()
-        .copied()
-        .fold(f64::NEG_INFINITY, f64::max)
-        .max(lo + 1e-6);
+    let scale_of = |m: &str| scales.iter().find(|(k, _)| *k == m).map(|(_, s)| *s);
+    let w = left + cw * tasks.len() as i32 + 20 + 80 * scales.len() as i32;
+    let h = top + ch * rows.len() as i32 + 30;
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (w as u32, h as u32)).into_drawing_area();
         root.fill(&WHITE)?;
         root.draw(&Text::new(
-            "Mean primary score per model and task (AUROC; Spearman for regression; † too small to rank)",
+            "Mean primary score per model and task (AUROC; Spearman for regression; each its own scale; † too small to rank, grey)",
             (10, 10),
             ("sans-serif", 15),
         ))?;
         for (j, t) in tasks.iter().enumerate() {
+            let t_short = clip(t, TASK_LABEL);
             let name = if small.contains(t) {
-                format!("{t} †")
+                format!("{t_short} †")
             } else {
-                t.clone()
+                t_short
             };
             root.draw(&Text::new(
                 name,
@@ -146,12 +185,16 @@ pub fn score_heatmap_svg(
         }
         for (i, r) in rows.iter().enumerate() {
             let y = top + ch * i as i32;
-            root.draw(&Text::new(r.clone(), (10, y + 5), ("sans-serif", 12)))?;
+            root.draw(&Text::new(clip(r, 34), (10, y + 5), ("sans-serif", 12)))?;
             for (j, t) in tasks.iter().enumerate() {
                 let x = left + cw * j as i32;
+                let sc = scale_of(&metrics[j]).filter(|_| !small.contains(t));
                 match value(r, t).filter(|v| v.is_finite()) {
                     Some(v) => {
-                        let c = viridis((v - lo) / (hi - lo));
+                        let c = match sc {
+                            Some((lo, hi)) => viridis((v - lo) / (hi - lo)),
+                            None => RGBColor(205, 205, 205),
+                        };
                         root.draw(&Rectangle::new(
                             [(x, y), (x + cw - 2, y + ch - 2)],
                             c.filled(),
@@ -165,23 +208,30 @@ pub fn score_heatmap_svg(
                     None => {
                         root.draw(&Rectangle::new(
                             [(x, y), (x + cw - 2, y + ch - 2)],
-                            RGBColor(225, 225, 225).filled(),
+                            RGBColor(235, 235, 235).filled(),
                         ))?;
                     }
                 }
             }
         }
-        colour_bar(
-            &root,
-            (
-                left + cw * tasks.len() as i32 + 20,
-                top,
-                (ch * rows.len() as i32).clamp(60, 300),
-            ),
-            (lo, hi),
-            &|v| viridis((v - lo) / (hi - lo)),
-            "score",
-        )?;
+        for (k, (m, (lo, hi))) in scales.iter().enumerate() {
+            let label = if *m == "spearman" {
+                "Spearman"
+            } else {
+                "AUROC"
+            };
+            colour_bar(
+                &root,
+                (
+                    left + cw * tasks.len() as i32 + 20 + 80 * k as i32,
+                    top,
+                    (ch * rows.len() as i32).clamp(60, 300),
+                ),
+                (*lo, *hi),
+                &|v| viridis((v - lo) / (hi - lo)),
+                label,
+            )?;
+        }
         root.present()?;
     }
     workers::atomic::write_atomic(path, svg.as_bytes())
@@ -199,50 +249,67 @@ pub fn gain_heatmap_svg(
     small: &BTreeSet<String>,
 ) -> anyhow::Result<()> {
     let cw = 70i32;
+    let longest = tasks
+        .iter()
+        .map(|t| clip(t, TASK_LABEL).chars().count() + 2)
+        .max()
+        .unwrap_or(4) as i32;
+    let top = 44 + (longest * 13) / 2;
     let (w, h) = (
         220 + cw * tasks.len() as i32 + 90,
-        140 + 36 * ens.len() as i32,
+        top + 28 + 36 * ens.len() as i32,
     );
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (w as u32, h as u32 + 40)).into_drawing_area();
         root.fill(&WHITE)?;
         root.draw(&Text::new(
-            "Ensemble gain over best member (primary metric; * = significant after Holm correction)",
+            "Ensemble gain over best member (primary metric; * better/worse, ≈ equivalent within ±δ, Holm-corrected; † too small, off the scale)",
             (10, 10),
             ("sans-serif", 16),
         ))?;
-        let maxabs = gains.iter().map(|g| g.diff.abs()).fold(0.05f64, f64::max);
+        // The scale: gains on rankable tasks only (a too-small task's
+        // gains are shown in grey, off the scale).
+        let maxabs = gains
+            .iter()
+            .filter(|g| g.ranked && g.diff.is_finite())
+            .map(|g| g.diff.abs())
+            .fold(0.01f64, f64::max);
         for (j, t) in tasks.iter().enumerate() {
             let name = if small.contains(t) {
-                format!("{t} †")
+                format!("{} †", clip(t, TASK_LABEL))
             } else {
-                t.clone()
+                clip(t, TASK_LABEL)
             };
             root.draw(&Text::new(
                 name,
-                (220 + cw * j as i32 + cw / 2 - 8, 112),
+                (220 + cw * j as i32 + cw / 2 - 8, top - 8),
                 ("sans-serif", 11)
                     .into_font()
                     .transform(FontTransform::Rotate270),
             ))?;
         }
         for (i, e) in ens.iter().enumerate() {
-            let y = 120 + 36 * i as i32;
+            let y = top + 8 + 36 * i as i32;
             root.draw(&Text::new(e.clone(), (10, y + 12), ("sans-serif", 13)))?;
             for (j, t) in tasks.iter().enumerate() {
                 let x = 220 + cw * j as i32;
                 let g = gains.iter().find(|g| &g.a == e && &g.task == t);
                 let color = match g {
-                    Some(g) => diverging(g.diff / maxabs),
-                    None => RGBColor(230, 230, 230),
+                    Some(g) if g.ranked => diverging(g.diff / maxabs),
+                    Some(_) => RGBColor(205, 205, 205),
+                    None => RGBColor(235, 235, 235),
                 };
                 root.draw(&Rectangle::new(
                     [(x, y), (x + cw - 4, y + 30)],
                     color.filled(),
                 ))?;
                 if let Some(g) = g {
-                    let sig = if g.verdict() != 0 { "*" } else { "" };
+                    let sig = match g.verdict {
+                        Verdict::Better | Verdict::Worse => "*",
+                        Verdict::Equivalent => "≈",
+                        _ => "",
+                    };
                     root.draw(&Text::new(
                         format!("{:+.3}{sig}", g.diff),
                         (x + 6, y + 9),
@@ -253,7 +320,7 @@ pub fn gain_heatmap_svg(
         }
         colour_bar(
             &root,
-            (w - 70, 120, (36 * ens.len() as i32).clamp(60, 300)),
+            (w - 70, top + 8, (36 * ens.len() as i32).clamp(60, 300)),
             (-maxabs, maxabs),
             &|v| diverging(v / maxabs),
             "gain",
@@ -285,9 +352,11 @@ mod tests {
         let tasks = vec!["membrane".to_string(), "tiny".to_string()];
         let rows = vec!["esm2".to_string(), "kmer3".to_string()];
         let small = BTreeSet::from(["tiny".to_string()]);
+        let metrics = vec!["auroc".to_string(), "auroc".to_string()];
         score_heatmap_svg(
             &p,
             &tasks,
+            &metrics,
             &rows,
             &|r, t| match (r, t) {
                 ("esm2", "membrane") => Some(0.912),
@@ -299,8 +368,51 @@ mod tests {
         )
         .unwrap();
         let svg = std::fs::read_to_string(&p).unwrap();
-        for s in ["0.912", "0.750", "0.500", "tiny †", "score"] {
+        for s in ["0.912", "0.750", "0.500", "tiny †", "AUROC"] {
             assert!(svg.contains(s), "{s}");
         }
+        // The scale runs over the rankable task only (0.50 is chance, 0.91 its top).
+        assert!(
+            svg.contains("\n0.91\n") && svg.contains("\n0.50\n"),
+            "{svg}"
+        );
+    }
+
+    #[test]
+    fn auroc_and_spearman_get_their_own_scales_and_small_tasks_none() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("h.svg");
+        let long = "a_task_label_far_longer_than_any_reasonable_column".to_string();
+        let tasks = vec![long.clone(), "expr".to_string(), "tiny".to_string()];
+        let metrics = vec!["auroc".into(), "spearman".into(), "auroc".into()];
+        let rows = vec!["esm2".to_string()];
+        let small = BTreeSet::from(["tiny".to_string()]);
+        score_heatmap_svg(
+            &p,
+            &tasks,
+            &metrics,
+            &rows,
+            &|_, t| match t {
+                "expr" => Some(0.3),
+                "tiny" => Some(1.0),
+                _ => Some(0.8),
+            },
+            &small,
+        )
+        .unwrap();
+        let svg = std::fs::read_to_string(&p).unwrap();
+        assert!(
+            svg.contains(">AUROC<") || svg.contains("\nAUROC\n"),
+            "{svg}"
+        );
+        assert!(svg.contains("Spearman"));
+        // AUROC: 0.50 … 0.80 (the too-small task's 1.000 sets nothing);
+        // Spearman: 0.00 … 0.30.
+        for l in ["\n0.80\n", "\n0.50\n", "\n0.30\n", "\n0.00\n"] {
+            assert!(svg.contains(l), "{l}: {svg}");
+        }
+        assert!(!svg.contains("\n1.00\n"), "{svg}");
+        assert!(svg.contains("1.000") && svg.contains("a_task_label_far_longer_tha…"));
+        assert!(!svg.contains(&long));
     }
 }

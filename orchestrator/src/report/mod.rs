@@ -24,6 +24,7 @@ pub mod sample_sizes;
 pub mod stats;
 pub mod tables;
 pub mod tidy;
+pub mod verdict;
 
 use crate::aggregate::Aggregate;
 use crate::config::SweepConfig;
@@ -254,14 +255,17 @@ fn build(
     md.push_str("![model × task scores](score_heatmap.svg)\n\n");
     md.push_str(&tables::scores_md(ds, &tasks, &rows, &get, &small));
     md.push_str("![per-task scores](task_scores.svg)\n\n");
-    md.push_str(&tables::statistics_md(all.len()));
+    md.push_str(&tables::statistics_md(
+        verdict::family_size(&all),
+        cfg.report.margin,
+    ));
     md.push_str("## Does the ensemble beat its best member?\n\n");
     md.push_str(&tables::claim_table(&gains));
     md.push_str(&tables::gains_md(&gains));
     md.push_str("\n![ensemble gains](ensemble_gain.svg)\n\n");
     md.push_str(&tables::top_md(&tops));
     md.push_str(&tables::weights_table(cfg, agg));
-    md.push_str(&tables::kinds_md(&tasks, &scores));
+    md.push_str(&tables::kinds_md(&tasks, &scores, &small));
     md.push_str("\n![best of each kind](model_kinds.svg)\n\n");
     md.push_str(&tables::undefined_md(agg));
     if !agg.missing.is_empty() {
@@ -325,9 +329,17 @@ fn write_csvs(
         );
     }
     workers::atomic::write_atomic(&dir.join("leaderboard.csv"), lcsv.as_bytes())?;
+    // p's outside a family are empty (NaN).
+    let num = |v: f64| {
+        if v.is_nan() {
+            String::new()
+        } else {
+            v.to_string()
+        }
+    };
     let line = |c: &Comparison| {
         format!(
-            "{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             c.task,
             c.a,
             c.b,
@@ -337,17 +349,21 @@ fn write_csvs(
             c.diff,
             c.ci_low,
             c.ci_high,
-            c.p_value,
-            c.p_holm,
-            c.seeds
+            num(c.p_value),
+            num(c.p_holm),
+            num(c.p_equiv),
+            num(c.p_equiv_holm),
+            c.margin,
+            c.seeds,
+            c.ranked,
+            c.verdict.as_str()
         )
     };
-    let mut ccsv = String::from(
-        "question,task,a,b,metric,a_mean,b_mean,diff,ci_low,ci_high,p_value,p_holm,seeds\n",
-    );
-    let mut gcsv = String::from(
-        "task,ensemble,best_member,metric,ensemble_mean,member_mean,gain,ci_low,ci_high,p_value,p_holm,seeds\n",
-    );
+    const TAIL: &str =
+        "ci_low,ci_high,p_value,p_holm,p_equiv,p_equiv_holm,margin,seeds,ranked,verdict\n";
+    let mut ccsv = format!("question,task,a,b,metric,a_mean,b_mean,diff,{TAIL}");
+    let mut gcsv =
+        format!("task,ensemble,best_member,metric,ensemble_mean,member_mean,gain,{TAIL}");
     for c in all {
         let _ = writeln!(ccsv, "{},{}", c.question.as_str(), line(c));
         if c.question == Question::EnsembleVsBestMember {
@@ -368,19 +384,24 @@ fn write_figures(
     gains: &[&Comparison],
     small: &BTreeSet<String>,
 ) -> anyhow::Result<()> {
+    let metric_of = |t: &String| {
+        scores
+            .iter()
+            .find(|s| &s.task == t)
+            .map_or("auroc".into(), |s| s.metric.clone())
+    };
+    let metrics: Vec<String> = tasks.iter().map(metric_of).collect();
     heatmaps::score_heatmap_svg(
         &dir.join("score_heatmap.svg"),
         tasks,
+        &metrics,
         rows,
         &|m, t| get(t, m).map(|s| s.mean),
         small,
     )?;
     let panel = |t: &String, bars: Vec<panels::Bar>| panels::Panel {
         title: t.clone(),
-        metric: scores
-            .iter()
-            .find(|s| &s.task == t)
-            .map_or("auroc".into(), |s| s.metric.clone()),
+        metric: metric_of(t),
         faded: small.contains(t),
         bars,
     };

@@ -41,11 +41,11 @@ pub struct Panel {
     pub bars: Vec<Bar>,
 }
 
-/// The chance level and axis label of a metric.
-fn metric_axis(metric: &str) -> (f64, &'static str) {
+/// The chance level, the lowest value and the axis label of a metric.
+fn metric_axis(metric: &str) -> (f64, f64, &'static str) {
     match metric {
-        "spearman" => (0.0, "Spearman ρ (chance 0)"),
-        _ => (0.5, "AUROC (chance 0.5)"),
+        "spearman" => (0.0, -1.0, "Spearman ρ (chance 0)"),
+        _ => (0.5, 0.0, "AUROC (chance 0.5)"),
     }
 }
 
@@ -97,21 +97,24 @@ pub fn panels_svg(path: &Path, title: &str, panels: &[Panel]) -> anyhow::Result<
             ("sans-serif", 11),
         ))?;
         for (metric, ps, top) in &sections {
-            let (chance, axis) = metric_axis(metric);
+            let (chance, floor, axis) = metric_axis(metric);
             root.draw(&Text::new(
                 axis.to_string(),
                 (10, top + 6),
                 ("sans-serif", 14).into_font().style(FontStyle::Bold),
             ))?;
-            // One scale per section: chance and every bar ± std inside.
-            // Both metrics are at most 1; whiskers are clipped to the axis.
+            // One scale per section: chance and every bar ± std of the
+            // rankable tasks inside, never past the metric's range (AUROC
+            // from 0, Spearman from −1; both at most 1). Faded panels (too
+            // small to rank) do not stretch it: their bars and every
+            // whisker are clipped to the axis.
             let mut lo = chance - 0.05;
-            for b in ps.iter().flat_map(|p| &p.bars) {
+            for b in ps.iter().filter(|p| !p.faded).flat_map(|p| &p.bars) {
                 if b.mean.is_finite() {
                     lo = lo.min(b.mean - b.std);
                 }
             }
-            let lo = ((lo * 10.0).floor() / 10.0).max(-1.0);
+            let lo = ((lo * 10.0).floor() / 10.0).max(floor);
             let hi = 1.0;
             for (i, p) in ps.iter().enumerate() {
                 let x0 = 10 + panel_w * (i % COLS) as i32;
@@ -183,7 +186,8 @@ fn draw_panel(
         }
         let c = kind_colour(&b.kind);
         let c = if p.faded { c.mix(0.45) } else { c.mix(1.0) };
-        let (a, z) = (px(base.min(b.mean)), px(base.max(b.mean)));
+        let mean = b.mean.clamp(lo, hi);
+        let (a, z) = (px(base.min(mean)), px(base.max(mean)));
         if z > a {
             root.draw(&Rectangle::new(
                 [(a, y + 2), (z, y + ROW_H - 2)],
@@ -264,8 +268,14 @@ mod tests {
             Panel {
                 title: "expression".into(),
                 metric: "spearman".into(),
-                faded: true,
+                faded: false,
                 bars: vec![bar("esm2", "protein", -0.2), bar("kmer3", "dna", f64::NAN)],
+            },
+            Panel {
+                title: "tiny".into(),
+                metric: "spearman".into(),
+                faded: true,
+                bars: vec![bar("esm2", "protein", -0.9)],
             },
         ];
         panels_svg(&p, "Per-task scores", &panels).unwrap();
@@ -274,7 +284,8 @@ mod tests {
             "AUROC (chance 0.5)",
             "Spearman ρ (chance 0)",
             "membrane",
-            "expression †",
+            "expression",
+            "tiny †",
             "undefined",
             "protein",
             "dna",
@@ -284,8 +295,28 @@ mod tests {
         }
         // Ticks: chance and 1.0 in each section; the Spearman section's
         // floor (−0.3: the lowest bar − std, floored to 0.1) is far enough from 0 to show.
+        // A too-small task's −0.9 does not stretch the axis.
         for t in ["\n0.5\n", "\n1.0\n", "\n0.0\n", "\n-0.3\n"] {
             assert!(svg.contains(t), "{t}: {svg}");
         }
+        assert!(!svg.contains("\n-1.0\n") && !svg.contains("\n-0.9\n"));
+    }
+
+    #[test]
+    fn an_auroc_axis_never_runs_below_zero() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("t.svg");
+        let mut wide = bar("noisy", "dna", 0.1);
+        wide.std = 0.3;
+        let panels = vec![Panel {
+            title: "t".into(),
+            metric: "auroc".into(),
+            faded: false,
+            bars: vec![wide, bar("esm2", "protein", 0.9)],
+        }];
+        panels_svg(&p, "x", &panels).unwrap();
+        let svg = std::fs::read_to_string(&p).unwrap();
+        assert!(svg.contains("\n0.0\n"), "{svg}");
+        assert!(!svg.contains("\n-0.2\n") && !svg.contains("\n-0.1\n"));
     }
 }

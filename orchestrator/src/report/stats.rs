@@ -70,6 +70,14 @@ pub struct Interval {
     pub p_value: f64,
     /// Seeds where both rows had test predictions on the same genes.
     pub seeds: usize,
+    /// Mean and standard deviation of the replicate differences (the
+    /// bootstrap's estimate of the difference and of its standard error).
+    pub boot_mean: f64,
+    pub boot_sd: f64,
+    /// Both rows have the same metric on every draw of every seed: the
+    /// same predictions up to the metric (a fusion that kept one member
+    /// alone), so there is nothing to test.
+    pub identical: bool,
 }
 
 /// One paired comparison on one task.
@@ -90,26 +98,28 @@ pub struct Comparison {
     pub ci_low: f64,
     pub ci_high: f64,
     pub p_value: f64,
-    /// Holm-adjusted p over every comparison of the report.
+    /// Holm-adjusted p over the report's family of superiority tests
+    /// (NaN where the comparison is in no family: identical rows, tasks
+    /// too small to rank).
     pub p_holm: f64,
+    /// The equivalence test (TOST) against ±`margin`: its p (the larger
+    /// of the two one-sided p's) and Holm over the family of TOSTs.
+    pub p_equiv: f64,
+    pub p_equiv_holm: f64,
+    /// The equivalence margin δ, in units of the primary metric.
+    pub margin: f64,
+    /// Bootstrap estimate of the difference and its standard error.
+    pub boot_mean: f64,
+    pub boot_sd: f64,
     pub seeds: usize,
+    /// False for a task too small to rank: shown (†), never in a family or a count.
+    pub ranked: bool,
+    /// The rows have the same metric on every draw ([`Interval::identical`]).
+    pub identical: bool,
+    pub verdict: super::verdict::Verdict,
     /// Top vs runner-up: rows with exactly the top's score (not tested).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tied_with: Vec<String>,
-}
-
-impl Comparison {
-    /// `1`: `a` is better, `-1`: worse, `0`: no significant difference
-    /// (Holm-adjusted p ≥ α or the 95% CI includes 0).
-    pub fn verdict(&self) -> i8 {
-        if self.p_holm < ALPHA && self.diff > 0.0 && self.ci_low > 0.0 {
-            1
-        } else if self.p_holm < ALPHA && self.diff < 0.0 && self.ci_high < 0.0 {
-            -1
-        } else {
-            0
-        }
-    }
 }
 
 /// erfc(x), |relative error| < 1.2e-7 (Numerical Recipes' Chebyshev fit).
@@ -129,18 +139,27 @@ pub fn erfc(x: f64) -> f64 {
     if x >= 0.0 { r } else { 2.0 - r }
 }
 
-/// Two-sided p of a bootstrap z statistic; 1 when the differences do not vary.
-pub fn bootstrap_p(diffs: &[f64]) -> f64 {
-    let n = diffs.len() as f64;
-    if n < 2.0 {
-        return 1.0;
-    }
-    let m = diffs.iter().sum::<f64>() / n;
-    let sd = (diffs.iter().map(|d| (d - m).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+/// The upper tail of the standard normal, P(Z > z).
+pub fn normal_sf(z: f64) -> f64 {
+    0.5 * erfc(z / std::f64::consts::SQRT_2)
+}
+
+/// Two-sided p of a z statistic `m / sd`; where `sd` is 0, 0 for a
+/// nonzero `m` and 1 for none.
+pub fn z_p(m: f64, sd: f64) -> f64 {
     if sd.is_nan() || sd <= 1e-12 {
         return if m.abs() > 1e-12 { 0.0 } else { 1.0 };
     }
-    erfc((m / sd).abs() / std::f64::consts::SQRT_2).min(1.0)
+    (2.0 * normal_sf((m / sd).abs())).min(1.0)
+}
+
+/// Two-sided p of a bootstrap z statistic; 1 when the differences do not vary.
+pub fn bootstrap_p(diffs: &[f64]) -> f64 {
+    if diffs.len() < 2 {
+        return 1.0;
+    }
+    let (m, sd) = mean_std(diffs);
+    z_p(m, sd)
 }
 
 /// Holm's step-down adjustment of `p` (same order out).
@@ -301,6 +320,16 @@ pub fn paired_bootstrap(pairs: &[(&[f64], &[f64])]) -> Option<Interval> {
             diffs.push(acc / k as f64);
         }
     }
+    let identical = pairs.iter().all(|(a, b)| {
+        a.iter()
+            .zip(b.iter())
+            .all(|(x, y)| x == y || (x.is_nan() && y.is_nan()))
+    });
+    let (boot_mean, boot_sd) = if diffs.is_empty() {
+        (f64::NAN, f64::NAN)
+    } else {
+        mean_std(&diffs)
+    };
     diffs.sort_by(f64::total_cmp);
     let q = |p: f64| {
         diffs
@@ -313,15 +342,10 @@ pub fn paired_bootstrap(pairs: &[(&[f64], &[f64])]) -> Option<Interval> {
         ci_high: q(0.975),
         p_value: bootstrap_p(&diffs),
         seeds: pairs.len(),
+        boot_mean,
+        boot_sd,
+        identical,
     })
-}
-
-/// Sets each comparison's `p_holm` (Holm over all of them).
-pub fn adjust(comparisons: &mut [Comparison]) {
-    let adjusted = holm(&comparisons.iter().map(|c| c.p_value).collect::<Vec<_>>());
-    for (c, p) in comparisons.iter_mut().zip(adjusted) {
-        c.p_holm = p;
-    }
 }
 
 #[cfg(test)]
@@ -378,8 +402,10 @@ mod tests {
         let (ra, rb) = (replicates(&a, &draws), replicates(&b, &draws));
         let r = paired_bootstrap(&[(&ra, &rb), (&ra, &rb)]).unwrap();
         assert!(r.ci_low > 0.2 && r.p_value < 1e-6 && r.seeds == 2, "{r:?}");
+        assert!(!r.identical);
         let same = paired_bootstrap(&[(&ra, &ra)]).unwrap();
         assert_eq!((same.ci_low, same.ci_high, same.p_value), (0.0, 0.0, 1.0));
+        assert!(same.identical);
         // The same test genes give the same draws (cells are paired).
         assert_eq!(Draws::new(&a.test_ids, 300).counts, draws.counts);
         // Regression: Spearman of the truth itself vs noise.

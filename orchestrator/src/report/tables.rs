@@ -4,6 +4,7 @@
 
 use super::leaderboard::Score;
 use super::stats::{ALPHA, Comparison, RESAMPLES};
+use super::verdict::Verdict;
 use crate::aggregate::Aggregate;
 use crate::config::SweepConfig;
 use std::collections::{BTreeMap, BTreeSet};
@@ -11,17 +12,25 @@ use std::fmt::Write as _;
 use workers::dataset::Dataset;
 use workers::probe::metrics::primary_metric;
 
-/// How the comparisons were made, for the report (one paragraph).
-pub fn statistics_md(n: usize) -> String {
+/// How the comparisons were made and what the verdicts mean, for the
+/// report (`family`: comparisons in each Holm family; `margin`: δ).
+pub fn statistics_md(family: usize, margin: f64) -> String {
     format!(
         "## Statistics\n\nEvery comparison below is a **paired bootstrap over test genes** (pairs for pair tasks): \
          the two rows' test predictions of a seed are on the same genes; each of {RESAMPLES} replicates draws the \
          test genes with replacement within each seed, computes both rows' primary metric on the draw and averages \
          the differences over seeds. The 95% CI is the 2.5–97.5 percentile range of those seed-averaged \
-         differences; p is two-sided from the replicates' z statistic. **Holm's correction** runs over the whole \
-         family of {n} comparisons in this report (ensemble vs best member, top row vs runner-up) at α = {ALPHA}. \
-         A row is better (worse) when its Holm-adjusted p < α and the CI lies above (below) 0; otherwise the two \
-         are not significantly different. The difference shown is of the means over seeds.\n\n"
+         differences. Two tests are made on each comparison, each corrected with **Holm's method** over its \
+         family of {family} comparisons (ensemble vs best member and top row vs runner-up, on rankable tasks, \
+         rows not identical) at α = {ALPHA}: a two-sided z test of *no difference* (superiority), and \
+         **two one-sided tests (TOST)** of *a difference of at least ±δ* with δ = {margin} of the primary \
+         metric (`report.margin`; equivalence), both from the replicates' mean and standard deviation.\n\n\
+         Verdicts: **better** / **worse** — superiority Holm-p < α and the 95% CI entirely above / below 0; \
+         **equivalent within ±δ** — TOST Holm-p < α and the CI not entirely below 0; **identical** — the two \
+         rows have the same metric on every draw (a fusion that kept one member alone; not tested); \
+         **inconclusive** — neither a difference nor equivalence was shown (absence of a significant difference \
+         is not evidence of equivalence). Tasks too small to rank (†) are shown but in no family and no count. \
+         The difference shown is of the means over seeds.\n\n"
     )
 }
 
@@ -79,35 +88,49 @@ pub fn scores_md(
 }
 
 /// One table line of a comparison: task, `a` (as named), b, both means,
-/// the difference, its CI, the Holm-adjusted p and the verdict in words.
-fn comparison_row(g: &Comparison, a: &str, (better, worse): (&str, &str)) -> String {
-    let verdict = match g.verdict() {
-        1 => better,
-        -1 => worse,
-        _ => "not significant",
+/// the difference, its CI, both Holm-adjusted p's and the verdict in words.
+fn comparison_row(g: &Comparison, a: &str) -> String {
+    let p = |v: f64| {
+        if v.is_finite() {
+            format!("{v:.3}")
+        } else {
+            "–".into()
+        }
     };
+    let dagger = if g.ranked { "" } else { " †" };
     format!(
-        "| {} | {a} | {} | {:.3} | {:.3} | {:+.3} | [{:+.3}, {:+.3}] | {:.3} | {verdict} |\n",
-        g.task, g.b, g.a_mean, g.b_mean, g.diff, g.ci_low, g.ci_high, g.p_holm
+        "| {}{dagger} | {a} | {} | {:.3} | {:.3} | {:+.3} | [{:+.3}, {:+.3}] | {} | {} | {} |\n",
+        g.task,
+        g.b,
+        g.a_mean,
+        g.b_mean,
+        g.diff,
+        g.ci_low,
+        g.ci_high,
+        p(g.p_holm),
+        p(g.p_equiv_holm),
+        g.verdict.words(g.margin)
     )
 }
 
+const COMPARISON_HEAD: &str = "| 95% CI | p (Holm) | p TOST (Holm) | verdict |";
+
 /// Each ensemble's difference from its best member.
 pub fn gains_md(gains: &[&Comparison]) -> String {
-    let mut md = String::from(
-        "| task | ensemble | best member | ensemble | member | gain | 95% CI | p (Holm) | beats member |\n|---|---|---|---|---|---|---|---|---|\n",
+    let mut md = format!(
+        "| task | ensemble | best member | ensemble | member | gain {COMPARISON_HEAD}\n|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for g in gains {
-        md.push_str(&comparison_row(g, &g.a, ("yes", "no (worse)")));
+        md.push_str(&comparison_row(g, &g.a));
     }
     md
 }
 
 /// Per rankable task: is the top row better than the runner-up?
 pub fn top_md(tops: &[&Comparison]) -> String {
-    let mut md = String::from(
+    let mut md = format!(
         "## Is the top row better than the runner-up?\n\nPer task (tasks too small to rank left out): the best row by mean over seeds against the runner-up, the best row with a lower mean (rows tied with the top — e.g. a stacking that kept its best member alone — are named, not tested).\n\n\
-         | task | top | runner-up | top | runner-up | difference | 95% CI | p (Holm) | verdict |\n|---|---|---|---|---|---|---|---|---|\n",
+         | task | top | runner-up | top | runner-up | difference {COMPARISON_HEAD}\n|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for g in tops {
         let top = if g.tied_with.is_empty() {
@@ -115,37 +138,39 @@ pub fn top_md(tops: &[&Comparison]) -> String {
         } else {
             format!("{} (tied with {})", g.a, g.tied_with.join(", "))
         };
-        md.push_str(&comparison_row(
-            g,
-            &top,
-            ("top is better", "runner-up is better"),
-        ));
+        md.push_str(&comparison_row(g, &top));
     }
-    let clear = tops.iter().filter(|g| g.verdict() == 1).count();
+    let count = |v: Verdict| tops.iter().filter(|g| g.verdict == v).count();
     let _ = writeln!(
         md,
-        "\nThe top row is significantly better than the runner-up on {clear} of {} tasks; elsewhere the ranking between the two is not settled by this test set.\n",
-        tops.len()
+        "\nThe top row is shown better than the runner-up on {} of {} tasks and equivalent to it on {}; \
+         elsewhere this test set does not settle the order of the two.\n",
+        count(Verdict::Better),
+        tops.len(),
+        count(Verdict::Equivalent)
     );
     md
 }
 
-/// The best row of each kind per task (the winner in bold).
-pub fn kinds_md(tasks: &[String], scores: &[Score]) -> String {
+/// The best row of each kind per task (the winner in bold; tasks too small
+/// to rank marked †, nothing bold).
+pub fn kinds_md(tasks: &[String], scores: &[Score], small: &BTreeSet<String>) -> String {
     let mut md = String::from(
         "## DNA vs protein vs multimodal vs ensemble (best row of each kind)\n\n| task | dna | protein | multimodal | ensemble |\n|---|---|---|---|---|\n",
     );
     for t in tasks {
+        let ranked = !small.contains(t);
         let best = super::leaderboard::best_of_kinds(scores, t);
         let top = best
             .iter()
             .flatten()
             .map(|s| s.mean)
             .fold(f64::NEG_INFINITY, f64::max);
-        let _ = write!(md, "| {t} |");
+        let dagger = if ranked { "" } else { " †" };
+        let _ = write!(md, "| {t}{dagger} |");
         for b in &best {
             match b {
-                Some(s) if s.mean == top => {
+                Some(s) if ranked && s.mean == top => {
                     let _ = write!(md, " **{:.3} ({})** |", s.mean, s.model);
                 }
                 Some(s) => {
@@ -192,50 +217,64 @@ pub fn undefined_md(agg: &Aggregate) -> String {
     md
 }
 
-/// Per fusion method: on how many (ensemble, task) rows the ensemble beats
-/// its best member, matches it (no significant difference) or loses —
-/// significant = Holm-adjusted p < 0.05 over every comparison of the report
-/// (and the 95% CI on the same side of 0) — and the answer in words.
+/// Per fusion method: how many (ensemble, task) rows of rankable tasks
+/// have each verdict against the best member ([`super::verdict`]), and
+/// the answer in words: "not worse" is only ever *better*, *equivalent
+/// within ±δ* or *identical*, never the absence of a significant difference.
 pub fn claim_table(gains: &[&Comparison]) -> String {
-    let mut by: BTreeMap<String, [usize; 3]> = BTreeMap::new();
-    for g in gains {
+    let ranked: Vec<&&Comparison> = gains.iter().filter(|g| g.ranked).collect();
+    let margin = gains.first().map_or(0.01, |g| g.margin);
+    let mut by: BTreeMap<String, BTreeMap<Verdict, usize>> = BTreeMap::new();
+    for g in &ranked {
         let method = g.a.rsplit(':').next().unwrap_or("").to_string();
-        let c = by.entry(method).or_default();
-        match g.verdict() {
-            1 => c[0] += 1,
-            -1 => c[2] += 1,
-            _ => c[1] += 1,
-        }
+        *by.entry(method).or_default().entry(g.verdict).or_default() += 1;
     }
+    let shown = [
+        Verdict::Better,
+        Verdict::Equivalent,
+        Verdict::Identical,
+        Verdict::Inconclusive,
+        Verdict::Worse,
+    ];
+    let left_out = gains.len() - ranked.len();
     let mut md = format!(
-        "{} ensemble-vs-best-member comparisons (significance: see Statistics).\n\n\
-         | fusion | rows | beats best member | matches (no significant difference) | loses |\n|---|---|---|---|---|\n",
-        gains.len()
+        "{} ensemble-vs-best-member comparisons on rankable tasks{} (verdicts: see Statistics; δ = {margin}).\n\n\
+         | fusion | rows | better | equivalent within ±{margin} | identical (kept one member) | inconclusive | worse |\n|---|---|---|---|---|---|---|\n",
+        ranked.len(),
+        if left_out > 0 {
+            format!("; {left_out} on tasks too small to rank are left out (†)")
+        } else {
+            String::new()
+        }
     );
     let pct = |a: usize, n: usize| 100.0 * a as f64 / n.max(1) as f64;
-    let mut best: Option<(String, f64)> = None;
-    for (m, [b, e, l]) in &by {
-        let n = b + e + l;
-        let _ = writeln!(
-            md,
-            "| {m} | {n} | {b} ({:.0}%) | {e} ({:.0}%) | {l} ({:.0}%) |",
-            pct(*b, n),
-            pct(*e, n),
-            pct(*l, n)
-        );
-        let ok = pct(b + e, n);
-        if best.as_ref().is_none_or(|(_, v)| ok > *v) {
-            best = Some((m.clone(), ok));
+    for (m, c) in &by {
+        let n: usize = c.values().sum();
+        let _ = write!(md, "| {m} | {n} |");
+        for v in shown {
+            let k = c.get(&v).copied().unwrap_or(0);
+            let _ = write!(md, " {k} ({:.0}%) |", pct(k, n));
         }
+        md.push('\n');
     }
-    if let Some((m, ok)) = best {
-        let total: usize = by.values().map(|c| c.iter().sum::<usize>()).sum();
-        let lost: usize = by.values().map(|c| c[2]).sum();
+    let total = |v: Verdict| {
+        by.values()
+            .map(|c| c.get(&v).copied().unwrap_or(0))
+            .sum::<usize>()
+    };
+    let n = ranked.len();
+    if n > 0 {
         let _ = writeln!(
             md,
-            "\n**Do ensembles match or beat their best member?** With `{m}`, on {ok:.0}% of \
-             (ensemble, task) rows; over all fusion methods, {lost} of {total} rows are significantly \
-             worse than the best member.\n"
+            "\n**Do ensembles match or beat their best member?** Over {n} (ensemble, task) rows on rankable \
+             tasks: shown **better** on {}, shown **equivalent within ±{margin}** on {}, **identical** (the fusion \
+             kept one member alone) on {}, shown **worse** on {}; **inconclusive** on {} — on those, this test set \
+             shows neither a difference nor equivalence within ±{margin}.\n",
+            total(Verdict::Better),
+            total(Verdict::Equivalent),
+            total(Verdict::Identical),
+            total(Verdict::Worse),
+            total(Verdict::Inconclusive),
         );
     }
     md
