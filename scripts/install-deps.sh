@@ -13,6 +13,7 @@ pkgs=(
   python3-venv procps
   fonts-dejavu-core                        # text in the report's PNG figures (resvg)
   chromium                                 # tests/report.rs opens report.html headless
+  mmseqs2                                  # dataset build --cluster (homology-aware splits)
 )
 missing=()
 for p in "${pkgs[@]}"; do

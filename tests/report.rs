@@ -152,6 +152,9 @@ fn the_report_reads_back_renders_in_chromium_and_is_not_rebuilt_for_nothing() {
         "## Sample sizes",
         "## Provenance",
         "![per-task scores](task_scores.svg)",
+        "- splits: train/valid/test fractions [0.7, 0.15, 0.15]",
+        "- gene groups: the synthetic generator's protein families",
+        "- pair tasks: gene-disjoint",
     ] {
         assert!(md.contains(s), "{s} missing from summary.md");
     }

@@ -198,6 +198,19 @@ pub struct BuildArgs {
     /// Label columns that are not tasks (comma-separated): skipped.
     #[arg(long, value_delimiter = ',')]
     pub ignore_columns: Vec<String>,
+    /// Cluster the proteins with MMseqs2 (`easy-cluster`) and make each
+    /// cluster a gene group, so splits keep homologs on one side.
+    #[arg(long)]
+    pub cluster: bool,
+    /// --cluster: minimum sequence identity within a cluster (`--min-seq-id`).
+    #[arg(long, default_value_t = 0.3, requires = "cluster")]
+    pub cluster_identity: f64,
+    /// --cluster: minimum alignment coverage of both sequences (`-c`, `--cov-mode 0`).
+    #[arg(long, default_value_t = 0.8, requires = "cluster")]
+    pub cluster_coverage: f64,
+    /// --cluster: the MMseqs2 program (a name on PATH or a path).
+    #[arg(long, default_value = "mmseqs", requires = "cluster")]
+    pub mmseqs: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -390,6 +403,14 @@ pub fn run(cmd: DatasetCommand, json: bool) -> anyhow::Result<()> {
                 gaf_min_genes: a.gaf_min_genes,
                 force: a.force,
                 ignore_columns: a.ignore_columns,
+                cluster: a
+                    .cluster
+                    .then(|| workers::dataset::cluster::ClusterSettings {
+                        min_seq_id: a.cluster_identity,
+                        coverage: a.cluster_coverage,
+                        program: a.mmseqs.clone(),
+                        ..Default::default()
+                    }),
             };
             // Kept until the build is done; removed when dropped.
             let _spooled = spool_streams(&mut inputs, &a.out)?;

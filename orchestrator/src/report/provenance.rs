@@ -31,7 +31,7 @@ pub fn utc(secs: u64) -> String {
 pub fn provenance_md(cfg: &SweepConfig, ds: &Dataset) -> String {
     let now = crate::journal::now() as u64;
     let mut md = format!(
-        "## Provenance\n\n- {} ({} backend), report written {}\n- dataset `{}`: hash `{}`, {} genes, {} tasks\n- probe: {}\n- seeds: {:?}\n\n| model | kind | modality | weights hash |\n|---|---|---|---|\n",
+        "## Provenance\n\n- {} ({} backend), report written {}\n- dataset `{}`: hash `{}`, {} genes, {} tasks\n- probe: {}\n- seeds: {:?}\n{}\n| model | kind | modality | weights hash |\n|---|---|---|---|\n",
         workers::TOOL_VERSION,
         workers::device::BACKEND,
         utc(now),
@@ -40,7 +40,8 @@ pub fn provenance_md(cfg: &SweepConfig, ds: &Dataset) -> String {
         ds.genes.len(),
         ds.tasks.len(),
         super::tables::probe_description(&cfg.probe),
-        cfg.seeds
+        cfg.seeds,
+        splits_md(cfg, ds)
     );
     for m in &cfg.models {
         let meta = workers::store::read_meta(&cfg.layout().embedding(&m.name))
@@ -64,6 +65,42 @@ pub fn provenance_md(cfg: &SweepConfig, ds: &Dataset) -> String {
         );
     }
     md
+}
+
+/// How the genes (pairs) were split, in words: method, fractions, seed,
+/// where the groups come from (clustering settings included) and the pair
+/// rule.
+pub fn splits_md(cfg: &SweepConfig, ds: &Dataset) -> String {
+    use workers::dataset::splits::PairSplitMode;
+    let s = &cfg.splits;
+    let grouped = ds.genes.iter().any(|g| !g.group.is_empty());
+    let groups = if !s.by_group || !grouped {
+        "none: genes are split one by one (homologous genes can sit on both sides of a split; \
+         `dataset build --cluster` groups them)"
+            .to_string()
+    } else {
+        match &ds.manifest.grouping {
+            Some(g) => g.describe(),
+            None => "the dataset's `group` column".into(),
+        }
+    };
+    let pairs = match s.pairs {
+        PairSplitMode::GeneDisjoint => {
+            "gene-disjoint — genes (with their groups) are assigned to splits, and a pair is kept \
+             only where both genes fall in one split: both genes of every validation and test pair \
+             are unseen in training; pairs across splits are dropped"
+        }
+        PairSplitMode::Random => {
+            "random — pairs are split at random (stratified by label): a test pair's genes may be \
+             seen in training pairs (optimistic; for comparison only)"
+        }
+    };
+    format!(
+        "- splits: train/valid/test fractions {:?}, drawn per (dataset hash, task, seed) with the \
+         sweep's seeds, the same for every model; gene tasks stratified by label (regression by \
+         quintile), whole groups assigned together\n- gene groups: {groups}\n- pair tasks: {pairs}\n",
+        s.fractions
+    )
 }
 
 #[cfg(test)]

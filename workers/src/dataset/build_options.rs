@@ -62,6 +62,9 @@ pub struct BuildOptions {
     pub force: bool,
     /// Label columns that are not tasks (skipped, not errors).
     pub ignore_columns: Vec<String>,
+    /// Cluster the proteins with MMseqs2 and make the clusters the genes'
+    /// groups (`--cluster`).
+    pub cluster: Option<super::cluster::ClusterSettings>,
 }
 
 impl Default for BuildOptions {
@@ -75,6 +78,7 @@ impl Default for BuildOptions {
             gaf_min_genes: 5,
             force: false,
             ignore_columns: Vec::new(),
+            cluster: None,
         }
     }
 }

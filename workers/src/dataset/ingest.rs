@@ -493,11 +493,63 @@ pub fn build(
     super::check_inputs_outside(out, &inputs).map_err(refuse)?;
     super::check_out(out, opts.force).map_err(refuse)?;
     let (mut ds, mut f) = ingest(inp, opts)?;
+    group_genes(&mut ds, inp, opts, out, &mut f)?;
     if let Err(e) = ds.write(out, opts.force) {
         f.error("write", out, 0, None, e.to_string());
         return Err(f);
     }
     Ok((ds, f))
+}
+
+/// The genes' groups: MMseqs2 clusters with `--cluster` (replacing a
+/// `group` column, with a warning), else the input's groups; without
+/// either, one warning that splits go gene by gene. Recorded in the manifest.
+fn group_genes(
+    ds: &mut Dataset,
+    inp: &Inputs,
+    opts: &BuildOptions,
+    out: &Path,
+    f: &mut Findings,
+) -> Result<(), Findings> {
+    let given = ds.genes.iter().filter(|g| !g.group.is_empty()).count();
+    let source = inp.labels.as_deref().unwrap_or(&inp.proteins);
+    match &opts.cluster {
+        Some(settings) => {
+            if given > 0 {
+                f.warn(
+                    "groups-replaced",
+                    source,
+                    0,
+                    None,
+                    format!("--cluster replaces the `group` column's groups of {given} genes with MMseqs2 clusters"),
+                );
+            }
+            let scratch = out
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            match super::cluster::cluster(&mut ds.genes, settings, scratch) {
+                Ok(rec) => ds.manifest.grouping = Some(rec),
+                Err(e) => {
+                    f.error("cluster", &inp.proteins, 0, None, e.to_string());
+                    return Err(std::mem::replace(f, Findings::new(opts.strict)));
+                }
+            }
+        }
+        None if given > 0 => {
+            ds.manifest.grouping = Some(super::cluster::Grouping::counted("input", &ds.genes));
+        }
+        None => f.warn(
+            "no-groups",
+            &inp.proteins,
+            0,
+            None,
+            "no gene groups: splits go gene by gene, so homologous genes (paralogs) can sit on both \
+             sides of a split and inflate every score; cluster the proteins with --cluster (MMseqs2), \
+             or give a `group` column (family, homology cluster) in --labels",
+        ),
+    }
+    Ok(())
 }
 
 /// `dataset validate`: re-reads a dataset folder through every rule and checks

@@ -14,6 +14,7 @@
 //! change exactly when the data does.
 
 mod build_options;
+pub mod cluster;
 pub mod fasta;
 pub mod findings;
 mod ingest;
@@ -78,6 +79,10 @@ pub struct Manifest {
     pub counts: BTreeMap<String, u64>,
     /// Every input file with its sha256 (build) or generator parameters (synth).
     pub inputs: Vec<InputRecord>,
+    /// Where the genes' groups come from (clustering settings included);
+    /// none: genes are split one by one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grouping: Option<cluster::Grouping>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

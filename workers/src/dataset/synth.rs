@@ -561,6 +561,7 @@ pub fn synthesize(cfg: &SynthConfig) -> Dataset {
     let gene_labels = gene_labels(&mut rng, &genes, &meta, &families, &normal);
     let n_pairs = ((n as f64) * cfg.pairs_per_gene) as usize;
     let pair_labels = pair_labels(&mut rng, &meta, &families, n, n_pairs);
+    let grouping = Some(super::cluster::Grouping::counted("synth", &genes));
     Dataset {
         genes,
         tasks,
@@ -576,6 +577,7 @@ pub fn synthesize(cfg: &SynthConfig) -> Dataset {
                 sha256: String::new(),
                 bytes: 0,
             }],
+            grouping,
             ..Default::default()
         },
     }
