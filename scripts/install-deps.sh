@@ -32,11 +32,12 @@ else
 fi
 
 # Python venv for the tests that read what Rust wrote: h5py + numpy (stores),
-# pandas + pyarrow (the report's results_long.parquet).
+# pandas + pyarrow (the report's results_long.parquet), scikit-learn (a cell
+# refit from its stored training split, tests/refit.rs).
 venv="$here/.venv"
-if ! "$venv/bin/python" -c 'import h5py, numpy, pandas, pyarrow' 2>/dev/null; then
-  echo "install-deps: creating $venv with h5py, pandas, pyarrow"
+if ! "$venv/bin/python" -c 'import h5py, numpy, pandas, pyarrow, sklearn' 2>/dev/null; then
+  echo "install-deps: creating $venv with h5py, pandas, pyarrow, scikit-learn"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check h5py numpy pandas pyarrow
+  "$venv/bin/pip" install --quiet --disable-pip-version-check h5py numpy pandas pyarrow scikit-learn
 fi
 echo "install-deps: done"

@@ -35,6 +35,13 @@ pub struct CellResult {
     pub valid_ids: Vec<String>,
     pub valid_labels: Array2<f32>,
     pub valid_pred: Array2<f32>,
+    /// The training split, so anyone can refit the cell: ids (gene ids, or
+    /// `a|b` for pairs), rows (indices into the task's rows: its labelled
+    /// genes in `genes.tsv` order, or its pairs in `pairs.tsv` order) and
+    /// labels. Empty in stores written before it was kept.
+    pub train_ids: Vec<String>,
+    pub train_rows: Vec<u64>,
+    pub train_labels: Array2<f32>,
     pub curve: Vec<CurvePoint>,
     pub best_epoch: usize,
     pub seconds: f64,
@@ -146,6 +153,22 @@ impl CellResult {
                     .create("pred")
                     .map_err(&e)?;
             }
+            {
+                let g = f.create_group("train").map_err(&e)?;
+                let v: Vec<VarLenUnicode> = self.train_ids.iter().map(|s| vlu(s)).collect();
+                g.new_dataset_builder()
+                    .with_data(&v)
+                    .create("ids")
+                    .map_err(&e)?;
+                g.new_dataset_builder()
+                    .with_data(&self.train_rows)
+                    .create("rows")
+                    .map_err(&e)?;
+                g.new_dataset_builder()
+                    .with_data(&self.train_labels)
+                    .create("labels")
+                    .map_err(&e)?;
+            }
             let c = f.create_group("curve").map_err(&e)?;
             let ep: Vec<i64> = self.curve.iter().map(|p| p.epoch as i64).collect();
             c.new_dataset_builder()
@@ -219,6 +242,25 @@ impl CellResult {
         };
         let (test_ids, test_labels, test_pred) = read_split("test")?;
         let (valid_ids, valid_labels, valid_pred) = read_split("valid")?;
+        // Absent in stores written before the training split was kept.
+        let (train_ids, train_rows, train_labels) = match f.group("train") {
+            Ok(g) => {
+                let ids: Vec<VarLenUnicode> =
+                    g.dataset("ids").and_then(|d| d.read_raw()).map_err(&e)?;
+                let rows: Vec<u64> = g.dataset("rows").and_then(|d| d.read_raw()).map_err(&e)?;
+                let y: Array2<f32> = g.dataset("labels").and_then(|d| d.read_2d()).map_err(&e)?;
+                (
+                    ids.iter().map(|s| s.as_str().to_string()).collect(),
+                    rows,
+                    y,
+                )
+            }
+            Err(_) => (
+                Vec::new(),
+                Vec::new(),
+                Array2::zeros((0, test_labels.ncols())),
+            ),
+        };
         let c = f.group("curve").map_err(&e)?;
         let ep: Vec<i64> = c.dataset("epoch").and_then(|d| d.read_raw()).map_err(&e)?;
         let col = |n: &str| -> Result<Vec<f64>, StoreError> {
@@ -250,6 +292,9 @@ impl CellResult {
             valid_ids,
             valid_labels,
             valid_pred,
+            train_ids,
+            train_rows,
+            train_labels,
             curve,
             best_epoch: i("best_epoch")? as usize,
             seconds: sum.seconds,
