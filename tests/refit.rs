@@ -1,7 +1,9 @@
 //! A cell can be refit by anyone: from its stored training split and the
 //! model's embedding store alone, scikit-learn's LogisticRegression
 //! (`scripts/refit_cell.py`, the docs' example) reproduces the stored test
-//! AUROC of a gene cell and of a pair cell to 1e-4.
+//! AUROC of a gene cell and of a pair cell to 1e-4. The same sweep's grid of
+//! two C values puts every chosen C at an edge: the cell log, `status` and
+//! the report say so.
 
 mod common;
 
@@ -15,7 +17,7 @@ seeds: [0, 1]
 tasks: [membrane, interact]
 models:
   - {name: dipep, kind: kmer, modality: protein, k: 2}
-probe: {kind: logreg, c: [0.1]}
+probe: {kind: logreg, c: [0.03, 0.1]}
 executor: {workers: 2}
 ";
 
@@ -67,4 +69,42 @@ fn scikit_learn_refits_gene_and_pair_cells_from_the_stored_split() {
         assert!(stored > 0.55, "{out}");
         assert!((stored - refit).abs() < 1e-4, "{task}: {out}");
     }
+}
+
+#[test]
+fn a_chosen_c_at_the_grid_edge_reaches_the_log_status_and_report() {
+    let d = tempfile::tempdir().unwrap();
+    let (c, _, e) = gp(
+        d.path(),
+        &[
+            "-q", "dataset", "synth", "--out", "data", "--genes", "300", "--seed", "3",
+        ],
+    );
+    assert_eq!(c, 0, "{e}");
+    std::fs::write(
+        d.path().join("f.yaml"),
+        CONFIG.replace("seeds: [0, 1]", "seeds: [0]"),
+    )
+    .unwrap();
+    let (c, o, e) = gp(d.path(), &["-q", "run", "f.yaml"]);
+    assert_eq!(c, 0, "{o}{e}");
+    let md = std::fs::read_to_string(d.path().join("runs/f/report/summary.md")).unwrap();
+    assert!(
+        md.contains(
+            "**Grid edge**: C at the grid's edge in 2/2 classification cells: widen `probe.c`"
+        ),
+        "{md}"
+    );
+    let (c, o, e) = gp(d.path(), &["status", "f.yaml"]);
+    assert_eq!(c, 0, "{e}");
+    assert!(o.contains("warnings: 2 finished cells need a look"), "{o}");
+    assert!(
+        o.contains("value of the grid [0.03, 0.1]: the best may lie beyond it; widen probe.c"),
+        "{o}"
+    );
+    let logs: String = std::fs::read_dir(d.path().join("runs/f/logs/cells"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    assert_eq!(logs.matches("— AT THE EDGE: C = ").count(), 2, "{logs}");
 }

@@ -47,6 +47,13 @@ pub struct Row {
     pub seconds: f64,
     /// Late fusion: the members' weights (in `members` order); empty otherwise.
     pub weights: Vec<f64>,
+    /// Why the probe's chosen `c`/`alpha` sits at its grid's edge (empty: it
+    /// does not, or no grid).
+    #[serde(default)]
+    pub grid_edge: String,
+    /// How many `c`/`alpha` values the probe chose from (0: none recorded).
+    #[serde(default)]
+    pub grid_values: usize,
 }
 
 pub struct Aggregate {
@@ -126,6 +133,8 @@ fn row_of(c: CellSummary) -> Row {
         test_positives: c.test_positives.unwrap_or(-1),
         seconds: c.seconds,
         weights: c.weights,
+        grid_edge: c.grid_edge,
+        grid_values: c.grid_values,
     }
 }
 

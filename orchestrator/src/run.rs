@@ -137,6 +137,33 @@ pub fn fit_warning(f: &workers::probe::output::FitInfo) -> Option<String> {
     }
 }
 
+/// Everything about a finished cell that deserves a look: the fit's
+/// warning and a chosen `c`/`alpha` at its grid's edge, `; `-joined.
+pub fn cell_warning(r: &workers::probe::cell::CellResult) -> Option<String> {
+    let parts: Vec<String> = r
+        .fit
+        .as_ref()
+        .and_then(fit_warning)
+        .into_iter()
+        .chain((!r.grid_edge.is_empty()).then(|| r.grid_edge.clone()))
+        .collect();
+    (!parts.is_empty()).then(|| parts.join("; "))
+}
+
+/// The cell log's line on the probe's grid (none without one).
+fn grid_line(r: &workers::probe::cell::CellResult) -> String {
+    if r.probe_grid.len() < 2 {
+        return String::new();
+    }
+    let chosen = r.probe_c.or(r.probe_alpha).unwrap_or(f64::NAN);
+    let edge = if r.grid_edge.is_empty() {
+        String::new()
+    } else {
+        format!(" — AT THE EDGE: {}", r.grid_edge)
+    };
+    format!("grid {:?}, chosen {chosen}{edge}\n", r.probe_grid)
+}
+
 fn run_cells(
     cfg: &SweepConfig,
     ds: &Dataset,
@@ -222,14 +249,15 @@ fn run_cells(
                 let _ = std::fs::write(
                     &log,
                     format!(
-                        "{label}\ncell {}\n{}\nbest epoch {}\n{fit}{}\n{secs:.2} s\n",
+                        "{label}\ncell {}\n{}\nbest epoch {}\n{fit}{}{}\n{secs:.2} s\n",
                         c.id,
                         m.join(" "),
                         r.best_epoch,
+                        grid_line(&r),
                         r.undefined.join("\n")
                     ),
                 );
-                if let Some(w) = r.fit.as_ref().and_then(fit_warning) {
+                if let Some(w) = cell_warning(&r) {
                     tracing::warn!(cell = %c.id, "{label}: {w}");
                     let _ = journal.record(&c.id, EventKind::Warning, Some(w), None);
                 }

@@ -55,6 +55,11 @@ fn errors_carry_positions_and_suggestions() {
         e.starts_with("c.yaml:9:10: report.margin 0 must be between 0 and 1"),
         "{e}"
     );
+    let c =
+        SweepConfig::parse(&format!("{OK}probe: {{kind: logreg, c: auto}}\n"), "c.yaml").unwrap();
+    assert!(c.probe.c.as_ref().is_some_and(|c| c.is_auto()));
+    let e = err(&format!("{OK}probe: {{kind: mlp, c: auto}}\n"));
+    assert!(e.contains("auto widens the grid of a linear probe"), "{e}");
     let c = SweepConfig::parse(&format!("{OK}device: cuda:1\n"), "c.yaml").unwrap();
     assert_eq!(c.device, workers::device::DeviceSpec::Cuda(Some(1)));
     let e = err(&format!("{OK}seeds: one\n"));

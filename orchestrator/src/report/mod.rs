@@ -231,6 +231,7 @@ fn build(
         cfg.seeds
     );
     let _ = writeln!(md, "Probe: {}.\n", probe_description(&cfg.probe));
+    md.push_str(&tables::grid_edges_md(agg));
     if !small.is_empty() {
         let _ = writeln!(
             md,

@@ -108,6 +108,8 @@ mod tests {
             test_positives: pos,
             seconds: 0.0,
             weights: vec![],
+            grid_edge: String::new(),
+            grid_values: 0,
         }
     }
 

@@ -326,6 +326,41 @@ pub fn weights_table(cfg: &SweepConfig, agg: &Aggregate) -> String {
     md
 }
 
+/// How many cells chose a `c` (`alpha`) at their grid's edge, of the cells
+/// that chose from a grid of at least two values, with what to do; empty
+/// when none did.
+pub fn grid_edges_md(agg: &Aggregate) -> String {
+    let count = |regression: bool| {
+        let with_grid: Vec<_> = agg
+            .rows
+            .iter()
+            .filter(|r| r.grid_values >= 2 && (r.kind == "regression") == regression)
+            .collect();
+        let edge = with_grid.iter().filter(|r| !r.grid_edge.is_empty()).count();
+        (edge, with_grid.len())
+    };
+    let (c, nc) = count(false);
+    let (a, na) = count(true);
+    let mut parts = Vec::new();
+    if c > 0 {
+        parts.push(format!(
+            "C at the grid's edge in {c}/{nc} classification cells: widen `probe.c` (or `probe.c: auto`)"
+        ));
+    }
+    if a > 0 {
+        parts.push(format!(
+            "alpha at the grid's edge in {a}/{na} regression cells: widen `probe.alpha` (or `probe.alpha: auto`)"
+        ));
+    }
+    if parts.is_empty() {
+        return String::new();
+    }
+    format!(
+        "**Grid edge**: {} — the best value may lie beyond the grid (each cell's store has `grid_edge`; its log names the value).\n\n",
+        parts.join("; ")
+    )
+}
+
 /// The probe in words, with its settings (the report names what it ran).
 pub fn probe_description(p: &workers::probe::ProbeParams) -> String {
     use workers::probe::ProbeKind;
@@ -335,6 +370,18 @@ pub fn probe_description(p: &workers::probe::ProbeParams) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     };
+    let values = |v: &Option<workers::probe::PenaltyC>, start: Vec<f64>| match v {
+        Some(c) if c.is_auto() => {
+            format!(
+                "auto (from [{}], a decade added beyond the edge where the best sits, at most {} times, within {:e}..{:e}",
+                grid(start),
+                workers::probe::AUTO_WIDENINGS,
+                workers::probe::AUTO_BOUNDS.0,
+                workers::probe::AUTO_BOUNDS.1
+            ) + ")"
+        }
+        _ => format!("[{}]", grid(start)),
+    };
     let balanced = if p.class_weights {
         "class_weight balanced"
     } else {
@@ -343,16 +390,16 @@ pub fn probe_description(p: &workers::probe::ProbeParams) -> String {
     match p.kind {
         ProbeKind::Logreg => format!(
             "linear — logistic regression (L-BFGS to max |gradient| ≤ {}, at most {} iterations, \
-             C in [{}] chosen on validation, {balanced}; multinomial for multiclass, one per label \
-             for multilabel) and ridge for regression tasks (alpha in [{}])",
+             C in {} chosen on validation, {balanced}; multinomial for multiclass, one per label \
+             for multilabel) and ridge for regression tasks (alpha in {})",
             p.tol,
             p.max_iter,
-            grid(p.c_grid()),
-            grid(p.alpha_grid())
+            values(&p.c, p.c_grid()),
+            values(&p.alpha, p.alpha_grid())
         ),
         ProbeKind::Ridge => format!(
-            "ridge regression (closed form, alpha in [{}] chosen on validation)",
-            grid(p.alpha_grid())
+            "ridge regression (closed form, alpha in {} chosen on validation)",
+            values(&p.alpha, p.alpha_grid())
         ),
         ProbeKind::Mlp => format!(
             "MLP, hidden {:?}, dropout {}, AdamW lr {} weight decay {}, batch {}, at most {} epochs, \

@@ -235,6 +235,7 @@ pub fn run_cell(
     let mut probe_c = None;
     let mut probe_alpha = None;
     let mut fit = None;
+    let (mut probe_grid, mut grid_edge) = (Vec::new(), None);
     let (valid_pred, test_pred, curve, best_epoch, weights) = if cell.fusion.is_late() {
         late_fusion(cells_dir, cell, &prep)?
     } else {
@@ -289,6 +290,8 @@ pub fn run_cell(
         })?;
         probe_c = out.c;
         probe_alpha = out.alpha;
+        probe_grid = out.grid;
+        grid_edge = out.grid_edge;
         fit = Some(out.fit);
         (out.valid, out.test, out.curve, out.best_epoch, Vec::new())
     };
@@ -324,6 +327,8 @@ pub fn run_cell(
         weights,
         probe_c,
         probe_alpha,
+        probe_grid,
+        grid_edge: grid_edge.unwrap_or_default(),
         fit,
         runtime: crate::device::runtime_info(device),
     };

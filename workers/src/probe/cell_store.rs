@@ -54,6 +54,12 @@ pub struct CellResult {
     pub probe_c: Option<f64>,
     /// The `probe.alpha` a ridge probe used (a grid's choice); attribute `probe_alpha`.
     pub probe_alpha: Option<f64>,
+    /// The values a linear probe solved (its `c` or `alpha` grid, as widened
+    /// by `auto`); dataset `probe_grid`, empty otherwise.
+    pub probe_grid: Vec<f64>,
+    /// Why the chosen value is at the grid's edge (empty: it is not, or no
+    /// grid); attribute `grid_edge`.
+    pub grid_edge: String,
     /// How the probe's fit ended (attributes `solver`, `converged`,
     /// `iterations`, `grad_norm`, `objective`, `stop_reason`); `None` for late
     /// fusion, which trains nothing.
@@ -117,6 +123,11 @@ impl CellResult {
             if let Some(a) = self.probe_alpha {
                 fattr(&f, "probe_alpha", a)?;
             }
+            sattr(&f, "grid_edge", &self.grid_edge)?;
+            f.new_dataset_builder()
+                .with_data(&self.probe_grid)
+                .create("probe_grid")
+                .map_err(&e)?;
             if let Some(fit) = &self.fit {
                 sattr(&f, "solver", &fit.solver)?;
                 sattr(&f, "stop_reason", &fit.stop)?;
@@ -305,6 +316,12 @@ impl CellResult {
             // Absent without `probe.c`.
             probe_c: h5attr::read_float(&f, "probe_c", path).ok(),
             probe_alpha: h5attr::read_float(&f, "probe_alpha", path).ok(),
+            // Absent in stores written before grids were recorded.
+            probe_grid: f
+                .dataset("probe_grid")
+                .and_then(|d| d.read_raw())
+                .unwrap_or_default(),
+            grid_edge: sum.grid_edge.clone(),
             // Absent for late fusion.
             fit: s("solver").ok().map(|solver| FitInfo {
                 solver,
@@ -377,6 +394,10 @@ pub struct CellSummary {
     pub seconds: f64,
     /// Late fusion member weights.
     pub weights: Vec<f64>,
+    /// Why the probe's chosen `c`/`alpha` is at its grid's edge (empty: it is not).
+    pub grid_edge: String,
+    /// How many `c`/`alpha` values the probe solved (0: none recorded).
+    pub grid_values: usize,
 }
 
 impl CellSummary {
@@ -467,6 +488,8 @@ fn summary_of(f: &hdf5::File, path: &Path) -> Result<(CellSummary, Array2<f32>),
             .dataset("fusion_weights")
             .and_then(|d| d.read_raw())
             .map_err(&e)?,
+        grid_edge: s("grid_edge").unwrap_or_default(),
+        grid_values: f.dataset("probe_grid").map_or(0, |d| d.size()),
     };
     Ok((sum, test_labels))
 }

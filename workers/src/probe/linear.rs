@@ -21,7 +21,7 @@ use super::dot;
 use super::features::Features;
 use super::output::{CurvePoint, FitInfo, ProbeOutput, score};
 use super::ridge::fit_ridge;
-use super::{Head, ProbeError, ProbeParams};
+use super::{Head, PenaltyC, ProbeError, ProbeParams};
 use ndarray::{Array1, Array2, ArrayView2, Axis, s};
 use rayon::prelude::*;
 
@@ -359,19 +359,38 @@ pub fn train_linear(
     let to64 = |rows: &[usize]| x.rows(rows).mapv(|v| v as f64);
     let xs = [to64(train), to64(valid), to64(test)];
     let yv = y.select(Axis(0), valid);
-    let (grid, mut fits) = match head {
-        Head::Regression => {
-            let grid = p.alpha_grid();
-            let fits = ridge_grid(&xs, y, train, &grid);
-            (grid, fits)
-        }
-        _ => {
-            let grid = p.c_grid();
-            let fits = logistic_grid(&xs, y, train, head, p, &grid);
-            (grid, fits)
+    let regression = head == Head::Regression;
+    let (mut grid, auto) = if regression {
+        (
+            p.alpha_grid(),
+            p.alpha.as_ref().is_some_and(PenaltyC::is_auto),
+        )
+    } else {
+        (p.c_grid(), p.c.as_ref().is_some_and(PenaltyC::is_auto))
+    };
+    let solve = |values: &[f64]| {
+        if regression {
+            ridge_grid(&xs, y, train, values)
+        } else {
+            logistic_grid(&xs, y, train, head, p, values)
         }
     };
-    let (best, curve) = select_best(&mut fits, head, &yv);
+    let mut fits = solve(&grid);
+    let (mut best, mut curve) = select_best(&mut fits, head, &yv);
+    if auto {
+        // `auto`: a decade beyond the edge where the best value sits, while
+        // it sits there (bounded). The grid stays sorted.
+        for _ in 0..super::AUTO_WIDENINGS {
+            let Some((at, next)) = super::grid::widened(&grid, best) else {
+                break;
+            };
+            let fit = solve(&[next]).pop().expect("one value solved");
+            grid.insert(at, next);
+            fits.insert(at, fit);
+            (best, curve) = select_best(&mut fits, head, &yv);
+        }
+    }
+    let edge = super::grid::grid_edge(&grid, best, regression, auto);
     let score_name = score(head, &fits[best].valid, &yv, curve[best].valid_loss).1;
     let GridFit {
         valid: pv,
@@ -386,8 +405,10 @@ pub fn train_linear(
         curve,
         best_epoch: best + 1,
         score_name,
-        c: (head != Head::Regression).then_some(chosen),
-        alpha: (head == Head::Regression).then_some(chosen),
+        c: (!regression).then_some(chosen),
+        alpha: regression.then_some(chosen),
+        grid,
+        grid_edge: edge,
         fit: info,
     })
 }

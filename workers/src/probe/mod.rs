@@ -6,6 +6,7 @@ pub mod cell;
 pub mod cell_store;
 pub mod features;
 pub mod fusion;
+pub mod grid;
 pub mod linear;
 pub mod metrics;
 pub mod net;
@@ -79,20 +80,46 @@ pub const DEFAULT_C: f64 = 1.0;
 /// The ridge `alpha` grid when none is given.
 pub const DEFAULT_ALPHAS: [f64; 5] = [0.1, 1.0, 10.0, 100.0, 1000.0];
 
-/// `probe.c`: one inverse L2 strength, or a grid chosen on validation.
+/// `probe.c` (`probe.alpha`): one value, a grid chosen on validation, or
+/// `auto`: a decade grid widened while the best value sits at its edge.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum PenaltyC {
     One(f64),
     Grid(Vec<f64>),
+    Auto(AutoWord),
 }
 
+/// The word `auto`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AutoWord {
+    Auto,
+}
+
+/// `probe.c: auto` starts from these values (`probe.alpha: auto` from
+/// [`DEFAULT_ALPHAS`]) and adds a decade beyond the edge where the best
+/// value sits, at most [`AUTO_WIDENINGS`] times, within [`AUTO_BOUNDS`].
+pub const AUTO_C: [f64; 5] = [0.01, 0.1, 1.0, 10.0, 100.0];
+pub const AUTO_WIDENINGS: usize = 6;
+pub const AUTO_BOUNDS: (f64, f64) = (1e-6, 1e6);
+
 impl PenaltyC {
-    pub fn values(&self) -> Vec<f64> {
+    /// The values to solve (for `auto`: `start`).
+    pub fn values_or(&self, start: &[f64]) -> Vec<f64> {
         match self {
             PenaltyC::One(c) => vec![*c],
             PenaltyC::Grid(v) => v.clone(),
+            PenaltyC::Auto(_) => start.to_vec(),
         }
+    }
+
+    pub fn values(&self) -> Vec<f64> {
+        self.values_or(&AUTO_C)
+    }
+
+    pub fn is_auto(&self) -> bool {
+        matches!(self, PenaltyC::Auto(_))
     }
 }
 
@@ -127,7 +154,7 @@ impl ProbeParams {
     pub fn alpha_grid(&self) -> Vec<f64> {
         self.alpha
             .as_ref()
-            .map_or(DEFAULT_ALPHAS.to_vec(), PenaltyC::values)
+            .map_or(DEFAULT_ALPHAS.to_vec(), |a| a.values_or(&DEFAULT_ALPHAS))
     }
 
     /// Settings the chosen kind does not use (checked when a config is
@@ -253,6 +280,13 @@ impl ProbeParams {
                 "probe.min_delta",
                 self.min_delta,
                 "must be >= 0",
+            ));
+        }
+        if self.kind == ProbeKind::Mlp && self.c.as_ref().is_some_and(PenaltyC::is_auto) {
+            return Err(InvalidField::new(
+                "probe.c",
+                "auto",
+                "auto widens the grid of a linear probe (kind: logreg); give the MLP one value or a list",
             ));
         }
         if let Some(c) = &self.c {

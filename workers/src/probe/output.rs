@@ -50,6 +50,12 @@ pub struct ProbeOutput {
     pub c: Option<f64>,
     /// The `probe.alpha` used (ridge; the grid's choice).
     pub alpha: Option<f64>,
+    /// The values solved (linear probes: the `c` or `alpha` grid, as widened
+    /// by `auto`); empty otherwise.
+    pub grid: Vec<f64>,
+    /// The chosen value sits at the grid's edge (the best may lie beyond):
+    /// the words for the cell log, the journal and the report.
+    pub grid_edge: Option<String>,
     /// How the fit ended (solver, convergence, iterations).
     pub fit: FitInfo,
 }

@@ -426,6 +426,8 @@ fn train_mlp(
         score_name,
         c,
         alpha: None,
+        grid: Vec::new(),
+        grid_edge: None,
         fit,
     })
 }

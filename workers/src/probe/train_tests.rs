@@ -287,3 +287,83 @@ fn learns_a_linear_rule_and_is_deterministic() {
     let e = train_probe(&x, &y1, &tr, &va, &te, Head::Binary, &p, 7, &dev).unwrap_err();
     assert!(e.to_string().contains("only one class"), "{e}");
 }
+
+#[test]
+fn auto_widens_the_grid_while_the_best_sits_at_its_edge() {
+    let dev = crate::device::cpu();
+    let (tr, va, te): (Vec<usize>, Vec<usize>, Vec<usize>) = (
+        (0..180).collect(),
+        (180..240).collect(),
+        (240..300).collect(),
+    );
+    // Ridge on an exact linear target: less shrinkage is always better, so
+    // `auto` adds decades below [0.1 … 1000] until its bound, and says so.
+    let mut rng = ChaCha8Rng::seed_from_u64(8);
+    let raw = Array2::from_shape_fn((300, 4), |_| rng.random_range(-1.0f32..1.0));
+    let y = Array2::from_shape_fn((300, 1), |(i, _)| 2.0 * raw[[i, 0]] - raw[[i, 1]]);
+    let x = DenseFeatures::standardized(&raw, &tr);
+    let auto = || Some(PenaltyC::Auto(crate::probe::AutoWord::Auto));
+    let p = ProbeParams {
+        kind: ProbeKind::Ridge,
+        alpha: auto(),
+        ..Default::default()
+    };
+    let out = train_probe(&x, &y, &tr, &va, &te, Head::Regression, &p, 0, &dev).unwrap();
+    let want = [1e-6, 1e-5, 1e-4, 1e-3, 0.01, 0.1, 1.0, 10.0, 100.0, 1000.0];
+    assert_eq!(out.grid.len(), want.len(), "{:?}", out.grid);
+    for (g, w) in out.grid.iter().zip(want) {
+        assert!((g / w - 1.0).abs() < 1e-9, "{:?}", out.grid);
+    }
+    assert_eq!(out.curve.len(), want.len());
+    assert!((out.alpha.unwrap() / 1e-6 - 1.0).abs() < 1e-9);
+    let edge = out.grid_edge.unwrap();
+    assert!(
+        edge.contains("probe.alpha: auto stopped at its bound"),
+        "{edge}"
+    );
+    // A fixed grid at its edge says to widen it; inside it, nothing.
+    let fixed = ProbeParams {
+        alpha: Some(PenaltyC::Grid(vec![0.1, 1.0, 10.0])),
+        ..p.clone()
+    };
+    let out = train_probe(&x, &y, &tr, &va, &te, Head::Regression, &fixed, 0, &dev).unwrap();
+    assert!(out.grid_edge.unwrap().contains("widen probe.alpha"));
+    // Logistic `auto`: the grid grows only from an edge, and ends inside
+    // it unless a bound or the widening limit stopped it.
+    let (x, y) = toy(300, 4);
+    let p = ProbeParams {
+        kind: ProbeKind::Logreg,
+        c: auto(),
+        ..Default::default()
+    };
+    let out = train_probe(&x, &y, &tr, &va, &te, Head::Binary, &p, 0, &dev).unwrap();
+    assert!(out.grid.windows(2).all(|w| w[0] < w[1]), "{:?}", out.grid);
+    assert!(crate::probe::AUTO_C.iter().all(|c| out.grid.contains(c)));
+    let grew = out.grid.len() - 5;
+    let best = out.grid.iter().position(|g| Some(*g) == out.c).unwrap();
+    let at_edge = best == 0 || best + 1 == out.grid.len();
+    assert_eq!(
+        at_edge,
+        out.grid_edge.is_some(),
+        "{:?} {:?}",
+        out.grid,
+        out.c
+    );
+    if at_edge {
+        assert!(
+            grew == crate::probe::AUTO_WIDENINGS
+                || crate::probe::grid::widened(&out.grid, best).is_none()
+        );
+    }
+    // `auto` is for linear probes.
+    let mlp = ProbeParams {
+        c: auto(),
+        ..Default::default()
+    };
+    assert!(
+        mlp.check()
+            .unwrap_err()
+            .to_string()
+            .contains("auto widens the grid of a linear probe")
+    );
+}
