@@ -251,3 +251,31 @@ fn store_paths_scheduler_clients_and_layers_stay_in_their_rooms() {
         }
     }
 }
+
+/// No paragraph of the README or of a document under docs/ is written twice
+/// in the same file (a repeated paragraph is an edit that went wrong).
+#[test]
+fn no_document_repeats_a_paragraph() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = vec![root.join("README.md")];
+    for e in std::fs::read_dir(root.join("docs")).unwrap().flatten() {
+        if e.path().extension().is_some_and(|x| x == "md") {
+            files.push(e.path());
+        }
+    }
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap();
+        let mut seen = BTreeSet::new();
+        for para in text.split("\n\n").map(str::trim) {
+            // Prose only: headings, tables, code and list items may repeat.
+            if para.len() < 60 || para.starts_with(['#', '|', '`', '-', '*']) {
+                continue;
+            }
+            assert!(
+                seen.insert(para),
+                "{} repeats a paragraph: {para}",
+                f.display()
+            );
+        }
+    }
+}

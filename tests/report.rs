@@ -184,9 +184,16 @@ fn the_report_reads_back_renders_in_chromium_and_is_not_rebuilt_for_nothing() {
         .modified()
         .unwrap();
     assert_eq!(before, after);
-    let (c, _, e) = gp(d.path(), &["report", "--force", "r.yaml"]);
+    // JSON says whether the report was rebuilt.
+    let (c, o, e) = gp(d.path(), &["--json", "report", "r.yaml"]);
+    assert_eq!(c, 0, "{e}");
+    let v: serde_json::Value = serde_json::from_str(&o).unwrap();
+    assert_eq!(v["report_rebuilt"], serde_json::json!(false), "{o}");
+    let (c, o, e) = gp(d.path(), &["--json", "report", "--force", "r.yaml"]);
     assert_eq!(c, 0, "{e}");
     assert!(e.contains("report written"), "{e}");
+    let v: serde_json::Value = serde_json::from_str(&o).unwrap();
+    assert_eq!(v["report_rebuilt"], serde_json::json!(true), "{o}");
     // The comparisons came from the cache the first run wrote: the same
     // intervals, to the last digit.
     assert_eq!(

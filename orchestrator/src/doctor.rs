@@ -127,21 +127,78 @@ pub fn run(a: &DoctorArgs, json: bool) -> anyhow::Result<()> {
     for l in ["srun", "mpirun"] {
         match which(l) {
             Some(p) => {
-                let v = Command::new(&p).arg("--version").output();
-                let first = v
-                    .ok()
-                    .map(|o| {
-                        String::from_utf8_lossy(&o.stdout)
-                            .lines()
-                            .next()
-                            .unwrap_or("")
-                            .to_string()
-                    })
-                    .unwrap_or_default();
-                check(l, true, format!("({}; {first})", p.display()));
+                let (ok, what) = match Command::new(&p).arg("--version").output() {
+                    Ok(o) => version_words(
+                        o.status.success(),
+                        o.status.code(),
+                        &String::from_utf8_lossy(&o.stdout),
+                        &String::from_utf8_lossy(&o.stderr),
+                    ),
+                    Err(e) => (false, format!("`{l} --version` could not start: {e}")),
+                };
+                check(l, ok, format!("({}; {what})", p.display()));
             }
             None => check(l, false, "not on PATH".into()),
         }
     }
     crate::output::print(json, &DoctorResult { checks })
+}
+
+/// What a launcher's `--version` said: its first non-empty line (stdout,
+/// else stderr); a failed run is not ok and says how it ended.
+fn version_words(success: bool, code: Option<i32>, stdout: &str, stderr: &str) -> (bool, String) {
+    let first = |t: &str| {
+        t.lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .map(str::to_string)
+    };
+    if success {
+        let v = first(stdout)
+            .or_else(|| first(stderr))
+            .unwrap_or_else(|| "`--version` printed nothing".into());
+        (true, v)
+    } else {
+        let why = first(stderr).or_else(|| first(stdout)).unwrap_or_default();
+        (
+            false,
+            format!(
+                "`--version` failed ({}){}",
+                slurm::exit_words(code),
+                if why.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {why}")
+                }
+            ),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::version_words;
+
+    #[test]
+    fn a_launchers_version_is_its_first_line_and_a_failure_says_so() {
+        assert_eq!(
+            version_words(true, Some(0), "\nslurm-wlm 22.05.8\n", ""),
+            (true, "slurm-wlm 22.05.8".into())
+        );
+        assert_eq!(
+            version_words(true, Some(0), "", "mpirun (Open MPI) 4.1.4\n"),
+            (true, "mpirun (Open MPI) 4.1.4".into())
+        );
+        assert_eq!(
+            version_words(true, Some(0), "", ""),
+            (true, "`--version` printed nothing".into())
+        );
+        assert_eq!(
+            version_words(false, Some(1), "", "srun: error: no config\n"),
+            (
+                false,
+                "`--version` failed (exit 1): srun: error: no config".into()
+            )
+        );
+    }
 }

@@ -16,6 +16,10 @@ pub struct AggregateResult {
     pub results_csv: PathBuf,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub report: Option<PathBuf>,
+    /// Whether the report was written now (false: it was up to date and
+    /// left as it was); absent when no report was asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report_rebuilt: Option<bool>,
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -33,7 +37,11 @@ impl crate::output::Human for AggregateResult {
             self.results_csv.display()
         );
         if let Some(r) = &self.report {
-            let _ = writeln!(out, "report: {}", r.display());
+            let how = match self.report_rebuilt {
+                Some(false) => " (up to date, not rebuilt)",
+                _ => "",
+            };
+            let _ = writeln!(out, "report: {}{how}", r.display());
         }
         out
     }
@@ -63,10 +71,11 @@ pub fn aggregate_and_report(
             agg.missing.len() + agg.rows.len()
         );
     }
-    let report = if report {
-        Some(crate::report::write_report(cfg, ds, &agg, force)?.join("summary.md"))
+    let (report, report_rebuilt) = if report {
+        let (dir, rebuilt) = crate::report::write_report(cfg, ds, &agg, force)?;
+        (Some(dir.join("summary.md")), Some(rebuilt))
     } else {
-        None
+        (None, None)
     };
     Ok(AggregateResult {
         cells: agg.rows.len(),
@@ -82,5 +91,6 @@ pub fn aggregate_and_report(
         results_h5: h5,
         results_csv: csv,
         report,
+        report_rebuilt,
     })
 }

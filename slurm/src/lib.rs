@@ -27,6 +27,11 @@ use std::time::Duration;
 /// A Slurm job id as sbatch prints it (`123`, or `123_4` for one array task).
 pub type JobId = String;
 
+/// A command's exit in words: `exit 1`, or `killed by a signal` (no code).
+pub fn exit_words(code: Option<i32>) -> String {
+    code.map_or_else(|| "killed by a signal".into(), |c| format!("exit {c}"))
+}
+
 /// Errors from talking to Slurm.
 #[derive(Debug, thiserror::Error)]
 pub enum SlurmError {
@@ -36,7 +41,7 @@ pub enum SlurmError {
         #[source]
         source: std::io::Error,
     },
-    #[error("`{cmd}` failed (exit {code:?}): {stderr}")]
+    #[error("`{cmd}` failed ({}): {stderr}", exit_words(*.code))]
     Command {
         cmd: String,
         code: Option<i32>,
@@ -124,5 +129,26 @@ pub fn wait_terminal(
             ));
         }
         std::thread::sleep(poll);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_command_names_its_exit_in_words() {
+        let e = SlurmError::Command {
+            cmd: "sacct".into(),
+            code: Some(1),
+            stderr: "no accounting".into(),
+        };
+        assert_eq!(e.to_string(), "`sacct` failed (exit 1): no accounting");
+        let e = SlurmError::Command {
+            cmd: "squeue".into(),
+            code: None,
+            stderr: String::new(),
+        };
+        assert_eq!(e.to_string(), "`squeue` failed (killed by a signal): ");
     }
 }

@@ -6,7 +6,8 @@
 //! parallel, with progress), and the cache keeps just the pairs in use.
 
 use super::leaderboard::Score;
-use super::stats::{self, Comparison, Interval, Prepared, Question, RESAMPLES};
+use super::stats::{self, Interval, Prepared, RESAMPLES};
+use super::verdict::{Comparison, Question};
 use crate::aggregate::Aggregate;
 use crate::config::SweepConfig;
 use rayon::prelude::*;

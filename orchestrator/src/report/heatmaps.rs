@@ -9,8 +9,7 @@ use plotters::prelude::*;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use super::stats::Comparison;
-use super::verdict::Verdict;
+use super::verdict::{Comparison, Verdict};
 
 fn lerp(stops: &[(f64, [u8; 3])], t: f64) -> RGBColor {
     let t = t.clamp(0.0, 1.0);

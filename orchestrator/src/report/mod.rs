@@ -31,11 +31,11 @@ use crate::config::SweepConfig;
 use anyhow::Context;
 use leaderboard::Score;
 use sha2::Digest;
-use stats::{Comparison, Question};
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use verdict::{Comparison, Question};
 use workers::dataset::Dataset;
 
 pub use leaderboard::{leaderboard, leaderboard_md, scores};
@@ -121,13 +121,13 @@ fn up_to_date(stamp_path: &Path, dir: &Path, digest: &str) -> bool {
 }
 
 /// Writes the report unless it is up to date (`force`: always); returns the
-/// report folder.
+/// report folder and whether it was written now.
 pub fn write_report(
     cfg: &SweepConfig,
     ds: &Dataset,
     agg: &Aggregate,
     force: bool,
-) -> anyhow::Result<PathBuf> {
+) -> anyhow::Result<(PathBuf, bool)> {
     let dir = cfg.layout().report_dir();
     let stamp_path = cfg.layout().report_inputs();
     // Cells that finished with a warning: part of what the report shows.
@@ -138,7 +138,7 @@ pub fn write_report(
             "report {} is up to date (its inputs and files have not changed)",
             dir.display()
         );
-        return Ok(dir);
+        return Ok((dir, false));
     }
     let t0 = std::time::Instant::now();
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -157,7 +157,7 @@ pub fn write_report(
         dir.display(),
         t0.elapsed().as_secs_f64()
     );
-    Ok(dir)
+    Ok((dir, true))
 }
 
 /// The rows of the report: every model, then every ensemble fusion.

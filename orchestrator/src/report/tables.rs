@@ -3,8 +3,8 @@
 //! each kind, undefined metrics, and the probe in words.
 
 use super::leaderboard::Score;
-use super::stats::{ALPHA, Comparison, RESAMPLES};
-use super::verdict::Verdict;
+use super::stats::{ALPHA, RESAMPLES};
+use super::verdict::{Comparison, Verdict};
 use crate::aggregate::Aggregate;
 use crate::config::SweepConfig;
 use std::collections::{BTreeMap, BTreeSet};

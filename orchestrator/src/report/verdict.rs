@@ -22,8 +22,69 @@
 //! - *inconclusive*: neither a difference nor equivalence was shown.
 //!   Absence of a significant difference is not evidence of equivalence.
 
-use super::stats::{ALPHA, Comparison, holm, normal_sf};
+use super::stats::{ALPHA, holm, normal_sf};
 use serde::{Deserialize, Serialize};
+
+/// Which question a comparison answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Question {
+    /// `a` is an ensemble (one fusion), `b` its best member on the task.
+    EnsembleVsBestMember,
+    /// `a` is the task's top row, `b` the runner-up.
+    TopVsRunnerUp,
+}
+
+impl Question {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Question::EnsembleVsBestMember => "ensemble-vs-best-member",
+            Question::TopVsRunnerUp => "top-vs-runner-up",
+        }
+    }
+}
+
+/// One paired comparison on one task.
+#[derive(Debug, Clone, Serialize)]
+pub struct Comparison {
+    pub question: Question,
+    pub task: String,
+    pub metric: String,
+    /// The ensemble, or the top row.
+    pub a: String,
+    /// The ensemble's best member, or the runner-up.
+    pub b: String,
+    /// Mean over seeds of each row's primary metric.
+    pub a_mean: f64,
+    pub b_mean: f64,
+    /// `a_mean − b_mean`.
+    pub diff: f64,
+    pub ci_low: f64,
+    pub ci_high: f64,
+    pub p_value: f64,
+    /// Holm-adjusted p over the report's family of superiority tests
+    /// (NaN where the comparison is in no family: identical rows, tasks
+    /// too small to rank).
+    pub p_holm: f64,
+    /// The equivalence test (TOST) against ±`margin`: its p (the larger
+    /// of the two one-sided p's) and Holm over the family of TOSTs.
+    pub p_equiv: f64,
+    pub p_equiv_holm: f64,
+    /// The equivalence margin δ, in units of the primary metric.
+    pub margin: f64,
+    /// Bootstrap estimate of the difference and its standard error.
+    pub boot_mean: f64,
+    pub boot_sd: f64,
+    pub seeds: usize,
+    /// False for a task too small to rank: shown (†), never in a family or a count.
+    pub ranked: bool,
+    /// The rows have the same metric on every draw ([`Interval::identical`]).
+    pub identical: bool,
+    pub verdict: Verdict,
+    /// Top vs runner-up: rows with exactly the top's score (not tested).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tied_with: Vec<String>,
+}
 
 /// What a comparison shows about `a` against `b`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -151,7 +212,6 @@ pub fn family_size(comparisons: &[Comparison]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::stats::Question;
 
     /// A comparison with a bootstrap estimate `m` ± `se`, its 95% CI the
     /// normal one, and a raw two-sided p from the same z.
