@@ -90,6 +90,11 @@ pub fn splits_md(cfg: &SweepConfig, ds: &Dataset) -> String {
              only where both genes fall in one split: both genes of every validation and test pair \
              are unseen in training; pairs across splits are dropped"
         }
+        PairSplitMode::OneUnseen => {
+            "one-unseen — genes (with their groups) are assigned to splits; every validation and \
+             test pair has one training gene and one gene unseen in training; pairs of two held-out \
+             genes are dropped"
+        }
         PairSplitMode::Random => {
             "random — pairs are split at random (stratified by label): a test pair's genes may be \
              seen in training pairs (optimistic; for comparison only)"

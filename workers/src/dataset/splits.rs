@@ -18,8 +18,12 @@ pub const SPLIT_ALGORITHM_VERSION: &str = "2";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PairSplitMode {
-    /// No gene of a test (valid) pair appears in any training pair.
+    /// No gene of a test (valid) pair appears in any training pair: both
+    /// genes unseen in training (Park & Marcotte's C3).
     GeneDisjoint,
+    /// Exactly one gene of each test (valid) pair is unseen in training,
+    /// the other is a training gene (Park & Marcotte's C2).
+    OneUnseen,
     /// Pairs split at random (stratified): optimistic, for comparison only.
     Random,
 }
@@ -253,6 +257,9 @@ fn group_units(
 /// Splits a pair task. Gene-disjoint: genes (or groups) are assigned to splits
 /// with fractions √f (normalized) so kept pairs approach the pair fractions;
 /// a pair whose genes land in different splits is dropped (counted).
+/// One-unseen: genes are assigned with fractions (1 − (f_v + f_t)/2, f_v/2,
+/// f_t/2); a valid (test) pair has one training gene and one valid (test)
+/// gene; pairs of two held-out genes are dropped (counted).
 pub fn split_pair_task(
     ds: &Dataset,
     task: &str,
@@ -292,13 +299,20 @@ pub fn split_pair_task(
                 dropped: 0,
             })
         }
-        PairSplitMode::GeneDisjoint => {
+        PairSplitMode::GeneDisjoint | PairSplitMode::OneUnseen => {
             let mut genes: Vec<u32> = rows.iter().flat_map(|(a, b, _)| [*a, *b]).collect();
             genes.sort_unstable();
             genes.dedup();
-            let sq = [fr[0].sqrt(), fr[1].sqrt(), fr[2].sqrt()];
-            let s: f64 = sq.iter().sum();
-            let gfr = [sq[0] / s, sq[1] / s, sq[2] / s];
+            let gfr = if cfg.pairs == PairSplitMode::GeneDisjoint {
+                // Kept pairs ≈ the squares of the gene fractions.
+                let sq = [fr[0].sqrt(), fr[1].sqrt(), fr[2].sqrt()];
+                let s: f64 = sq.iter().sum();
+                [sq[0] / s, sq[1] / s, sq[2] / s]
+            } else {
+                // A valid (test) pair is a training gene with a valid
+                // (test) gene: about 2·g_train·g_valid of the pairs.
+                [1.0 - (fr[1] + fr[2]) / 2.0, fr[1] / 2.0, fr[2] / 2.0]
+            };
             let strata = vec![0u64; genes.len()];
             let units = group_units(ds, genes.iter().copied(), &strata, cfg.by_group);
             let parts = assign(units, gfr, &mut rng);
@@ -309,11 +323,14 @@ pub fn split_pair_task(
                 }
             }
             let mut out = TaskSplit::default();
+            let one = cfg.pairs == PairSplitMode::OneUnseen;
             for (r, (a, b, _)) in rows.iter().enumerate() {
                 match (split_of[a], split_of[b]) {
                     (0, 0) => out.train.push(r),
-                    (1, 1) => out.valid.push(r),
-                    (2, 2) => out.test.push(r),
+                    (1, 1) if !one => out.valid.push(r),
+                    (2, 2) if !one => out.test.push(r),
+                    (0, 1) | (1, 0) if one => out.valid.push(r),
+                    (0, 2) | (2, 0) if one => out.test.push(r),
                     _ => out.dropped += 1,
                 }
             }
