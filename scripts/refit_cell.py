@@ -26,6 +26,9 @@ from sklearn.preprocessing import StandardScaler
 store, cell = sys.argv[1], sys.argv[2]
 weighting = None if "--unweighted" in sys.argv else "balanced"
 with h5py.File(f"{store}/cells/{cell}.h5", "r") as f:
+    if "train" not in f:
+        sys.exit(f"{store}/cells/{cell}.h5 has no training split: it was written before genoprot kept "
+                 "one; remove it and `genoprot run` again to recompute it")
     model, scope = f.attrs["model"], f.attrs["scope"]
     C = float(f.attrs["probe_c"])
     train_ids = f["train/ids"].asstr()[()]

@@ -390,7 +390,12 @@ fn aggregate_rereads_only_changed_cell_stores() {
     );
     let after = results(d.path(), "a");
     assert!(!after.contains_key(&deleted) && !after.contains_key(&changed));
-    assert!(!after.values().any(|r| r.contains("0.125")));
+    // No field is the rewritten value (a field may merely start with it).
+    assert!(
+        !after
+            .values()
+            .any(|r| r.split([',', '|']).any(|f| f == "0.125"))
+    );
     for (id, row) in &after {
         assert_eq!(row, &before[id], "{id}");
     }

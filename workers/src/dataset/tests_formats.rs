@@ -227,6 +227,61 @@ fn synth_round_trips_through_build_and_validate() {
 }
 
 #[test]
+fn one_unseen_pair_splits_hold_out_exactly_one_gene_per_pair() {
+    use splits::*;
+    let mut ds = synth::synthesize(&synth::SynthConfig {
+        genes: 400,
+        seed: 1,
+        ..Default::default()
+    });
+    ds.manifest.dataset_hash = ds.content_hash();
+    let pr = &ds.pair_labels["interact"];
+    // One-unseen: every held-out pair has exactly one training gene (of a
+    // training pair's genes) and one gene no training pair has.
+    let o = split_task(
+        &ds,
+        "interact",
+        0,
+        &SplitConfig {
+            pairs: PairSplitMode::OneUnseen,
+            ..SplitConfig::default()
+        },
+    )
+    .unwrap();
+    let seen: std::collections::HashSet<u32> =
+        o.train.iter().flat_map(|r| [pr[*r].0, pr[*r].1]).collect();
+    for r in o.valid.iter().chain(&o.test) {
+        let (a, b) = (seen.contains(&pr[*r].0), seen.contains(&pr[*r].1));
+        assert!(a != b, "pair {r}: seen {a} {b}");
+    }
+    let test_genes: std::collections::HashSet<u32> = o
+        .test
+        .iter()
+        .flat_map(|r| [pr[*r].0, pr[*r].1])
+        .filter(|g| !seen.contains(g))
+        .collect();
+    let valid_genes: std::collections::HashSet<u32> = o
+        .valid
+        .iter()
+        .flat_map(|r| [pr[*r].0, pr[*r].1])
+        .filter(|g| !seen.contains(g))
+        .collect();
+    assert!(test_genes.is_disjoint(&valid_genes));
+    assert_eq!(
+        o.train.len() + o.valid.len() + o.test.len() + o.dropped,
+        pr.len()
+    );
+    let n = pr.len() as f64;
+    assert!(
+        (o.test.len() as f64 / n - 0.13).abs() < 0.06 && o.dropped < pr.len() / 10,
+        "test {} dropped {} of {}",
+        o.test.len(),
+        o.dropped,
+        pr.len()
+    );
+}
+
+#[test]
 fn splits_are_deterministic_stratified_grouped_and_gene_disjoint() {
     use splits::*;
     let mut ds = synth::synthesize(&synth::SynthConfig {
@@ -312,49 +367,6 @@ fn splits_are_deterministic_stratified_grouped_and_gene_disjoint() {
     )
     .unwrap();
     assert_eq!(r.dropped, 0);
-    // One-unseen: every held-out pair has exactly one training gene (of a
-    // training pair's genes) and one gene no training pair has.
-    let o = split_task(
-        &ds,
-        "interact",
-        0,
-        &SplitConfig {
-            pairs: PairSplitMode::OneUnseen,
-            ..SplitConfig::default()
-        },
-    )
-    .unwrap();
-    let seen: std::collections::HashSet<u32> =
-        o.train.iter().flat_map(|r| [pr[*r].0, pr[*r].1]).collect();
-    for r in o.valid.iter().chain(&o.test) {
-        let (a, b) = (seen.contains(&pr[*r].0), seen.contains(&pr[*r].1));
-        assert!(a != b, "pair {r}: seen {a} {b}");
-    }
-    let test_genes: std::collections::HashSet<u32> = o
-        .test
-        .iter()
-        .flat_map(|r| [pr[*r].0, pr[*r].1])
-        .filter(|g| !seen.contains(g))
-        .collect();
-    let valid_genes: std::collections::HashSet<u32> = o
-        .valid
-        .iter()
-        .flat_map(|r| [pr[*r].0, pr[*r].1])
-        .filter(|g| !seen.contains(g))
-        .collect();
-    assert!(test_genes.is_disjoint(&valid_genes));
-    assert_eq!(
-        o.train.len() + o.valid.len() + o.test.len() + o.dropped,
-        pr.len()
-    );
-    let n = pr.len() as f64;
-    assert!(
-        (o.test.len() as f64 / n - 0.13).abs() < 0.06 && o.dropped < pr.len() / 10,
-        "test {} dropped {} of {}",
-        o.test.len(),
-        o.dropped,
-        pr.len()
-    );
     assert!(split_task(&ds, "nope", 0, &cfg).is_err());
     // Few large groups: every split still gets one.
     let mut small = synth::synthesize(&synth::SynthConfig {

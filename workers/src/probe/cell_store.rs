@@ -69,7 +69,8 @@ pub struct CellResult {
     pub runtime: BTreeMap<String, String>,
 }
 
-pub const CELL_FORMAT_VERSION: i64 = 2;
+/// 3: the training split (`train/`), `probe_grid` and `grid_edge`.
+pub const CELL_FORMAT_VERSION: i64 = 3;
 
 /// ids, labels, predictions of one split.
 type SplitArrays = (Vec<String>, Array2<f32>, Array2<f32>);
