@@ -334,6 +334,26 @@ fn the_paper_scale_sweep_plans_and_dry_runs_with_stand_in_folders() {
             && script.contains("#SBATCH --account=genoprot"),
         "{script}"
     );
+    // The Flux variant: the same sweep with `kind: flux`.
+    std::fs::write(
+        d.path().join("flux.yaml"),
+        text.replace("  kind: slurm", "  kind: flux")
+            .replace("name: geno-prot-human", "name: geno-prot-human-flux")
+            .replace("runs/geno-prot-human", "runs/geno-prot-human-flux"),
+    )
+    .unwrap();
+    let (code, out, err) = gp_env(d.path(), &["submit", "flux.yaml", "--dry-run"], &env);
+    assert_eq!(code, 0, "{err}");
+    for want in [
+        "# flux: --bank=genoprot",
+        "# flux: --queue=pbatch",
+        "# flux: --time-limit=43200s",
+        "# flux: --ntasks=4",
+        "# flux: --gpus-per-task=1",
+        "flux submit --cc=0-",
+    ] {
+        assert!(out.contains(want), "{want}: {out}");
+    }
     // Without the cache the same plan fails at the first hub id, before any work.
     let empty = d.path().join("empty");
     std::fs::create_dir_all(&empty).unwrap();

@@ -1,5 +1,5 @@
 //! `genoprot doctor`: what a user runs first on a new cluster — can genoprot
-//! write HDF5 here, is Slurm reachable and with which limits, is there an MPI launcher.
+//! write HDF5 here, are Slurm and Flux reachable and with which limits, is there an MPI launcher.
 
 use anyhow::Context;
 use std::path::PathBuf;
@@ -84,6 +84,16 @@ pub fn run(a: &DoctorArgs, json: bool) -> anyhow::Result<()> {
             "slurm",
             false,
             format!("not usable: {e} (the local executor still works)"),
+        ),
+    }
+
+    // Flux (El Capitan-class systems): usable only inside an instance.
+    match crate::executor::flux::doctor() {
+        Ok(line) => check("flux", true, line),
+        Err(e) => check(
+            "flux",
+            false,
+            format!("not usable: {e} (Slurm or the local executor still work)"),
         ),
     }
 

@@ -174,6 +174,60 @@ pub(super) fn processes(cfg: &SweepConfig, text: &str, file: &str) -> Result<(),
     batch_settings("executor.processes", &cfg.executor.processes, text, file)
 }
 
+/// `executor.flux`: model keys, time limits at every level, retry settings.
+pub(super) fn flux(cfg: &SweepConfig, text: &str, file: &str) -> Result<(), ConfigError> {
+    let err = |key: &str, value: &str, message: String| err_at(text, file, key, value, message);
+    let fx = &cfg.executor.flux;
+    for name in fx.models.keys() {
+        if !cfg.models.iter().any(|m| &m.name == name) {
+            return Err(err(
+                name,
+                "",
+                format!(
+                    "executor.flux.models.{name}: no model `{name}` in `models:` (its keys name models whose embed jobs need other resources)"
+                ),
+            ));
+        }
+    }
+    let levels = [
+        ("executor.flux", &fx.resources),
+        ("executor.flux.stages.embed", &fx.stages.embed),
+        ("executor.flux.stages.probe", &fx.stages.probe),
+        ("executor.flux.stages.fusion", &fx.stages.fusion),
+        ("executor.flux.stages.aggregate", &fx.stages.aggregate),
+    ]
+    .into_iter()
+    .map(|(a, r)| (a.to_string(), r))
+    .chain(
+        fx.models
+            .iter()
+            .map(|(m, r)| (format!("executor.flux.models.{m}"), r)),
+    );
+    for (at, r) in levels {
+        if let Some(t) = &r.time
+            && slurm::parse_time(t).is_none()
+        {
+            return Err(err(
+                "time",
+                t,
+                format!(
+                    "{at}.time = {t:?}: not a time limit; write [D-]HH:MM:SS or minutes, e.g. \"1:00:00\""
+                ),
+            ));
+        }
+        for (k, v) in [
+            ("nodes", r.nodes),
+            ("tasks", r.tasks),
+            ("cores_per_task", r.cores_per_task),
+        ] {
+            if v == Some(0) {
+                return Err(err(k, "0", format!("{at}.{k} = 0: must be at least 1")));
+            }
+        }
+    }
+    batch_settings("executor.flux", &fx.batch(), text, file)
+}
+
 /// An error at the line of `key:`.
 fn key_error(text: &str, file: &str, key: &str, message: String) -> ConfigError {
     let (line, column) = locate_key(text, key).unwrap_or((1, 1));

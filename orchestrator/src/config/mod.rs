@@ -143,6 +143,7 @@ impl SweepConfig {
         }
         checks::slurm(&cfg, text, file)?;
         checks::processes(&cfg, text, file)?;
+        checks::flux(&cfg, text, file)?;
         Ok(cfg)
     }
 

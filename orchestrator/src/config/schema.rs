@@ -68,6 +68,8 @@ pub enum ExecutorKind {
     Slurm,
     /// Array tasks as local processes (tests of the batch path).
     Processes,
+    /// Flux (El Capitan-class systems; docs/cluster-guide.md).
+    Flux,
 }
 
 /// `executor.slurm` (docs/cluster-guide.md): the account, the resources of
@@ -222,6 +224,86 @@ impl SlurmConfig {
     }
 }
 
+/// The resources of Flux jobs at one level (`executor.flux`, its
+/// `stages.<stage>`, its `models.<model>`); each key overrides the level
+/// before it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct FluxResources {
+    /// `--queue` (LLNL: `pbatch`, `pdebug`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue: Option<String>,
+    /// Time limit, `[D-]HH:MM:SS` or minutes (`--time-limit`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time: Option<String>,
+    /// `--nodes`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nodes: Option<u32>,
+    /// `--ntasks`: several run the worker as MPI ranks (Flux starts them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tasks: Option<u32>,
+    /// `--cores-per-task`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cores_per_task: Option<u32>,
+    /// `--gpus-per-task`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gpus_per_task: Option<u32>,
+    /// `--exclusive`: whole nodes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exclusive: Option<bool>,
+    /// Extra `flux submit` options, verbatim (`--setattr=...`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub extra: Vec<String>,
+}
+
+/// `executor.flux.stages`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct FluxStages {
+    pub embed: FluxResources,
+    pub probe: FluxResources,
+    pub fusion: FluxResources,
+    pub aggregate: FluxResources,
+}
+
+/// `executor.flux` (docs/cluster-guide.md, "Flux"): the bank, the
+/// resources of every job, per-stage and per-model overrides, and how work
+/// is bundled and retried (the keys `executor.slurm` has).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct FluxConfig {
+    /// `--bank` (LLNL's accounts).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bank: Option<String>,
+    /// Every job's resources.
+    pub resources: FluxResources,
+    pub stages: FluxStages,
+    /// Embed-stage overrides per model.
+    pub models: std::collections::BTreeMap<String, FluxResources>,
+    /// As in `executor.slurm`: tasks per array submission, cells per task
+    /// (`auto`: sized to `bundle_minutes`), retries and the time factor of
+    /// a timed-out unit's next attempt. (Flux's `--cc` has no throttle.)
+    pub max_array_size: Option<u32>,
+    pub cells_per_task: CellsPerTask,
+    pub bundle_minutes: Option<f64>,
+    pub retries: Option<u32>,
+    pub time_factor: Option<f64>,
+}
+
+impl FluxConfig {
+    /// The settings planning reads, whatever the scheduler.
+    pub fn batch(&self) -> BatchSettings {
+        BatchSettings {
+            max_array_size: self.max_array_size,
+            throttle: None,
+            cells_per_task: self.cells_per_task,
+            bundle_minutes: self.bundle_minutes,
+            retries: self.retries,
+            time_factor: self.time_factor,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct ExecutorConfig {
@@ -232,6 +314,7 @@ pub struct ExecutorConfig {
     /// `kind: processes`: bundling and retries (the keys of
     /// `executor.slurm` that are not resources).
     pub processes: BatchSettings,
+    pub flux: FluxConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -79,8 +79,14 @@ impl Executor for Local {
             config.display()
         );
         cfg.preflight_models()?;
-        if cfg.executor.kind == crate::config::ExecutorKind::Slurm {
-            tracing::warn!("executor.kind is slurm; `genoprot run` runs the sweep locally anyway");
+        if !matches!(
+            cfg.executor.kind,
+            crate::config::ExecutorKind::Local | crate::config::ExecutorKind::Processes
+        ) {
+            tracing::warn!(
+                "executor.kind is {:?}; `genoprot run` runs the sweep locally anyway (`genoprot submit` submits it)",
+                cfg.executor.kind
+            );
         }
         // Fail before any work when the device is unusable here.
         let (placement, _) = workers::device::resolve(cfg.device)

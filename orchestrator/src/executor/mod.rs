@@ -11,6 +11,7 @@
 //! [`scheduler`] (and its `executor.kind`).
 
 pub mod batch;
+pub mod flux;
 pub mod local;
 pub mod processes;
 pub mod slurm;
@@ -114,6 +115,7 @@ pub fn scheduler(
     match cfg.executor.kind {
         ExecutorKind::Local => None,
         ExecutorKind::Slurm => Some((Box::new(slurm::Slurm::cli(cfg)), cfg.executor.slurm.batch())),
+        ExecutorKind::Flux => Some((Box::new(flux::Flux::cli(cfg)), cfg.executor.flux.batch())),
         ExecutorKind::Processes => Some((
             Box::new(processes::Processes::new(cfg)),
             cfg.executor.processes.clone(),
@@ -127,7 +129,7 @@ pub fn batch(sweep: &Sweep, config: &Path) -> anyhow::Result<batch::Batch<'stati
     match scheduler(&sweep.cfg) {
         Some((s, settings)) => Ok(batch::Batch::new(s, settings)),
         None => anyhow::bail!(
-            "{}: executor.kind is local; set `executor: {{kind: slurm, slurm: {{...}}}}` to submit, or use `genoprot run`",
+            "{}: executor.kind is local; set `executor: {{kind: slurm, slurm: {{...}}}}` (or `kind: flux`) to submit, or use `genoprot run`",
             config.display()
         ),
     }
