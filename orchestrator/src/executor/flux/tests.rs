@@ -246,6 +246,20 @@ fn dependencies_reach_every_copy_unknown_ids_are_skipped_and_cancel_reaches_all(
         calls.last().unwrap(),
         &["cancel", "fPkTyou", "fPkTyov", "fPmwy6F"]
     );
+    // Flux refuses an afterok on a job that already failed at submit: the
+    // error carries its words.
+    let (fx, _) = flux(
+        d.path(),
+        "{}",
+        vec![Err("`flux submit` failed (exit 1): flux-submit: ERROR: [Errno 22] dependency: afterok: job fPkTyov failed".into())],
+    );
+    let e = fx
+        .submit(&JobRequest {
+            after: Some((After::Ok, vec!["fPkTyov".into()])),
+            ..array(2)
+        })
+        .unwrap_err();
+    assert!(e.0.contains("[Errno 22] dependency"), "{e}");
     // A submit that prints something else is an error, and records nothing.
     let (fx, _) = flux(d.path(), "{}", vec![Ok("Error: no such queue\n".into())]);
     assert!(
