@@ -408,3 +408,116 @@ fn a_flux_unit_past_its_time_limit_is_resubmitted_with_more_time() {
     assert!(out.contains("TIMEOUT"), "{out}");
     assert!(p.join("runs/s/report/summary.md").exists());
 }
+
+/// results.csv without its timing column, sorted.
+fn results_without_timings(store: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(store.join("results.csv")).unwrap();
+    let mut lines = text.lines();
+    let head: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let secs = head.iter().position(|c| *c == "seconds").unwrap();
+    let mut rows: Vec<String> = lines
+        .map(|l| {
+            let mut f: Vec<&str> = l.split(',').collect();
+            f.remove(secs);
+            f.join(",")
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+#[test]
+fn the_demo_sweep_on_flux_equals_the_local_run() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    let Some(flux) = Instance::start(p) else {
+        return;
+    };
+    common::synth_data(p, 1200, 7);
+    let demo = std::fs::read_to_string(common::workspace_root().join("configs/demo.yaml"))
+        .unwrap()
+        .replace(
+            "weights: fixtures/",
+            &format!(
+                "weights: {}/",
+                common::workspace_root().join("fixtures").display()
+            ),
+        )
+        .replace("dataset: data/demo", "dataset: data");
+    let (head, _) = demo.split_once("executor:").unwrap();
+    std::fs::write(
+        p.join("s.yaml"),
+        head.replace("store: runs/demo", "store: runs/s")
+            + "executor:\n  kind: flux\n  flux: {resources: {time: \"00:30:00\"}, cells_per_task: 60}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        p.join("l.yaml"),
+        head.replace("store: runs/demo", "store: runs/l") + "executor: {kind: local}\n",
+    )
+    .unwrap();
+    let (code, out, err) = gp(&flux, p, &["submit", "s.yaml"]);
+    assert_eq!(code, 0, "{out}{err}");
+    wait_for_the_chain(&flux, &p.join("runs/s"), Duration::from_secs(1200));
+    let s = status_json(&flux, p);
+    for st in s["stages"].as_array().unwrap() {
+        assert_eq!(st["done"], st["total"], "{s}");
+    }
+    let (code, _, err) = common::gp(p, &["-q", "run", "l.yaml"]);
+    assert_eq!(code, 0, "{err}");
+    let (fx, local) = (
+        results_without_timings(&p.join("runs/s")),
+        results_without_timings(&p.join("runs/l")),
+    );
+    assert_eq!(fx.len(), 756);
+    assert_eq!(fx, local);
+}
+
+#[test]
+fn a_flux_probe_bundle_past_its_time_limit_is_retried_in_smaller_bundles() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    let Some(flux) = Instance::start(p) else {
+        return;
+    };
+    common::synth_data(p, 150, 3);
+    // Probe bundles of 8 MLP cells get 1 second: the first attempt times
+    // out; the finishing job resubmits the cells in bundles half as big
+    // with at least 4 times the time, until they fit.
+    std::fs::write(
+        p.join("s.yaml"),
+        config("runs/s", "flux", "{name: ext, kind: kmer, modality: protein, k: 1}")
+            .replace("probe: {hidden: [16], max_epochs: 15}", "probe: {hidden: [64], max_epochs: 300, patience: 300}")
+            + "  flux:\n    resources: {time: \"00:10:00\"}\n    stages: {probe: {time: \"00:01\"}}\n    cells_per_task: 8\n    time_factor: 4\n    retries: 4\n",
+    )
+    .unwrap();
+    let (code, out, err) = gp(&flux, p, &["submit", "s.yaml"]);
+    assert_eq!(code, 0, "{out}{err}");
+    wait_for_the_chain(&flux, &p.join("runs/s"), Duration::from_secs(600));
+    let s = status_json(&flux, p);
+    for st in s["stages"].as_array().unwrap() {
+        assert_eq!(st["done"], st["total"], "{s}");
+    }
+    let j = common::slurm_jobs(&p.join("runs/s"));
+    let probes: Vec<&serde_json::Value> = j.iter().filter(|j| j["stage"] == "probe").collect();
+    assert!(probes.len() >= 2, "{j:?}");
+    // Cells per bundle: the manifest's lines hold the cells, one bundle a line.
+    let per_bundle = |job: &serde_json::Value| {
+        let text = std::fs::read_to_string(job["bundles"].as_str().unwrap()).unwrap();
+        text.lines()
+            .map(|l| l.split_whitespace().count())
+            .max()
+            .unwrap_or(0)
+    };
+    let (first, retry) = (probes[0], probes[1]);
+    assert_eq!(retry["attempt"], 2, "{j:?}");
+    assert!(per_bundle(retry) * 2 <= per_bundle(first).max(2), "{j:?}");
+    // More time (genoprot rounds a retry's limit up to whole minutes).
+    let t = |job: &serde_json::Value| slurm::parse_time(job["time"].as_str().unwrap()).unwrap();
+    assert!(t(retry) >= 4 * t(first), "{j:?}");
+    let id = first["job_id"].as_str().unwrap();
+    let copies = std::fs::read_to_string(p.join("runs/s/flux/arrays").join(id)).unwrap();
+    let mut args = vec!["jobs", "--json"];
+    args.extend(copies.lines().skip(1));
+    assert!(flux.flux(&args).contains("TIMEOUT"));
+}
