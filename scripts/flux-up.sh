@@ -14,7 +14,7 @@ version=0.88.0
 prefix=${GENOPROT_FLUX_PREFIX:-/opt/flux}
 archive=${GENOPROT_FLUX_ARCHIVE:-$here/../shared/vendor/flux-core-$version.tar.gz}
 
-if [ -x "$prefix/bin/flux" ] && "$prefix/bin/flux" version 2>/dev/null | grep -q "commands: *$version"; then
+if [ -x "$prefix/bin/flux" ] && "$prefix/bin/flux" version 2>/dev/null | grep -Eq "commands:[[:space:]]*$version"; then
   echo "flux-up: flux-core $version present ($prefix/bin/flux)"
   exit 0
 fi
