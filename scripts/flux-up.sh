@@ -26,19 +26,7 @@ fi
 pkgs=(autoconf automake libtool make pkg-config libc6-dev libzmq3-dev uuid-dev libjansson-dev
   liblz4-dev libarchive-dev libhwloc-dev libsqlite3-dev lua5.1 liblua5.1-dev lua-posix python3-dev
   python3-cffi python3-ply python3-setuptools python3-yaml libncurses-dev gcc g++)
-missing=()
-for p in "${pkgs[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  echo "flux-up: installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt_opts=(-y --no-install-recommends -o DPkg::Lock::Timeout=900)
-  if ! apt-get install -qq "${apt_opts[@]}" "${missing[@]}" > /tmp/flux-up-apt.log 2>&1; then
-    apt-get update -qq -o DPkg::Lock::Timeout=900
-    apt-get install -qq "${apt_opts[@]}" "${missing[@]}" > /tmp/flux-up-apt.log 2>&1 || { tail -n 20 /tmp/flux-up-apt.log >&2; exit 1; }
-  fi
-fi
+bash "$here/scripts/apt-need.sh" flux-up "${pkgs[@]}"
 
 build=$(mktemp -d /tmp/flux-build.XXXXXX)
 trap 'rm -rf "$build"' EXIT

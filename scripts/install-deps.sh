@@ -15,21 +15,7 @@ pkgs=(
   chromium                                 # tests/report.rs opens report.html headless
   mmseqs2                                  # dataset build --cluster (homology-aware splits)
 )
-missing=()
-for p in "${pkgs[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  echo "install-deps: installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt_opts=(-y --no-install-recommends -o DPkg::Lock::Timeout=900)
-  if ! apt-get install "${apt_opts[@]}" "${missing[@]}"; then
-    apt-get update -o DPkg::Lock::Timeout=900
-    apt-get install "${apt_opts[@]}" "${missing[@]}"
-  fi
-else
-  echo "install-deps: system packages present"
-fi
+bash "$here/scripts/apt-need.sh" install-deps "${pkgs[@]}"
 
 # Python venv for the tests that read what Rust wrote: h5py + numpy (stores),
 # pandas + pyarrow (the report's results_long.parquet), scikit-learn (a cell

@@ -57,10 +57,7 @@ fn wait_for_the_chain(store: &Path, timeout: Duration) {
 fn a_second_scheduler_drives_submit_heal_and_aggregate_through_the_neutral_seam() {
     let d = setup();
     let p = d.path();
-    let ext = format!(
-        "{{name: ext, kind: command, modality: protein, dim: 32, command: \"{}\"}}",
-        common::failing_first_command("ext.ok", "echo first attempt fails >&2; exit 3")
-    );
+    let ext = common::failing_first_model("ext.ok", "echo first attempt fails >&2; exit 3");
     std::fs::write(
         p.join("s.yaml"),
         config("runs/s", "processes", &ext) + "  processes: {cells_per_task: 3, retries: 1}\n",
@@ -86,9 +83,7 @@ fn a_second_scheduler_drives_submit_heal_and_aggregate_through_the_neutral_seam(
     let (code, out, err) = common::gp(p, &["--json", "status", "s.yaml"]);
     assert_eq!(code, 0, "{err}");
     let s: serde_json::Value = serde_json::from_str(&out).unwrap();
-    for st in s["stages"].as_array().unwrap() {
-        assert_eq!(st["done"], st["total"], "{s}");
-    }
+    common::assert_all_done(&s);
     assert_eq!(s["attempts"]["embed"], 2, "{s}");
     assert_eq!(s["max_attempts"], 2, "{s}");
     assert!(s["gave_up"].is_null(), "{s}");

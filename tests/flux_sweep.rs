@@ -97,6 +97,16 @@ impl Instance {
             .unwrap();
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
+
+    /// `flux jobs --json` of every copy of the submission genoprot recorded
+    /// as `id` (`store/flux/arrays/<id>`), and how many copies there are.
+    fn copies_json(&self, store: &Path, id: &str) -> (String, usize) {
+        let copies = std::fs::read_to_string(store.join("flux/arrays").join(id)).unwrap();
+        let ids: Vec<&str> = copies.lines().skip(1).collect();
+        let mut args = vec!["jobs", "--json"];
+        args.extend(&ids);
+        (self.flux(&args), ids.len())
+    }
 }
 
 impl Drop for Instance {
@@ -141,19 +151,16 @@ impl Cluster for Instance {
         Instance::env(self)
     }
     fn ended(&self, store: &Path, id: &str) -> bool {
-        let copies = std::fs::read_to_string(store.join("flux/arrays").join(id)).unwrap();
-        let ids: Vec<&str> = copies.lines().skip(1).collect();
-        let mut args = vec!["jobs", "--json"];
-        args.extend(&ids);
+        let (out, n) = self.copies_json(store, id);
         let v: serde_json::Value =
-            serde_json::from_str(&self.flux(&args)).unwrap_or(serde_json::json!({"jobs": []}));
+            serde_json::from_str(&out).unwrap_or(serde_json::json!({"jobs": []}));
         // One id: the job's object alone.
         let jobs = match v["jobs"].as_array() {
             Some(a) => a.clone(),
             None if v["id"].is_u64() => vec![v],
             None => Vec::new(),
         };
-        jobs.len() == ids.len() && jobs.iter().all(|j| j["state"] == "INACTIVE")
+        jobs.len() == n && jobs.iter().all(|j| j["state"] == "INACTIVE")
     }
 }
 
@@ -225,15 +232,24 @@ fn status_json(c: &dyn Cluster, dir: &Path) -> serde_json::Value {
     serde_json::from_str(&out).unwrap()
 }
 
+/// Runs the sweep `runs/s` ran, locally in one go (`runs/l`), and asserts
+/// the same results.
+fn assert_matches_a_local_run(p: &Path, ext: &str) {
+    std::fs::write(p.join("l.yaml"), config("runs/l", "local", ext)).unwrap();
+    let (code, _, err) = common::gp(p, &["-q", "run", "l.yaml"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        common::sorted_long_results(p, "runs/s"),
+        common::sorted_long_results(p, "runs/l")
+    );
+}
+
 /// The scheduler-neutral body: a model that fails on its first attempt is
 /// resubmitted by the finishing job, every stage ends done, and the
 /// results equal an uninterrupted local run.
 fn a_failing_model_heals_and_matches_a_local_run(c: &dyn Cluster, p: &Path) {
     common::synth_data(p, 150, 3);
-    let ext = format!(
-        "{{name: ext, kind: command, modality: protein, dim: 32, command: \"{}\"}}",
-        common::failing_first_command("ext.ok", "echo first attempt fails >&2; exit 3")
-    );
+    let ext = common::failing_first_model("ext.ok", "echo first attempt fails >&2; exit 3");
     std::fs::write(
         p.join("s.yaml"),
         config("runs/s", c.kind(), &ext) + &c.section("cells_per_task: auto, retries: 2"),
@@ -243,19 +259,11 @@ fn a_failing_model_heals_and_matches_a_local_run(c: &dyn Cluster, p: &Path) {
     assert_eq!(code, 0, "{out}{err}");
     wait_for_the_chain(c, &p.join("runs/s"), Duration::from_secs(900));
     let s = status_json(c, p);
-    for st in s["stages"].as_array().unwrap() {
-        assert_eq!(st["done"], st["total"], "{s}");
-    }
+    common::assert_all_done(&s);
     assert_eq!(s["attempts"]["embed"], 2, "{s}");
     assert!(s["gave_up"].is_null(), "{s}");
     assert!(p.join("runs/s/report/summary.md").exists());
-    std::fs::write(p.join("l.yaml"), config("runs/l", "local", &ext)).unwrap();
-    let (code, _, err) = common::gp(p, &["-q", "run", "l.yaml"]);
-    assert_eq!(code, 0, "{err}");
-    assert_eq!(
-        common::sorted_long_results(p, "runs/s"),
-        common::sorted_long_results(p, "runs/l")
-    );
+    assert_matches_a_local_run(p, &ext);
 }
 
 #[test]
@@ -270,10 +278,7 @@ fn on_flux_a_failing_model_heals_and_matches_a_local_run() {
     let j = common::slurm_jobs(&d.path().join("runs/s"));
     let first = j.iter().find(|j| j["stage"] == "embed").unwrap();
     let id = first["job_id"].as_str().unwrap();
-    let copies = std::fs::read_to_string(d.path().join("runs/s/flux/arrays").join(id)).unwrap();
-    let mut args = vec!["jobs", "--json"];
-    args.extend(copies.lines().skip(1));
-    let out = flux.flux(&args);
+    let (out, _) = flux.copies_json(&d.path().join("runs/s"), id);
     assert!(out.contains("\"result\": \"FAILED\""), "{out}");
     // doctor reports the instance beside Slurm.
     let (code, out, err) = gp(&flux, d.path(), &["--json", "doctor"]);
@@ -308,10 +313,7 @@ fn a_flux_sweep_cancelled_midway_resumes_to_the_same_results_and_dry_run_shows_i
     };
     common::synth_data(p, 150, 3);
     // A slow first embedding keeps the sweep busy long enough to cancel it.
-    let ext = format!(
-        "{{name: ext, kind: command, modality: protein, dim: 32, command: \"{}\"}}",
-        common::failing_first_command("ext.slow", "sleep 30")
-    );
+    let ext = common::failing_first_model("ext.slow", "sleep 30");
     std::fs::write(
         p.join("s.yaml"),
         config("runs/s", "flux", &ext) + &flux.section("cells_per_task: 4, retries: 0"),
@@ -357,16 +359,8 @@ fn a_flux_sweep_cancelled_midway_resumes_to_the_same_results_and_dry_run_shows_i
     assert_eq!(code, 0, "{out}{err}");
     wait_for_the_chain(&flux, &p.join("runs/s"), Duration::from_secs(900));
     let s = status_json(&flux, p);
-    for st in s["stages"].as_array().unwrap() {
-        assert_eq!(st["done"], st["total"], "{s}");
-    }
-    std::fs::write(p.join("l.yaml"), config("runs/l", "local", &ext)).unwrap();
-    let (code, _, err) = common::gp(p, &["-q", "run", "l.yaml"]);
-    assert_eq!(code, 0, "{err}");
-    assert_eq!(
-        common::sorted_long_results(p, "runs/s"),
-        common::sorted_long_results(p, "runs/l")
-    );
+    common::assert_all_done(&s);
+    assert_matches_a_local_run(p, &ext);
 }
 
 #[test]
@@ -377,10 +371,7 @@ fn a_flux_unit_past_its_time_limit_is_resubmitted_with_more_time() {
         return;
     };
     common::synth_data(p, 150, 3);
-    let ext = format!(
-        "{{name: ext, kind: command, modality: protein, dim: 32, command: \"{}\"}}",
-        common::failing_first_command("ext.ok", "sleep 300")
-    );
+    let ext = common::failing_first_model("ext.ok", "sleep 300");
     // The embed stage gets 20 seconds: the first attempt times out, the
     // next gets 20 × 3.
     std::fs::write(
@@ -393,18 +384,13 @@ fn a_flux_unit_past_its_time_limit_is_resubmitted_with_more_time() {
     assert_eq!(code, 0, "{out}{err}");
     wait_for_the_chain(&flux, &p.join("runs/s"), Duration::from_secs(900));
     let s = status_json(&flux, p);
-    for st in s["stages"].as_array().unwrap() {
-        assert_eq!(st["done"], st["total"], "{s}");
-    }
+    common::assert_all_done(&s);
     let j = common::slurm_jobs(&p.join("runs/s"));
     let embeds: Vec<&serde_json::Value> = j.iter().filter(|j| j["stage"] == "embed").collect();
     assert_eq!(embeds.len(), 2, "{j:?}");
     assert_eq!(embeds[1]["time"], "0-00:01:00", "{j:?}");
     let id = embeds[0]["job_id"].as_str().unwrap();
-    let copies = std::fs::read_to_string(p.join("runs/s/flux/arrays").join(id)).unwrap();
-    let mut args = vec!["jobs", "--json"];
-    args.extend(copies.lines().skip(1));
-    let out = flux.flux(&args);
+    let (out, _) = flux.copies_json(&p.join("runs/s"), id);
     assert!(out.contains("TIMEOUT"), "{out}");
     assert!(p.join("runs/s/report/summary.md").exists());
 }
@@ -460,9 +446,7 @@ fn the_demo_sweep_on_flux_equals_the_local_run() {
     assert_eq!(code, 0, "{out}{err}");
     wait_for_the_chain(&flux, &p.join("runs/s"), Duration::from_secs(1200));
     let s = status_json(&flux, p);
-    for st in s["stages"].as_array().unwrap() {
-        assert_eq!(st["done"], st["total"], "{s}");
-    }
+    common::assert_all_done(&s);
     let (code, _, err) = common::gp(p, &["-q", "run", "l.yaml"]);
     assert_eq!(code, 0, "{err}");
     let (fx, local) = (
@@ -495,9 +479,7 @@ fn a_flux_probe_bundle_past_its_time_limit_is_retried_in_smaller_bundles() {
     assert_eq!(code, 0, "{out}{err}");
     wait_for_the_chain(&flux, &p.join("runs/s"), Duration::from_secs(600));
     let s = status_json(&flux, p);
-    for st in s["stages"].as_array().unwrap() {
-        assert_eq!(st["done"], st["total"], "{s}");
-    }
+    common::assert_all_done(&s);
     let j = common::slurm_jobs(&p.join("runs/s"));
     let probes: Vec<&serde_json::Value> = j.iter().filter(|j| j["stage"] == "probe").collect();
     assert!(probes.len() >= 2, "{j:?}");
@@ -516,8 +498,9 @@ fn a_flux_probe_bundle_past_its_time_limit_is_retried_in_smaller_bundles() {
     let t = |job: &serde_json::Value| slurm::parse_time(job["time"].as_str().unwrap()).unwrap();
     assert!(t(retry) >= 4 * t(first), "{j:?}");
     let id = first["job_id"].as_str().unwrap();
-    let copies = std::fs::read_to_string(p.join("runs/s/flux/arrays").join(id)).unwrap();
-    let mut args = vec!["jobs", "--json"];
-    args.extend(copies.lines().skip(1));
-    assert!(flux.flux(&args).contains("TIMEOUT"));
+    assert!(
+        flux.copies_json(&p.join("runs/s"), id)
+            .0
+            .contains("TIMEOUT")
+    );
 }

@@ -21,19 +21,19 @@ probe: {kind: logreg, c: [0.03, 0.1]}
 executor: {workers: 2}
 ";
 
-#[test]
-fn scikit_learn_refits_gene_and_pair_cells_from_the_stored_split() {
+/// `config` run on 300 synthetic genes (seed 3), in a new folder.
+fn sweep(config: &str) -> tempfile::TempDir {
     let d = tempfile::tempdir().unwrap();
-    let (c, _, e) = gp(
-        d.path(),
-        &[
-            "-q", "dataset", "synth", "--out", "data", "--genes", "300", "--seed", "3",
-        ],
-    );
-    assert_eq!(c, 0, "{e}");
-    std::fs::write(d.path().join("f.yaml"), CONFIG).unwrap();
+    common::synth_data(d.path(), 300, 3);
+    std::fs::write(d.path().join("f.yaml"), config).unwrap();
     let (c, o, e) = gp(d.path(), &["-q", "run", "f.yaml"]);
     assert_eq!(c, 0, "{o}{e}");
+    d
+}
+
+#[test]
+fn scikit_learn_refits_gene_and_pair_cells_from_the_stored_split() {
+    let d = sweep(CONFIG);
     let results = std::fs::read_to_string(d.path().join("runs/f/results.csv")).unwrap();
     let cells: Vec<(&str, &str)> = results
         .lines()
@@ -73,21 +73,7 @@ fn scikit_learn_refits_gene_and_pair_cells_from_the_stored_split() {
 
 #[test]
 fn a_chosen_c_at_the_grid_edge_reaches_the_log_status_and_report() {
-    let d = tempfile::tempdir().unwrap();
-    let (c, _, e) = gp(
-        d.path(),
-        &[
-            "-q", "dataset", "synth", "--out", "data", "--genes", "300", "--seed", "3",
-        ],
-    );
-    assert_eq!(c, 0, "{e}");
-    std::fs::write(
-        d.path().join("f.yaml"),
-        CONFIG.replace("seeds: [0, 1]", "seeds: [0]"),
-    )
-    .unwrap();
-    let (c, o, e) = gp(d.path(), &["-q", "run", "f.yaml"]);
-    assert_eq!(c, 0, "{o}{e}");
+    let d = sweep(&CONFIG.replace("seeds: [0, 1]", "seeds: [0]"));
     let md = std::fs::read_to_string(d.path().join("runs/f/report/summary.md")).unwrap();
     assert!(
         md.contains(

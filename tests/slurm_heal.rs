@@ -46,10 +46,7 @@ fn status_json(dir: &Path) -> serde_json::Value {
 fn a_model_that_fails_once_heals_with_no_user_action_and_matches_a_local_run() {
     let d = setup();
     let p = d.path();
-    let ext = format!(
-        "{{name: ext, kind: command, modality: protein, dim: 32, command: \"{}\"}}",
-        common::failing_first_command("ext.ok", "echo first attempt fails >&2; exit 3")
-    );
+    let ext = common::failing_first_model("ext.ok", "echo first attempt fails >&2; exit 3");
     std::fs::write(
         p.join("s.yaml"),
         config("runs/s", "slurm", &ext)
@@ -61,9 +58,7 @@ fn a_model_that_fails_once_heals_with_no_user_action_and_matches_a_local_run() {
     wait_for_the_chain(p, Duration::from_secs(300));
 
     let s = status_json(p);
-    for st in s["stages"].as_array().unwrap() {
-        assert_eq!(st["done"], st["total"], "{s}");
-    }
+    common::assert_all_done(&s);
     assert_eq!(s["attempts"]["embed"], 2, "{s}");
     assert_eq!(s["max_attempts"], 3, "{s}");
     assert!(s["gave_up"].is_null(), "{s}");
@@ -132,10 +127,7 @@ fn a_model_that_fails_once_heals_with_no_user_action_and_matches_a_local_run() {
 fn a_unit_past_its_time_limit_is_resubmitted_with_more_time_and_finishes() {
     let d = setup();
     let p = d.path();
-    let ext = format!(
-        "{{name: ext, kind: command, modality: protein, dim: 32, command: \"{}\"}}",
-        common::failing_first_command("ext.ok", "sleep 300")
-    );
+    let ext = common::failing_first_model("ext.ok", "sleep 300");
     // The embed stage on pshort (MaxTime 2 min) with 1 minute: the first
     // attempt times out, the next gets 1 × 3 minutes capped at 2.
     let slurm = "  slurm:\n    partition: pdebug\n    time: \"00:10:00\"\n    cells_per_task: 4\n    time_factor: 3\n\
@@ -182,9 +174,7 @@ fn a_unit_past_its_time_limit_is_resubmitted_with_more_time_and_finishes() {
     wait_for_the_chain(p, Duration::from_secs(420));
 
     let s = status_json(p);
-    for st in s["stages"].as_array().unwrap() {
-        assert_eq!(st["done"], st["total"], "{s}");
-    }
+    common::assert_all_done(&s);
     let j = jobs(p);
     let embeds: Vec<&serde_json::Value> = j.iter().filter(|j| j["stage"] == "embed").collect();
     assert_eq!(embeds.len(), 2, "{j:?}");

@@ -162,8 +162,25 @@ pub fn wait_for_slurm_chain(store: &Path, timeout: Duration) {
     }
 }
 
-/// A `command` model line that runs `first` on its first call only (a marker
-/// file in the sweep folder remembers the call), then the example embedder.
+/// The YAML entry of model `ext`: a 32-d protein `command` model that runs
+/// [`failing_first_command`].
+pub fn failing_first_model(marker: &str, first: &str) -> String {
+    format!(
+        "{{name: ext, kind: command, modality: protein, dim: 32, command: \"{}\"}}",
+        failing_first_command(marker, first)
+    )
+}
+
+/// Asserts that every stage of a `genoprot --json status` answer is done.
+pub fn assert_all_done(status: &serde_json::Value) {
+    for st in status["stages"].as_array().unwrap() {
+        assert_eq!(st["done"], st["total"], "{status}");
+    }
+}
+
+/// A `command` model's command line that runs `first` on its first call only
+/// (a marker file in the sweep folder remembers the call), then the example
+/// embedder.
 pub fn failing_first_command(marker: &str, first: &str) -> String {
     format!(
         "test -e {marker} || {{ touch {marker}; {first}; }}; {} {} --in {{fasta}} --out {{out}}",

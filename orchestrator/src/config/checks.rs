@@ -174,21 +174,36 @@ pub(super) fn processes(cfg: &SweepConfig, text: &str, file: &str) -> Result<(),
     batch_settings("executor.processes", &cfg.executor.processes, text, file)
 }
 
-/// `executor.flux`: model keys, time limits at every level, retry settings.
-pub(super) fn flux(cfg: &SweepConfig, text: &str, file: &str) -> Result<(), ConfigError> {
-    let err = |key: &str, value: &str, message: String| err_at(text, file, key, value, message);
-    let fx = &cfg.executor.flux;
-    for name in fx.models.keys() {
+/// A scheduler section's `models:` keys (`at`: `executor.slurm`, ...): each
+/// names a model of the sweep.
+fn model_keys<'a>(
+    cfg: &SweepConfig,
+    at: &str,
+    keys: impl Iterator<Item = &'a String>,
+    text: &str,
+    file: &str,
+) -> Result<(), ConfigError> {
+    for name in keys {
         if !cfg.models.iter().any(|m| &m.name == name) {
-            return Err(err(
+            return Err(err_at(
+                text,
+                file,
                 name,
                 "",
                 format!(
-                    "executor.flux.models.{name}: no model `{name}` in `models:` (its keys name models whose embed jobs need other resources)"
+                    "{at}.models.{name}: no model `{name}` in `models:` (its keys name models whose embed jobs need other resources)"
                 ),
             ));
         }
     }
+    Ok(())
+}
+
+/// `executor.flux`: model keys, time limits at every level, retry settings.
+pub(super) fn flux(cfg: &SweepConfig, text: &str, file: &str) -> Result<(), ConfigError> {
+    let err = |key: &str, value: &str, message: String| err_at(text, file, key, value, message);
+    let fx = &cfg.executor.flux;
+    model_keys(cfg, "executor.flux", fx.models.keys(), text, file)?;
     let levels = [
         ("executor.flux", &fx.resources),
         ("executor.flux.stages.embed", &fx.stages.embed),
@@ -393,17 +408,7 @@ pub(super) fn ensembles(
 pub(super) fn slurm(cfg: &SweepConfig, text: &str, file: &str) -> Result<(), ConfigError> {
     let err = |key: &str, value: &str, message: String| err_at(text, file, key, value, message);
     let sl = &cfg.executor.slurm;
-    for name in sl.models.keys() {
-        if !cfg.models.iter().any(|m| &m.name == name) {
-            return Err(err(
-                name,
-                "",
-                format!(
-                    "executor.slurm.models.{name}: no model `{name}` in `models:` (its keys name models whose embed jobs need other resources)"
-                ),
-            ));
-        }
-    }
+    model_keys(cfg, "executor.slurm", sl.models.keys(), text, file)?;
     let levels = std::iter::once(("executor.slurm".to_string(), &sl.resources))
         .chain([
             ("executor.slurm.stages.embed".to_string(), &sl.stages.embed),

@@ -9,6 +9,7 @@ use plotters::prelude::*;
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use super::panels::truncate;
 use super::verdict::{Comparison, Verdict};
 
 fn lerp(stops: &[(f64, [u8; 3])], t: f64) -> RGBColor {
@@ -97,17 +98,19 @@ pub fn colour_bar(
     Ok(())
 }
 
-/// A label cut to `n` characters (an ellipsis marks the cut).
-fn clip(s: &str, n: usize) -> String {
-    if s.chars().count() <= n {
-        s.to_string()
-    } else {
-        format!("{}…", s.chars().take(n - 1).collect::<String>())
-    }
-}
-
 /// Task labels are written upwards; at most this many characters.
 const TASK_LABEL: usize = 28;
+
+/// Where a heatmap's grid starts: below the title's line and the upward
+/// task labels (about 6.5 px a character, the longest label with its †).
+fn labels_top(tasks: &[String]) -> i32 {
+    let longest = tasks
+        .iter()
+        .map(|t| truncate(t, TASK_LABEL).chars().count() + 2)
+        .max()
+        .unwrap_or(4) as i32;
+    44 + (longest * 13) / 2
+}
 
 /// The colour scale of one metric: its values on rankable tasks, with the
 /// metric's chance level inside (AUROC 0.5, Spearman 0).
@@ -130,14 +133,8 @@ pub fn score_heatmap_svg(
     value: &dyn Fn(&str, &str) -> Option<f64>,
     small: &BTreeSet<String>,
 ) -> anyhow::Result<()> {
-    let longest = tasks
-        .iter()
-        .map(|t| clip(t, TASK_LABEL).chars().count() + 2)
-        .max()
-        .unwrap_or(4) as i32;
     let (cw, ch, left) = (64i32, 22i32, 230i32);
-    // The title's line, then the upward task labels (about 6.5 px a character).
-    let top = 44 + (longest * 13) / 2;
+    let top = labels_top(tasks);
     let mut kinds: Vec<&str> = metrics.iter().map(String::as_str).collect();
     kinds.sort_by_key(|m| (*m != "auroc", m.to_string()));
     kinds.dedup();
@@ -168,7 +165,7 @@ pub fn score_heatmap_svg(
             ("sans-serif", 15),
         ))?;
         for (j, t) in tasks.iter().enumerate() {
-            let t_short = clip(t, TASK_LABEL);
+            let t_short = truncate(t, TASK_LABEL);
             let name = if small.contains(t) {
                 format!("{t_short} †")
             } else {
@@ -184,7 +181,7 @@ pub fn score_heatmap_svg(
         }
         for (i, r) in rows.iter().enumerate() {
             let y = top + ch * i as i32;
-            root.draw(&Text::new(clip(r, 34), (10, y + 5), ("sans-serif", 12)))?;
+            root.draw(&Text::new(truncate(r, 34), (10, y + 5), ("sans-serif", 12)))?;
             for (j, t) in tasks.iter().enumerate() {
                 let x = left + cw * j as i32;
                 let sc = scale_of(&metrics[j]).filter(|_| !small.contains(t));
@@ -248,12 +245,7 @@ pub fn gain_heatmap_svg(
     small: &BTreeSet<String>,
 ) -> anyhow::Result<()> {
     let cw = 70i32;
-    let longest = tasks
-        .iter()
-        .map(|t| clip(t, TASK_LABEL).chars().count() + 2)
-        .max()
-        .unwrap_or(4) as i32;
-    let top = 44 + (longest * 13) / 2;
+    let top = labels_top(tasks);
     let (w, h) = (
         220 + cw * tasks.len() as i32 + 90,
         top + 28 + 36 * ens.len() as i32,
@@ -276,9 +268,9 @@ pub fn gain_heatmap_svg(
             .fold(0.01f64, f64::max);
         for (j, t) in tasks.iter().enumerate() {
             let name = if small.contains(t) {
-                format!("{} †", clip(t, TASK_LABEL))
+                format!("{} †", truncate(t, TASK_LABEL))
             } else {
-                clip(t, TASK_LABEL)
+                truncate(t, TASK_LABEL)
             };
             root.draw(&Text::new(
                 name,

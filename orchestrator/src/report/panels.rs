@@ -232,7 +232,8 @@ fn draw_panel(
     Ok(())
 }
 
-fn truncate(s: &str, n: usize) -> String {
+/// A label cut to `n` characters (an ellipsis marks the cut).
+pub(super) fn truncate(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
         s.to_string()
     } else {

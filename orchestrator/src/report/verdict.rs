@@ -174,7 +174,7 @@ pub fn assign(comparisons: &mut [Comparison]) {
         };
     }
     let family: Vec<usize> = (0..comparisons.len())
-        .filter(|i| comparisons[*i].ranked && !comparisons[*i].identical)
+        .filter(|i| in_families(&comparisons[*i]))
         .collect();
     let sup = holm(
         &family
@@ -203,10 +203,13 @@ pub fn assign(comparisons: &mut [Comparison]) {
 
 /// How many comparisons of a family there are (for the report's words).
 pub fn family_size(comparisons: &[Comparison]) -> usize {
-    comparisons
-        .iter()
-        .filter(|c| c.ranked && !c.identical)
-        .count()
+    comparisons.iter().filter(|c| in_families(c)).count()
+}
+
+/// Whether a comparison is tested (in both Holm families): on a rankable
+/// task, between rows that are not identical.
+fn in_families(c: &Comparison) -> bool {
+    c.ranked && !c.identical
 }
 
 #[cfg(test)]

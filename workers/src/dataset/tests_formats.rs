@@ -226,15 +226,21 @@ fn synth_round_trips_through_build_and_validate() {
     }
 }
 
-#[test]
-fn one_unseen_pair_splits_hold_out_exactly_one_gene_per_pair() {
-    use splits::*;
+/// A synthetic dataset with its content hash set (what splits are drawn from).
+fn hashed_synth(genes: usize, seed: u64) -> Dataset {
     let mut ds = synth::synthesize(&synth::SynthConfig {
-        genes: 400,
-        seed: 1,
+        genes,
+        seed,
         ..Default::default()
     });
     ds.manifest.dataset_hash = ds.content_hash();
+    ds
+}
+
+#[test]
+fn one_unseen_pair_splits_hold_out_exactly_one_gene_per_pair() {
+    use splits::*;
+    let ds = hashed_synth(400, 1);
     let pr = &ds.pair_labels["interact"];
     // One-unseen: every held-out pair has exactly one training gene (of a
     // training pair's genes) and one gene no training pair has.
@@ -284,12 +290,7 @@ fn one_unseen_pair_splits_hold_out_exactly_one_gene_per_pair() {
 #[test]
 fn splits_are_deterministic_stratified_grouped_and_gene_disjoint() {
     use splits::*;
-    let mut ds = synth::synthesize(&synth::SynthConfig {
-        genes: 400,
-        seed: 1,
-        ..Default::default()
-    });
-    ds.manifest.dataset_hash = ds.content_hash();
+    let ds = hashed_synth(400, 1);
     let cfg = SplitConfig::default();
     let s1 = split_task(&ds, "membrane", 0, &cfg).unwrap();
     assert_eq!(
@@ -369,12 +370,7 @@ fn splits_are_deterministic_stratified_grouped_and_gene_disjoint() {
     assert_eq!(r.dropped, 0);
     assert!(split_task(&ds, "nope", 0, &cfg).is_err());
     // Few large groups: every split still gets one.
-    let mut small = synth::synthesize(&synth::SynthConfig {
-        genes: 80,
-        seed: 4,
-        ..Default::default()
-    });
-    small.manifest.dataset_hash = small.content_hash();
+    let small = hashed_synth(80, 4);
     for seed in 0..10 {
         let s = split_task(&small, "membrane", seed, &cfg).unwrap();
         assert!(

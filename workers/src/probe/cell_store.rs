@@ -141,16 +141,10 @@ impl CellResult {
             for (k, v) in &self.metrics {
                 fattr(&mg, k, v.unwrap_or(f64::NAN))?;
             }
-            for (split, ids, y, p) in [
-                ("test", &self.test_ids, &self.test_labels, &self.test_pred),
-                (
-                    "valid",
-                    &self.valid_ids,
-                    &self.valid_labels,
-                    &self.valid_pred,
-                ),
-            ] {
-                let g = f.create_group(split).map_err(&e)?;
+            // A split's group with its ids and labels (test and valid add
+            // their predictions, train its rows).
+            let split = |name: &str, ids: &[String], y: &Array2<f32>| {
+                let g = f.create_group(name).map_err(&e)?;
                 let v: Vec<VarLenUnicode> = ids.iter().map(|s| vlu(s)).collect();
                 g.new_dataset_builder()
                     .with_data(&v)
@@ -160,27 +154,28 @@ impl CellResult {
                     .with_data(y)
                     .create("labels")
                     .map_err(&e)?;
-                g.new_dataset_builder()
+                Ok::<_, StoreError>(g)
+            };
+            for (name, ids, y, p) in [
+                ("test", &self.test_ids, &self.test_labels, &self.test_pred),
+                (
+                    "valid",
+                    &self.valid_ids,
+                    &self.valid_labels,
+                    &self.valid_pred,
+                ),
+            ] {
+                split(name, ids, y)?
+                    .new_dataset_builder()
                     .with_data(p)
                     .create("pred")
                     .map_err(&e)?;
             }
-            {
-                let g = f.create_group("train").map_err(&e)?;
-                let v: Vec<VarLenUnicode> = self.train_ids.iter().map(|s| vlu(s)).collect();
-                g.new_dataset_builder()
-                    .with_data(&v)
-                    .create("ids")
-                    .map_err(&e)?;
-                g.new_dataset_builder()
-                    .with_data(&self.train_rows)
-                    .create("rows")
-                    .map_err(&e)?;
-                g.new_dataset_builder()
-                    .with_data(&self.train_labels)
-                    .create("labels")
-                    .map_err(&e)?;
-            }
+            split("train", &self.train_ids, &self.train_labels)?
+                .new_dataset_builder()
+                .with_data(&self.train_rows)
+                .create("rows")
+                .map_err(&e)?;
             let c = f.create_group("curve").map_err(&e)?;
             let ep: Vec<i64> = self.curve.iter().map(|p| p.epoch as i64).collect();
             c.new_dataset_builder()

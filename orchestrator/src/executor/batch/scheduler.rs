@@ -188,6 +188,32 @@ pub trait BatchScheduler {
     fn task_log(&self, log_dir: &Path, name: &str, job: &str, index: u32) -> PathBuf;
 }
 
+/// A scheduler's preflight warnings where the config's `device` and its GPU
+/// requests disagree: a GPU device with no GPUs asked for (`gpu_keys`: the
+/// keys that ask; `no_gpu`: what then happens), or GPUs asked for a CPU run.
+pub fn warn_gpu_mismatch(
+    cfg: &crate::config::SweepConfig,
+    config: &Path,
+    section: &str,
+    asks_gpus: bool,
+    gpu_keys: &str,
+    no_gpu: &str,
+) {
+    if cfg.device.needs_gpu() && !asks_gpus {
+        tracing::warn!(
+            "{}: device is `{}` but {section} requests no GPUs ({gpu_keys} at its top or under stages/models){no_gpu}",
+            config.display(),
+            cfg.device
+        );
+    }
+    if !cfg.device.wants_gpu() && asks_gpus {
+        tracing::warn!(
+            "{}: {section} requests GPUs but device is `cpu`: the GPUs will sit idle (set `device: cuda` or `auto`)",
+            config.display()
+        );
+    }
+}
+
 /// `D-HH:MM:SS`, `HH:MM:SS`, `MM:SS`, `MM` or `D-HH[:MM]`: Slurm's forms,
 /// which genoprot's configs and journal use for every scheduler.
 pub fn parse_time(v: &str) -> Option<Duration> {

@@ -335,19 +335,14 @@ impl BatchScheduler for Flux {
                 .models
                 .values()
                 .any(|m| m.gpus_per_task.unwrap_or(0) > 0);
-        if cfg.device.needs_gpu() && !asks_gpus {
-            tracing::warn!(
-                "{}: device is `{}` but executor.flux requests no GPUs (gpus_per_task at its top or under stages/models): tasks will find no GPU",
-                config.display(),
-                cfg.device
-            );
-        }
-        if !cfg.device.wants_gpu() && asks_gpus {
-            tracing::warn!(
-                "{}: executor.flux requests GPUs but device is `cpu`: the GPUs will sit idle (set `device: cuda` or `auto`)",
-                config.display()
-            );
-        }
+        super::batch::scheduler::warn_gpu_mismatch(
+            cfg,
+            config,
+            "executor.flux",
+            asks_gpus,
+            "gpus_per_task",
+            ": tasks will find no GPU",
+        );
         Ok(())
     }
 

@@ -172,20 +172,14 @@ impl BatchScheduler for Slurm<'_> {
                 config.display()
             );
         }
-        let asks_gpus = self.cfg.asks_gpus();
-        if cfg.device.needs_gpu() && !asks_gpus {
-            tracing::warn!(
-                "{}: device is `{}` but executor.slurm requests no GPUs (gpus_per_node, gpus_per_task or gres, at its top or under stages/models); fine where the partition gives whole GPU nodes, otherwise tasks will find no GPU",
-                config.display(),
-                cfg.device
-            );
-        }
-        if !cfg.device.wants_gpu() && asks_gpus {
-            tracing::warn!(
-                "{}: executor.slurm requests GPUs but device is `cpu`: the GPUs will sit idle (set `device: cuda` or `auto`)",
-                config.display()
-            );
-        }
+        super::batch::scheduler::warn_gpu_mismatch(
+            cfg,
+            config,
+            "executor.slurm",
+            self.cfg.asks_gpus(),
+            "gpus_per_node, gpus_per_task or gres,",
+            "; fine where the partition gives whole GPU nodes, otherwise tasks will find no GPU",
+        );
         Ok(())
     }
 
