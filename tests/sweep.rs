@@ -403,3 +403,95 @@ fn aggregate_rereads_only_changed_cell_stores() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(results(d.path(), "a"), before);
 }
+
+/// Each cell computes on a thread pool of its own holding its share of the
+/// cores: two workers (a thread each) and one worker with three threads
+/// give byte-identical results, for the MLP and for the logistic probe (its
+/// objective sums fixed 256-row blocks in order, whatever the threads).
+#[test]
+fn results_are_identical_whatever_threads_a_cell_gets() {
+    let d = setup();
+    let logreg = CONFIG.replace(
+        "probe: {hidden: [32], max_epochs: 40, lr: 3.0e-3, batch: 64}",
+        "probe: {kind: logreg, c: [0.1, 1.0]}",
+    );
+    assert_ne!(logreg, CONFIG);
+    for (probe, config) in [("mlp", CONFIG), ("logreg", logreg.as_str())] {
+        let mut stores = Vec::new();
+        for (workers, threads) in [(2, "2"), (1, "3")] {
+            let store = format!("{probe}-{workers}");
+            std::fs::write(
+                d.path().join(format!("{store}.yaml")),
+                config
+                    .replace("STORE", &format!("runs/{store}"))
+                    .replace("workers: 2", &format!("workers: {workers}")),
+            )
+            .unwrap();
+            let out = common::genoprot()
+                .current_dir(d.path())
+                .env("RAYON_NUM_THREADS", threads)
+                .args(["-q", "run", &format!("{store}.yaml")])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            stores.push(results(d.path(), &store));
+        }
+        assert_eq!(stores[0].len(), 40);
+        assert_eq!(
+            stores[0], stores[1],
+            "{probe}: 2 workers × 1 thread vs 1 worker × 3 threads"
+        );
+    }
+}
+
+/// The worker that finishes a cell records its results row: a first
+/// `aggregate` opens no cell store, and a store changed since its row was
+/// recorded (its file stamp differs) is read again.
+#[test]
+fn aggregate_takes_the_rows_workers_recorded_while_their_stores_are_unchanged() {
+    let d = setup();
+    let (code, _, err) = gp(d.path(), &["-q", "run", "a.yaml"]);
+    assert_eq!(code, 0, "{err}");
+    let before = results(d.path(), "a");
+    let journal = d.path().join("runs/a/journal");
+    let rows = std::fs::read_to_string(journal.join("cell-rows.jsonl")).unwrap();
+    assert_eq!(rows.lines().count(), 40);
+    let aggregate = || {
+        std::fs::remove_file(journal.join("aggregate-rows.jsonl")).unwrap();
+        let out = common::genoprot()
+            .current_dir(d.path())
+            .env("RUST_LOG", "genoprot=debug")
+            .args(["aggregate", "a.yaml"])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let err = aggregate();
+    assert!(
+        err.contains("aggregate: 0 cell stores read, 40 rows recorded by workers"),
+        "{err}"
+    );
+    assert_eq!(results(d.path(), "a"), before);
+    // A store rewritten in place (same bytes, new stamp) is read again.
+    let cells = d.path().join("runs/a/cells");
+    let one = std::fs::read_dir(&cells)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "h5"))
+        .unwrap();
+    let bytes = std::fs::read(&one).unwrap();
+    let copy = one.with_extension("copy");
+    std::fs::write(&copy, &bytes).unwrap();
+    std::fs::rename(&copy, &one).unwrap();
+    let err = aggregate();
+    assert!(
+        err.contains("aggregate: 1 cell stores read, 39 rows recorded by workers"),
+        "{err}"
+    );
+    assert_eq!(results(d.path(), "a"), before);
+}

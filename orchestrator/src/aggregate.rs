@@ -4,12 +4,16 @@
 //!
 //! Reading a cell store costs ~0.4 ms of HDF5 calls, and the HDF5 library
 //! runs one call at a time in a process (threads only contend for its lock),
-//! so 10,000 cells take ~4 s. Each row read is kept in
-//! `journal/aggregate-rows.jsonl` with the store's file stamp (size, mtime,
-//! inode): the next aggregate reads again only the stores that are new or
-//! were rewritten since, and takes the others' rows from there.
+//! so 10,000 cells would take ~4 s. So the worker that finishes a cell reads
+//! its row back from the store it wrote and appends it, with the store's
+//! file stamp (size, mtime, inode), to `journal/cell-rows.jsonl`
+//! ([`record_row`]); each row aggregate reads is kept in
+//! `journal/aggregate-rows.jsonl` the same way. A row is taken from either
+//! only while its store's stamp is unchanged: the store stays the truth, and
+//! one that is new, rewritten or replaced since is read again.
 
 use crate::grid::Grid;
+use crate::layout::StoreLayout;
 use anyhow::Context;
 use hdf5::types::VarLenUnicode;
 use serde::{Deserialize, Serialize};
@@ -62,10 +66,36 @@ pub struct Aggregate {
     pub unreadable: Vec<(String, String)>,
 }
 
-/// Reads every cell of the grid: from the row cache `cache` when its store is
-/// unchanged, else from the store (then the cache is rewritten).
-pub fn collect(grid: &Grid, cells_dir: &Path, cache: &Path) -> Aggregate {
-    let cached = read_cache(cache);
+/// Appends cell `id`'s row, read back from its finished store, to
+/// `journal/cell-rows.jsonl`.
+pub fn record_row(layout: &StoreLayout, id: &str) -> anyhow::Result<()> {
+    let p = layout.cells_dir().join(format!("{id}.h5"));
+    let stamp =
+        workers::file_hash::stamp(&p).with_context(|| format!("{}: no file stamp", p.display()))?;
+    let row = row_of(CellSummary::read_as(&p, id)?);
+    crate::jsonl::append(
+        &layout.cell_rows(),
+        &Cached {
+            id: id.to_string(),
+            stamp,
+            row,
+        },
+    )?;
+    Ok(())
+}
+
+/// Reads every cell of the grid: its row from `journal/cell-rows.jsonl` or
+/// the row cache when its store is unchanged, else from the store (then the
+/// cache is rewritten).
+pub fn collect(grid: &Grid, layout: &StoreLayout) -> Aggregate {
+    let (cells_dir, cache) = (layout.cells_dir(), layout.aggregate_rows());
+    let cached = read_cache(&cache);
+    // The workers' rows (a cell run again: its last).
+    let recorded: HashMap<String, Cached> = crate::jsonl::read::<Cached>(&layout.cell_rows())
+        .into_iter()
+        .map(|c| (c.id.clone(), c))
+        .collect();
+    let mut from_workers = 0usize;
     let mut fresh: Vec<Cached> = Vec::new();
     let mut rows = Vec::new();
     let mut missing = Vec::new();
@@ -78,6 +108,12 @@ pub fn collect(grid: &Grid, cells_dir: &Path, cache: &Path) -> Aggregate {
             continue;
         };
         if let Some(hit) = cached.get(&c.id).filter(|h| h.stamp == stamp) {
+            rows.push(hit.row.clone());
+            fresh.push(hit.clone());
+            continue;
+        }
+        if let Some(hit) = recorded.get(&c.id).filter(|h| h.stamp == stamp) {
+            from_workers += 1;
             rows.push(hit.row.clone());
             fresh.push(hit.clone());
             continue;
@@ -100,13 +136,14 @@ pub fn collect(grid: &Grid, cells_dir: &Path, cache: &Path) -> Aggregate {
         }
     }
     tracing::debug!(
-        "aggregate: {} cell stores read, {} rows from {}",
+        "aggregate: {} cell stores read, {} rows recorded by workers, {} from {}",
         reread,
-        rows.len() + unreadable.len() - reread,
+        from_workers,
+        rows.len() + unreadable.len() - reread - from_workers,
         cache.display()
     );
-    if reread > 0 || fresh.len() != cached.len() {
-        write_cache(cache, &fresh);
+    if reread > 0 || from_workers > 0 || fresh.len() != cached.len() {
+        write_cache(&cache, &fresh);
     }
     Aggregate {
         rows,

@@ -55,11 +55,7 @@ pub fn aggregate_and_report(
 ) -> anyhow::Result<AggregateResult> {
     let (cfg, ds) = (&sweep.cfg, &sweep.ds);
     let grid = sweep.grid();
-    let agg = collect(
-        &grid,
-        &cfg.layout().cells_dir(),
-        &cfg.layout().aggregate_rows(),
-    );
+    let agg = collect(&grid, &cfg.layout());
     let (h5, csv) = write(&agg, &cfg.store)?;
     for (id, e) in &agg.unreadable {
         tracing::warn!("cell {id} is unreadable and counted as missing: {e}");

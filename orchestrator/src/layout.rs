@@ -134,6 +134,12 @@ impl StoreLayout {
         self.journal_dir().join("aggregate-rows.jsonl")
     }
 
+    /// Each finished cell's results row with its store's stamp, appended by
+    /// the worker that ran it (read by `aggregate` in place of the store).
+    pub fn cell_rows(&self) -> PathBuf {
+        self.journal_dir().join("cell-rows.jsonl")
+    }
+
     /// Cache: the report's bootstrap comparisons, by cell ids.
     pub fn report_comparisons(&self) -> PathBuf {
         self.journal_dir().join("report-comparisons.jsonl")

@@ -39,6 +39,59 @@ pub fn bar(len: u64, template: &str, prefix: &str, show: bool) -> ProgressBar {
     pb
 }
 
+/// The share of a stage's work that is done, when its units differ in cost
+/// (the probe stage's cells, weighed by [`crate::cost`]): the ETA of its bar
+/// and of its progress lines is the pace so far applied to the cost left.
+#[derive(Debug, Default)]
+pub struct Work {
+    total: f64,
+    done: std::sync::Mutex<f64>,
+}
+
+impl Work {
+    pub fn new(total: f64) -> Arc<Work> {
+        Arc::new(Work {
+            total,
+            done: Default::default(),
+        })
+    }
+
+    /// A unit of `cost` finished (or was given up).
+    pub fn add(&self, cost: f64) {
+        *self.done.lock().unwrap() += cost;
+    }
+
+    /// The seconds left after `elapsed` seconds; `None` before anything is done.
+    pub fn eta(&self, elapsed: f64) -> Option<f64> {
+        crate::cost::eta(*self.done.lock().unwrap(), self.total, elapsed)
+    }
+}
+
+/// [`bar`] whose `{eta}` comes from `work` instead of the count of units.
+pub fn weighted_bar(
+    len: u64,
+    template: &str,
+    prefix: &str,
+    show: bool,
+    work: &Arc<Work>,
+) -> ProgressBar {
+    let pb = bar(len, template, prefix, show);
+    let w = work.clone();
+    pb.set_style(
+        indicatif::ProgressStyle::with_template(template)
+            .expect("valid template")
+            .progress_chars("=> ")
+            .with_key(
+                "eta",
+                move |s: &indicatif::ProgressState, out: &mut dyn std::fmt::Write| {
+                    let e = w.eta(s.elapsed().as_secs_f64());
+                    let _ = out.write_str(&e.map_or("?".into(), duration));
+                },
+            ),
+    );
+    pb
+}
+
 /// Writes log output to stderr above the bars (they are hidden for the
 /// write and redrawn below it).
 pub fn write_above(buf: &[u8]) -> std::io::Result<()> {
@@ -69,18 +122,26 @@ pub fn duration(secs: f64) -> String {
     }
 }
 
-/// One progress line: `probe: 120/756 cells (16%), 4.10/s, eta 2m35s`.
-pub fn line(stage: &str, unit: &str, done: u64, total: u64, elapsed: f64) -> String {
+/// One progress line: `probe: 120/756 cells (16%), 4.10/s, eta 2m35s`; the
+/// ETA from `work` when the units differ in cost, else from their count.
+pub fn line(
+    stage: &str,
+    unit: &str,
+    done: u64,
+    total: u64,
+    elapsed: f64,
+    work: Option<&Work>,
+) -> String {
     let rate = if elapsed > 0.0 {
         done as f64 / elapsed
     } else {
         0.0
     };
-    let eta = if rate > 0.0 {
-        duration((total.saturating_sub(done)) as f64 / rate)
-    } else {
-        "?".into()
+    let left = match work {
+        Some(w) => w.eta(elapsed),
+        None => crate::cost::eta(done as f64, total as f64, elapsed),
     };
+    let eta = left.map_or("?".into(), duration);
     format!(
         "{stage}: {done}/{total} {unit} ({:.0}%), {rate:.2}/s, eta {eta}",
         100.0 * done as f64 / total.max(1) as f64
@@ -104,6 +165,17 @@ impl Drop for Ticker {
 
 /// Starts progress lines for `pb` (when off a terminal and enabled).
 pub fn ticker(pb: &ProgressBar, stage: &str, unit: &str, on_terminal: bool) -> Option<Ticker> {
+    weighted_ticker(pb, stage, unit, on_terminal, None)
+}
+
+/// [`ticker`] whose ETA comes from `work`.
+pub fn weighted_ticker(
+    pb: &ProgressBar,
+    stage: &str,
+    unit: &str,
+    on_terminal: bool,
+    work: Option<Arc<Work>>,
+) -> Option<Ticker> {
     let every = interval()?;
     if on_terminal || pb.length().unwrap_or(0) == 0 {
         return None;
@@ -131,6 +203,7 @@ pub fn ticker(pb: &ProgressBar, stage: &str, unit: &str, on_terminal: bool) -> O
                         pb.position(),
                         total,
                         t0.elapsed().as_secs_f64(),
+                        work.as_deref(),
                     );
                     // A bar's message adds what it counts besides units
                     // (embedding: tokens or letters, and their rate).
@@ -157,13 +230,20 @@ mod tests {
     #[test]
     fn lines_give_counts_rate_and_eta() {
         assert_eq!(
-            line("probe", "cells", 120, 756, 30.0),
+            line("probe", "cells", 120, 756, 30.0, None),
             "probe: 120/756 cells (16%), 4.00/s, eta 2m39s"
         );
         assert_eq!(
-            line("embed", "models", 0, 3, 5.0),
+            line("embed", "models", 0, 3, 5.0, None),
             "embed: 0/3 models (0%), 0.00/s, eta ?"
         );
         assert_eq!(duration(3725.0), "1h02m");
+        // Weighed by cost: 120 cells done but only a tenth of the work.
+        let w = Work::new(10.0);
+        w.add(1.0);
+        assert_eq!(
+            line("probe", "cells", 120, 756, 30.0, Some(&w)),
+            "probe: 120/756 cells (16%), 4.00/s, eta 4m30s"
+        );
     }
 }

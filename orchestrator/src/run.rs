@@ -13,6 +13,7 @@ use anyhow::Context;
 use indicatif::ProgressBar;
 use std::collections::BTreeSet;
 
+use crate::cost::Shape;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 use workers::dataset::Dataset;
@@ -33,6 +34,16 @@ fn pool_size(cfg: &SweepConfig) -> usize {
     } else {
         cpus()
     }
+}
+
+/// The threads of each of `workers` cells running at once on `cores`: an
+/// equal share, the remainder to the first ones, at least one each (more
+/// workers than cores share them).
+fn threads_of(cores: usize, workers: usize) -> Vec<usize> {
+    let workers = workers.max(1);
+    (0..workers)
+        .map(|w| (cores / workers + usize::from(w < cores % workers)).max(1))
+        .collect()
 }
 
 /// Threads for the cells' numerics: `RAYON_NUM_THREADS` when set (as for
@@ -80,13 +91,10 @@ pub struct RunSummary {
     pub stopped: bool,
 }
 
+const BAR: &str = "{prefix:>8} [{bar:30}] {pos}/{len} {msg} eta {eta}";
+
 fn bar(len: usize, prefix: &str, show: bool) -> ProgressBar {
-    crate::progress::bar(
-        len as u64,
-        "{prefix:>8} [{bar:30}] {pos}/{len} {msg} eta {eta}",
-        prefix,
-        show,
-    )
+    crate::progress::bar(len as u64, BAR, prefix, show)
 }
 
 /// The file system's refusal behind an error, if that is what it is.
@@ -164,13 +172,34 @@ fn grid_line(r: &workers::probe::cell::CellResult) -> String {
     format!("grid {:?}, chosen {chosen}{edge}\n", r.probe_grid)
 }
 
+/// `cells` with their shapes, costliest first (`cost.rs`).
+fn by_cost<'a>(
+    cfg: &SweepConfig,
+    ds: &Dataset,
+    cells: &[&'a CellSpec],
+) -> Vec<(&'a CellSpec, Shape)> {
+    let widths = crate::cost::widths(&cfg.layout().embeddings_dir(), cells);
+    let shapes: Vec<Shape> = cells
+        .iter()
+        .map(|c| crate::cost::shape(ds, c, &widths))
+        .collect();
+    let costs: Vec<f64> = shapes.iter().map(|s| s.cost()).collect();
+    crate::cost::costliest_first(&costs)
+        .into_iter()
+        .map(|i| (cells[i], shapes[i]))
+        .collect()
+}
+
+/// Runs `todo` (from [`by_cost`]), `workers` cells at a time.
+#[allow(clippy::too_many_arguments)]
 fn run_cells(
     cfg: &SweepConfig,
     ds: &Dataset,
     journal: &Journal,
-    cells: &[&CellSpec],
+    todo: &[(&CellSpec, Shape)],
     workers: usize,
     pb: &ProgressBar,
+    work: &crate::progress::Work,
     failed_models: &BTreeSet<String>,
 ) -> anyhow::Result<(usize, Vec<(String, String)>)> {
     let emb_dir = cfg.layout().embeddings_dir();
@@ -185,37 +214,36 @@ fn run_cells(
     // The first write the file system refuses (full, read-only) stops the
     // run: every later cell would be trained only to fail the same way.
     let fault: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
-    // `workers` cells at a time, each computing on one pool of all the cores:
-    // with one worker, a cell's matrix products use every core (burn's flex
-    // backend splits them over the rayon pool it is called from) instead of
-    // the one thread that runs it; with one worker per core, the cells share
-    // the cores without oversubscribing them. (Not for LibTorch: see below.)
-    let compute = if workers::device::is_libtorch(&device) {
-        None
-    } else {
-        Some(
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(compute_threads())
-                .thread_name(|i| format!("genoprot-compute-{i}"))
-                .build()?,
-        )
-    };
-    let one_cell = |c: &CellSpec| {
+    // `workers` cells at a time, each computing on a thread pool of its own
+    // that holds its share of the cores (`threads_of`). Not one pool for all:
+    // a cell waiting on its parallel step there steals the other cell's
+    // tasks and waits for them in turn, which made single cells up to 61×
+    // slower than alone. (Not for LibTorch: see below.)
+    let libtorch = workers::device::is_libtorch(&device);
+    let workers = workers.clamp(1, todo.len().max(1));
+    let threads = threads_of(compute_threads(), workers);
+    tracing::debug!(
+        "{} cells: {workers} at a time, threads per cell {threads:?}",
+        todo.len()
+    );
+    let one_cell = |c: &CellSpec, shape: Shape, compute: Option<&rayon::ThreadPool>| {
         if stopped() || fault.lock().unwrap().is_some() {
             return;
         }
+        let cost = shape.cost();
         let label = format!("{} × {} (seed {})", c.model, c.task, c.seed);
         if let Some(m) = c.members.iter().find(|m| failed_models.contains(*m)) {
             failures.lock().unwrap().push((
                 c.id.clone(),
                 format!("{label}: not run, the embedding of {m} failed"),
             ));
+            work.add(cost);
             pb.inc(1);
             return;
         }
         let _ = journal.record(&c.id, EventKind::Start, None, None);
         let t0 = Instant::now();
-        let res = match &compute {
+        let res = match compute {
             Some(pool) => pool.install(|| run_cell(ds, &emb_dir, &cdir, c, &device)),
             // LibTorch runs its own (OpenMP) threads, one team per calling
             // thread: each worker thread keeps calling from itself.
@@ -249,8 +277,10 @@ fn run_cells(
                 let _ = std::fs::write(
                     &log,
                     format!(
-                        "{label}\ncell {}\n{}\nbest epoch {}\n{fit}{}{}\n{secs:.2} s\n",
+                        "{label}\ncell {}\ninput {} rows × {} columns\n{}\nbest epoch {}\n{fit}{}{}\n{secs:.2} s\n",
                         c.id,
+                        shape.rows,
+                        shape.columns,
                         m.join(" "),
                         r.best_epoch,
                         grid_line(&r),
@@ -260,6 +290,10 @@ fn run_cells(
                 if let Some(w) = cell_warning(&r) {
                     tracing::warn!(cell = %c.id, "{label}: {w}");
                     let _ = journal.record(&c.id, EventKind::Warning, Some(w), None);
+                }
+                // Its results row, so `aggregate` need not open the store.
+                if let Err(e) = crate::aggregate::record_row(&cfg.layout(), &c.id) {
+                    tracing::debug!(cell = %c.id, "results row not recorded (aggregate reads the store): {e:#}");
                 }
                 let _ = journal.record(&c.id, EventKind::Done, None, Some(secs));
                 tracing::debug!(cell = %c.id, %label, seconds = secs, "cell done");
@@ -285,21 +319,42 @@ fn run_cells(
                 failures.lock().unwrap().push((c.id.clone(), msg));
             }
         }
+        work.add(cost);
         pb.inc(1);
     };
     // Plain threads hand out the cells, not a rayon pool: a rayon worker that
     // waits on `compute.install` steals more cells meanwhile, which would run
     // more than `workers` cells at once.
     let next = AtomicUsize::new(0);
+    let pool_error: std::sync::Mutex<Option<rayon::ThreadPoolBuildError>> = Default::default();
     std::thread::scope(|s| {
-        for _ in 0..workers.clamp(1, cells.len().max(1)) {
-            s.spawn(|| {
-                while let Some(c) = cells.get(next.fetch_add(1, Ordering::SeqCst)) {
-                    one_cell(c);
+        for (w, &n) in threads.iter().enumerate() {
+            let (one_cell, next, todo, pool_error) = (&one_cell, &next, &todo, &pool_error);
+            s.spawn(move || {
+                let compute = if libtorch {
+                    None
+                } else {
+                    match rayon::ThreadPoolBuilder::new()
+                        .num_threads(n)
+                        .thread_name(move |i| format!("genoprot-cell{w}-{i}"))
+                        .build()
+                    {
+                        Ok(p) => Some(p),
+                        Err(e) => {
+                            *pool_error.lock().unwrap() = Some(e);
+                            return;
+                        }
+                    }
+                };
+                while let Some((c, shape)) = todo.get(next.fetch_add(1, Ordering::SeqCst)) {
+                    one_cell(c, *shape, compute.as_ref());
                 }
             });
         }
     });
+    if let Some(e) = pool_error.into_inner().unwrap() {
+        anyhow::bail!("starting the cells' compute threads: {e}");
+    }
     if let Some(msg) = fault.into_inner().unwrap() {
         anyhow::bail!(msg);
     }
@@ -389,9 +444,26 @@ pub fn run_local(sweep: &crate::sweep::Sweep, show_progress: bool) -> anyhow::Re
         }
         let todo: Vec<&CellSpec> = list.iter().filter(|c| !cell_done(cfg, &c.id)).collect();
         summary.cells_skipped += list.len() - todo.len();
-        let pb = bar(todo.len(), stage, show_progress);
-        let ticker = crate::progress::ticker(&pb, stage, "cells", show_progress);
-        let (ran, failed) = run_cells(cfg, ds, &journal, &todo, workers, &pb, &failed_models)?;
+        let todo = by_cost(cfg, ds, &todo);
+        let work = crate::progress::Work::new(todo.iter().map(|(_, s)| s.cost()).sum());
+        let pb = crate::progress::weighted_bar(todo.len() as u64, BAR, stage, show_progress, &work);
+        let ticker = crate::progress::weighted_ticker(
+            &pb,
+            stage,
+            "cells",
+            show_progress,
+            Some(work.clone()),
+        );
+        let (ran, failed) = run_cells(
+            cfg,
+            ds,
+            &journal,
+            &todo,
+            workers,
+            &pb,
+            &work,
+            &failed_models,
+        )?;
         drop(ticker);
         pb.finish_and_clear();
         summary.cells_run += ran;
@@ -420,9 +492,10 @@ pub fn run_bundle(
         cfg,
         ds,
         &journal,
-        &todo,
+        &by_cost(cfg, ds, &todo),
         workers,
         &ProgressBar::hidden(),
+        &Default::default(),
         &BTreeSet::new(),
     )?;
     Ok(RunSummary {
@@ -460,9 +533,10 @@ pub fn run_bundle_mpi<C: mpi::traits::Communicator>(
             cfg,
             ds,
             &journal,
-            &[c],
+            &by_cost(cfg, ds, &[c]),
             1,
             &ProgressBar::hidden(),
+            &Default::default(),
             &BTreeSet::new(),
         )
         .map_err(|e| (c.id.clone(), e.to_string()))?;
