@@ -13,7 +13,9 @@
 # throughput ratios, each cell's time in `two` over its solo time, and
 # genoprot's probe time vs scikit-learn's on the same cells (the same
 # training/validation rows, features and c grid; bench/scale_reference.py).
-# Usage: bash bench/scale.sh            GENES=2000 WIDE=0 for a quick look
+# Usage: bash bench/scale.sh     GENES=2000 for a quick look; WIDE=0 without
+#   the 1,280-d model (at 20,000 genes its pair cells, 80,000 pairs x 3,840
+#   columns, take minutes each: ~1 h in all on 2 cores); KEEP=1 keeps the stores
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -25,7 +27,9 @@ bash scripts/install-deps.sh >/dev/null
 cargo build --release --locked -p genoprot -q
 gp=$root/target/release/genoprot
 py=$root/.venv/bin/python
-work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+work=$(mktemp -d)
+# KEEP=1 keeps the stores (for bench/scale_reference.py again by hand).
+if [ "${KEEP:-0}" = 1 ]; then echo "scale: stores kept in $work" >&2; else trap 'rm -rf "$work"' EXIT; fi
 cd "$work"
 $gp -q dataset synth --out data --genes "$genes" --seed 1
 # The 1,280-d stand-in: dipeptide counts through a fixed random projection

@@ -76,8 +76,14 @@ ratio = sorted(((float(rows["two"][c]["seconds"]) / max(float(rows["solo"][c]["s
 vs_one = sorted(float(rows["two"][c]["seconds"]) / max(float(rows["one"][c]["seconds"]), 1e-3)
                 for c in rows["two"])
 r = rows["two"][ratio[0][1]]
-print(f"cell time in two / solo time: max {ratio[0][0]:.2f}x ({r['model']} x {r['task']}), "
+print(f"cell time in two / solo time: max {ratio[0][0]:.2f}x ({r['model']} x {r['task']}, "
+      f"{float(r['seconds']):.2f} s vs {float(rows['solo'][ratio[0][1]]['seconds']):.2f} s), "
       f"median {ratio[len(ratio) // 2][0]:.2f}x (target: max <= 1.5x)")
+long = [(x, c) for x, c in ratio if float(rows["solo"][c]["seconds"]) >= 1.0]
+if long:
+    r = rows["two"][long[0][1]]
+    print(f"  cells of 1 s or more alone ({len(long)}): max {long[0][0]:.2f}x ({r['model']} x {r['task']}), "
+          f"median {long[len(long) // 2][0]:.2f}x")
 print(f"cell time in two / time in one (alone on all cores): max {vs_one[-1]:.2f}x, "
       f"median {vs_one[len(vs_one) // 2]:.2f}x")
 

@@ -158,6 +158,45 @@ pub fn cell_warning(r: &workers::probe::cell::CellResult) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join("; "))
 }
 
+/// A finished cell's log: what it trained on, its metrics, the fit, the grid.
+fn cell_log(label: &str, c: &CellSpec, shape: Shape, r: &CellResult, secs: f64) -> String {
+    let m: Vec<String> = r
+        .metrics
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{k}={}",
+                v.map_or("undefined".into(), |x| format!("{x:.4}"))
+            )
+        })
+        .collect();
+    let fit = r.fit.as_ref().map_or(String::new(), |f| {
+        format!(
+            "fit: {} {} after {} iterations (stop: {}, |grad| {:.2e}, objective {:.6e})\n",
+            f.solver,
+            if f.converged {
+                "converged"
+            } else {
+                "did NOT converge"
+            },
+            f.iterations,
+            f.stop,
+            f.grad_norm,
+            f.objective
+        )
+    });
+    format!(
+        "{label}\ncell {}\ninput {} rows × {} columns\n{}\nbest epoch {}\n{fit}{}{}\n{secs:.2} s\n",
+        c.id,
+        shape.rows,
+        shape.columns,
+        m.join(" "),
+        r.best_epoch,
+        grid_line(r),
+        r.undefined.join("\n")
+    )
+}
+
 /// The cell log's line on the probe's grid (none without one).
 fn grid_line(r: &workers::probe::cell::CellResult) -> String {
     if r.probe_grid.len() < 2 {
@@ -253,40 +292,7 @@ fn run_cells(
         let log = log_dir.join(cell_log_name(&c.model, &c.task, c.seed, &c.id));
         match res {
             Ok(r) => {
-                let m: Vec<String> = r
-                    .metrics
-                    .iter()
-                    .map(|(k, v)| {
-                        format!(
-                            "{k}={}",
-                            v.map_or("undefined".into(), |x| format!("{x:.4}"))
-                        )
-                    })
-                    .collect();
-                let fit = r.fit.as_ref().map_or(String::new(), |f| {
-                    format!(
-                        "fit: {} {} after {} iterations (stop: {}, |grad| {:.2e}, objective {:.6e})\n",
-                        f.solver,
-                        if f.converged { "converged" } else { "did NOT converge" },
-                        f.iterations,
-                        f.stop,
-                        f.grad_norm,
-                        f.objective
-                    )
-                });
-                let _ = std::fs::write(
-                    &log,
-                    format!(
-                        "{label}\ncell {}\ninput {} rows × {} columns\n{}\nbest epoch {}\n{fit}{}{}\n{secs:.2} s\n",
-                        c.id,
-                        shape.rows,
-                        shape.columns,
-                        m.join(" "),
-                        r.best_epoch,
-                        grid_line(&r),
-                        r.undefined.join("\n")
-                    ),
-                );
+                let _ = std::fs::write(&log, cell_log(&label, c, shape, &r, secs));
                 if let Some(w) = cell_warning(&r) {
                     tracing::warn!(cell = %c.id, "{label}: {w}");
                     let _ = journal.record(&c.id, EventKind::Warning, Some(w), None);
