@@ -427,17 +427,12 @@ fn results_are_identical_whatever_threads_a_cell_gets() {
                     .replace("workers: 2", &format!("workers: {workers}")),
             )
             .unwrap();
-            let out = common::genoprot()
-                .current_dir(d.path())
-                .env("RAYON_NUM_THREADS", threads)
-                .args(["-q", "run", &format!("{store}.yaml")])
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
+            let (code, _, err) = common::gp_env(
+                d.path(),
+                &["-q", "run", &format!("{store}.yaml")],
+                &[("RAYON_NUM_THREADS", Path::new(threads))],
             );
+            assert_eq!(code, 0, "{err}");
             stores.push(results(d.path(), &store));
         }
         assert_eq!(stores[0].len(), 40);
@@ -462,14 +457,13 @@ fn aggregate_takes_the_rows_workers_recorded_while_their_stores_are_unchanged() 
     assert_eq!(rows.lines().count(), 40);
     let aggregate = || {
         std::fs::remove_file(journal.join("aggregate-rows.jsonl")).unwrap();
-        let out = common::genoprot()
-            .current_dir(d.path())
-            .env("RUST_LOG", "genoprot=debug")
-            .args(["aggregate", "a.yaml"])
-            .output()
-            .unwrap();
-        assert!(out.status.success());
-        String::from_utf8_lossy(&out.stderr).into_owned()
+        let (code, _, err) = common::gp_env(
+            d.path(),
+            &["aggregate", "a.yaml"],
+            &[("RUST_LOG", Path::new("genoprot=debug"))],
+        );
+        assert_eq!(code, 0, "{err}");
+        err
     };
     let err = aggregate();
     assert!(
