@@ -75,11 +75,6 @@ pub fn shape(ds: &Dataset, c: &CellSpec, widths: &HashMap<String, usize>) -> Sha
     Shape { rows, columns }
 }
 
-/// The cells' costs, in order.
-pub fn costs(ds: &Dataset, cells: &[&CellSpec], widths: &HashMap<String, usize>) -> Vec<f64> {
-    cells.iter().map(|c| shape(ds, c, widths).cost()).collect()
-}
-
 /// The order to run cells of these costs in: costliest first, ties in their
 /// given order. The longest-processing-time-first rule (Graham 1969): the
 /// cells that finish last are short ones, so no core idles long at a

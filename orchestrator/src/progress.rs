@@ -30,13 +30,16 @@ pub fn bar(len: u64, template: &str, prefix: &str, show: bool) -> ProgressBar {
     } else {
         ProgressBar::with_draw_target(Some(len), indicatif::ProgressDrawTarget::hidden())
     };
-    pb.set_style(
-        indicatif::ProgressStyle::with_template(template)
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
+    pb.set_style(style(template));
     pb.set_prefix(prefix.to_string());
     pb
+}
+
+/// The bars' style: indicatif's `template`, `=> ` bar characters.
+fn style(template: &str) -> indicatif::ProgressStyle {
+    indicatif::ProgressStyle::with_template(template)
+        .expect("valid template")
+        .progress_chars("=> ")
 }
 
 /// The share of a stage's work that is done, when its units differ in cost
@@ -77,18 +80,13 @@ pub fn weighted_bar(
 ) -> ProgressBar {
     let pb = bar(len, template, prefix, show);
     let w = work.clone();
-    pb.set_style(
-        indicatif::ProgressStyle::with_template(template)
-            .expect("valid template")
-            .progress_chars("=> ")
-            .with_key(
-                "eta",
-                move |s: &indicatif::ProgressState, out: &mut dyn std::fmt::Write| {
-                    let e = w.eta(s.elapsed().as_secs_f64());
-                    let _ = out.write_str(&e.map_or("?".into(), duration));
-                },
-            ),
-    );
+    pb.set_style(style(template).with_key(
+        "eta",
+        move |s: &indicatif::ProgressState, out: &mut dyn std::fmt::Write| {
+            let e = w.eta(s.elapsed().as_secs_f64());
+            let _ = out.write_str(&e.map_or("?".into(), duration));
+        },
+    ));
     pb
 }
 
