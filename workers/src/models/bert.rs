@@ -138,7 +138,7 @@ pub fn load(
         residual_scale: 1.0,
         intermediate: i,
         word,
-        token_type: Some(types.narrow(0, 0, 1).reshape([h])),
+        token_type: Some(types),
         positions,
         max_len: (variant != Variant::Mosaic).then_some(config.max_position_embeddings),
         emb_norm,

@@ -220,8 +220,10 @@ pub struct Encoder {
     pub residual_scale: f64,
     pub intermediate: usize,
     pub word: Tensor<2>,
-    /// Token type 0's row, added to every token (BERT's segment embedding).
-    pub token_type: Option<Tensor<1>>,
+    /// The token-type table `[types, hidden]`: each row's type (0 unless
+    /// given: BERT's segment 0; LucaOne's 0 = nucleotides, 1 = protein)
+    /// is added to every token of the row.
+    pub token_type: Option<Tensor<2>>,
     pub positions: Positions,
     /// The most tokens a row may hold, specials included (`None`: no limit,
     /// as with ALiBi).
@@ -293,28 +295,73 @@ impl Encoder {
     /// Hidden states after `layer` blocks (None = all, with the final norm)
     /// for token rows padded with `pad`; returns [B, L, H] flat, and L.
     pub fn forward(&self, rows: &[Vec<u32>], pad: u32, layer: Option<usize>) -> (Vec<f32>, usize) {
+        let (mut states, l) = self.forward_layers(rows, &[], pad, &[layer]);
+        (states.swap_remove(0), l)
+    }
+
+    /// The hidden states of each of `layers` (as in [`Encoder::forward`])
+    /// from one pass, in the order asked; `types` holds each row's token
+    /// type (empty: type 0 for every row).
+    pub fn forward_layers(
+        &self,
+        rows: &[Vec<u32>],
+        types: &[u32],
+        pad: u32,
+        layers: &[Option<usize>],
+    ) -> (Vec<Vec<f32>>, usize) {
         let (b, l) = (
             rows.len(),
             rows.iter().map(Vec::len).max().unwrap_or(1).max(1),
         );
+        let n = self.blocks.len();
+        // Each request as a block count: n + 1 = after the final norm.
+        let stops: Vec<usize> = layers
+            .iter()
+            .map(|k| match k {
+                Some(k) if *k < n => *k,
+                _ => n + 1,
+            })
+            .collect();
+        let deepest = stops.iter().copied().max().unwrap_or(n + 1).min(n);
         let (ids, mask, scale) = self.token_inputs(rows, pad, l);
-        let mut x = self.embed(ids, scale, b, l);
+        let mut x = self.embed(ids, types, scale, b, l);
         let a = self.attention_inputs(rows, &mask, b, l);
-        let stop = layer.unwrap_or(self.blocks.len()).min(self.blocks.len());
-        for blk in &self.blocks[..stop] {
-            x = self.block(blk, x, &a);
-        }
-        if layer.is_none_or(|k| k >= self.blocks.len())
-            && let Some(n) = &self.final_norm
-        {
-            x = n.fwd(x);
-        }
-        let x = if self.dtype.is_some() {
-            x.cast(FloatDType::F32)
-        } else {
-            x
+        let mut out: Vec<Option<Vec<f32>>> = vec![None; stops.len()];
+        let take = |x: &Tensor<3>, at: usize, out: &mut Vec<Option<Vec<f32>>>| {
+            if !stops.contains(&at) {
+                return;
+            }
+            let t = if self.dtype.is_some() {
+                x.clone().cast(FloatDType::F32)
+            } else {
+                x.clone()
+            };
+            let v = t.into_data().try_to_vec::<f32>().expect("f32");
+            for (o, s) in out.iter_mut().zip(&stops) {
+                if *s == at {
+                    *o = Some(v.clone());
+                }
+            }
         };
-        (x.into_data().try_to_vec::<f32>().expect("f32"), l)
+        take(&x, 0, &mut out);
+        for (k, blk) in self.blocks[..deepest].iter().enumerate() {
+            x = self.block(blk, x, &a);
+            if k + 1 < n {
+                take(&x, k + 1, &mut out);
+            }
+        }
+        if stops.contains(&(n + 1)) {
+            if let Some(norm) = &self.final_norm {
+                x = norm.fwd(x);
+            }
+            take(&x, n + 1, &mut out);
+        }
+        (
+            out.into_iter()
+                .map(|o| o.expect("every stop taken"))
+                .collect(),
+            l,
+        )
     }
 
     /// Token ids padded to `l`, the padding mask, and each token's
@@ -350,15 +397,26 @@ impl Encoder {
         (ids, mask, scale)
     }
 
-    /// The embeddings of the tokens: word rows, token type, learned
-    /// positions, the embedding norm, then the scale.
-    fn embed(&self, ids: Vec<i64>, scale: Vec<f32>, b: usize, l: usize) -> Tensor<3> {
+    /// The embeddings of the tokens: word rows, each row's token type,
+    /// learned positions, the embedding norm, then the scale.
+    fn embed(
+        &self,
+        ids: Vec<i64>,
+        types: &[u32],
+        scale: Vec<f32>,
+        b: usize,
+        l: usize,
+    ) -> Tensor<3> {
         let h = self.hidden;
         let dev = &self.device;
         let idt = Tensor::<1, Int>::from_data(TensorData::new(ids, [b * l]), dev);
         let mut x: Tensor<3> = self.word.clone().select(0, idt).reshape([b, l, h]);
         if let Some(tt) = &self.token_type {
-            x = x + tt.clone().reshape([1, 1, h]);
+            let ty: Vec<i64> = (0..b)
+                .map(|r| types.get(r).copied().unwrap_or(0) as i64)
+                .collect();
+            let tyt = Tensor::<1, Int>::from_data(TensorData::new(ty, [b]), dev);
+            x = x + tt.clone().select(0, tyt).reshape([b, 1, h]);
         }
         if let Positions::Learned { table, offset } = &self.positions {
             // Padding takes the row of the last real position: it is masked

@@ -3,9 +3,19 @@
 
 use super::ModelError;
 use super::encoder::Encoder;
+use super::tokenizer::Tokenizer;
 use super::weights::Weights;
 use burn::tensor::Device;
 use std::path::Path;
+
+/// What one row of tokens holds: nucleotides or amino acids. A
+/// single-modality family reads one (its vocabulary says which); a
+/// multimodal family reads both, each its own way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Molecule {
+    Dna,
+    Protein,
+}
 
 /// A native family: which `config.json` it reads, how it loads, how it
 /// tokenizes. Each family implements it in its own module
@@ -35,9 +45,24 @@ pub trait NativeFamily: Sync {
     fn builtin_vocab(&self) -> Option<&'static [&'static str]> {
         None
     }
-    /// The residues or bases as its tokenizer takes them.
-    fn input<'a>(&self, seq: &'a [u8]) -> std::borrow::Cow<'a, [u8]> {
+    /// A tokenizer fixed in the authors' code (vocabulary, case, what
+    /// stands before and after a row), used whatever files the folder holds.
+    fn fixed_tokenizer(&self) -> Option<Tokenizer> {
+        None
+    }
+    /// The residues or bases of a `molecule` as its tokenizer takes them.
+    fn input<'a>(&self, seq: &'a [u8], _molecule: Molecule) -> std::borrow::Cow<'a, [u8]> {
         std::borrow::Cow::Borrowed(seq)
+    }
+    /// The token type of a row of `molecule` (where the encoder has a
+    /// token-type table; `None`: type 0).
+    fn token_type(&self, _molecule: Molecule) -> Option<u32> {
+        None
+    }
+    /// Whether it was trained on nucleotides and amino acids both
+    /// (reads `modality: dna`, `protein` and `gene`; ranked as multimodal).
+    fn multimodal(&self) -> bool {
+        false
     }
 }
 

@@ -15,7 +15,7 @@
 
 use super::ModelError;
 use super::encoder::Encoder;
-pub use super::family::{NativeFamily, check_sizes, rare_residues_as_x};
+pub use super::family::{Molecule, NativeFamily, check_sizes, rare_residues_as_x};
 use super::hf_tokenizer::FolderTokenizer;
 use super::weights::Weights;
 use crate::embed::kinds::ModelKind;
@@ -33,6 +33,9 @@ pub fn folder_tokenizer(
     dir: &Path,
     family: &dyn NativeFamily,
 ) -> Result<FolderTokenizer, ModelError> {
+    if let Some(t) = family.fixed_tokenizer() {
+        return Ok(FolderTokenizer::Vocab(t));
+    }
     match (FolderTokenizer::open(dir), family.builtin_vocab()) {
         (Err(_), Some(vocab)) => Ok(FolderTokenizer::Vocab(
             super::tokenizer::Tokenizer::from_tokens(
@@ -41,6 +44,15 @@ pub fn folder_tokenizer(
         )),
         (t, _) => t,
     }
+}
+
+/// The multimodal native kinds, for hints (`glm2, lucaone`).
+pub fn multimodal_kinds() -> String {
+    ModelKind::native_kinds()
+        .filter(|k| k.native_family().multimodal())
+        .map(|k| k.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A loaded native model.
@@ -223,7 +235,16 @@ impl NativeEmbedder {
             )
             .to_string()));
         }
+        if modality == Modality::Gene && !model.native().multimodal() {
+            return Err(err(format!(
+                "modality: gene needs a multimodal model (kind: {}); this {} model reads one \
+                 modality (hint: set `modality: dna` or `modality: protein`)",
+                multimodal_kinds(),
+                model.family.as_str()
+            )));
+        }
         if let Some(reads) = model.tokenizer.alphabet()
+            && !model.native().multimodal()
             && matches!(modality, Modality::Dna | Modality::Protein)
             && reads != modality.as_str()
         {
@@ -296,7 +317,7 @@ impl Embedder for NativeEmbedder {
         self.modality
     }
     fn dim(&self) -> usize {
-        self.model.encoder.hidden
+        self.model.encoder.hidden * molecules(self.modality).len()
     }
     fn pooling(&self) -> &str {
         &self.pooling
@@ -311,14 +332,49 @@ impl Embedder for NativeEmbedder {
         Some(self.tokens_run.load(std::sync::atomic::Ordering::Relaxed))
     }
     fn embed(&self, batch: &[SeqInput<'_>]) -> Result<Array2<f32>, EmbedError> {
+        let h = self.model.encoder.hidden;
+        let parts = molecules(self.modality);
+        let mut out = Array2::<f32>::zeros((batch.len(), h * parts.len()));
+        for (k, m) in parts.iter().enumerate() {
+            let seqs: Vec<&[u8]> = batch
+                .iter()
+                .map(|s| match m {
+                    Molecule::Dna => s.dna,
+                    Molecule::Protein => s.protein,
+                })
+                .collect();
+            let pooled = self.pool(&seqs, *m);
+            out.slice_mut(ndarray::s![.., k * h..(k + 1) * h])
+                .assign(&pooled);
+        }
+        Ok(out)
+    }
+}
+
+/// The molecules a modality reads, in the order their parts are stored
+/// (`gene`: the CDS's vector, then the protein's).
+pub fn molecules(modality: Modality) -> &'static [Molecule] {
+    match modality {
+        Modality::Dna => &[Molecule::Dna],
+        Modality::Protein => &[Molecule::Protein],
+        Modality::Gene => &[Molecule::Dna, Molecule::Protein],
+    }
+}
+
+impl NativeEmbedder {
+    /// One pooled vector per sequence of `molecule`: windows framed by the
+    /// tokenizer's specials, length-bucketed sub-batches within the token
+    /// budget, mean over real tokens (window means weighted by their
+    /// lengths) or the CLS vector (averaged over windows).
+    fn pool(&self, seqs: &[&[u8]], molecule: Molecule) -> Array2<f32> {
         let tok = &self.model.tokenizer;
+        let native = self.model.native();
         let win = self.window();
         let stride = self.stride.unwrap_or(win);
         // Pieces: (sequence, token row with specials, real-token count).
         let mut pieces: Vec<(usize, Vec<u32>, usize)> = Vec::new();
-        for (i, s) in batch.iter().enumerate() {
-            let seq = s.seq(self.modality);
-            let ids = tok.encode(&self.model.native().input(seq));
+        for (i, seq) in seqs.iter().enumerate() {
+            let ids = tok.encode(&native.input(seq, molecule));
             for r in crate::batching::windows(ids.len(), win, stride) {
                 let mut row = Vec::with_capacity(r.len() + 2);
                 row.extend(tok.cls());
@@ -327,11 +383,11 @@ impl Embedder for NativeEmbedder {
                 pieces.push((i, row, r.len()));
             }
         }
-        let h = self.dim();
-        let mut out = Array2::<f32>::zeros((batch.len(), h));
-        let mut weight = vec![0f32; batch.len()];
-        let mut cls_count = vec![0f32; batch.len()];
-        // Length-bucketed sub-batches within the token budget.
+        let h = self.model.encoder.hidden;
+        let ty = native.token_type(molecule).unwrap_or(0);
+        let mut out = Array2::<f32>::zeros((seqs.len(), h));
+        let mut weight = vec![0f32; seqs.len()];
+        let mut cls_count = vec![0f32; seqs.len()];
         let lens: Vec<usize> = pieces.iter().map(|p| p.1.len()).collect();
         self.tokens_run.fetch_add(
             lens.iter().sum::<usize>(),
@@ -339,7 +395,12 @@ impl Embedder for NativeEmbedder {
         );
         for group in crate::batching::length_buckets(&lens, self.max_tokens, usize::MAX) {
             let rows: Vec<Vec<u32>> = group.iter().map(|k| pieces[*k].1.clone()).collect();
-            let (hs, l) = self.model.forward(&rows, self.layer);
+            let types = vec![ty; rows.len()];
+            let (mut states, l) =
+                self.model
+                    .encoder
+                    .forward_layers(&rows, &types, tok.pad(), &[self.layer]);
+            let hs = states.swap_remove(0);
             for (gi, k) in group.iter().enumerate() {
                 let (seq, row, n) = &pieces[*k];
                 let base = gi * l * h;
@@ -363,7 +424,7 @@ impl Embedder for NativeEmbedder {
                 }
             }
         }
-        for i in 0..batch.len() {
+        for i in 0..seqs.len() {
             let div = if self.pooling == "cls" {
                 cls_count[i]
             } else {
@@ -373,6 +434,6 @@ impl Embedder for NativeEmbedder {
                 out.row_mut(i).mapv_inplace(|v| v / div);
             }
         }
-        Ok(out)
+        out
     }
 }

@@ -201,7 +201,11 @@ impl super::family::NativeFamily for Family {
     }
 
     /// U, Z, O, B read as X, as the ProtTrans documentation does.
-    fn input<'a>(&self, seq: &'a [u8]) -> std::borrow::Cow<'a, [u8]> {
+    fn input<'a>(
+        &self,
+        seq: &'a [u8],
+        _molecule: super::family::Molecule,
+    ) -> std::borrow::Cow<'a, [u8]> {
         std::borrow::Cow::Owned(super::family::rare_residues_as_x(seq))
     }
 }

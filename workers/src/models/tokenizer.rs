@@ -16,6 +16,9 @@ use std::path::Path;
 pub struct Tokenizer {
     vocab: HashMap<String, u32>,
     max_len: usize,
+    /// Letters are matched as written (gLM2: amino acids upper case,
+    /// nucleotides lower case); otherwise upper-cased first.
+    pub keep_case: bool,
     pub cls: Option<u32>,
     pub eos: Option<u32>,
     pub pad: u32,
@@ -61,8 +64,14 @@ impl Tokenizer {
             unk,
             mask: get("mask"),
             max_len,
+            keep_case: false,
             vocab,
         })
+    }
+
+    /// The id of a token of the vocabulary.
+    pub fn id(&self, token: &str) -> Option<u32> {
+        self.vocab.get(token).copied()
     }
 
     /// What the vocabulary reads ([`alphabet_of`]).
@@ -72,7 +81,12 @@ impl Tokenizer {
 
     /// Token ids of a sequence, without special tokens.
     pub fn encode(&self, seq: &[u8]) -> Vec<u32> {
-        let s = String::from_utf8_lossy(seq).to_ascii_uppercase();
+        let s = String::from_utf8_lossy(seq);
+        let s = if self.keep_case {
+            s.into_owned()
+        } else {
+            s.to_ascii_uppercase()
+        };
         let b = s.as_bytes();
         let mut out = Vec::with_capacity(b.len());
         let mut i = 0;

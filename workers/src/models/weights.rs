@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 /// Prefixes transformers puts in front of a base model's tensors when a
 /// checkpoint was saved from a task head (`EsmForMaskedLM` → `esm.`).
-const PREFIXES: [&str; 4] = ["", "esm.", "bert.", "model."];
+const PREFIXES: [&str; 6] = ["", "esm.", "bert.", "model.", "glm2.", "lucaone."];
 
 enum Shard {
     Safetensors {

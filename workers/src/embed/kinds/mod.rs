@@ -8,7 +8,7 @@
 //!
 //! Each kind is implemented beside its embedder: `embed/kmer.rs` (kmer,
 //! codon), `embed/command.rs`, `embed/precomputed.rs`, `embed/hf.rs`; a
-//! native family (`esm`, `bert`, `t5`, `esmc`) is a [`NativeFamily`] in its
+//! native family (`esm`, `bert`, `t5`, `esmc`, `glm2`, `lucaone`) is a [`NativeFamily`] in its
 //! `models/<family>.rs` (loader, `model_type`, tokenization) wrapped by
 //! [`native::Native`] with its kind. Adding a kind: one module and one line in
 //! [`registry!`] below (plus docs, a fixture and a test).
@@ -101,6 +101,10 @@ registry! {
     T5 => &native::Native(ModelKind::T5, &crate::models::t5::Family),
     /// Native ESM C (ESM Cambrian) from a folder with its weights and a small config.json.
     Esmc => &native::Native(ModelKind::Esmc, &crate::models::esmc::Family),
+    /// Native gLM2 (TattaBio; multimodal: proteins and nucleotides) from a HF folder.
+    Glm2 => &native::Native(ModelKind::Glm2, &crate::models::glm2::Family),
+    /// Native LucaOne (multimodal: nucleotides and proteins) from a HF folder.
+    Lucaone => &native::Native(ModelKind::Lucaone, &crate::models::lucaone::Family),
     /// k-mer spectrum.
     Kmer => &super::kmer::Kmer,
     /// Codon usage.

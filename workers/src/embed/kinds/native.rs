@@ -45,6 +45,22 @@ impl KindSpec for Native {
         Some(self.1)
     }
 
+    fn check_modality(&self, spec: &ModelSpec) -> Result<(), SpecError> {
+        if spec.modality() == Modality::Gene && !self.1.multimodal() {
+            return Err(SpecError::value(
+                "modality",
+                format!(
+                    "modality: gene embeds a gene's CDS and protein with one multimodal model \
+                     (kind: {}); kind: {} reads one modality (hint: set `modality: dna` or \
+                     `modality: protein`)",
+                    crate::models::native::multimodal_kinds(),
+                    self.0.as_str()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     fn preflight(&self, spec: &ModelSpec, base: &Path) -> Result<(), ModelError> {
         let dir = spec.weights_dir(base)?;
         let config = read_model_config(&dir)?;
@@ -86,8 +102,9 @@ impl KindSpec for Native {
         let tokenizer = ["vocab.txt", "tokenizer.json", "spiece.model"]
             .iter()
             .any(|f| dir.join(f).is_file());
-        // A family with a built-in vocabulary (ESM C) needs no file.
-        if !tokenizer && self.1.builtin_vocab().is_none() {
+        // A family with a built-in vocabulary (ESM C) or a tokenizer fixed
+        // in its authors' code (gLM2, LucaOne) needs no file.
+        if !tokenizer && self.1.builtin_vocab().is_none() && self.1.fixed_tokenizer().is_none() {
             return Err(ModelError::file(
                 &dir,
                 "no tokenizer: expected vocab.txt, tokenizer.json or spiece.model",
@@ -123,6 +140,7 @@ impl KindSpec for Native {
         };
         let modality = spec.modality();
         if let Some(reads) = tok.alphabet()
+            && !self.1.multimodal()
             && matches!(modality, Modality::Dna | Modality::Protein)
             && reads != modality.as_str()
         {
