@@ -202,6 +202,7 @@ pub fn run_embed(
             model: model.into(),
             modality: embedder.modality().as_str().into(),
             pooling: embedder.pooling().into(),
+            parts: embedder.parts(),
             weights_hash: match embedder.weights_hash() {
                 h if h.is_empty() => spec.weights_hash(&cfg.base_dir()),
                 h => h,
@@ -348,6 +349,7 @@ pub fn run_embed_mpi<C: mpi::traits::Communicator>(
             model: model.into(),
             modality: e.modality().as_str().into(),
             pooling: e.pooling().into(),
+            parts: e.parts(),
             weights_hash: spec.weights_hash(&cfg.base_dir()),
             config_hash: hash,
             ..Default::default()

@@ -1,5 +1,5 @@
-//! Scalar HDF5 attributes — strings (variable-length UTF-8, what h5py reads
-//! as `str`), 64-bit integers and floats — the one set of helpers every
+//! HDF5 attributes — strings (variable-length UTF-8, what h5py reads as
+//! `str`), 64-bit integers (scalars and 1-D arrays) and floats — the one set of helpers every
 //! store uses; errors name the file.
 
 use crate::store_error::StoreError;
@@ -34,6 +34,57 @@ pub fn write_int(loc: &hdf5::Location, name: &str, v: i64, path: &Path) -> Resul
         .create(name)
         .and_then(|a| a.write_scalar(&v))
         .map_err(h5err(path))
+}
+
+/// Writes attribute `name` = `v` as a 1-D array of 64-bit integers.
+pub fn write_ints(
+    loc: &hdf5::Location,
+    name: &str,
+    v: &[i64],
+    path: &Path,
+) -> Result<(), StoreError> {
+    loc.new_attr::<i64>()
+        .shape(v.len())
+        .create(name)
+        .and_then(|a| a.write_raw(v))
+        .map_err(h5err(path))
+}
+
+/// Reads a 1-D integer array attribute; `None` when the object has none.
+pub fn read_ints(
+    loc: &hdf5::Location,
+    name: &str,
+    path: &Path,
+) -> Result<Option<Vec<i64>>, StoreError> {
+    if !loc
+        .attr_names()
+        .map_err(h5err(path))?
+        .iter()
+        .any(|n| n == name)
+    {
+        return Ok(None);
+    }
+    loc.attr(name)
+        .and_then(|a| a.read_raw())
+        .map(Some)
+        .map_err(h5err(path))
+}
+
+/// Reads a string attribute; `None` when the object has none.
+pub fn read_str_opt(
+    loc: &hdf5::Location,
+    name: &str,
+    path: &Path,
+) -> Result<Option<String>, StoreError> {
+    if !loc
+        .attr_names()
+        .map_err(h5err(path))?
+        .iter()
+        .any(|n| n == name)
+    {
+        return Ok(None);
+    }
+    read_str(loc, name, path).map(Some)
 }
 
 pub fn write_float(

@@ -43,6 +43,11 @@ pub struct EmbeddingMeta {
     pub config_hash: String,
     pub created: String,
     pub tool_version: String,
+    /// The parts of each vector, in column order, with their widths
+    /// (`modality: gene`: `dna`, then `protein`); empty: one part, the
+    /// store's modality. Attributes `parts` ("dna,protein") and
+    /// `part_widths` ([h, h]).
+    pub parts: Vec<(String, usize)>,
 }
 
 /// One model's embeddings: row `i` of `emb` belongs to `ids[i]`.
@@ -129,6 +134,14 @@ impl Embeddings {
                 self.ids[r]
             )));
         }
+        let widths: usize = self.meta.parts.iter().map(|(_, w)| w).sum();
+        if !self.meta.parts.is_empty() && widths != self.emb.ncols() {
+            return Err(bad(format!(
+                "parts {:?} are {widths} columns wide but emb has {}",
+                self.meta.parts,
+                self.emb.ncols()
+            )));
+        }
         Ok(())
     }
 
@@ -197,6 +210,12 @@ impl Embeddings {
             }
             h5attr::write_int(&f, "dim", d as i64, dest)?;
             h5attr::write_int(&f, "format_version", STORE_FORMAT_VERSION, dest)?;
+            if !m.parts.is_empty() {
+                let names: Vec<&str> = m.parts.iter().map(|(n, _)| n.as_str()).collect();
+                let widths: Vec<i64> = m.parts.iter().map(|(_, w)| *w as i64).collect();
+                h5attr::write_str(&f, "parts", &names.join(","), dest)?;
+                h5attr::write_ints(&f, "part_widths", &widths, dest)?;
+            }
             drop(ds);
             finish_h5(f, p, dest)?;
         }
@@ -236,6 +255,28 @@ impl Embeddings {
     }
 }
 
+/// A store's `parts` and `part_widths` (none in single-part stores).
+fn read_parts(f: &hdf5::File, path: &Path) -> Result<Vec<(String, usize)>, StoreError> {
+    let (Some(names), Some(widths)) = (
+        h5attr::read_str_opt(f, "parts", path)?,
+        h5attr::read_ints(f, "part_widths", path)?,
+    ) else {
+        return Ok(Vec::new());
+    };
+    let names: Vec<&str> = names.split(',').collect();
+    if names.len() != widths.len() || widths.iter().any(|w| *w < 1) {
+        return Err(StoreError::Invalid {
+            path: path.to_path_buf(),
+            msg: format!("attributes parts = {names:?} and part_widths = {widths:?} do not match"),
+        });
+    }
+    Ok(names
+        .iter()
+        .zip(widths)
+        .map(|(n, w)| (n.to_string(), w as usize))
+        .collect())
+}
+
 /// The string attributes of an embedding store.
 fn read_meta_attrs(f: &hdf5::File, path: &Path) -> Result<EmbeddingMeta, StoreError> {
     Ok(EmbeddingMeta {
@@ -246,6 +287,7 @@ fn read_meta_attrs(f: &hdf5::File, path: &Path) -> Result<EmbeddingMeta, StoreEr
         config_hash: h5attr::read_str(f, "config_hash", path)?,
         created: h5attr::read_str(f, "created", path)?,
         tool_version: h5attr::read_str(f, "tool_version", path)?,
+        parts: read_parts(f, path)?,
     })
 }
 

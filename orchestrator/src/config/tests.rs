@@ -382,3 +382,25 @@ fn repeated_entries_empty_paths_tags_and_a_bom_are_handled_as_a_user_expects() {
         .replace("[k3, aac]", &format!("[{long}, aac]")));
     assert!(e.contains("is 120 characters; at most 100"), "{e}");
 }
+
+#[test]
+fn the_gene_input_is_for_multimodal_kinds_only() {
+    let e = err(&OK.replace(
+        "{name: aac, kind: kmer, modality: protein, k: 1}",
+        "{name: aac, kind: esm, modality: gene, weights: w}",
+    ));
+    assert!(
+        e.starts_with("c.yaml:6:28: model aac: modality: gene embeds a gene's CDS and protein")
+            && e.contains("kind: glm2, lucaone")
+            && e.contains("hint: set `modality: dna` or `modality: protein`"),
+        "{e}"
+    );
+    for kind in ["glm2", "lucaone"] {
+        let text = OK.replace(
+            "{name: aac, kind: kmer, modality: protein, k: 1}",
+            &format!("{{name: aac, kind: {kind}, modality: gene, weights: w}}"),
+        );
+        let cfg = SweepConfig::parse(&text, "c.yaml").unwrap();
+        assert_eq!(cfg.models[1].modality(), workers::embed::Modality::Gene);
+    }
+}

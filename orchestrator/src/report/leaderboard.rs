@@ -16,6 +16,9 @@ pub struct Score {
     pub task: String,
     pub model: String,
     pub group: String,
+    /// What a multimodal row's model reads (`dna`, `protein`, `gene`);
+    /// empty for the other rows.
+    pub input: String,
     pub metric: String,
     pub mean: f64,
     pub std: f64,
@@ -36,16 +39,42 @@ pub fn best_of_kinds<'a>(scores: &'a [Score], task: &str) -> [Option<&'a Score>;
     })
 }
 
-/// A row's kind: `dna`, `protein`, `multimodal` or `ensemble`.
+/// A row's kind: `dna`, `protein`, `multimodal` or `ensemble`. A model
+/// trained on both nucleotides and amino acids (a multimodal kind, or any
+/// model given `modality: gene`) is multimodal whatever input it reads.
 pub fn group_of(cfg: &SweepConfig, model: &str) -> String {
     if model.contains(':') {
         return "ensemble".into();
     }
-    match cfg.model(model).map(|m| m.modality()) {
-        Some(Modality::Dna) => "dna".into(),
-        Some(Modality::Protein) => "protein".into(),
-        Some(Modality::Gene) => "multimodal".into(),
-        None => "other".into(),
+    let Some(spec) = cfg.model(model) else {
+        return "other".into();
+    };
+    if spec.kind.spec().native().is_some_and(|f| f.multimodal()) {
+        return "multimodal".into();
+    }
+    match spec.modality() {
+        Modality::Dna => "dna".into(),
+        Modality::Protein => "protein".into(),
+        Modality::Gene => "multimodal".into(),
+    }
+}
+
+/// What a multimodal row's model reads (`protein`, `dna`, `gene`); empty
+/// for the other rows.
+pub fn input_of(cfg: &SweepConfig, model: &str) -> String {
+    match (group_of(cfg, model).as_str(), cfg.model(model)) {
+        ("multimodal", Some(spec)) => spec.modality().as_str().into(),
+        _ => String::new(),
+    }
+}
+
+/// A row's kind in words: `multimodal (protein input)` for a multimodal
+/// model, the kind itself otherwise.
+pub fn kind_label(group: &str, input: &str) -> String {
+    if input.is_empty() {
+        group.into()
+    } else {
+        format!("{group} ({input} input)")
     }
 }
 
@@ -76,6 +105,7 @@ pub fn scores(cfg: &SweepConfig, ds: &Dataset, agg: &Aggregate) -> Vec<Score> {
             let kind = ds.task(&task).map(|t| t.kind).unwrap_or(TaskKind::Binary);
             Score {
                 group: group_of(cfg, &model),
+                input: input_of(cfg, &model),
                 metric: primary_metric(kind).into(),
                 task,
                 model,
@@ -91,6 +121,8 @@ pub fn scores(cfg: &SweepConfig, ds: &Dataset, agg: &Aggregate) -> Vec<Score> {
 pub struct Standing {
     pub model: String,
     pub group: String,
+    /// What a multimodal row's model reads; empty for the other rows.
+    pub input: String,
     /// Tasks the model has a score on.
     pub tasks: usize,
     /// Mean primary score over those tasks.
@@ -119,7 +151,7 @@ pub fn leaderboard(ds: &Dataset, scores: &[Score]) -> Vec<Standing> {
     }
     // model → (scores, ranks, wins, category → scores)
     type Acc = (Vec<f64>, Vec<f64>, usize, BTreeMap<String, Vec<f64>>);
-    let mut acc: BTreeMap<(String, String), Acc> = BTreeMap::new();
+    let mut acc: BTreeMap<(String, String, String), Acc> = BTreeMap::new();
     for (task, rows) in &by_task {
         let top = rows
             .iter()
@@ -128,7 +160,9 @@ pub fn leaderboard(ds: &Dataset, scores: &[Score]) -> Vec<Standing> {
         for r in rows {
             let better = rows.iter().filter(|o| o.mean > r.mean).count() as f64;
             let equal = rows.iter().filter(|o| o.mean == r.mean).count() as f64;
-            let e = acc.entry((r.model.clone(), r.group.clone())).or_default();
+            let e = acc
+                .entry((r.model.clone(), r.group.clone(), r.input.clone()))
+                .or_default();
             e.0.push(r.mean);
             e.1.push(better + (equal + 1.0) / 2.0);
             e.2 += (r.mean == top) as usize;
@@ -138,9 +172,10 @@ pub fn leaderboard(ds: &Dataset, scores: &[Score]) -> Vec<Standing> {
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
     let mut out: Vec<Standing> = acc
         .into_iter()
-        .map(|((model, group), (sc, rk, wins, cats))| Standing {
+        .map(|((model, group, input), (sc, rk, wins, cats))| Standing {
             model,
             group,
+            input,
             tasks: sc.len(),
             mean_score: mean(&sc),
             mean_rank: mean(&rk),
@@ -179,7 +214,7 @@ pub fn leaderboard_md(board: &[Standing]) -> String {
             "| {} | {} | {} | {} | {:.2} | {:.3} | {} |",
             i + 1,
             s.model,
-            s.group,
+            kind_label(&s.group, &s.input),
             s.tasks,
             s.mean_rank,
             s.mean_score,
@@ -235,7 +270,10 @@ pub fn modality_md(board: &[Standing], scores: &[Score]) -> String {
             md,
             "| {kind} | {} | {} | {:.2} | {:.3} | {} of {} |",
             rows.len(),
-            best.model,
+            match best.input.as_str() {
+                "" => best.model.clone(),
+                input => format!("{} ({input} input)", best.model),
+            },
             best.mean_rank,
             best.mean_score,
             top_kinds.get(kind).map_or(0, BTreeSet::len),
@@ -255,6 +293,7 @@ mod tests {
             task: task.into(),
             model: model.into(),
             group: group.into(),
+            input: String::new(),
             metric: "auroc".into(),
             mean,
             std: 0.0,

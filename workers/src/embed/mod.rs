@@ -120,6 +120,12 @@ pub trait Embedder: Send + Sync {
     fn tokens_run(&self) -> Option<usize> {
         None
     }
+    /// The parts of each vector in column order, with their widths, when
+    /// it has several (`modality: gene`: the CDS's part, then the
+    /// protein's); empty: one part.
+    fn parts(&self) -> Vec<(String, usize)> {
+        Vec::new()
+    }
     /// Embeds a batch: one row per input, in input order.
     fn embed(&self, batch: &[SeqInput<'_>]) -> Result<Array2<f32>, EmbedError>;
 }

@@ -322,6 +322,22 @@ impl Embedder for NativeEmbedder {
     fn pooling(&self) -> &str {
         &self.pooling
     }
+    fn parts(&self) -> Vec<(String, usize)> {
+        let parts = molecules(self.modality);
+        if parts.len() < 2 {
+            return Vec::new();
+        }
+        parts
+            .iter()
+            .map(|m| {
+                let name = match m {
+                    Molecule::Dna => "dna",
+                    Molecule::Protein => "protein",
+                };
+                (name.to_string(), self.model.encoder.hidden)
+            })
+            .collect()
+    }
     fn weights_hash(&self) -> String {
         self.model.weights_hash.clone()
     }
