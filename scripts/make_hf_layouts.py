@@ -78,7 +78,7 @@ with_vocab(d)
 check(d)
 
 # The hub cache layout.
-repo = os.path.join(fresh(os.path.join(root, "hf-cache", "hub")), "models--genoprot-test--esm2-tiny")
+repo = fresh(os.path.join(root, "hf-cache", "hub", "models--genoprot-test--esm2-tiny"))
 commit = hashlib.sha1(b"genoprot-test/esm2-tiny fixture").hexdigest()
 snap = os.path.join(repo, "snapshots", commit)
 os.makedirs(os.path.join(repo, "blobs"))

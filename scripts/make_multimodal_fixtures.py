@@ -8,6 +8,7 @@ runs this).
                          (github.com/TattaBio/gLM2; their code is not copied here).
 * fixtures/lucaone-tiny: LucaOne, `LucaGPLMModel` and `LucaGPLMTokenizer` from the authors'
                          Hugging Face port, the PyPI package `lucaone` (1.1.1).
+* fixtures/hf-cache/hub/models--genoprot-test--{glm2,lucaone}-tiny: both as the hub caches them.
 
 Needs torch, transformers, einops and lucaone (PyPI):
     python -m venv /tmp/torchenv
@@ -78,6 +79,26 @@ def reference(run, encode, cls, eos, pad, seqs, window, layers):
     return out
 
 
+def hub_cache(name, folder, files):
+    """`folder` as huggingface_hub caches `genoprot-test/<name>` (blobs/<sha256>, a snapshot of
+    relative symlinks, refs/main), so the hub id resolves offline with
+    HF_HUB_CACHE=fixtures/hf-cache/hub (as scripts/make_hf_layouts.py does for esm2-tiny)."""
+    import hashlib, shutil
+    repo = os.path.join(root, "hf-cache", "hub", f"models--genoprot-test--{name}")
+    shutil.rmtree(repo, ignore_errors=True)
+    commit = hashlib.sha1(f"genoprot-test/{name} fixture".encode()).hexdigest()
+    snap = os.path.join(repo, "snapshots", commit)
+    for sub in ("blobs", snap, "refs"):
+        os.makedirs(os.path.join(repo, sub), exist_ok=True)
+    for f in files:
+        data = open(os.path.join(folder, f), "rb").read()
+        blob = hashlib.sha256(data).hexdigest()
+        open(os.path.join(repo, "blobs", blob), "wb").write(data)
+        os.symlink(os.path.join("..", "..", "blobs", blob), os.path.join(snap, f))
+    open(os.path.join(repo, "refs", "main"), "w").write(commit)
+    print(f"wrote {repo}")
+
+
 def write(d, refs):
     with open(os.path.join(d, "reference.json"), "w") as f:
         json.dump(refs, f)
@@ -116,6 +137,7 @@ for modality, seqs, case in [("protein", PROTEINS, str.upper), ("dna", CDS, str.
     glm2_refs[modality] = reference(glm2_run, lambda s: glm_tok.encode(case(s)).ids, strand, [], 1,
                                     seqs, 30, {"": None, "_layer1": 1, "_layer0": 0})
 write(d, glm2_refs)
+hub_cache("glm2-tiny", d, ["config.json", "model.safetensors"])
 
 # --- LucaOne: the authors' Hugging Face port (PyPI `lucaone`) ---
 import lucaone  # noqa: E402
@@ -148,3 +170,4 @@ for modality, seq_type, seqs in [("protein", "prot", PROTEINS), ("dna", "gene", 
     assert row["input_ids"][0] == ltok.cls_idx and row["input_ids"][-1] == ltok.eos_idx
     assert set(row["token_type_ids"]) == {type_id}
 write(d, luca_refs)
+hub_cache("lucaone-tiny", d, ["config.json", "model.safetensors"])

@@ -520,3 +520,147 @@ fn a_second_plan_reads_no_weight_bytes() {
     let after = ids(&[("GENOPROT_HASH_CACHE", &user)]);
     assert_ne!(after, first);
 }
+
+/// gLM2 and LucaOne run from a hub id in the offline cache, and equal the
+/// same model read from its folder.
+#[test]
+fn multimodal_hub_ids_run_from_the_cache_and_equal_their_folders() {
+    let d = setup();
+    let cache = fixtures().join("hf-cache/hub");
+    for (kind, modality) in [("glm2", "protein"), ("lucaone", "gene")] {
+        let mut stores = Vec::new();
+        for (store, weights) in [
+            ("hub", format!("genoprot-test/{kind}-tiny")),
+            (
+                "dir",
+                fixtures()
+                    .join(format!("{kind}-tiny"))
+                    .display()
+                    .to_string(),
+            ),
+        ] {
+            std::fs::write(
+                d.path().join("c.yaml"),
+                format!(
+                    "name: m\ndataset: data\nstore: {kind}-{store}\nseeds: [0]\ntasks: [membrane]\nmodels:\n\
+                     \x20 - {{name: mm, kind: {kind}, modality: {modality}, weights: {weights}}}\n"
+                ),
+            )
+            .unwrap();
+            let (code, _, err) = gp_env(
+                d.path(),
+                &[
+                    "-q", "worker", "embed", "--config", "c.yaml", "--model", "mm",
+                ],
+                &[("HF_HUB_CACHE", &cache)],
+            );
+            assert_eq!(code, 0, "{kind} {store}: {err}");
+            stores.push(
+                workers::store::Embeddings::read(
+                    &d.path().join(format!("{kind}-{store}/embeddings/mm.h5")),
+                )
+                .unwrap(),
+            );
+        }
+        assert_eq!(stores[0].emb, stores[1].emb, "{kind}");
+        assert_eq!(stores[0].meta.weights_hash, stores[1].meta.weights_hash);
+        if modality == "gene" {
+            assert_eq!(
+                stores[0].meta.parts,
+                vec![("dna".to_string(), 32), ("protein".to_string(), 32)]
+            );
+        }
+    }
+}
+
+/// `layers:` makes one row per layer (`name@L<k>`) from one forward pass per
+/// entry, with the vectors separate `layer: k` entries give.
+#[test]
+fn layers_give_the_vectors_of_separate_runs_from_one_pass() {
+    let d = setup();
+    let (esm, luca) = (
+        fixtures().join("esm2-tiny"),
+        fixtures().join("lucaone-tiny"),
+    );
+    let (esm, luca) = (esm.display(), luca.display());
+    let head = "name: m\ndataset: data\nseeds: [0]\ntasks: [membrane]\nprobe: {kind: logreg}\n";
+    std::fs::write(
+        d.path().join("layers.yaml"),
+        format!(
+            "{head}store: layers\nmodels:\n\
+             \x20 - {{name: esm, kind: esm, modality: protein, weights: {esm}, layers: [0, mid, last]}}\n\
+             \x20 - {{name: luca, kind: lucaone, modality: gene, weights: {luca}, layers: all}}\n\
+             ensembles:\n  - {{name: deep, members: [esm@L2, luca@L3], fusion: [concat]}}\n"
+        ),
+    )
+    .unwrap();
+    let (code, out, err) = gp_env(d.path(), &["--json", "plan", "layers.yaml"], &[]);
+    assert_eq!(code, 0, "{err}");
+    let plan: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let embed = plan["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["stage"] == "embed")
+        .unwrap();
+    assert_eq!(embed["total"], 2, "one embed job per entry: {out}");
+    let (code, _, err) = gp_env(
+        d.path(),
+        &["run", "layers.yaml"],
+        &[("RUST_LOG", Path::new("genoprot=info"))],
+    );
+    assert_eq!(code, 0, "{err}");
+    let passes = err.matches("embeddings written").count();
+    assert_eq!(passes, 2, "one pass per entry: {err}");
+    // The same rows as separate entries, one layer each.
+    let mut separate = format!("{head}store: separate\nmodels:\n");
+    for k in [0, 1, 2] {
+        separate += &format!(
+            "  - {{name: esm{k}, kind: esm, modality: protein, weights: {esm}, layer: {k}}}\n"
+        );
+    }
+    for k in [1, 2, 3] {
+        separate += &format!(
+            "  - {{name: luca{k}, kind: lucaone, modality: gene, weights: {luca}, layer: {k}}}\n"
+        );
+    }
+    std::fs::write(d.path().join("separate.yaml"), separate).unwrap();
+    let (code, _, err) = gp_env(d.path(), &["-q", "run", "separate.yaml"], &[]);
+    assert_eq!(code, 0, "{err}");
+    let read = |store: &str, m: &str| {
+        workers::store::Embeddings::read(&d.path().join(format!("{store}/embeddings/{m}.h5")))
+            .unwrap()
+    };
+    for (row, alone) in [
+        ("esm@L0", "esm0"),
+        ("esm@L1", "esm1"),
+        ("esm@L2", "esm2"),
+        ("luca@L1", "luca1"),
+        ("luca@L2", "luca2"),
+        ("luca@L3", "luca3"),
+    ] {
+        let (a, b) = (read("layers", row), read("separate", alone));
+        assert_eq!(a.meta.model, row);
+        let diff = (&a.emb - &b.emb).iter().fold(0f32, |m, v| m.max(v.abs()));
+        assert!(diff < 1e-5, "{row} vs {alone}: max |diff| {diff}");
+    }
+    assert_ne!(read("layers", "esm@L0").emb, read("layers", "esm@L2").emb);
+    // Each row is ranked in the results.
+    let csv = std::fs::read_to_string(d.path().join("layers/results.csv")).unwrap();
+    for row in ["esm@L0", "luca@L3", "deep:concat"] {
+        assert!(csv.contains(row), "{row} missing from results.csv");
+    }
+    // A word it does not know is refused at its position.
+    std::fs::write(
+        d.path().join("bad.yaml"),
+        format!("{head}store: bad\nmodels:\n  - {{name: esm, kind: esm, modality: protein, weights: {esm}, layers: [1, deepest]}}\n"),
+    )
+    .unwrap();
+    let (code, _, err) = gp_env(d.path(), &["plan", "bad.yaml"], &[]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("bad.yaml:8:")
+            && err.contains("layers: \"deepest\": expected layer numbers, mid, last or all"),
+        "{err}"
+    );
+}

@@ -6,7 +6,7 @@ use anyhow::{Context, bail};
 use std::path::PathBuf;
 use std::time::Instant;
 use workers::dataset::Dataset;
-use workers::embed::spec::BuildContext;
+use workers::embed::spec::{BuildContext, ModelSpec};
 use workers::embed::{SeqInput, embed_all};
 use workers::store::{EmbeddingMeta, Embeddings, merge_shards, read_meta, shard_path};
 
@@ -60,13 +60,10 @@ pub fn store_path(cfg: &SweepConfig, model: &str) -> PathBuf {
     cfg.layout().embedding(model)
 }
 
-/// Is the model's store complete and current for this dataset and config?
-pub fn is_current(cfg: &SweepConfig, ds: &Dataset, model: &str) -> bool {
-    let Some(spec) = cfg.model(model) else {
-        return false;
-    };
+/// Is `spec`'s store complete and current for this dataset and config?
+fn store_is_current(cfg: &SweepConfig, ds: &Dataset, spec: &ModelSpec) -> bool {
     let hash = spec.config_hash(&ds.manifest.dataset_hash, &cfg.base_dir());
-    match read_meta(&store_path(cfg, model)) {
+    match read_meta(&store_path(cfg, &spec.name)) {
         Ok((meta, ids, _)) => {
             meta.config_hash == hash
                 && ids.len() == ds.genes.len()
@@ -74,6 +71,69 @@ pub fn is_current(cfg: &SweepConfig, ds: &Dataset, model: &str) -> bool {
         }
         Err(_) => false,
     }
+}
+
+/// Is the model's store (with a `layers:` entry's rows, every row's store)
+/// complete and current for this dataset and config?
+pub fn is_current(cfg: &SweepConfig, ds: &Dataset, model: &str) -> bool {
+    let rows = cfg.pass_rows(model);
+    !rows.is_empty() && rows.iter().all(|s| store_is_current(cfg, ds, s))
+}
+
+/// Writes the stores of one pass: `emb`'s column blocks, in `rows`' order,
+/// each into its row's store at `dest_of(row)`.
+fn write_rows(
+    cfg: &SweepConfig,
+    ds: &Dataset,
+    rows: &[&ModelSpec],
+    ids: Vec<String>,
+    emb: ndarray::Array2<f32>,
+    embedder: &dyn workers::embed::Embedder,
+    dest_of: &dyn Fn(&ModelSpec) -> PathBuf,
+) -> anyhow::Result<Vec<PathBuf>> {
+    let base = cfg.base_dir();
+    let d = emb.ncols() / rows.len().max(1);
+    anyhow::ensure!(
+        d * rows.len() == emb.ncols(),
+        "{} columns do not split into {} layers",
+        emb.ncols(),
+        rows.len()
+    );
+    let mut written = Vec::new();
+    for (j, spec) in rows.iter().enumerate() {
+        let dest = dest_of(spec);
+        let store = Embeddings {
+            ids: ids.clone(),
+            emb: emb.slice(ndarray::s![.., j * d..(j + 1) * d]).to_owned(),
+            meta: EmbeddingMeta {
+                model: spec.name.clone(),
+                modality: embedder.modality().as_str().into(),
+                pooling: embedder.pooling().into(),
+                parts: embedder.parts(),
+                weights_hash: match embedder.weights_hash() {
+                    h if h.is_empty() => spec.weights_hash(&base),
+                    h => h,
+                },
+                config_hash: spec.config_hash(&ds.manifest.dataset_hash, &base),
+                ..Default::default()
+            },
+        };
+        store
+            .write(&dest)
+            .with_context(|| format!("writing {}", dest.display()))?;
+        written.push(dest);
+    }
+    Ok(written)
+}
+
+/// The entry that embeds `rows` in one pass: the first row's, asked for
+/// every row's layer when there are several.
+fn pass_spec(rows: &[&ModelSpec]) -> ModelSpec {
+    let mut spec = rows[0].clone();
+    if rows.len() > 1 || rows[0].layers_of.is_some() {
+        spec.pass = rows.iter().map(|r| r.layer.unwrap_or(-1)).collect();
+    }
+    spec
 }
 
 /// Embeds one model (or one shard) of the sweep.
@@ -125,16 +185,18 @@ pub fn run_embed(
     shard: Option<Shard>,
     show_progress: bool,
 ) -> anyhow::Result<EmbedOutcome> {
-    let spec = model_spec(cfg, model)?;
+    model_spec(cfg, model)?;
     let base = cfg.base_dir();
-    let hash = spec.config_hash(&ds.manifest.dataset_hash, &base);
     let shard = shard.unwrap_or(Shard { index: 0, count: 1 });
-    let whole = store_path(cfg, model);
-    let dest = if shard.count == 1 {
-        whole.clone()
-    } else {
-        shard_path(&whole, shard.index, shard.count)
+    let dest_of = |s: &ModelSpec| {
+        let whole = store_path(cfg, &s.name);
+        if shard.count == 1 {
+            whole
+        } else {
+            shard_path(&whole, shard.index, shard.count)
+        }
     };
+    let dest = dest_of(cfg.model(model).expect("checked"));
 
     let lens: Vec<usize> = ds.genes.iter().map(|g| g.cds.len()).collect();
     let rows: Vec<usize> = if shard.count == 1 {
@@ -144,17 +206,24 @@ pub fn run_embed(
     };
     let ids: Vec<String> = rows.iter().map(|r| ds.genes[*r].id.clone()).collect();
 
-    if let Ok((meta, have, _)) = read_meta(&dest)
-        && meta.config_hash == hash
-        && have == ids
-    {
+    // The rows of this job (a `layers:` entry's, from one pass) still to write.
+    let pending: Vec<&ModelSpec> = cfg.pass_rows(model)
+        .into_iter()
+        .filter(|s| {
+            let hash = s.config_hash(&ds.manifest.dataset_hash, &base);
+            !matches!(read_meta(&dest_of(s)), Ok((meta, have, _)) if meta.config_hash == hash && have == ids)
+        })
+        .collect();
+    if pending.is_empty() {
         tracing::info!(model, store = %dest.display(), "embeddings up to date; skipping");
         return Ok(EmbedOutcome::UpToDate(dest));
     }
     if shard.count > 1 && is_current(cfg, ds, model) {
-        return Ok(EmbedOutcome::UpToDate(whole));
+        return Ok(EmbedOutcome::UpToDate(store_path(cfg, model)));
     }
-    workers::atomic::remove_stale(&dest);
+    for s in &pending {
+        workers::atomic::remove_stale(&dest_of(s));
+    }
     reap_orphans(cfg);
     let log = cfg.layout().logs_dir().join(format!(
         "embed-{model}{}.log",
@@ -164,7 +233,7 @@ pub fn run_embed(
             String::new()
         }
     ));
-    let embedder = spec.build(&build_context(cfg, log))?;
+    let embedder = pass_spec(&pending).build(&build_context(cfg, log))?;
     let inputs = inputs_of(ds, &rows);
     if inputs.is_empty() {
         bail!(
@@ -195,55 +264,43 @@ pub fn run_embed(
     })?;
     drop(ticker);
     pb.finish_and_clear();
-    let store = Embeddings {
-        ids,
-        emb,
-        meta: EmbeddingMeta {
-            model: model.into(),
-            modality: embedder.modality().as_str().into(),
-            pooling: embedder.pooling().into(),
-            parts: embedder.parts(),
-            weights_hash: match embedder.weights_hash() {
-                h if h.is_empty() => spec.weights_hash(&cfg.base_dir()),
-                h => h,
-            },
-            config_hash: hash,
-            ..Default::default()
-        },
-    };
-    store
-        .write(&dest)
-        .with_context(|| format!("writing {}", dest.display()))?;
+    let dim = emb.ncols() / pending.len();
+    let written = write_rows(cfg, ds, &pending, ids, emb, embedder.as_ref(), &dest_of)?;
     let secs = t0.elapsed().as_secs_f64();
-    tracing::info!(model, genes = inputs.len(), dim = store.emb.ncols(), seconds = format!("{secs:.2}"), store = %dest.display(), "embeddings written");
+    let layers: Vec<&str> = pending.iter().map(|s| s.name.as_str()).collect();
+    tracing::info!(model, genes = inputs.len(), dim, rows = ?layers, seconds = format!("{secs:.2}"), store = %written[0].display(), "embeddings written");
     Ok(EmbedOutcome::Written {
-        path: dest,
+        path: written[0].clone(),
         genes: inputs.len(),
         seconds_x100: (secs * 100.0) as u64,
     })
 }
 
 /// Merges the `n` shard stores of a model into its store and removes the shards.
+/// (With a `layers:` entry, each of its rows' stores.)
 pub fn merge(cfg: &SweepConfig, ds: &Dataset, model: &str, n: usize) -> anyhow::Result<PathBuf> {
-    let whole = store_path(cfg, model);
-    if is_current(cfg, ds, model) {
-        return Ok(whole);
-    }
-    let shards: Vec<PathBuf> = (0..n).map(|i| shard_path(&whole, i, n)).collect();
-    for s in &shards {
-        if !s.exists() {
-            bail!(
-                "model {model}: shard {} is missing (hint: rerun `genoprot worker embed --shard i/{n}` for it)",
-                s.display()
-            );
+    for spec in cfg.pass_rows(model) {
+        if store_is_current(cfg, ds, spec) {
+            continue;
+        }
+        let whole = store_path(cfg, &spec.name);
+        let shards: Vec<PathBuf> = (0..n).map(|i| shard_path(&whole, i, n)).collect();
+        for s in &shards {
+            if !s.exists() {
+                bail!(
+                    "model {}: shard {} is missing (hint: rerun `genoprot worker embed --shard i/{n}` for it)",
+                    spec.name,
+                    s.display()
+                );
+            }
+        }
+        let expected: Vec<String> = ds.genes.iter().map(|g| g.id.clone()).collect();
+        merge_shards(&shards, &expected, &whole)?;
+        for s in &shards {
+            let _ = workers::seal::remove(s);
         }
     }
-    let expected: Vec<String> = ds.genes.iter().map(|g| g.id.clone()).collect();
-    merge_shards(&shards, &expected, &whole)?;
-    for s in &shards {
-        let _ = workers::seal::remove(s);
-    }
-    Ok(whole)
+    Ok(store_path(cfg, model))
 }
 
 /// Is this process one rank of an MPI launch (mpirun / srun --mpi=pmix)?
@@ -274,12 +331,17 @@ pub fn run_embed_mpi<C: mpi::traits::Communicator>(
 ) -> anyhow::Result<EmbedOutcome> {
     use mpi::traits::*;
     let (rank, size) = (world.rank() as usize, world.size() as usize);
-    let spec = model_spec(cfg, model)?;
-    let hash = spec.config_hash(&ds.manifest.dataset_hash, &cfg.base_dir());
+    model_spec(cfg, model)?;
     let dest = store_path(cfg, model);
     if is_current(cfg, ds, model) {
         return Ok(EmbedOutcome::UpToDate(dest));
     }
+    // Every rank reads the same stores: the same rows are pending everywhere.
+    let pending: Vec<&ModelSpec> = cfg
+        .pass_rows(model)
+        .into_iter()
+        .filter(|s| !store_is_current(cfg, ds, s))
+        .collect();
     reap_orphans(cfg);
     let lens: Vec<usize> = ds.genes.iter().map(|g| g.cds.len()).collect();
     let parts = workers::batching::shard_by_tokens(&lens, size);
@@ -293,7 +355,7 @@ pub fn run_embed_mpi<C: mpi::traits::Communicator>(
     let t0 = Instant::now();
     // A rank that fails still takes part in the gather (with no rows), so the
     // others do not hang; the failure is reported by every rank.
-    let embedder = spec.build(&ctx);
+    let embedder = pass_spec(&pending).build(&ctx);
     let result = embedder.as_ref().map_err(|e| e.to_string()).and_then(|e| {
         let inputs = inputs_of(ds, mine);
         embed_all(e.as_ref(), &inputs, &mut |_| {}).map_err(|e| e.to_string())
@@ -342,22 +404,10 @@ pub fn run_embed_mpi<C: mpi::traits::Communicator>(
         }
     }
     let e = embedder.map_err(|e| anyhow::anyhow!("{e}"))?;
-    let store = Embeddings {
-        ids: ds.genes.iter().map(|g| g.id.clone()).collect(),
-        emb,
-        meta: EmbeddingMeta {
-            model: model.into(),
-            modality: e.modality().as_str().into(),
-            pooling: e.pooling().into(),
-            parts: e.parts(),
-            weights_hash: spec.weights_hash(&cfg.base_dir()),
-            config_hash: hash,
-            ..Default::default()
-        },
-    };
-    store
-        .write(&dest)
-        .with_context(|| format!("writing {}", dest.display()))?;
+    let ids: Vec<String> = ds.genes.iter().map(|g| g.id.clone()).collect();
+    write_rows(cfg, ds, &pending, ids, emb, e.as_ref(), &|s| {
+        store_path(cfg, &s.name)
+    })?;
     let balance: Vec<usize> = parts
         .iter()
         .map(|p| p.iter().map(|r| lens[*r]).sum())

@@ -87,14 +87,21 @@ impl Grid {
         let embed: Vec<EmbedJob> = cfg
             .models
             .iter()
+            // A `layers:` entry's rows: one job, one pass (the first row's).
+            .filter(|m| cfg.has_embed_job(&m.name))
             .map(|m| EmbedJob {
                 model: m.name.clone(),
                 config_hash: m.config_hash(&dh, &base),
             })
             .collect();
-        let model_hash: BTreeMap<&str, &str> = embed
+        let hashes: Vec<(String, String)> = cfg
+            .models
             .iter()
-            .map(|e| (e.model.as_str(), e.config_hash.as_str()))
+            .map(|m| (m.name.clone(), m.config_hash(&dh, &base)))
+            .collect();
+        let model_hash: BTreeMap<&str, &str> = hashes
+            .iter()
+            .map(|(m, h)| (m.as_str(), h.as_str()))
             .collect();
         let probe = serde_json::to_string(&cfg.probe).expect("serializes");
         let splits = serde_json::to_string(&cfg.splits).expect("serializes");

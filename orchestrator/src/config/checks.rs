@@ -184,7 +184,11 @@ fn model_keys<'a>(
     file: &str,
 ) -> Result<(), ConfigError> {
     for name in keys {
-        if !cfg.models.iter().any(|m| &m.name == name) {
+        if !cfg
+            .models
+            .iter()
+            .any(|m| &m.name == name || m.entry_name() == name)
+        {
             return Err(err_at(
                 text,
                 file,
@@ -291,6 +295,51 @@ pub(super) fn models(
             ));
         }
     }
+    Ok(())
+}
+
+/// Each `layers:` entry becomes its rows (`name@L<k>`, one per layer; the
+/// folder's depth resolves `mid`, `last`, `all` and negative indices),
+/// in place; `Err` at the entry's `layers`.
+pub(super) fn expand_layers(
+    cfg: &mut SweepConfig,
+    text: &str,
+    file: &str,
+    names: &mut HashSet<String>,
+) -> Result<(), ConfigError> {
+    if cfg.models.iter().all(|m| m.layers.is_none()) {
+        return Ok(());
+    }
+    let base = cfg.base_dir();
+    let mut out = Vec::with_capacity(cfg.models.len());
+    for m in &cfg.models {
+        let rows = m.expand_layers(&base).map_err(|e| {
+            let (line, column) = locate_in_entry(text, &m.name, "layers")
+                .unwrap_or_else(|| locate(text, "name", &m.name));
+            ConfigError {
+                file: file.into(),
+                line,
+                column,
+                message: format!("model {}: {e}", m.name),
+            }
+        })?;
+        if m.layers.is_some() {
+            names.remove(&m.name);
+            for r in &rows {
+                if !names.insert(r.name.clone()) {
+                    return Err(err_at(
+                        text,
+                        file,
+                        "name",
+                        &m.name,
+                        format!("model name {} (a row of `layers:`) is used twice", r.name),
+                    ));
+                }
+            }
+        }
+        out.extend(rows);
+    }
+    cfg.models = out;
     Ok(())
 }
 

@@ -123,6 +123,7 @@ impl SweepConfig {
         checks::basics(&cfg, text, file)?;
         let mut names = std::collections::HashSet::new();
         checks::models(&cfg, text, file, &mut names)?;
+        checks::expand_layers(&mut cfg, text, file, &mut names)?;
         checks::ensembles(&cfg, text, file, &mut names)?;
         if let TaskSelection::Word(w) = &cfg.tasks {
             if w != "all" {
@@ -206,8 +207,8 @@ impl SweepConfig {
                 // At the field when the entry has it, else at the model's name.
                 let (line, column) = e
                     .key()
-                    .and_then(|k| position::locate_in_entry(&text, &m.name, k))
-                    .unwrap_or_else(|| position::locate(&text, "name", &m.name));
+                    .and_then(|k| position::locate_in_entry(&text, m.entry_name(), k))
+                    .unwrap_or_else(|| position::locate(&text, "name", m.entry_name()));
                 return Err(ConfigError {
                     file: self.path.display().to_string(),
                     line,
@@ -221,6 +222,31 @@ impl SweepConfig {
 
     pub fn model(&self, name: &str) -> Option<&ModelSpec> {
         self.models.iter().find(|m| m.name == name)
+    }
+
+    /// The rows one embed job writes: every row of a `layers:` entry (one
+    /// forward pass), or the model alone.
+    pub fn pass_rows(&self, model: &str) -> Vec<&ModelSpec> {
+        let Some(spec) = self.model(model) else {
+            return Vec::new();
+        };
+        match &spec.layers_of {
+            Some(entry) => self
+                .models
+                .iter()
+                .filter(|m| m.layers_of.as_ref() == Some(entry))
+                .collect(),
+            None => vec![spec],
+        }
+    }
+
+    /// Whether `model` has an embed job of its own: every model but the
+    /// rows of a `layers:` entry after its first (they ride on the first's
+    /// pass).
+    pub fn has_embed_job(&self, model: &str) -> bool {
+        self.pass_rows(model)
+            .first()
+            .is_some_and(|first| first.name == model)
     }
 
     /// Folder relative model paths resolve against (the working directory).

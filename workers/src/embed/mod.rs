@@ -126,6 +126,11 @@ pub trait Embedder: Send + Sync {
     fn parts(&self) -> Vec<(String, usize)> {
         Vec::new()
     }
+    /// Layers per vector (a `layers:` entry's pass): the columns are that
+    /// many equal blocks, layer by layer, each block its [`Embedder::parts`].
+    fn layers(&self) -> usize {
+        1
+    }
     /// Embeds a batch: one row per input, in input order.
     fn embed(&self, batch: &[SeqInput<'_>]) -> Result<Array2<f32>, EmbedError>;
 }

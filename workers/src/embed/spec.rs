@@ -33,6 +33,10 @@ pub struct ModelSpec {
     pub pooling: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub layer: Option<i64>,
+    /// Several layers from one forward pass, each its own row
+    /// (`name@L12`): indices, `mid`, `last` or `all` (a list or one word).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layers: Option<Layers>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_tokens: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -66,6 +70,100 @@ pub struct ModelSpec {
     /// `float32` (default), `bfloat16`, `float16`: the forward pass's precision.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dtype: Option<String>,
+    /// Set on the rows a `layers:` entry expands into: the entry's name.
+    #[serde(skip)]
+    pub layers_of: Option<String>,
+    /// Set by the embed stage on the entry it builds: the layers one pass
+    /// returns (each in `layer:`'s terms), in column-block order.
+    #[serde(skip)]
+    pub pass: Vec<i64>,
+}
+
+/// One value of `layers:`: an index (0 = embeddings, negative from the
+/// end) or a word (`mid`, `last`, `all`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum LayerSel {
+    Index(i64),
+    Word(String),
+}
+
+/// `layers:` as written: one value or a list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Layers {
+    One(LayerSel),
+    Many(Vec<LayerSel>),
+}
+
+impl Layers {
+    fn values(&self) -> Vec<LayerSel> {
+        match self {
+            Layers::One(v) => vec![v.clone()],
+            Layers::Many(v) => v.clone(),
+        }
+    }
+
+    /// The block counts they name for a model of `n` layers (`None`: the
+    /// model's depth is unknown), ascending, each once; `Err` says which
+    /// value cannot work.
+    pub fn resolve(&self, n: Option<i64>) -> Result<Vec<i64>, String> {
+        let need_n = |what: &str| {
+            n.ok_or_else(|| {
+                format!(
+                    "layers: {what} needs the model's depth, and its config.json could not be \
+                     read (check `weights`)"
+                )
+            })
+        };
+        let mut out = Vec::new();
+        let values = self.values();
+        if values.is_empty() {
+            return Err("layers: [] names no layer (e.g. layers: [mid, last])".into());
+        }
+        for v in values {
+            match v {
+                LayerSel::Index(k) if k >= 0 => {
+                    if let Some(n) = n.filter(|n| k > *n) {
+                        return Err(format!(
+                            "layers: {k}: the model has {n} layers (0 = embeddings, {n} = last)"
+                        ));
+                    }
+                    out.push(k);
+                }
+                LayerSel::Index(k) => {
+                    let n = need_n(&k.to_string())?;
+                    if n + k + 1 < 0 {
+                        return Err(format!("layers: {k}: the model has {n} layers"));
+                    }
+                    out.push(n + k + 1);
+                }
+                LayerSel::Word(w) => match w.as_str() {
+                    "last" => out.push(need_n("last")?),
+                    "mid" => out.push(need_n("mid")? / 2),
+                    "all" => out.extend(1..=need_n("all")?),
+                    _ => {
+                        return Err(format!(
+                            "layers: {w:?}: expected layer numbers, mid, last or all \
+                             (e.g. layers: [12, 24, last])"
+                        ));
+                    }
+                },
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        Ok(out)
+    }
+}
+
+/// The config entry a model row comes from: `esm2` for `esm2@L12` (a row
+/// of a `layers:` entry), the name itself otherwise.
+pub fn entry_name(model: &str) -> &str {
+    match model.rsplit_once("@L") {
+        Some((base, k)) if !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()) => base,
+        _ => model,
+    }
 }
 
 /// What is wrong with a model entry, with the field it concerns (so the
@@ -224,6 +322,7 @@ impl ModelSpec {
         f("weights", self.weights.is_some());
         f("pooling", self.pooling.is_some());
         f("layer", self.layer.is_some());
+        f("layers", self.layers.is_some());
         f("max_tokens", self.max_tokens.is_some());
         f("window", self.window.is_some());
         f("stride", self.stride.is_some());
@@ -241,6 +340,11 @@ impl ModelSpec {
         v
     }
 
+    /// The config entry this row comes from (`esm2` for `esm2@L12`).
+    pub fn entry_name(&self) -> &str {
+        self.layers_of.as_deref().unwrap_or(&self.name)
+    }
+
     /// The modality, with the kind's default.
     pub fn modality(&self) -> Modality {
         self.modality
@@ -250,7 +354,7 @@ impl ModelSpec {
     /// Checks required and allowed fields for the kind, and their values.
     /// `Err` names the field and says why, with a hint.
     pub fn check(&self) -> Result<(), SpecError> {
-        check_name("model", &self.name)?;
+        check_name("model", entry_name(&self.name))?;
         let kind_spec = self.kind.spec();
         let (allowed, required) = (kind_spec.fields(), kind_spec.required());
         let set = self.fields_set();
@@ -300,6 +404,22 @@ impl ModelSpec {
     /// Sizes and limits that must be positive (caught here, at config load,
     /// not in the middle of a run).
     fn check_values(&self) -> Result<(), SpecError> {
+        if let Some(l) = &self.layers {
+            if self.layer.is_some() {
+                return Err(SpecError::value(
+                    "layers",
+                    "layers and layer both set: give `layers: [...]` alone (it lists every \
+                     layer to embed)",
+                ));
+            }
+            // The words and indices that need no folder are checked here;
+            // the others when the folder is read.
+            if let Err(e) = l.resolve(None)
+                && !e.contains("needs the model's depth")
+            {
+                return Err(SpecError::value("layers", e));
+            }
+        }
         if self.k == Some(0) {
             return Err(SpecError::value(
                 "k",
@@ -415,6 +535,37 @@ impl ModelSpec {
             ctx.device.parse().map_err(err)?
         };
         Ok(crate::device::resolve(spec).map_err(err)?.1)
+    }
+
+    /// The rows a `layers:` entry stands for, one per layer (`name@L<k>`,
+    /// `layer: k`), the layers resolved against the folder's depth; an
+    /// entry without `layers:` is itself. `Err` names the field.
+    pub fn expand_layers(&self, base: &Path) -> Result<Vec<ModelSpec>, SpecError> {
+        let Some(l) = &self.layers else {
+            return Ok(vec![self.clone()]);
+        };
+        let depth = self
+            .weights_dir(base)
+            .ok()
+            .and_then(|d| read_model_config(&d).ok())
+            .and_then(|c| {
+                ["num_hidden_layers", "num_layers", "n_layers", "depth"]
+                    .iter()
+                    .find_map(|k| c.get(*k).and_then(|v| v.as_i64()))
+            });
+        let ks = l
+            .resolve(depth)
+            .map_err(|e| SpecError::value("layers", e))?;
+        Ok(ks
+            .into_iter()
+            .map(|k| ModelSpec {
+                name: format!("{}@L{k}", self.name),
+                layer: Some(k),
+                layers: None,
+                layers_of: Some(self.name.clone()),
+                ..self.clone()
+            })
+            .collect())
     }
 
     /// Builds the embedder.

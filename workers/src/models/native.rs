@@ -132,7 +132,9 @@ pub struct NativeEmbedder {
     pub modality: Modality,
     pub model: NativeModel,
     pub pooling: String,
-    pub layer: Option<usize>,
+    /// The layers each forward pass returns (None = last), in column-block
+    /// order: one, or a `layers:` entry's pass.
+    pub layers: Vec<Option<usize>>,
     pub max_tokens: usize,
     pub stride: Option<usize>,
     pub window: Option<usize>,
@@ -146,6 +148,9 @@ pub struct NativeEmbedder {
 pub struct NativeOptions {
     pub pooling: String,
     pub layer: Option<i64>,
+    /// Several layers from one pass (a `layers:` entry's rows); empty:
+    /// `layer` alone.
+    pub pass: Vec<i64>,
     pub max_tokens: Option<usize>,
     pub window: Option<usize>,
     pub stride: Option<usize>,
@@ -263,22 +268,25 @@ impl NativeEmbedder {
             .to_string()));
         }
         let n = model.layers() as i64;
-        let layer = match opts.layer {
-            None | Some(-1) => None,
-            Some(k) if k < 0 && n + k + 1 >= 0 => Some((n + k + 1) as usize),
-            Some(k) if k >= 0 && k <= n => {
-                if k == n {
-                    None
-                } else {
-                    Some(k as usize)
-                }
-            }
-            Some(k) => {
-                return Err(err(format!(
-                    "layer {k}: the model has {n} layers (0 = embeddings, {n} or -1 = last)"
-                )));
-            }
+        let asked: Vec<Option<i64>> = if opts.pass.is_empty() {
+            vec![opts.layer]
+        } else {
+            opts.pass.iter().map(|k| Some(*k)).collect()
         };
+        let mut layers = Vec::with_capacity(asked.len());
+        for k in asked {
+            layers.push(match k {
+                None | Some(-1) => None,
+                Some(k) if k < 0 && n + k + 1 >= 0 => Some((n + k + 1) as usize),
+                Some(k) if (0..n).contains(&k) => Some(k as usize),
+                Some(k) if k == n => None,
+                Some(k) => {
+                    return Err(err(format!(
+                        "layer {k}: the model has {n} layers (0 = embeddings, {n} or -1 = last)"
+                    )));
+                }
+            });
+        }
         Ok(NativeEmbedder {
             name: name.into(),
             modality,
@@ -288,7 +296,7 @@ impl NativeEmbedder {
             } else {
                 opts.pooling.clone()
             },
-            layer,
+            layers,
             // Measured on the flex backend (bench/esm.sh, ESM-2 8M shape, 2 threads):
             // 256-1024 tokens per batch ran 3.2-3.5k tokens/s, 4096 ran 2.1k, 16384 1.1k.
             max_tokens: opts.max_tokens.unwrap_or(1024),
@@ -317,7 +325,10 @@ impl Embedder for NativeEmbedder {
         self.modality
     }
     fn dim(&self) -> usize {
-        self.model.encoder.hidden * molecules(self.modality).len()
+        self.model.encoder.hidden * molecules(self.modality).len() * self.layers.len()
+    }
+    fn layers(&self) -> usize {
+        self.layers.len()
     }
     fn pooling(&self) -> &str {
         &self.pooling
@@ -350,7 +361,8 @@ impl Embedder for NativeEmbedder {
     fn embed(&self, batch: &[SeqInput<'_>]) -> Result<Array2<f32>, EmbedError> {
         let h = self.model.encoder.hidden;
         let parts = molecules(self.modality);
-        let mut out = Array2::<f32>::zeros((batch.len(), h * parts.len()));
+        let block = h * parts.len();
+        let mut out = Array2::<f32>::zeros((batch.len(), block * self.layers.len()));
         for (k, m) in parts.iter().enumerate() {
             let seqs: Vec<&[u8]> = batch
                 .iter()
@@ -359,9 +371,11 @@ impl Embedder for NativeEmbedder {
                     Molecule::Protein => s.protein,
                 })
                 .collect();
-            let pooled = self.pool(&seqs, *m);
-            out.slice_mut(ndarray::s![.., k * h..(k + 1) * h])
-                .assign(&pooled);
+            // Columns: layer by layer, each layer's block its parts in order.
+            for (j, pooled) in self.pool(&seqs, *m).iter().enumerate() {
+                let at = j * block + k * h;
+                out.slice_mut(ndarray::s![.., at..at + h]).assign(pooled);
+            }
         }
         Ok(out)
     }
@@ -378,11 +392,12 @@ pub fn molecules(modality: Modality) -> &'static [Molecule] {
 }
 
 impl NativeEmbedder {
-    /// One pooled vector per sequence of `molecule`: windows framed by the
-    /// tokenizer's specials, length-bucketed sub-batches within the token
-    /// budget, mean over real tokens (window means weighted by their
-    /// lengths) or the CLS vector (averaged over windows).
-    fn pool(&self, seqs: &[&[u8]], molecule: Molecule) -> Array2<f32> {
+    /// One pooled vector per sequence of `molecule` and layer asked, from
+    /// one forward pass: windows framed by the tokenizer's specials,
+    /// length-bucketed sub-batches within the token budget, mean over real
+    /// tokens (window means weighted by their lengths) or the CLS vector
+    /// (averaged over windows).
+    fn pool(&self, seqs: &[&[u8]], molecule: Molecule) -> Vec<Array2<f32>> {
         let tok = &self.model.tokenizer;
         let native = self.model.native();
         let win = self.window();
@@ -401,7 +416,8 @@ impl NativeEmbedder {
         }
         let h = self.model.encoder.hidden;
         let ty = native.token_type(molecule).unwrap_or(0);
-        let mut out = Array2::<f32>::zeros((seqs.len(), h));
+        let nl = self.layers.len();
+        let mut out = vec![Array2::<f32>::zeros((seqs.len(), h)); nl];
         let mut weight = vec![0f32; seqs.len()];
         let mut cls_count = vec![0f32; seqs.len()];
         let lens: Vec<usize> = pieces.iter().map(|p| p.1.len()).collect();
@@ -412,17 +428,18 @@ impl NativeEmbedder {
         for group in crate::batching::length_buckets(&lens, self.max_tokens, usize::MAX) {
             let rows: Vec<Vec<u32>> = group.iter().map(|k| pieces[*k].1.clone()).collect();
             let types = vec![ty; rows.len()];
-            let (mut states, l) =
+            let (states, l) =
                 self.model
                     .encoder
-                    .forward_layers(&rows, &types, tok.pad(), &[self.layer]);
-            let hs = states.swap_remove(0);
+                    .forward_layers(&rows, &types, tok.pad(), &self.layers);
             for (gi, k) in group.iter().enumerate() {
                 let (seq, row, n) = &pieces[*k];
                 let base = gi * l * h;
                 if self.pooling == "cls" {
-                    for d in 0..h {
-                        out[[*seq, d]] += hs[base + d];
+                    for (o, hs) in out.iter_mut().zip(&states) {
+                        for d in 0..h {
+                            o[[*seq, d]] += hs[base + d];
+                        }
                     }
                     cls_count[*seq] += 1.0;
                 } else {
@@ -431,23 +448,27 @@ impl NativeEmbedder {
                         .filter(|j| !tok.is_special(row[*j]))
                         .collect();
                     let cnt = real.len().max(1) as f32;
-                    for j in &real {
-                        for d in 0..h {
-                            out[[*seq, d]] += hs[base + j * h + d] / cnt * *n as f32;
+                    for (o, hs) in out.iter_mut().zip(&states) {
+                        for j in &real {
+                            for d in 0..h {
+                                o[[*seq, d]] += hs[base + j * h + d] / cnt * *n as f32;
+                            }
                         }
                     }
                     weight[*seq] += *n as f32;
                 }
             }
         }
-        for i in 0..seqs.len() {
-            let div = if self.pooling == "cls" {
-                cls_count[i]
-            } else {
-                weight[i]
-            };
-            if div > 0.0 {
-                out.row_mut(i).mapv_inplace(|v| v / div);
+        for o in &mut out {
+            for i in 0..seqs.len() {
+                let div = if self.pooling == "cls" {
+                    cls_count[i]
+                } else {
+                    weight[i]
+                };
+                if div > 0.0 {
+                    o.row_mut(i).mapv_inplace(|v| v / div);
+                }
             }
         }
         out

@@ -171,7 +171,14 @@ impl Flux {
             Stage::Aggregate => &self.cfg.stages.aggregate,
         };
         r = overlaid(&r, over);
-        match model.and_then(|m| self.cfg.models.get(m)) {
+        // A `layers:` row's embed job takes its entry's resources.
+        let entry = |m: &str| {
+            let models = &self.cfg.models;
+            models
+                .get(m)
+                .or_else(|| models.get(workers::embed::spec::entry_name(m)))
+        };
+        match model.and_then(entry) {
             Some(m) if stage == Stage::Embed => overlaid(&r, m),
             _ => r,
         }

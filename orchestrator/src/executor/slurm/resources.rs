@@ -26,7 +26,13 @@ impl SlurmConfig {
             Stage::Aggregate => &self.stages.aggregate,
         };
         let r = base.overlaid(over);
-        match model.and_then(|m| self.models.get(m)) {
+        // A `layers:` row's embed job takes its entry's resources.
+        let entry = |m: &str| {
+            self.models
+                .get(m)
+                .or_else(|| self.models.get(workers::embed::spec::entry_name(m)))
+        };
+        match model.and_then(entry) {
             Some(m) if stage == Stage::Embed => r.overlaid(m),
             _ => r,
         }

@@ -30,6 +30,7 @@ impl KindSpec for Native {
             "weights",
             "pooling",
             "layer",
+            "layers",
             "max_tokens",
             "window",
             "stride",
@@ -120,7 +121,7 @@ impl KindSpec for Native {
         // The layer count, by each family's config key.
         let config = read_model_config(&dir).ok();
         let layers = config.as_ref().and_then(|c| {
-            ["num_hidden_layers", "num_layers", "n_layers"]
+            ["num_hidden_layers", "num_layers", "n_layers", "depth"]
                 .iter()
                 .find_map(|k| c.get(*k).and_then(|v| v.as_i64()))
         });
@@ -186,6 +187,7 @@ impl KindSpec for Native {
             &NativeOptions {
                 pooling: spec.pooling.clone().unwrap_or_else(|| "mean".into()),
                 layer: spec.layer,
+                pass: spec.pass.clone(),
                 max_tokens: spec.max_tokens,
                 window: spec.window,
                 stride: spec.stride,
