@@ -650,6 +650,11 @@ fn layers_give_the_vectors_of_separate_runs_from_one_pass() {
     for row in ["esm@L0", "luca@L3", "deep:concat"] {
         assert!(csv.contains(row), "{row} missing from results.csv");
     }
+    let summary = std::fs::read_to_string(d.path().join("layers/report/summary.md")).unwrap();
+    assert!(
+        summary.contains("### Score by layer") && summary.contains("| task | L1 | L2 | L3 |"),
+        "{summary}"
+    );
     // A word it does not know is refused at its position.
     std::fs::write(
         d.path().join("bad.yaml"),

@@ -16,6 +16,7 @@
 
 pub mod comparisons;
 pub mod heatmaps;
+pub mod layers;
 pub mod leaderboard;
 pub mod panels;
 pub mod provenance;
@@ -253,6 +254,7 @@ fn build(
     }
     md.push_str(&leaderboard_md(&board));
     md.push_str(&leaderboard::modality_md(&board, &ranked));
+    md.push_str(&layers::by_layer_md(cfg, &tasks, &scores, &small));
     md.push_str("![model × task scores](score_heatmap.svg)\n\n");
     md.push_str(&tables::scores_md(ds, &tasks, &rows, &get, &small));
     md.push_str("![per-task scores](task_scores.svg)\n\n");
