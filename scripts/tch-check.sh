@@ -47,12 +47,12 @@ env -u LD_LIBRARY_PATH "${CARGO_TARGET_DIR:-target}/debug/genoprot" doctor
 
 t1=$SECONDS
 cargo test -p workers --features tch --lib device
-cargo test -p workers --features tch --test native_fixtures --test multimodal_fixtures -- --nocapture
+cargo test -p workers --features tch --test native_fixtures --test authors_fixtures -- --nocapture
 cargo test -p workers --features tch --test planted_signal
 # The binary end to end on LibTorch: a sweep (cells record `LibTorch(Cpu)`),
 # doctor, and `device: cuda:0` refused where no GPU is usable.
 cargo test -p genoprot --features tch --test cli --test sweep
 if ((cuda)); then
-  GENOPROT_TEST_DEVICE=cuda cargo test -p workers --features tch --test native_fixtures --test multimodal_fixtures -- --nocapture
+  GENOPROT_TEST_DEVICE=cuda cargo test -p workers --features tch --test native_fixtures --test authors_fixtures -- --nocapture
 fi
 echo "tch-check: tests on LibTorch passed in $((SECONDS - t1)) s (total $((SECONDS - t0)) s)"

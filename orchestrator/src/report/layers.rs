@@ -132,8 +132,14 @@ mod tests {
         let small: BTreeSet<String> = ["c".to_string()].into();
         let md = by_layer_md(&cfg, &["a".into(), "b".into(), "c".into()], &scores, &small);
         assert!(md.contains("| task | L1 | L3 |"), "{md}");
-        assert!(md.contains("| a | **0.800 ± 0.010** | 0.700 ± 0.010 |"), "{md}");
-        assert!(md.contains("| b | 0.600 ± 0.010 | **0.900 ± 0.010** |"), "{md}");
+        assert!(
+            md.contains("| a | **0.800 ± 0.010** | 0.700 ± 0.010 |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| b | 0.600 ± 0.010 | **0.900 ± 0.010** |"),
+            "{md}"
+        );
         assert!(md.contains("| c † | 0.990 ± 0.010 | — |"), "{md}");
         assert!(md.contains("| best on | 1 | 1 |"), "{md}");
     }

@@ -48,6 +48,22 @@ impl Lin {
         self.b = self.b.take().map(|b| b.cast(d));
     }
 
+    /// Layers with the same input side by side as one (outputs of the
+    /// first, then the second, …): query, key and value as one GEMM.
+    pub fn joined<const N: usize>(parts: [Lin; N]) -> Lin {
+        let mut ws = Vec::with_capacity(N);
+        let mut bs = Vec::with_capacity(N);
+        for l in parts {
+            ws.push(l.w);
+            bs.extend(l.b);
+        }
+        let b = (bs.len() == N).then(|| Tensor::cat(bs, 0));
+        Lin {
+            w: Tensor::cat(ws, 1),
+            b,
+        }
+    }
+
     /// A layer from PyTorch-layout `[out, in]` values (for block checks).
     pub fn from_torch(w: Vec<f32>, out: usize, inp: usize, device: &Device) -> Lin {
         Lin {

@@ -70,6 +70,41 @@ impl<'a> Loader<'a> {
         })
     }
 
+    /// A query or key projection of a model whose rotary embedding turns
+    /// interleaved pairs `(2i, 2i+1)` of each head (rotary_embedding_torch,
+    /// CaLM): each head's outputs reordered evens then odds, so that the
+    /// encoder's rotation of the two halves turns the same pairs by the same
+    /// angles. Scores q·k are unchanged (queries and keys are reordered
+    /// alike; values are not).
+    pub fn lin_interleaved_heads(
+        &self,
+        p: &str,
+        din: usize,
+        dout: usize,
+        heads: usize,
+        bias: bool,
+    ) -> Result<Lin, ModelError> {
+        let hd = dout / heads.max(1);
+        let perm: Vec<i64> = (0..dout)
+            .map(|o| {
+                let (h, j) = (o / hd, o % hd);
+                let src = if j < hd / 2 {
+                    2 * j
+                } else {
+                    2 * (j - hd / 2) + 1
+                };
+                (h * hd + src) as i64
+            })
+            .collect();
+        let idx =
+            Tensor::<1, burn::tensor::Int>::from_data(TensorData::new(perm, [dout]), &self.device);
+        let l = self.lin(p, din, dout, bias)?;
+        Ok(Lin {
+            w: l.w.select(1, idx.clone()),
+            b: l.b.map(|b| b.select(0, idx)),
+        })
+    }
+
     /// A LayerNorm: `weight`/`bias`, or `gamma`/`beta` in some exports.
     pub fn norm(&self, p: &str, n: usize, eps: f64) -> Result<Norm, ModelError> {
         let either = |a: &str, b: &str| -> Result<Tensor<1>, ModelError> {
@@ -128,17 +163,12 @@ impl<'a> Loader<'a> {
         dout: usize,
         bias: bool,
     ) -> Result<Lin, ModelError> {
-        let mut ws = Vec::new();
-        let mut bs = Vec::new();
-        for n in names {
-            let l = self.lin(&format!("{p}.{n}"), din, dout, bias)?;
-            ws.push(l.w);
-            bs.extend(l.b);
-        }
-        Ok(Lin {
-            w: Tensor::cat(ws, 1),
-            b: bias.then(|| Tensor::cat(bs, 0)),
-        })
+        let [a, b, c] = names;
+        Ok(Lin::joined([
+            self.lin(&format!("{p}.{a}"), din, dout, bias)?,
+            self.lin(&format!("{p}.{b}"), din, dout, bias)?,
+            self.lin(&format!("{p}.{c}"), din, dout, bias)?,
+        ]))
     }
 
     /// The hash of everything loaded so far.

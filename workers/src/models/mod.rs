@@ -5,6 +5,7 @@
 
 pub mod attention;
 pub mod bert;
+pub mod calm;
 pub mod elementwise;
 pub mod encoder;
 pub mod error;

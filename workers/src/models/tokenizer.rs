@@ -19,6 +19,11 @@ pub struct Tokenizer {
     /// Letters are matched as written (gLM2: amino acids upper case,
     /// nucleotides lower case); otherwise upper-cased first.
     pub keep_case: bool,
+    /// Tokens are the sequence cut into pieces of this many letters (codon
+    /// models: non-overlapping 3-mers; a piece not in the vocabulary, a
+    /// codon with an N or a last incomplete one, is one `<unk>`); otherwise
+    /// greedy longest match.
+    pub fixed_width: Option<usize>,
     pub cls: Option<u32>,
     pub eos: Option<u32>,
     pub pad: u32,
@@ -65,6 +70,7 @@ impl Tokenizer {
             mask: get("mask"),
             max_len,
             keep_case: false,
+            fixed_width: None,
             vocab,
         })
     }
@@ -88,6 +94,18 @@ impl Tokenizer {
             s.to_ascii_uppercase()
         };
         let b = s.as_bytes();
+        if let Some(w) = self.fixed_width {
+            return b
+                .chunks(w.max(1))
+                .map(|c| {
+                    std::str::from_utf8(c)
+                        .ok()
+                        .and_then(|t| self.vocab.get(t))
+                        .copied()
+                        .unwrap_or(self.unk)
+                })
+                .collect();
+        }
         let mut out = Vec::with_capacity(b.len());
         let mut i = 0;
         while i < b.len() {

@@ -8,7 +8,7 @@
 //!
 //! Each kind is implemented beside its embedder: `embed/kmer.rs` (kmer,
 //! codon), `embed/command.rs`, `embed/precomputed.rs`, `embed/hf.rs`; a
-//! native family (`esm`, `bert`, `t5`, `esmc`, `glm2`, `lucaone`) is a [`NativeFamily`] in its
+//! native family (`esm`, `bert`, `t5`, `esmc`, `glm2`, `lucaone`, `calm`) is a [`NativeFamily`] in its
 //! `models/<family>.rs` (loader, `model_type`, tokenization) wrapped by
 //! [`native::Native`] with its kind. Adding a kind: one module and one line in
 //! [`registry!`] below (plus docs, a fixture and a test).
@@ -105,6 +105,8 @@ registry! {
     Glm2 => &native::Native(ModelKind::Glm2, &crate::models::glm2::Family),
     /// Native LucaOne (multimodal: nucleotides and proteins) from a HF folder.
     Lucaone => &native::Native(ModelKind::Lucaone, &crate::models::lucaone::Family),
+    /// Native CaLM (codons) from its converted weights and a small config.json.
+    Calm => &native::Native(ModelKind::Calm, &crate::models::calm::Family),
     /// k-mer spectrum.
     Kmer => &super::kmer::Kmer,
     /// Codon usage.

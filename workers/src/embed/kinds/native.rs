@@ -46,6 +46,15 @@ impl KindSpec for Native {
         Some(self.1)
     }
 
+    /// A family whose fixed vocabulary reads DNA (CaLM's codons) defaults
+    /// to `dna`; the others to `protein`.
+    fn default_modality(&self) -> Modality {
+        match self.1.fixed_tokenizer().and_then(|t| t.alphabet()) {
+            Some("dna") => Modality::Dna,
+            _ => Modality::Protein,
+        }
+    }
+
     fn check_modality(&self, spec: &ModelSpec) -> Result<(), SpecError> {
         if spec.modality() == Modality::Gene && !self.1.multimodal() {
             return Err(SpecError::value(
