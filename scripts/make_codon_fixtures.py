@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Creates a tiny random-weight CaLM with the authors' own code, and reference
+"""Creates tiny random-weight codon models with their authors' own code, and reference
 embeddings for genoprot's Rust tests (fixtures are committed; CI never runs this).
 
 * fixtures/calm-tiny: CaLM's `ProteinBertModel` with its codon `Alphabet`, `CodonSequence`
@@ -8,11 +8,18 @@ embeddings for genoprot's Rust tests (fixtures are committed; CI never runs this
   authors publish theirs (`calm_weights.pkl`, a pickled state dict), then converted with the
   one command docs/models.md gives (CONVERT below) into model.safetensors; config.json is
   the package's ARGS in the form genoprot reads.
+* fixtures/codonbert-tiny: CodonBERT (Sanofi): transformers' `BertForPreTraining`, as the
+  release is, saved as pytorch_model.bin; token ids from the authors' `get_tokenizer()` and
+  `mytok()` (benchmarks/utils/tokenizer.py of github.com/Sanofi-Public/CodonBERT, loaded from
+  a checkout whose path is given); hidden states as their extract_embed.py takes them (one
+  sequence at a time, the last layer without [CLS] and [SEP]).
 
 Needs torch, einops, rotary-embedding-torch, biopython, requests, safetensors (PyPI):
     /tmp/torchenv/bin/pip install torch einops rotary-embedding-torch biopython requests safetensors
     git clone https://github.com/oxpig/CaLM /tmp/src/calm
-    /tmp/torchenv/bin/python scripts/make_codon_fixtures.py --calm-src /tmp/src/calm
+    git clone https://github.com/Sanofi-Public/CodonBERT /tmp/src/codonbert
+    /tmp/torchenv/bin/python scripts/make_codon_fixtures.py --calm-src /tmp/src/calm \
+        --codonbert-src /tmp/src/codonbert
 
 reference.json: per CDS, the token ids without `<cls>`/`<eos>`, the mean over the codon
 tokens of the last layer (after `emb_layer_norm_after`), of layer 1 and of layer 0 (the
@@ -31,6 +38,7 @@ CONVERT = ("import pickle, torch; from safetensors.torch import save_file; "
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--calm-src", required=True, help="a checkout of github.com/oxpig/CaLM")
+ap.add_argument("--codonbert-src", required=True, help="a checkout of github.com/Sanofi-Public/CodonBERT")
 args = ap.parse_args()
 root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures")
 sys.path.insert(0, os.path.abspath(args.calm_src))
@@ -93,4 +101,44 @@ for i, ids in enumerate(enc):
     refs.append(rec)
 with open(os.path.join(d, "reference.json"), "w") as f:
     json.dump({"window": WINDOW, "layers": n, "dna": refs}, f)
+print(f"wrote {d}")
+
+# --- CodonBERT: BertForPreTraining with the authors' tokenizer code ---
+sys.path.insert(0, os.path.join(os.path.abspath(args.codonbert_src), "benchmarks"))
+from utils.tokenizer import get_tokenizer, mytok  # noqa: E402
+from transformers import BertConfig, BertForPreTraining  # noqa: E402
+
+tok = get_tokenizer()
+bcfg = BertConfig(vocab_size=69, hidden_size=32, num_hidden_layers=3, num_attention_heads=4,
+                  intermediate_size=64, max_position_embeddings=WINDOW + 2, type_vocab_size=2,
+                  hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+bert = BertForPreTraining(bcfg).eval()
+with torch.no_grad():
+    for n_, p in bert.named_parameters():
+        if "LayerNorm" in n_ or n_.endswith("bias"):
+            p.add_(torch.randn_like(p) * 0.2)
+d = os.path.join(root, "codonbert-tiny")
+os.makedirs(d, exist_ok=True)
+bert.save_pretrained(d, safe_serialization=False)
+refs = []
+for s_ in CDS:
+    ids = tok.encode(" ".join(mytok(s_, 3, 3))).ids[1:-1]  # without [CLS] and [SEP]
+    rec = {"sequence": s_, "ids": ids}
+    wins = windows(len(ids), WINDOW)
+    rec["windows"] = len(wins)
+    for name, layer in [("", -1), ("_layer1", 1), ("_layer0", 0)]:
+        means, lens, clss = [], [], []
+        for (a, b) in wins:
+            row = torch.tensor([[tok.token_to_id("[CLS]")] + ids[a:b] + [tok.token_to_id("[SEP]")]])
+            with torch.no_grad():
+                hs = bert(row, output_hidden_states=True).hidden_states
+            h = hs[layer][0]
+            means.append(h[1:-1].mean(0)); lens.append(b - a); clss.append(h[0])
+        w = torch.tensor(lens, dtype=torch.float32) / sum(lens)
+        rec[f"mean{name}"] = sum(wi * x for wi, x in zip(w, means)).tolist()
+        if name == "":
+            rec["cls"] = (sum(clss) / len(clss)).tolist()
+    refs.append(rec)
+with open(os.path.join(d, "reference.json"), "w") as f:
+    json.dump({"window": WINDOW, "layers": 3, "dna": refs}, f)
 print(f"wrote {d}")

@@ -442,3 +442,49 @@ with h5py.File(sys.argv[1]) as f:
         (Some("k2"), Some(16), Some("dna"))
     );
 }
+
+/// The codon models run from their folders as users have them: CaLM's
+/// converted weights with its small config.json (`modality` left to the
+/// kind: dna), CodonBERT's BERT folder without a tokenizer file under
+/// `kind: codonbert`; the same folder under `kind: bert` is refused before
+/// any work with the kind to use.
+#[test]
+fn codon_model_folders_embed_and_codonbert_needs_its_kind() {
+    let f = common::workspace_root().join("fixtures");
+    let calm = format!(
+        "{{name: calm, kind: calm, weights: {}}}",
+        f.join("calm-tiny").display()
+    );
+    let cb = format!(
+        "{{name: cb, kind: codonbert, modality: dna, weights: {}}}",
+        f.join("codonbert-tiny").display()
+    );
+    let s = Sweep::new(30, &[&calm, &cb]);
+    for (m, dim) in [("calm", 32), ("cb", 32)] {
+        let (ok, _, err) = s.embed(m);
+        assert!(ok, "{m}: {err}");
+        let e = s.store(m);
+        assert_eq!(
+            (e.emb.nrows(), e.emb.ncols(), e.meta.modality.as_str()),
+            (30, dim, "dna")
+        );
+        assert!(e.emb.iter().all(|v| v.is_finite()));
+        assert_ne!(e.emb.row(0), e.emb.row(1));
+    }
+    let as_bert = format!(
+        "{{name: cb, kind: bert, modality: dna, weights: {}}}",
+        f.join("codonbert-tiny").display()
+    );
+    s.config(&[&as_bert]);
+    let out = common::genoprot()
+        .current_dir(s.dir.path())
+        .args(["plan", "c.yaml"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("c.yaml:") && err.contains("no tokenizer") && err.contains("kind: codonbert"),
+        "{err}"
+    );
+}

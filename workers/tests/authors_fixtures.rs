@@ -1,7 +1,8 @@
 //! The native multimodal and codon encoders against their authors' code on
 //! committed tiny fixtures: gLM2 against TattaBio's `modeling_glm2.py` and
 //! LucaOne against the `lucaone` package (scripts/make_multimodal_fixtures.py),
-//! CaLM against the `calm` package (scripts/make_codon_fixtures.py). Every
+//! CaLM against the `calm` package and CodonBERT against transformers' BERT
+//! with Sanofi's tokenizer code (scripts/make_codon_fixtures.py). Every
 //! input the model takes (protein, CDS), token ids equal, mean (and CLS) of
 //! the last layer, of layer 1 and of the embeddings within 1e-4, padded
 //! sub-batches and windowed long sequences; `modality: gene` is the CDS's
@@ -53,9 +54,13 @@ fn load(
     budget: usize,
 ) -> NativeEmbedder {
     let r = reference(name);
+    // CodonBERT's folder is a BERT folder: its kind is named, as in a config.
+    let kind = name
+        .starts_with("codonbert")
+        .then_some(workers::embed::kinds::ModelKind::Codonbert);
     NativeEmbedder::load(
         name,
-        None,
+        kind,
         modality,
         &device(),
         &fixture(name),
@@ -170,6 +175,11 @@ fn lucaone_matches_the_lucaone_package_on_proteins_and_cds() {
 #[test]
 fn calm_with_interleaved_rotary_matches_the_calm_package() {
     check("calm-tiny");
+}
+
+#[test]
+fn codonbert_matches_bert_with_the_authors_codon_tokenizer() {
+    check("codonbert-tiny");
 }
 
 /// `modality: gene`: one vector per gene, the CDS's part then the protein's.

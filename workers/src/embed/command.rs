@@ -183,7 +183,7 @@ impl Embedder for CommandEmbedder {
     fn embed(&self, batch: &[SeqInput<'_>]) -> Result<Array2<f32>, EmbedError> {
         let io = |source| EmbedError::Io {
             model: self.name.clone(),
-            source,
+            cause: source,
         };
         let tmp = match &self.workdir {
             Some(d) => {

@@ -48,7 +48,7 @@ pub fn hf_embedder(spec: &ModelSpec, ctx: &BuildContext) -> Result<CommandEmbedd
         .weights_dir(&ctx.base_dir)
         .map_err(|source| EmbedError::Load {
             model: spec.name.clone(),
-            source,
+            cause: source,
         })?;
     let work = ctx
         .workdir
@@ -58,7 +58,7 @@ pub fn hf_embedder(spec: &ModelSpec, ctx: &BuildContext) -> Result<CommandEmbedd
     let adapter = work.join("genoprot_hf.py");
     crate::atomic::write_atomic(&adapter, ADAPTER.as_bytes()).map_err(|e| EmbedError::Io {
         model: spec.name.clone(),
-        source: std::io::Error::new(e.kind(), format!("{}: {e}", adapter.display())),
+        cause: std::io::Error::new(e.kind(), format!("{}: {e}", adapter.display())),
     })?;
     let python = spec.python.clone().unwrap_or_else(|| "python3".into());
     Ok(CommandEmbedder {

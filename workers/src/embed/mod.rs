@@ -81,18 +81,18 @@ pub enum EmbedError {
     Stopped { model: String },
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
-    #[error("model {model}: {source}")]
+    // The message holds the cause: not marked #[source], so that a chain
+    // printed with `{:#}` does not say it twice.
+    #[error("model {model}: {cause}")]
     Io {
         model: String,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The model folder could not be loaded (which file, field or tensor).
-    #[error("model {model}: {source}")]
+    #[error("model {model}: {cause}")]
     Load {
         model: String,
-        #[source]
-        source: crate::models::ModelError,
+        cause: crate::models::ModelError,
     },
 }
 

@@ -84,7 +84,7 @@ impl PrecomputedEmbedder {
             };
             let text = std::fs::read_to_string(ids_file).map_err(|source| EmbedError::Io {
                 model: name.into(),
-                source,
+                cause: source,
             })?;
             (
                 text.lines()

@@ -212,14 +212,7 @@ impl super::family::NativeFamily for Family {
     }
 
     fn input<'a>(&self, seq: &'a [u8], _molecule: Molecule) -> Cow<'a, [u8]> {
-        Cow::Owned(
-            seq.iter()
-                .map(|b| match b.to_ascii_uppercase() {
-                    b'T' => b'U',
-                    c => c,
-                })
-                .collect(),
-        )
+        Cow::Owned(super::family::rna_letters(seq))
     }
 }
 

@@ -30,6 +30,13 @@ pub trait NativeFamily: Sync {
     fn reads(&self, model_type: Option<&str>) -> bool {
         model_type == Some(self.name())
     }
+    /// Whether the entry may name this kind for a folder of this
+    /// `model_type` (by default: the ones it [`NativeFamily::reads`]; a
+    /// family that shares another's `model_type`, CodonBERT's `bert`, adds
+    /// it here).
+    fn accepts(&self, model_type: Option<&str>) -> bool {
+        self.reads(model_type)
+    }
     /// The models it covers, in words (for hints).
     fn models(&self) -> &'static str;
     /// Reads the parsed `config.json` (at `cpath`) and the weights into an
@@ -95,6 +102,17 @@ pub fn check_sizes(
         ));
     }
     Ok(())
+}
+
+/// A coding sequence in RNA letters, upper case (T → U), as codon models'
+/// vocabularies write it.
+pub fn rna_letters(seq: &[u8]) -> Vec<u8> {
+    seq.iter()
+        .map(|b| match b.to_ascii_uppercase() {
+            b'T' => b'U',
+            c => c,
+        })
+        .collect()
 }
 
 /// U, Z, O, B read as X (ProtTrans: "map rarely occurring amino acids to X").

@@ -6,6 +6,7 @@
 pub mod attention;
 pub mod bert;
 pub mod calm;
+pub mod codonbert;
 pub mod elementwise;
 pub mod encoder;
 pub mod error;

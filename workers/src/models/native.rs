@@ -69,6 +69,17 @@ pub struct NativeModel {
 impl NativeModel {
     /// Loads a model folder. Errors name the file, field or tensor.
     pub fn load(dir: &Path, device: &Device) -> Result<NativeModel, ModelError> {
+        Self::load_as(dir, None, device)
+    }
+
+    /// Loads a model folder as `kind` where that kind accepts the folder's
+    /// `model_type` (CodonBERT's `bert`), else as the family of its
+    /// `model_type`.
+    pub fn load_as(
+        dir: &Path,
+        kind: Option<ModelKind>,
+        device: &Device,
+    ) -> Result<NativeModel, ModelError> {
         let cpath = dir.join("config.json");
         let text = std::fs::read_to_string(&cpath).map_err(|source| ModelError::Read {
             path: cpath.clone(),
@@ -78,20 +89,23 @@ impl NativeModel {
         let config: serde_json::Value =
             serde_json::from_str(&text).map_err(|e| ModelError::file(&cpath, e))?;
         let mt = config.get("model_type").and_then(|v| v.as_str());
-        let family = ModelKind::native_of_model_type(mt).ok_or_else(|| {
-            ModelError::file(
-                &cpath,
-                format!(
-                    "model_type {:?} has no native implementation (native: {}); \
+        let asked = kind.filter(|k| k.spec().native().is_some_and(|f| f.accepts(mt)));
+        let family = asked
+            .or_else(|| ModelKind::native_of_model_type(mt))
+            .ok_or_else(|| {
+                ModelError::file(
+                    &cpath,
+                    format!(
+                        "model_type {:?} has no native implementation (native: {}); \
                  `kind: hf` runs any transformers model through the site's Python",
-                    mt.unwrap_or_default(),
-                    ModelKind::native_kinds()
-                        .map(|k| k.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            )
-        })?;
+                        mt.unwrap_or_default(),
+                        ModelKind::native_kinds()
+                            .map(|k| k.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )
+            })?;
         let imp = family.native_family();
         let tokenizer = folder_tokenizer(dir, imp)?;
         let weights = Weights::open(dir)?;
@@ -203,10 +217,11 @@ impl NativeEmbedder {
             model: name.into(),
             msg,
         };
-        let mut model = NativeModel::load(dir, device).map_err(|source| EmbedError::Load {
-            model: name.into(),
-            source,
-        })?;
+        let mut model =
+            NativeModel::load_as(dir, kind, device).map_err(|source| EmbedError::Load {
+                model: name.into(),
+                cause: source,
+            })?;
         let half = match opts.dtype.as_deref() {
             None | Some("float32") => None,
             Some("bfloat16") => Some(burn::tensor::FloatDType::BF16),

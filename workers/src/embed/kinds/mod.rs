@@ -8,7 +8,7 @@
 //!
 //! Each kind is implemented beside its embedder: `embed/kmer.rs` (kmer,
 //! codon), `embed/command.rs`, `embed/precomputed.rs`, `embed/hf.rs`; a
-//! native family (`esm`, `bert`, `t5`, `esmc`, `glm2`, `lucaone`, `calm`) is a [`NativeFamily`] in its
+//! native family (`esm`, `bert`, `t5`, `esmc`, `glm2`, `lucaone`, `calm`, `codonbert`) is a [`NativeFamily`] in its
 //! `models/<family>.rs` (loader, `model_type`, tokenization) wrapped by
 //! [`native::Native`] with its kind. Adding a kind: one module and one line in
 //! [`registry!`] below (plus docs, a fixture and a test).
@@ -107,6 +107,8 @@ registry! {
     Lucaone => &native::Native(ModelKind::Lucaone, &crate::models::lucaone::Family),
     /// Native CaLM (codons) from its converted weights and a small config.json.
     Calm => &native::Native(ModelKind::Calm, &crate::models::calm::Family),
+    /// Native CodonBERT (a BERT folder read with its codon tokenizer).
+    Codonbert => &native::Native(ModelKind::Codonbert, &crate::models::codonbert::Family),
     /// k-mer spectrum.
     Kmer => &super::kmer::Kmer,
     /// Codon usage.

@@ -77,6 +77,7 @@ impl KindSpec for Native {
         let mt = config.get("model_type").and_then(|v| v.as_str());
         let want = self.0;
         match ModelKind::native_of_model_type(mt) {
+            _ if self.1.accepts(mt) => {}
             Some(f) if f == want => {}
             Some(f) => {
                 return Err(ModelError::file(
@@ -115,9 +116,22 @@ impl KindSpec for Native {
         // A family with a built-in vocabulary (ESM C) or a tokenizer fixed
         // in its authors' code (gLM2, LucaOne) needs no file.
         if !tokenizer && self.1.builtin_vocab().is_none() && self.1.fixed_tokenizer().is_none() {
+            let codon_bert = config
+                .get("vocab_size")
+                .and_then(|v| v.as_u64())
+                .is_some_and(|v| v == 69)
+                && mt == Some("bert");
             return Err(ModelError::file(
                 &dir,
-                "no tokenizer: expected vocab.txt, tokenizer.json or spiece.model",
+                format!(
+                    "no tokenizer: expected vocab.txt, tokenizer.json or spiece.model{}",
+                    if codon_bert {
+                        " (a CodonBERT release ships none: its tokenizer is built in with \
+                         `kind: codonbert`)"
+                    } else {
+                        ""
+                    }
+                ),
             ));
         }
         Ok(())
@@ -191,7 +205,7 @@ impl KindSpec for Native {
                 .weights_dir(&ctx.base_dir)
                 .map_err(|source| EmbedError::Load {
                     model: spec.name.clone(),
-                    source,
+                    cause: source,
                 })?,
             &NativeOptions {
                 pooling: spec.pooling.clone().unwrap_or_else(|| "mean".into()),
