@@ -13,13 +13,19 @@ embeddings for genoprot's Rust tests (fixtures are committed; CI never runs this
   `mytok()` (benchmarks/utils/tokenizer.py of github.com/Sanofi-Public/CodonBERT, loaded from
   a checkout whose path is given); hidden states as their extract_embed.py takes them (one
   sequence at a time, the last layer without [CLS] and [SEP]).
+* fixtures/encodon-tiny: EnCodon (cdsFM, github.com/goodarzilab/cdsFM): the authors'
+  `EnCodon` and `EnCodonTokenizer` from a checkout, with rotary on (half of each head;
+  θ = 100 rather than the default 5·10⁵, so that every rotated pair turns visibly within the
+  fixture's 20 positions) beside absolute positions; hidden states of `EnCodonModule` (`model.bert`),
+  one padded batch with the attention mask.
 
 Needs torch, einops, rotary-embedding-torch, biopython, requests, safetensors (PyPI):
     /tmp/torchenv/bin/pip install torch einops rotary-embedding-torch biopython requests safetensors
     git clone https://github.com/oxpig/CaLM /tmp/src/calm
     git clone https://github.com/Sanofi-Public/CodonBERT /tmp/src/codonbert
+    git clone https://github.com/goodarzilab/cdsFM /tmp/src/cdsfm
     /tmp/torchenv/bin/python scripts/make_codon_fixtures.py --calm-src /tmp/src/calm \
-        --codonbert-src /tmp/src/codonbert
+        --codonbert-src /tmp/src/codonbert --cdsfm-src /tmp/src/cdsfm
 
 reference.json: per CDS, the token ids without `<cls>`/`<eos>`, the mean over the codon
 tokens of the last layer (after `emb_layer_norm_after`), of layer 1 and of layer 0 (the
@@ -39,6 +45,7 @@ CONVERT = ("import pickle, torch; from safetensors.torch import save_file; "
 ap = argparse.ArgumentParser()
 ap.add_argument("--calm-src", required=True, help="a checkout of github.com/oxpig/CaLM")
 ap.add_argument("--codonbert-src", required=True, help="a checkout of github.com/Sanofi-Public/CodonBERT")
+ap.add_argument("--cdsfm-src", required=True, help="a checkout of github.com/goodarzilab/cdsFM")
 args = ap.parse_args()
 root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures")
 sys.path.insert(0, os.path.abspath(args.calm_src))
@@ -138,6 +145,90 @@ for s_ in CDS:
         rec[f"mean{name}"] = sum(wi * x for wi, x in zip(w, means)).tolist()
         if name == "":
             rec["cls"] = (sum(clss) / len(clss)).tolist()
+    refs.append(rec)
+with open(os.path.join(d, "reference.json"), "w") as f:
+    json.dump({"window": WINDOW, "layers": 3, "dna": refs}, f)
+print(f"wrote {d}")
+
+# --- EnCodon (cdsFM): the authors' modeling and tokenizer files from a checkout ---
+# Their modeling file imports xformers at the top but calls it only on the
+# flash-attention path (flash_attn absent: plain attention), and the package's
+# __init__ pulls in DeCodon's dependencies (scanpy, datasets): the three files
+# are imported as modules of an empty `cdsfm.encodon` package, with an empty
+# `xformers.ops` for the unused import.
+import importlib, types  # noqa: E402
+for name in ("xformers", "xformers.ops"):
+    sys.modules.setdefault(name, types.ModuleType(name))
+sys.modules["xformers"].ops = sys.modules["xformers.ops"]
+src = os.path.join(os.path.abspath(args.cdsfm_src), "cdsfm")
+for pkg, path in (("cdsfm", src), ("cdsfm.encodon", os.path.join(src, "encodon"))):
+    mod = types.ModuleType(pkg)
+    mod.__path__ = [path]
+    sys.modules[pkg] = mod
+EnCodonConfig = importlib.import_module("cdsfm.encodon.configuration_encodon").EnCodonConfig
+modeling_encodon = importlib.import_module("cdsfm.encodon.modeling_encodon")
+EnCodon = modeling_encodon.EnCodon
+# Their plain-attention path (taken when flash_attn is absent; they trained and ran with
+# flash_attn, which CPUs lack) cannot run as written: the file imports `einsum` from einops and
+# then from torch, so the name is torch's while that path calls it einops-style (tensors first,
+# pattern last); and its probabilities-times-values pattern names the key axis `k` in one operand
+# and `v` in the other, which sums each over separately. Each call goes to the einsum its
+# arguments are for, and that pattern is read as the attention flash_attn computes
+# (softmax(QKᵀ/√d)·V over the same key axis).
+import einops  # noqa: E402
+ATTN_V = "b h q k, b v h d -> b q h d"
+
+
+def einsum_either(*a):
+    if isinstance(a[0], str):
+        return torch.einsum(*a)
+    if a[-1] == ATTN_V:
+        a = a[:-1] + ("b h q k, b k h d -> b q h d",)
+    return einops.einsum(*a)
+
+
+modeling_encodon.einsum = einsum_either
+EnCodonTokenizer = importlib.import_module("cdsfm.encodon.tokenization_encodon").EnCodonTokenizer
+
+etok = EnCodonTokenizer(seq_type="dna")
+ecfg = EnCodonConfig(vocab_size=69, hidden_size=32, num_hidden_layers=3, num_attention_heads=4,
+                     intermediate_size=64, max_position_embeddings=WINDOW + 2, hidden_dropout_prob=0.0,
+                     attention_probs_dropout_prob=0.0, use_rotary_emb=True, rotary_theta=100.0,
+                     position_embedding_type="absolute", use_flash_attn=False, pad_token_id=etok.pad_token_id,
+                     pooler_activation="tanh")  # the released configs carry it; the pooler is not read
+enc_model = EnCodon(ecfg).eval()
+with torch.no_grad():
+    for n_, p in enc_model.named_parameters():
+        if "layer_norm" in n_ or "LayerNorm" in n_ or n_.endswith("bias"):
+            p.add_(torch.randn_like(p) * 0.2)
+d = os.path.join(root, "encodon-tiny")
+os.makedirs(d, exist_ok=True)
+enc_model.save_pretrained(d, safe_serialization=False)  # its LM head shares a bias: safetensors refuses it
+ECDS = CDS + ["ATGNNNAAAGCNTTT"]  # an N inside a codon: one <UNK> per letter, as the tokenizer's regex gives
+rows = [etok(s_)["input_ids"] for s_ in ECDS]
+assert all(r[0] == etok.cls_token_id and r[-1] == etok.sep_token_id for r in rows)
+enc = [r[1:-1] for r in rows]
+pieces = []
+for i, ids in enumerate(enc):
+    for (a, b) in windows(len(ids), WINDOW):
+        pieces.append((i, [etok.cls_token_id] + ids[a:b] + [etok.sep_token_id]))
+L = max(len(p) for _, p in pieces)
+ids_t = torch.tensor([p + [etok.pad_token_id] * (L - len(p)) for _, p in pieces])
+with torch.no_grad():
+    hs = enc_model.bert(input_ids=ids_t, attention_mask=(ids_t != etok.pad_token_id).long(),
+                        output_hidden_states=True).hidden_states
+refs = []
+for i, ids in enumerate(enc):
+    parts = [(k, p) for k, (j, p) in enumerate(pieces) if j == i]
+    rec = {"sequence": ECDS[i], "ids": ids, "windows": len(parts)}
+    for name, layer in [("", -1), ("_layer1", 1), ("_layer0", 0)]:
+        means, lens = [], []
+        for k, p in parts:
+            m = len(p) - 2
+            means.append(hs[layer][k, 1:1 + m].mean(0)); lens.append(m)
+        w = torch.tensor(lens, dtype=torch.float32) / sum(lens)
+        rec[f"mean{name}"] = sum(wi * x for wi, x in zip(w, means)).tolist()
+    rec["cls"] = (sum(hs[-1][k, 0] for k, _ in parts) / len(parts)).tolist()
     refs.append(rec)
 with open(os.path.join(d, "reference.json"), "w") as f:
     json.dump({"window": WINDOW, "layers": 3, "dna": refs}, f)

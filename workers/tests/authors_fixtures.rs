@@ -1,8 +1,9 @@
 //! The native multimodal and codon encoders against their authors' code on
 //! committed tiny fixtures: gLM2 against TattaBio's `modeling_glm2.py` and
 //! LucaOne against the `lucaone` package (scripts/make_multimodal_fixtures.py),
-//! CaLM against the `calm` package and CodonBERT against transformers' BERT
-//! with Sanofi's tokenizer code (scripts/make_codon_fixtures.py). Every
+//! CaLM against the `calm` package, CodonBERT against transformers' BERT
+//! with Sanofi's tokenizer code, EnCodon against cdsFM's modeling file
+//! (scripts/make_codon_fixtures.py). Every
 //! input the model takes (protein, CDS), token ids equal, mean (and CLS) of
 //! the last layer, of layer 1 and of the embeddings within 1e-4, padded
 //! sub-batches and windowed long sequences; `modality: gene` is the CDS's
@@ -54,10 +55,14 @@ fn load(
     budget: usize,
 ) -> NativeEmbedder {
     let r = reference(name);
-    // CodonBERT's folder is a BERT folder: its kind is named, as in a config.
-    let kind = name
-        .starts_with("codonbert")
-        .then_some(workers::embed::kinds::ModelKind::Codonbert);
+    // CodonBERT's folder is a BERT folder and EnCodon's config names no
+    // model_type: their kinds are named, as in a config.
+    use workers::embed::kinds::ModelKind;
+    let kind = match name {
+        "codonbert-tiny" => Some(ModelKind::Codonbert),
+        "encodon-tiny" => Some(ModelKind::Encodon),
+        _ => None,
+    };
     NativeEmbedder::load(
         name,
         kind,
@@ -180,6 +185,11 @@ fn calm_with_interleaved_rotary_matches_the_calm_package() {
 #[test]
 fn codonbert_matches_bert_with_the_authors_codon_tokenizer() {
     check("codonbert-tiny");
+}
+
+#[test]
+fn encodon_with_sandwich_norms_and_half_rotary_matches_the_cdsfm_code() {
+    check("encodon-tiny");
 }
 
 /// `modality: gene`: one vector per gene, the CDS's part then the protein's.

@@ -246,6 +246,8 @@ fn load_block(
     Ok(match variant {
         Variant::Bert => Block {
             qkv,
+            ctx_norm: None,
+            inner_norm: None,
             qk_norm: None,
             o,
             attn_norm: w.norm(&format!("{attn}.output.LayerNorm"), h, eps)?,
@@ -255,6 +257,8 @@ fn load_block(
         },
         Variant::PreLn => Block {
             qkv,
+            ctx_norm: None,
+            inner_norm: None,
             qk_norm: None,
             o,
             attn_norm: w.norm(&format!("{p}.pre_attention_ln"), h, eps)?,
@@ -264,6 +268,8 @@ fn load_block(
         },
         Variant::Mosaic => Block {
             qkv,
+            ctx_norm: None,
+            inner_norm: None,
             qk_norm: None,
             o,
             attn_norm: w.norm(&format!("{attn}.output.LayerNorm"), h, eps)?,

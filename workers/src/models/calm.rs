@@ -115,12 +115,16 @@ pub fn load(
     for l in 0..c.num_layers {
         let p = format!("layers.{l}");
         check_rotary(&w, &format!("{p}.self_attn.rope.freqs"), h / nh)?;
-        let q = w.lin_interleaved_heads(&format!("{p}.self_attn.q_proj"), h, h, nh, true)?;
-        let k = w.lin_interleaved_heads(&format!("{p}.self_attn.k_proj"), h, h, nh, true)?;
+        let q =
+            w.lin_interleaved_heads(&format!("{p}.self_attn.q_proj"), (h, h), nh, h / nh, true)?;
+        let k =
+            w.lin_interleaved_heads(&format!("{p}.self_attn.k_proj"), (h, h), nh, h / nh, true)?;
         let v = w.lin(&format!("{p}.self_attn.v_proj"), h, h, true)?;
         blocks.push(Block {
             attn_norm: w.norm(&format!("{p}.self_attn_layer_norm"), h, eps)?,
             qkv: super::encoder::Lin::joined([q, k, v]),
+            ctx_norm: None,
+            inner_norm: None,
             qk_norm: None,
             o: w.lin(&format!("{p}.self_attn.out_proj"), h, h, true)?,
             ffn_norm: w.norm(&format!("{p}.final_layer_norm"), h, eps)?,

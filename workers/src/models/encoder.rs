@@ -218,9 +218,15 @@ pub struct Block {
     /// LayerNorms of the queries and keys (over all heads, before the
     /// rotation; ESM C).
     pub qk_norm: Option<(Norm, Norm)>,
+    /// A LayerNorm of the attention's context before the output projection
+    /// (EnCodon's sandwich norm: `x + o(norm(attn(norm x)))`).
+    pub ctx_norm: Option<Norm>,
     pub o: Lin,
     pub ffn_norm: Norm,
     pub inter: Lin,
+    /// A LayerNorm over the feed-forward's inner width, after the
+    /// activation (EnCodon: `x + out(norm(act(inter(norm x))))`).
+    pub inner_norm: Option<Norm>,
     pub out: Lin,
 }
 
@@ -287,7 +293,12 @@ impl Encoder {
         let d = dtype;
         self.word = self.word.clone().cast(d);
         self.token_type = self.token_type.take().map(|t| t.cast(d));
-        if let Positions::Learned { table, .. } = &mut self.positions {
+        if let Positions::Learned { table, .. }
+        | Positions::RotaryFreqs {
+            learned: Some((table, _)),
+            ..
+        } = &mut self.positions
+        {
             *table = table.clone().cast(d);
         }
         for n in self.emb_norm.iter_mut().chain(self.final_norm.iter_mut()) {
@@ -300,6 +311,9 @@ impl Encoder {
             if let Some((qn, kn)) = &mut b.qk_norm {
                 qn.cast(d);
                 kn.cast(d);
+            }
+            for n in b.ctx_norm.iter_mut().chain(b.inner_norm.iter_mut()) {
+                n.cast(d);
             }
             b.o.cast(d);
             b.inter.cast(d);
@@ -434,7 +448,12 @@ impl Encoder {
             let tyt = Tensor::<1, Int>::from_data(TensorData::new(ty, [b]), dev);
             x = x + tt.clone().select(0, tyt).reshape([b, 1, h]);
         }
-        if let Positions::Learned { table, offset } = &self.positions {
+        if let Positions::Learned { table, offset }
+        | Positions::RotaryFreqs {
+            learned: Some((table, offset)),
+            ..
+        } = &self.positions
+        {
             // Padding takes the row of the last real position: it is masked
             // out everywhere, so any row does.
             let pos: Vec<i64> = (0..b * l).map(|k| (offset + k % l) as i64).collect();
@@ -477,7 +496,11 @@ impl Encoder {
             self.attention_masks(mask, b, l)
         };
         let bias = bias.map(|t| as_dtype(t, self.dtype));
-        let rotary = matches!(self.positions, Positions::Rotary).then(|| rotary_tables(l, hd));
+        let rotary = match &self.positions {
+            Positions::Rotary => Some(rotary_tables(l, hd, None)),
+            Positions::RotaryFreqs { freqs, .. } => Some(rotary_tables(l, hd, Some(freqs))),
+            _ => None,
+        };
         let (cos, sin) = match (&rotary, host) {
             (Some((c, s)), false) => (
                 Some(as_dtype(
@@ -514,7 +537,10 @@ impl Encoder {
         } else {
             x.clone()
         };
-        let ctx = self.self_attention(blk, hn, a);
+        let mut ctx = self.self_attention(blk, hn, a);
+        if let Some(n) = &blk.ctx_norm {
+            ctx = n.fwd(ctx);
+        }
         let rs = self.residual_scale;
         let branch = |t: Tensor<3>| if rs == 1.0 { t } else { t.div_scalar(rs) };
         let mut a = branch(blk.o.fwd(ctx)) + x;
@@ -526,10 +552,11 @@ impl Encoder {
         } else {
             a.clone()
         };
-        let y = branch(
-            blk.out
-                .fwd(self.ffn.apply(blk.inter.fwd(hn2), self.intermediate)),
-        ) + a;
+        let mut inner = self.ffn.apply(blk.inter.fwd(hn2), self.intermediate);
+        if let Some(n) = &blk.inner_norm {
+            inner = n.fwd(inner);
+        }
+        let y = branch(blk.out.fwd(inner)) + a;
         if pre { y } else { blk.ffn_norm.fwd(y) }
     }
 

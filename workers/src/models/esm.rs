@@ -143,6 +143,8 @@ pub fn load(
         let p = format!("encoder.layer.{l}");
         blocks.push(Block {
             attn_norm: w.norm(&format!("{p}.attention.LayerNorm"), h, eps)?,
+            ctx_norm: None,
+            inner_norm: None,
             qk_norm: None,
             qkv: w.lin_qkv(
                 &format!("{p}.attention.self"),

@@ -108,6 +108,8 @@ pub fn load(
         blocks.push(Block {
             attn_norm: w.norm(&format!("{p}.attn.layernorm_qkv.0"), h, eps)?,
             qkv: w.lin(&format!("{p}.attn.layernorm_qkv.1"), h, 3 * h, false)?,
+            ctx_norm: None,
+            inner_norm: None,
             qk_norm: Some((
                 w.norm_no_bias(&format!("{p}.attn.q_ln"), h, eps)?,
                 w.norm_no_bias(&format!("{p}.attn.k_ln"), h, eps)?,

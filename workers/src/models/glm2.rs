@@ -126,6 +126,8 @@ pub fn load(
         blocks.push(Block {
             attn_norm: w.rms_norm(&format!("{p}.attention_norm"), h, eps)?,
             qkv: w.lin(&format!("{p}.attention.wqkv"), h, 3 * h, false)?,
+            ctx_norm: None,
+            inner_norm: None,
             qk_norm: None,
             o: w.lin(&format!("{p}.attention.wo"), h, h, false)?,
             ffn_norm: w.rms_norm(&format!("{p}.ffn_norm"), h, eps)?,

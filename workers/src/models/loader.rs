@@ -71,28 +71,37 @@ impl<'a> Loader<'a> {
     }
 
     /// A query or key projection of a model whose rotary embedding turns
-    /// interleaved pairs `(2i, 2i+1)` of each head (rotary_embedding_torch,
-    /// CaLM): each head's outputs reordered evens then odds, so that the
-    /// encoder's rotation of the two halves turns the same pairs by the same
-    /// angles. Scores q·k are unchanged (queries and keys are reordered
+    /// interleaved pairs `(2i, 2i+1)` of the first `rotated` dims of each
+    /// head (rotary_embedding_torch: CaLM all of them, EnCodon half): each
+    /// head's outputs reordered so that pair i lands on dims i and
+    /// i + head_dim/2, where the encoder's rotation of two halves turns it,
+    /// and the dims left as they are fill the remaining pairs (given
+    /// frequency 0). Scores q·k are unchanged (queries and keys are reordered
     /// alike; values are not).
     pub fn lin_interleaved_heads(
         &self,
         p: &str,
-        din: usize,
-        dout: usize,
+        (din, dout): (usize, usize),
         heads: usize,
+        rotated: usize,
         bias: bool,
     ) -> Result<Lin, ModelError> {
         let hd = dout / heads.max(1);
+        let half = hd / 2;
+        // New position of each pair j: its two source dims within the head.
+        let source = |j: usize| -> (usize, usize) {
+            if j < rotated / 2 {
+                (2 * j, 2 * j + 1)
+            } else {
+                let k = rotated + 2 * (j - rotated / 2);
+                (k, k + 1)
+            }
+        };
         let perm: Vec<i64> = (0..dout)
             .map(|o| {
                 let (h, j) = (o / hd, o % hd);
-                let src = if j < hd / 2 {
-                    2 * j
-                } else {
-                    2 * (j - hd / 2) + 1
-                };
+                let (a, b) = source(j % half);
+                let src = if j < half { a } else { b };
                 (h * hd + src) as i64
             })
             .collect();

@@ -191,6 +191,8 @@ pub fn load(
                 h,
                 true,
             )?,
+            ctx_norm: None,
+            inner_norm: None,
             qk_norm: None,
             o: w.lin(&format!("{p}.self_attn.out_proj"), h, h, true)?,
             ffn_norm: w.norm(&format!("{p}.post_layer_norm"), h, eps)?,

@@ -9,6 +9,7 @@ pub mod calm;
 pub mod codonbert;
 pub mod elementwise;
 pub mod encoder;
+pub mod encodon;
 pub mod error;
 pub mod esm;
 pub mod esmc;

@@ -12,6 +12,14 @@ pub enum Positions {
     Learned { table: Tensor<2>, offset: usize },
     /// Rotary embeddings on queries and keys (base 10,000, halves rotated).
     Rotary,
+    /// Rotary embeddings whose pair i (dims i and i + head_dim/2 of a head)
+    /// turns by `freqs[i]` radians per position (0: left as it is), with an
+    /// optional learned table too (EnCodon: partial rotary at base 5·10⁵
+    /// beside absolute positions).
+    RotaryFreqs {
+        freqs: Vec<f64>,
+        learned: Option<(Tensor<2>, usize)>,
+    },
     /// An additive attention bias −slope_h·|i − j| per head (ALiBi).
     Alibi(Vec<f32>),
     /// T5's bidirectional relative-position buckets: an additive bias
@@ -61,16 +69,20 @@ pub fn alibi_slopes(n: usize) -> Vec<f32> {
     slopes(n.max(1)).into_iter().map(|s| s as f32).collect()
 }
 
-/// cos and sin tables [l, d] of rotary embeddings (base 10,000, the two
-/// halves of a head rotated together).
-pub(super) fn rotary_tables(l: usize, hd: usize) -> (Vec<f32>, Vec<f32>) {
+/// cos and sin tables [l, d] of rotary embeddings, the two halves of a
+/// head rotated together: pair i at `freqs[i]` radians per position, or by
+/// default base 10,000 over the whole head (10000^(−2i/d)).
+pub(super) fn rotary_tables(l: usize, hd: usize, freqs: Option<&[f64]>) -> (Vec<f32>, Vec<f32>) {
     let half = hd / 2;
     let mut cs = Vec::with_capacity(l * hd);
     let mut sn = Vec::with_capacity(l * hd);
     for p in 0..l {
         for k in 0..hd {
             let i = k % half.max(1);
-            let inv = 1.0 / 10000f64.powf((2 * i) as f64 / hd as f64);
+            let inv = match freqs {
+                Some(f) => f.get(i).copied().unwrap_or(0.0),
+                None => 1.0 / 10000f64.powf((2 * i) as f64 / hd as f64),
+            };
             let a = p as f64 * inv;
             cs.push(a.cos() as f32);
             sn.push(a.sin() as f32);

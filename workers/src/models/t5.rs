@@ -138,6 +138,8 @@ pub fn load(
         blocks.push(Block {
             attn_norm: w.rms_norm(&format!("{p}.0.layer_norm"), h, eps)?,
             qkv: w.lin_qkv(&a, ["q", "k", "v"], h, inner, false)?,
+            ctx_norm: None,
+            inner_norm: None,
             qk_norm: None,
             o: w.lin(&format!("{a}.o"), inner, h, false)?,
             ffn_norm: w.rms_norm(&format!("{p}.1.layer_norm"), h, eps)?,

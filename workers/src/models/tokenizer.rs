@@ -39,40 +39,69 @@ impl Tokenizer {
     }
 
     pub fn from_tokens(tokens: &[String]) -> Result<Tokenizer, ModelError> {
-        let vocab: HashMap<String, u32> = tokens
-            .iter()
-            .enumerate()
-            .filter(|(_, t)| !t.is_empty())
-            .map(|(i, t)| (t.clone(), i as u32))
-            .collect();
+        let t = Self::from_tokens_unchecked(tokens);
         // ESM's `<pad>` or BERT's `[PAD]` spelling.
-        let get = |t: &str| {
-            vocab
-                .get(&format!("<{t}>"))
-                .or_else(|| vocab.get(&format!("[{}]", t.to_ascii_uppercase())))
+        let get = |name: &str| {
+            t.vocab
+                .get(&format!("<{name}>"))
+                .or_else(|| t.vocab.get(&format!("[{}]", name.to_ascii_uppercase())))
                 .copied()
         };
         let pad = get("pad")
             .ok_or_else(|| ModelError::content("vocabulary has no <pad> or [PAD] token"))?;
         let unk = get("unk")
             .ok_or_else(|| ModelError::content("vocabulary has no <unk> or [UNK] token"))?;
-        let max_len = vocab
-            .keys()
-            .filter(|t| !t.starts_with('<') && !t.starts_with('['))
-            .map(|t| t.len())
-            .max()
-            .unwrap_or(1);
         Ok(Tokenizer {
             cls: get("cls"),
             eos: get("eos").or_else(|| get("sep")),
             pad,
             unk,
             mask: get("mask"),
+            ..t
+        })
+    }
+
+    /// The vocabulary, its longest word, and no special token yet.
+    fn from_tokens_unchecked(tokens: &[String]) -> Tokenizer {
+        let vocab: HashMap<String, u32> = tokens
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| !t.is_empty())
+            .map(|(i, t)| (t.clone(), i as u32))
+            .collect();
+        let max_len = vocab
+            .keys()
+            .filter(|t| !t.starts_with('<') && !t.starts_with('['))
+            .map(|t| t.len())
+            .max()
+            .unwrap_or(1);
+        Tokenizer {
+            cls: None,
+            eos: None,
+            pad: 0,
+            unk: 0,
+            mask: None,
             max_len,
             keep_case: false,
             fixed_width: None,
             vocab,
-        })
+        }
+    }
+
+    /// A vocabulary whose special tokens have other spellings (EnCodon's
+    /// `<CLS>`, `<SEP>`, `<PAD>`, `<UNK>`, `<MASK>`): each named, in that
+    /// order; `Err` when the pad or unk token is not in it.
+    pub fn from_tokens_with(
+        tokens: &[String],
+        [cls, eos, pad, unk, mask]: [&str; 5],
+    ) -> Result<Tokenizer, ModelError> {
+        let mut t = Self::from_tokens_unchecked(tokens);
+        let id = |n: &str| t.vocab.get(n).copied();
+        let (c, e, p, u, m) = (id(cls), id(eos), id(pad), id(unk), id(mask));
+        t.pad = p.ok_or_else(|| ModelError::content(format!("vocabulary has no {pad} token")))?;
+        t.unk = u.ok_or_else(|| ModelError::content(format!("vocabulary has no {unk} token")))?;
+        (t.cls, t.eos, t.mask) = (c, e, m);
+        Ok(t)
     }
 
     /// The id of a token of the vocabulary.

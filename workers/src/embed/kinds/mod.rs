@@ -8,7 +8,7 @@
 //!
 //! Each kind is implemented beside its embedder: `embed/kmer.rs` (kmer,
 //! codon), `embed/command.rs`, `embed/precomputed.rs`, `embed/hf.rs`; a
-//! native family (`esm`, `bert`, `t5`, `esmc`, `glm2`, `lucaone`, `calm`, `codonbert`) is a [`NativeFamily`] in its
+//! native family (`esm`, `bert`, `t5`, `esmc`, `glm2`, `lucaone`, `calm`, `codonbert`, `encodon`) is a [`NativeFamily`] in its
 //! `models/<family>.rs` (loader, `model_type`, tokenization) wrapped by
 //! [`native::Native`] with its kind. Adding a kind: one module and one line in
 //! [`registry!`] below (plus docs, a fixture and a test).
@@ -109,6 +109,8 @@ registry! {
     Calm => &native::Native(ModelKind::Calm, &crate::models::calm::Family),
     /// Native CodonBERT (a BERT folder read with its codon tokenizer).
     Codonbert => &native::Native(ModelKind::Codonbert, &crate::models::codonbert::Family),
+    /// Native EnCodon (cdsFM codon encoders: sandwich norm, partial rotary).
+    Encodon => &native::Native(ModelKind::Encodon, &crate::models::encodon::Family),
     /// k-mer spectrum.
     Kmer => &super::kmer::Kmer,
     /// Codon usage.

@@ -1,0 +1,299 @@
+//! EnCodon (the cdsFM codon encoders of Goodarzi lab; github
+//! goodarzilab/cdsFM, `goodarzilab/EnCodon-*` / `encodon-*` on the hub) as
+//! a configuration of the shared [`Encoder`], following the authors'
+//! `modeling_encodon.py` (`EnCodon` → `EnCodonModule`) at inference:
+//!
+//! * BERT embeddings: word + token type 0 + (with `position_embedding_type:
+//!   absolute`) a learned position table from 0, then a LayerNorm;
+//! * **sandwich-norm** blocks: `x + post_attn_dense(post_layer_norm(MHA(
+//!   pre_layer_norm x)))`, then `x + post_dense(post_layer_norm(act(
+//!   intermediate_dense(pre_layer_norm x))))` — the second post-norm over the
+//!   feed-forward's inner width; biased q/k/v;
+//! * with `use_rotary_emb`, rotary embeddings (`rotary_theta`, 5·10⁵ by
+//!   default) on **half** of each head's dims, turning interleaved pairs
+//!   (read by reordering each head's query and key outputs at load, the
+//!   other half passed through); no final norm.
+//!
+//! Tokens: `<CLS> <SEP> <UNK> <PAD> <MASK>` and the 64 codons over A, C, G,
+//! T in product order; the CDS matched codon by codon, and at a position
+//! where no codon matches (an N) one letter is one `<UNK>` (the tokenizer's
+//! regex `codons | specials | \S`); rows are `<CLS> … <SEP>`.
+
+use super::ModelError;
+use super::encoder::{Activation, Block, Encoder, FeedForward, NormPlace, Positions};
+use super::loader::Loader;
+use super::tokenizer::Tokenizer;
+use super::weights::Weights;
+use burn::tensor::Device;
+use serde::Deserialize;
+use std::path::Path;
+
+/// EnCodon's vocabulary (`EnCodonTokenizer`, `seq_type="dna"`).
+pub fn vocab() -> Vec<String> {
+    let mut v: Vec<String> = ["<CLS>", "<SEP>", "<UNK>", "<PAD>", "<MASK>"]
+        .map(String::from)
+        .to_vec();
+    let letters = ['A', 'C', 'G', 'T'];
+    for a in letters {
+        for b in letters {
+            for c in letters {
+                v.push(format!("{a}{b}{c}"));
+            }
+        }
+    }
+    v
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct EncodonConfig {
+    pub vocab_size: usize,
+    pub hidden_size: usize,
+    pub num_hidden_layers: usize,
+    pub num_attention_heads: usize,
+    pub intermediate_size: usize,
+    #[serde(default = "default_act")]
+    pub hidden_act: String,
+    pub max_position_embeddings: usize,
+    #[serde(default = "default_types")]
+    pub type_vocab_size: usize,
+    #[serde(default = "default_eps")]
+    pub layer_norm_eps: f64,
+    #[serde(default = "default_pos")]
+    pub position_embedding_type: String,
+    #[serde(default)]
+    pub use_rotary_emb: bool,
+    #[serde(default = "default_theta")]
+    pub rotary_theta: f64,
+}
+
+fn default_act() -> String {
+    "gelu".into()
+}
+fn default_types() -> usize {
+    2
+}
+fn default_eps() -> f64 {
+    1e-12
+}
+fn default_pos() -> String {
+    "absolute".into()
+}
+fn default_theta() -> f64 {
+    5e5
+}
+
+/// Reads an EnCodon folder's config (parsed at `cpath`) and weights.
+pub fn load(
+    cpath: &Path,
+    config: &serde_json::Value,
+    weights: &Weights,
+    device: &Device,
+) -> Result<(Encoder, String), ModelError> {
+    let c: EncodonConfig =
+        serde_json::from_value(config.clone()).map_err(|e| ModelError::file(cpath, e))?;
+    super::family::check_sizes(
+        cpath,
+        &[
+            ("vocab_size", c.vocab_size),
+            ("hidden_size", c.hidden_size),
+            ("num_hidden_layers", c.num_hidden_layers),
+            ("num_attention_heads", c.num_attention_heads),
+            ("intermediate_size", c.intermediate_size),
+            ("max_position_embeddings", c.max_position_embeddings),
+            ("type_vocab_size", c.type_vocab_size),
+        ],
+        c.num_attention_heads,
+        ("layer_norm_eps", c.layer_norm_eps),
+    )?;
+    let act = Activation::parse(&c.hidden_act).ok_or_else(|| {
+        ModelError::field(
+            cpath,
+            "hidden_act",
+            &c.hidden_act,
+            "is not one of gelu, gelu_new, relu, silu",
+        )
+    })?;
+    let absolute = match c.position_embedding_type.as_str() {
+        "absolute" => true,
+        "none" => false,
+        other => {
+            return Err(ModelError::field(
+                cpath,
+                "position_embedding_type",
+                other,
+                "only absolute (or none, with rotary) is supported",
+            ));
+        }
+    };
+    let (h, nh, i, eps) = (
+        c.hidden_size,
+        c.num_attention_heads,
+        c.intermediate_size,
+        c.layer_norm_eps,
+    );
+    let hd = h / nh;
+    // The rotary embedding covers half of each head (`qk_proj_dim // num_heads // 2`).
+    let rotated = hd / 2;
+    if c.use_rotary_emb && (rotated % 2 != 0 || !(c.rotary_theta > 0.0)) {
+        return Err(ModelError::file(
+            cpath,
+            "use_rotary_emb needs a head size divisible by 4 and rotary_theta > 0",
+        ));
+    }
+    if c.vocab_size < vocab().len() {
+        return Err(ModelError::field(
+            cpath,
+            "vocab_size",
+            c.vocab_size,
+            "is smaller than EnCodon's 69 tokens",
+        ));
+    }
+    let w = Loader::new(weights, device);
+    let e = "embeddings";
+    let word = w.t2(&format!("{e}.word_embeddings.weight"), c.vocab_size, h)?;
+    let types = w.t2(
+        &format!("{e}.token_type_embeddings.weight"),
+        c.type_vocab_size,
+        h,
+    )?;
+    let table = if absolute {
+        Some(w.t2(
+            &format!("{e}.position_embeddings.weight"),
+            c.max_position_embeddings,
+            h,
+        )?)
+    } else {
+        None
+    };
+    let emb_norm = Some(w.norm(&format!("{e}.LayerNorm"), h, eps)?);
+    let mut blocks = Vec::new();
+    for l in 0..c.num_hidden_layers {
+        let p = format!("encoder.layer.{l}");
+        let a = format!("{p}.attention");
+        let s = format!("{a}.self_attention");
+        let (q, k) = if c.use_rotary_emb {
+            (
+                w.lin_interleaved_heads(&format!("{s}.query"), (h, h), nh, rotated, true)?,
+                w.lin_interleaved_heads(&format!("{s}.key"), (h, h), nh, rotated, true)?,
+            )
+        } else {
+            (
+                w.lin(&format!("{s}.query"), h, h, true)?,
+                w.lin(&format!("{s}.key"), h, h, true)?,
+            )
+        };
+        let v = w.lin(&format!("{s}.value"), h, h, true)?;
+        blocks.push(Block {
+            attn_norm: w.norm(&format!("{a}.pre_layer_norm"), h, eps)?,
+            qkv: super::encoder::Lin::joined([q, k, v]),
+            qk_norm: None,
+            ctx_norm: Some(w.norm(&format!("{a}.post_layer_norm"), h, eps)?),
+            o: w.lin(&format!("{a}.post_attn_dense"), h, h, true)?,
+            ffn_norm: w.norm(&format!("{p}.output.pre_layer_norm"), h, eps)?,
+            inter: w.lin(&format!("{p}.output.intermediate_dense"), h, i, true)?,
+            inner_norm: Some(w.norm(&format!("{p}.output.post_layer_norm"), i, eps)?),
+            out: w.lin(&format!("{p}.output.post_dense"), i, h, true)?,
+        });
+    }
+    let positions = match (c.use_rotary_emb, table) {
+        (false, Some(table)) => Positions::Learned { table, offset: 0 },
+        (false, None) => Positions::RotaryFreqs {
+            freqs: Vec::new(),
+            learned: None,
+        },
+        (true, learned) => Positions::RotaryFreqs {
+            // Pair j of the rotated half turns at θ^(−2j/rotated); the rest stay.
+            freqs: (0..hd / 2)
+                .map(|j| {
+                    if j < rotated / 2 {
+                        c.rotary_theta.powf(-((2 * j) as f64) / rotated as f64)
+                    } else {
+                        0.0
+                    }
+                })
+                .collect(),
+            learned: learned.map(|t| (t, 0)),
+        },
+    };
+    let encoder = Encoder {
+        hidden: h,
+        heads: nh,
+        head_dim: hd,
+        attn_scale: (hd as f64).powf(-0.5),
+        residual_scale: 1.0,
+        intermediate: i,
+        word,
+        token_type: Some(types),
+        positions,
+        max_len: absolute.then_some(c.max_position_embeddings),
+        emb_norm,
+        blocks,
+        final_norm: None,
+        norm_place: NormPlace::Pre,
+        ffn: FeedForward::Plain(act),
+        token_dropout: None,
+        dtype: None,
+        device: device.clone(),
+    };
+    Ok((encoder, w.finish()))
+}
+
+/// The family as the kind registry sees it (`kind: encodon`).
+pub struct Family;
+
+impl super::family::NativeFamily for Family {
+    fn name(&self) -> &'static str {
+        "encodon"
+    }
+
+    fn reads(&self, model_type: Option<&str>) -> bool {
+        matches!(model_type, Some("encodon"))
+    }
+
+    /// The released configs (`EnCodonConfig`) name no `model_type`: the
+    /// entry names the kind.
+    fn accepts(&self, model_type: Option<&str>) -> bool {
+        matches!(model_type, None | Some("" | "encodon"))
+    }
+
+    fn models(&self) -> &'static str {
+        "EnCodon (cdsFM)"
+    }
+
+    fn load(
+        &self,
+        cpath: &Path,
+        config: &serde_json::Value,
+        weights: &Weights,
+        device: &Device,
+    ) -> Result<(Encoder, &'static str, String), ModelError> {
+        let (e, h) = load(cpath, config, weights, device)?;
+        Ok((e, "EnCodon (sandwich norm)", h))
+    }
+
+    fn fixed_tokenizer(&self) -> Option<Tokenizer> {
+        Some(
+            Tokenizer::from_tokens_with(&vocab(), ["<CLS>", "<SEP>", "<PAD>", "<UNK>", "<MASK>"])
+                .expect("EnCodon's vocabulary has <PAD> and <UNK>"),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::family::NativeFamily;
+
+    #[test]
+    fn codons_matched_in_turn_an_unmatched_letter_is_one_unk() {
+        let t = Family.fixed_tokenizer().unwrap();
+        // AAA = 5, ATG = 5 + 0·16 + 3·4 + 2 = 19; "GCN" → G? no codon at G-C-N:
+        // G, C, N are one <UNK> each, then TTT = 5 + 63 = 68.
+        assert_eq!(t.encode(b"AAAATGGCNTTT"), vec![5, 19, 2, 2, 2, 68]);
+        assert_eq!(
+            (t.cls, t.eos, t.pad, t.unk, t.mask),
+            (Some(0), Some(1), 3, 2, Some(4))
+        );
+        assert_eq!(t.alphabet(), Some("dna"));
+    }
+}
