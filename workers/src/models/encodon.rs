@@ -134,7 +134,7 @@ pub fn load(
     let hd = h / nh;
     // The rotary embedding covers half of each head (`qk_proj_dim // num_heads // 2`).
     let rotated = hd / 2;
-    if c.use_rotary_emb && (rotated % 2 != 0 || !(c.rotary_theta > 0.0)) {
+    if c.use_rotary_emb && (rotated % 2 != 0 || c.rotary_theta.is_nan() || c.rotary_theta <= 0.0) {
         return Err(ModelError::file(
             cpath,
             "use_rotary_emb needs a head size divisible by 4 and rotary_theta > 0",
