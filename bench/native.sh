@@ -4,8 +4,10 @@
 #   esm   ESM-2 8M's shape (bench/esm_reference.py; bench/esm.sh)
 #   bert  a stock BERT, 6 x 320, ProtBert-style vocabulary (bench/bert_reference.py; bench/bert.sh)
 #   t5    a ProtT5-shaped T5 encoder, 6 x 320 (bench/t5_reference.py; bench/t5.sh)
+#   glm2  gLM2, 6 x 320, the authors' modeling file (bench/glm2_reference.py; GLM2_SRC)
+#   lucaone  LucaOne, 6 x 320, the lucaone package (bench/lucaone_reference.py)
 # Needs a Python with torch + transformers (not CI): PYTHON=/path/to/python.
-# Usage: PYTHON=/tmp/torchenv/bin/python bash bench/native.sh esm|bert|t5 [N]
+# Usage: PYTHON=/tmp/torchenv/bin/python bash bench/native.sh esm|bert|t5|glm2|lucaone [N]
 #   FEATURES=tch   burn's LibTorch backend, built against PYTHON's torch (must
 #                  be 2.9.0, e.g. the .venv-tch of scripts/tch-check.sh plus
 #                  `pip install transformers`); default: flex.
@@ -15,7 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 py=${PYTHON:-python3}
-family=${1:?usage: bench/native.sh esm|bert|t5 [N]}
+family=${1:?usage: bench/native.sh esm|bert|t5|glm2|lucaone [N]}
 n=${2:-200}
 threads=$(nproc)
 features=${FEATURES:-}

@@ -1,7 +1,8 @@
 //! Native encoder throughput (run by bench/esm.sh, bench/bert.sh and bench/t5.sh): embeds
 //! the sequences of a FASTA file with a model folder (any native family)
 //! through burn (this build's backend), mean pooling, length-bucketed
-//! batches; prints `RESULT {json}`. GP_MODALITY=dna reads them as DNA.
+//! batches; prints `RESULT {json}`. GP_MODALITY=dna reads them as DNA;
+//! GP_PASS=2,4,6 returns those layers from one pass.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -45,7 +46,13 @@ fn main() {
         modality,
         &device,
         &model,
-        &workers::models::native::NativeOptions::mean().max_tokens(budget),
+        &workers::models::native::NativeOptions {
+            // GP_PASS=2,4,6: those layers from one pass (a `layers:` entry).
+            pass: std::env::var("GP_PASS")
+                .map(|v| v.split(',').filter_map(|k| k.trim().parse().ok()).collect())
+                .unwrap_or_default(),
+            ..workers::models::native::NativeOptions::mean().max_tokens(budget)
+        },
     )
     .unwrap();
     // warm-up on a few sequences

@@ -34,6 +34,23 @@ pub fn activate(x: &mut [f32], k: Kernel) {
     x.par_chunks_mut(CHUNK).for_each(|c| dispatch(c, k));
 }
 
+/// A gated feed-forward's `act(a) ⊙ g` on rows of `[a | g]` (each row
+/// `2·inner` wide), in parallel over rows; returns the `[rows, inner]`
+/// products.
+pub fn gate(rows: &[f32], inner: usize, k: Kernel) -> Vec<f32> {
+    let mut out = vec![0f32; rows.len() / 2];
+    out.par_chunks_mut(inner)
+        .zip(rows.par_chunks(2 * inner))
+        .for_each(|(o, r)| {
+            o.copy_from_slice(&r[..inner]);
+            dispatch(o, k);
+            for (x, g) in o.iter_mut().zip(&r[inner..]) {
+                *x *= *g;
+            }
+        });
+    out
+}
+
 fn dispatch(x: &mut [f32], k: Kernel) {
     #[cfg(target_arch = "x86_64")]
     {

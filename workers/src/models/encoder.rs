@@ -91,11 +91,42 @@ impl Norm {
 
     fn fwd(&self, x: Tensor<3>) -> Tensor<3> {
         if self.rms {
+            // flex: one pass per row on the host (four tensor ops otherwise).
+            if crate::device::is_flex(&x.device()) && x.dtype() == burn::tensor::DType::F32 {
+                return self.rms_host(x);
+            }
             let ms = x.clone().powi_scalar(2).mean_dim(2);
             let n = self.w.dims()[0];
             return x * (ms + self.eps).sqrt().recip() * self.w.clone().reshape([1, 1, n]);
         }
         layer_norm(x, self.w.clone(), self.b.clone(), self.eps)
+    }
+}
+
+impl Norm {
+    /// RMS norm on the host: each row scaled by 1/√(mean(x²) + eps), then
+    /// by the weights (the sum in f64, as T5's and gLM2's f32 norms round
+    /// no worse).
+    fn rms_host(&self, x: Tensor<3>) -> Tensor<3> {
+        use rayon::prelude::*;
+        let (dev, shape) = (x.device(), x.dims());
+        let n = shape[2];
+        let w = self
+            .w
+            .clone()
+            .into_data()
+            .try_into_vec::<f32>()
+            .expect("f32");
+        let mut v = x.into_data().try_into_vec::<f32>().expect("f32");
+        let eps = self.eps;
+        v.par_chunks_mut(n).for_each(|row| {
+            let ms = row.iter().map(|a| (*a as f64) * (*a as f64)).sum::<f64>() / n as f64;
+            let r = (1.0 / (ms + eps).sqrt()) as f32;
+            for (a, g) in row.iter_mut().zip(&w) {
+                *a = *a * r * g;
+            }
+        });
+        Tensor::from_data(TensorData::new(v, shape), &dev)
     }
 }
 
@@ -170,6 +201,22 @@ impl FeedForward {
         match self {
             FeedForward::Plain(a) => a.apply(y),
             FeedForward::Gated(a) => {
+                // flex: activation and product in one pass on the host.
+                let host = match a {
+                    Activation::Gelu => Some(super::elementwise::Kernel::Gelu),
+                    Activation::GeluTanh => Some(super::elementwise::Kernel::GeluTanh),
+                    Activation::Silu => Some(super::elementwise::Kernel::Silu),
+                    Activation::Relu => None,
+                };
+                if let Some(k) = host
+                    && crate::device::is_flex(&y.device())
+                    && y.dtype() == burn::tensor::DType::F32
+                {
+                    let (dev, [b, l, _]) = (y.device(), y.dims());
+                    let v = y.into_data().try_into_vec::<f32>().expect("f32");
+                    let out = super::elementwise::gate(&v, intermediate, k);
+                    return Tensor::from_data(TensorData::new(out, [b, l, intermediate]), &dev);
+                }
                 let g = y.clone().narrow(2, intermediate, intermediate);
                 a.apply(y.narrow(2, 0, intermediate)) * g
             }
