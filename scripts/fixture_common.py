@@ -45,3 +45,23 @@ def spiece(path, residues="ALGVSREDTIPKFQNYMHWCXBOUZ"):
     m.normalizer_spec.remove_extra_whitespaces = True
     open(path, "wb").write(m.SerializeToString())
     return len(m.pieces)
+
+
+def hub_cache(root, name, folder, files):
+    """`folder` as huggingface_hub caches `genoprot-test/<name>` under root/hf-cache/hub
+    (blobs/<sha256>, a snapshot of relative symlinks, refs/main), so the hub id resolves
+    offline with HF_HUB_CACHE=fixtures/hf-cache/hub."""
+    import hashlib, os, shutil
+    repo = os.path.join(root, "hf-cache", "hub", f"models--genoprot-test--{name}")
+    shutil.rmtree(repo, ignore_errors=True)
+    commit = hashlib.sha1(f"genoprot-test/{name} fixture".encode()).hexdigest()
+    snap = os.path.join(repo, "snapshots", commit)
+    for sub in ("blobs", snap, "refs"):
+        os.makedirs(os.path.join(repo, sub), exist_ok=True)
+    for f in files:
+        data = open(os.path.join(folder, f), "rb").read()
+        blob = hashlib.sha256(data).hexdigest()
+        open(os.path.join(repo, "blobs", blob), "wb").write(data)
+        os.symlink(os.path.join("..", "..", "blobs", blob), os.path.join(snap, f))
+    open(os.path.join(repo, "refs", "main"), "w").write(commit)
+    print(f"wrote {repo}")

@@ -13,6 +13,8 @@ embeddings for genoprot's Rust tests (fixtures are committed; CI never runs this
   `mytok()` (benchmarks/utils/tokenizer.py of github.com/Sanofi-Public/CodonBERT, loaded from
   a checkout whose path is given); hidden states as their extract_embed.py takes them (one
   sequence at a time, the last layer without [CLS] and [SEP]).
+* fixtures/hf-cache/hub/models--genoprot-test--{calm,codonbert,encodon}-tiny: each as the
+  hub caches it.
 * fixtures/encodon-tiny: EnCodon (cdsFM, github.com/goodarzilab/cdsFM): the authors'
   `EnCodon` and `EnCodonTokenizer` from a checkout, with rotary on (half of each head;
   θ = 100 rather than the default 5·10⁵, so that every rotated pair turns visibly within the
@@ -35,7 +37,7 @@ than `window` codons are windowed as genoprot does (fixture_common.windows).
 import argparse, json, os, pickle, subprocess, sys, tempfile
 import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fixture_common import windows  # noqa: E402
+from fixture_common import hub_cache, windows  # noqa: E402
 
 # The conversion docs/models.md gives, run in the folder of calm_weights.pkl.
 CONVERT = ("import pickle, torch; from safetensors.torch import save_file; "
@@ -109,6 +111,7 @@ for i, ids in enumerate(enc):
 with open(os.path.join(d, "reference.json"), "w") as f:
     json.dump({"window": WINDOW, "layers": n, "dna": refs}, f)
 print(f"wrote {d}")
+hub_cache(root, "calm-tiny", d, ["config.json", "model.safetensors"])
 
 # --- CodonBERT: BertForPreTraining with the authors' tokenizer code ---
 sys.path.insert(0, os.path.join(os.path.abspath(args.codonbert_src), "benchmarks"))
@@ -149,6 +152,7 @@ for s_ in CDS:
 with open(os.path.join(d, "reference.json"), "w") as f:
     json.dump({"window": WINDOW, "layers": 3, "dna": refs}, f)
 print(f"wrote {d}")
+hub_cache(root, "codonbert-tiny", d, ["config.json", "pytorch_model.bin"])
 
 # --- EnCodon (cdsFM): the authors' modeling and tokenizer files from a checkout ---
 # Their modeling file imports xformers at the top but calls it only on the
@@ -233,3 +237,4 @@ for i, ids in enumerate(enc):
 with open(os.path.join(d, "reference.json"), "w") as f:
     json.dump({"window": WINDOW, "layers": 3, "dna": refs}, f)
 print(f"wrote {d}")
+hub_cache(root, "encodon-tiny", d, ["config.json", "pytorch_model.bin"])

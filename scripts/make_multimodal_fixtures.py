@@ -27,7 +27,7 @@ longer than `window` tokens are windowed as genoprot does (windows of `window` t
 import argparse, json, os, sys
 import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fixture_common import windows  # noqa: E402
+from fixture_common import hub_cache, windows  # noqa: E402
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--glm2-src", required=True, help="a checkout of github.com/TattaBio/gLM2")
@@ -79,26 +79,6 @@ def reference(run, encode, cls, eos, pad, seqs, window, layers):
     return out
 
 
-def hub_cache(name, folder, files):
-    """`folder` as huggingface_hub caches `genoprot-test/<name>` (blobs/<sha256>, a snapshot of
-    relative symlinks, refs/main), so the hub id resolves offline with
-    HF_HUB_CACHE=fixtures/hf-cache/hub (as scripts/make_hf_layouts.py does for esm2-tiny)."""
-    import hashlib, shutil
-    repo = os.path.join(root, "hf-cache", "hub", f"models--genoprot-test--{name}")
-    shutil.rmtree(repo, ignore_errors=True)
-    commit = hashlib.sha1(f"genoprot-test/{name} fixture".encode()).hexdigest()
-    snap = os.path.join(repo, "snapshots", commit)
-    for sub in ("blobs", snap, "refs"):
-        os.makedirs(os.path.join(repo, sub), exist_ok=True)
-    for f in files:
-        data = open(os.path.join(folder, f), "rb").read()
-        blob = hashlib.sha256(data).hexdigest()
-        open(os.path.join(repo, "blobs", blob), "wb").write(data)
-        os.symlink(os.path.join("..", "..", "blobs", blob), os.path.join(snap, f))
-    open(os.path.join(repo, "refs", "main"), "w").write(commit)
-    print(f"wrote {repo}")
-
-
 def write(d, refs):
     with open(os.path.join(d, "reference.json"), "w") as f:
         json.dump(refs, f)
@@ -137,7 +117,7 @@ for modality, seqs, case in [("protein", PROTEINS, str.upper), ("dna", CDS, str.
     glm2_refs[modality] = reference(glm2_run, lambda s: glm_tok.encode(case(s)).ids, strand, [], 1,
                                     seqs, 30, {"": None, "_layer1": 1, "_layer0": 0})
 write(d, glm2_refs)
-hub_cache("glm2-tiny", d, ["config.json", "model.safetensors"])
+hub_cache(root, "glm2-tiny", d, ["config.json", "model.safetensors"])
 
 # --- LucaOne: the authors' Hugging Face port (PyPI `lucaone`) ---
 import lucaone  # noqa: E402
@@ -170,4 +150,4 @@ for modality, seq_type, seqs in [("protein", "prot", PROTEINS), ("dna", "gene", 
     assert row["input_ids"][0] == ltok.cls_idx and row["input_ids"][-1] == ltok.eos_idx
     assert set(row["token_type_ids"]) == {type_id}
 write(d, luca_refs)
-hub_cache("lucaone-tiny", d, ["config.json", "model.safetensors"])
+hub_cache(root, "lucaone-tiny", d, ["config.json", "model.safetensors"])

@@ -166,35 +166,9 @@ pub fn load(
         None
     };
     let emb_norm = Some(w.norm(&format!("{e}.LayerNorm"), h, eps)?);
-    let mut blocks = Vec::new();
-    for l in 0..c.num_hidden_layers {
-        let p = format!("encoder.layer.{l}");
-        let a = format!("{p}.attention");
-        let s = format!("{a}.self_attention");
-        let (q, k) = if c.use_rotary_emb {
-            (
-                w.lin_interleaved_heads(&format!("{s}.query"), (h, h), nh, rotated, true)?,
-                w.lin_interleaved_heads(&format!("{s}.key"), (h, h), nh, rotated, true)?,
-            )
-        } else {
-            (
-                w.lin(&format!("{s}.query"), h, h, true)?,
-                w.lin(&format!("{s}.key"), h, h, true)?,
-            )
-        };
-        let v = w.lin(&format!("{s}.value"), h, h, true)?;
-        blocks.push(Block {
-            attn_norm: w.norm(&format!("{a}.pre_layer_norm"), h, eps)?,
-            qkv: super::encoder::Lin::joined([q, k, v]),
-            qk_norm: None,
-            ctx_norm: Some(w.norm(&format!("{a}.post_layer_norm"), h, eps)?),
-            o: w.lin(&format!("{a}.post_attn_dense"), h, h, true)?,
-            ffn_norm: w.norm(&format!("{p}.output.pre_layer_norm"), h, eps)?,
-            inter: w.lin(&format!("{p}.output.intermediate_dense"), h, i, true)?,
-            inner_norm: Some(w.norm(&format!("{p}.output.post_layer_norm"), i, eps)?),
-            out: w.lin(&format!("{p}.output.post_dense"), i, h, true)?,
-        });
-    }
+    let blocks = (0..c.num_hidden_layers)
+        .map(|l| load_block(&w, &c, l))
+        .collect::<Result<Vec<_>, _>>()?;
     let positions = match (c.use_rotary_emb, table) {
         (false, Some(table)) => Positions::Learned { table, offset: 0 },
         (false, None) => Positions::RotaryFreqs {
@@ -236,6 +210,44 @@ pub fn load(
         device: device.clone(),
     };
     Ok((encoder, w.finish()))
+}
+
+/// Layer `l`: sandwich-norm attention and feed-forward; with rotary, the
+/// query and key outputs of each head reordered for the half it turns.
+fn load_block(w: &Loader<'_>, c: &EncodonConfig, l: usize) -> Result<Block, ModelError> {
+    let (h, nh, i, eps) = (
+        c.hidden_size,
+        c.num_attention_heads,
+        c.intermediate_size,
+        c.layer_norm_eps,
+    );
+    let rotated = h / nh / 2;
+    let p = format!("encoder.layer.{l}");
+    let a = format!("{p}.attention");
+    let s = format!("{a}.self_attention");
+    let (q, k) = if c.use_rotary_emb {
+        (
+            w.lin_interleaved_heads(&format!("{s}.query"), (h, h), nh, rotated, true)?,
+            w.lin_interleaved_heads(&format!("{s}.key"), (h, h), nh, rotated, true)?,
+        )
+    } else {
+        (
+            w.lin(&format!("{s}.query"), h, h, true)?,
+            w.lin(&format!("{s}.key"), h, h, true)?,
+        )
+    };
+    let v = w.lin(&format!("{s}.value"), h, h, true)?;
+    Ok(Block {
+        attn_norm: w.norm(&format!("{a}.pre_layer_norm"), h, eps)?,
+        qkv: super::encoder::Lin::joined([q, k, v]),
+        qk_norm: None,
+        ctx_norm: Some(w.norm(&format!("{a}.post_layer_norm"), h, eps)?),
+        o: w.lin(&format!("{a}.post_attn_dense"), h, h, true)?,
+        ffn_norm: w.norm(&format!("{p}.output.pre_layer_norm"), h, eps)?,
+        inter: w.lin(&format!("{p}.output.intermediate_dense"), h, i, true)?,
+        inner_norm: Some(w.norm(&format!("{p}.output.post_layer_norm"), i, eps)?),
+        out: w.lin(&format!("{p}.output.post_dense"), i, h, true)?,
+    })
 }
 
 /// The family as the kind registry sees it (`kind: encodon`).

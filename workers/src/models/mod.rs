@@ -17,6 +17,7 @@ pub mod family;
 pub mod glm2;
 pub mod hf_tokenizer;
 pub mod hub;
+pub mod layers;
 pub mod loader;
 pub mod lucaone;
 pub mod native;
