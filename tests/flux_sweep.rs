@@ -453,7 +453,7 @@ fn the_demo_sweep_on_flux_equals_the_local_run() {
         results_without_timings(&p.join("runs/s")),
         results_without_timings(&p.join("runs/l")),
     );
-    assert_eq!(fx.len(), 756);
+    assert_eq!(fx.len(), 936);
     assert_eq!(fx, local);
 }
 

@@ -521,13 +521,20 @@ fn a_second_plan_reads_no_weight_bytes() {
     assert_ne!(after, first);
 }
 
-/// gLM2 and LucaOne run from a hub id in the offline cache, and equal the
-/// same model read from its folder.
+/// The multimodal and codon kinds run from a hub id in the offline cache,
+/// and equal the same model read from its folder; a codon model given
+/// `modality: protein` is refused by `plan` before any work.
 #[test]
-fn multimodal_hub_ids_run_from_the_cache_and_equal_their_folders() {
+fn new_kinds_run_from_hub_ids_in_the_cache_and_equal_their_folders() {
     let d = setup();
     let cache = fixtures().join("hf-cache/hub");
-    for (kind, modality) in [("glm2", "protein"), ("lucaone", "gene")] {
+    for (kind, modality) in [
+        ("glm2", "protein"),
+        ("lucaone", "gene"),
+        ("calm", "dna"),
+        ("codonbert", "dna"),
+        ("encodon", "dna"),
+    ] {
         let mut stores = Vec::new();
         for (store, weights) in [
             ("hub", format!("genoprot-test/{kind}-tiny")),
@@ -571,6 +578,19 @@ fn multimodal_hub_ids_run_from_the_cache_and_equal_their_folders() {
             );
         }
     }
+    sweep(
+        d.path(),
+        &format!(
+            "{{name: c, kind: calm, modality: protein, weights: {}}}",
+            fixtures().join("calm-tiny").display()
+        ),
+    );
+    let (code, _, err) = gp_env(d.path(), &["plan", "c.yaml"], &[]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("c.yaml:7:") && err.contains("is a dna vocabulary"),
+        "{err}"
+    );
 }
 
 /// `layers:` makes one row per layer (`name@L<k>`) from one forward pass per
