@@ -22,7 +22,7 @@
 //! package's `ARGS`).
 
 use super::ModelError;
-use super::encoder::{Activation, Block, Encoder, FeedForward, NormPlace, Positions};
+use super::encoder::{Block, Encoder};
 use super::family::Molecule;
 use super::loader::Loader;
 use super::tokenizer::Tokenizer;
@@ -134,25 +134,10 @@ pub fn load(
     }
     let final_norm = Some(w.norm("emb_layer_norm_after", h, eps)?);
     let encoder = Encoder {
-        hidden: h,
-        heads: nh,
-        head_dim: h / nh,
-        attn_scale: ((h / nh) as f64).powf(-0.5),
-        residual_scale: 1.0,
-        intermediate: c.ffn_embed_dim,
-        word,
-        token_type: None,
-        positions: Positions::Rotary,
         // Trained on rows of at most max_positions tokens: longer CDSs are windowed.
         max_len: Some(c.max_positions),
-        emb_norm: None,
-        blocks,
         final_norm,
-        norm_place: NormPlace::Pre,
-        ffn: FeedForward::Plain(Activation::Gelu),
-        token_dropout: None,
-        dtype: None,
-        device: device.clone(),
+        ..Encoder::pre_ln(word, blocks, nh, c.ffn_embed_dim, device)
     };
     Ok((encoder, w.finish()))
 }

@@ -109,6 +109,42 @@ struct AttnInputs {
 }
 
 impl Encoder {
+    /// A pre-LN encoder of `blocks` over `word` rows (`[vocab, hidden]`,
+    /// `heads` of hidden / heads, scores scaled by 1/√head_dim), with rotary
+    /// positions, no length limit, no token types, no embedding or final norm
+    /// and a plain GELU feed-forward of width `intermediate`: the common case,
+    /// which a family changes field by field (`Encoder { … ..Encoder::pre_ln(…) }`).
+    pub fn pre_ln(
+        word: Tensor<2>,
+        blocks: Vec<Block>,
+        heads: usize,
+        intermediate: usize,
+        device: &Device,
+    ) -> Encoder {
+        let hidden = word.dims()[1];
+        let head_dim = hidden / heads.max(1);
+        Encoder {
+            hidden,
+            heads,
+            head_dim,
+            attn_scale: (head_dim as f64).powf(-0.5),
+            residual_scale: 1.0,
+            intermediate,
+            word,
+            token_type: None,
+            positions: Positions::Rotary,
+            max_len: None,
+            emb_norm: None,
+            blocks,
+            final_norm: None,
+            norm_place: NormPlace::Pre,
+            ffn: FeedForward::Plain(Activation::Gelu),
+            token_dropout: None,
+            dtype: None,
+            device: device.clone(),
+        }
+    }
+
     /// Runs the forward pass in `dtype` (bfloat16, float16 on GPUs): every
     /// weight is cast once, inputs and biases follow, hidden states are
     /// returned as f32.

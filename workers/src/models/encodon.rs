@@ -20,7 +20,7 @@
 //! regex `codons | specials | \S`); rows are `<CLS> … <SEP>`.
 
 use super::ModelError;
-use super::encoder::{Activation, Block, Encoder, FeedForward, NormPlace, Positions};
+use super::encoder::{Activation, Block, Encoder, FeedForward, Positions};
 use super::loader::Loader;
 use super::tokenizer::Tokenizer;
 use super::weights::Weights;
@@ -190,24 +190,12 @@ pub fn load(
         },
     };
     let encoder = Encoder {
-        hidden: h,
-        heads: nh,
-        head_dim: hd,
-        attn_scale: (hd as f64).powf(-0.5),
-        residual_scale: 1.0,
-        intermediate: i,
-        word,
         token_type: Some(types),
         positions,
         max_len: absolute.then_some(c.max_position_embeddings),
         emb_norm,
-        blocks,
-        final_norm: None,
-        norm_place: NormPlace::Pre,
         ffn: FeedForward::Plain(act),
-        token_dropout: None,
-        dtype: None,
-        device: device.clone(),
+        ..Encoder::pre_ln(word, blocks, nh, i, device)
     };
     Ok((encoder, w.finish()))
 }

@@ -26,7 +26,7 @@
 //! `gLM2Model`.
 
 use super::ModelError;
-use super::encoder::{Activation, Block, Encoder, FeedForward, NormPlace, Positions};
+use super::encoder::{Activation, Block, Encoder, FeedForward};
 use super::family::Molecule;
 use super::loader::Loader;
 use super::tokenizer::Tokenizer;
@@ -141,24 +141,8 @@ pub fn load(
         });
     }
     let encoder = Encoder {
-        hidden: h,
-        heads: c.heads,
-        head_dim: h / c.heads,
-        attn_scale: ((h / c.heads) as f64).powf(-0.5),
-        residual_scale: 1.0,
-        intermediate: ff,
-        word,
-        token_type: None,
-        positions: Positions::Rotary,
-        max_len: None,
-        emb_norm: None,
-        blocks,
-        final_norm: None,
-        norm_place: NormPlace::Pre,
         ffn: FeedForward::Gated(Activation::Silu),
-        token_dropout: None,
-        dtype: None,
-        device: device.clone(),
+        ..Encoder::pre_ln(word, blocks, c.heads, ff, device)
     };
     Ok((encoder, w.finish()))
 }

@@ -24,7 +24,7 @@
 //! holding `LucaGPLMModel` (or a task model with the `lucaone.` prefix).
 
 use super::ModelError;
-use super::encoder::{Activation, Block, Encoder, FeedForward, NormPlace, Positions};
+use super::encoder::{Block, Encoder};
 use super::family::Molecule;
 use super::loader::Loader;
 use super::tokenizer::Tokenizer;
@@ -206,26 +206,13 @@ pub fn load(
         None
     };
     let encoder = Encoder {
-        hidden: h,
-        heads: c.num_attention_heads,
-        head_dim: h / c.num_attention_heads,
-        attn_scale: ((h / c.num_attention_heads) as f64).powf(-0.5),
-        residual_scale: 1.0,
-        intermediate: ff,
-        word,
         token_type,
-        positions: Positions::Rotary,
         // The port sets no limit; the models were trained on rows of at
         // most max_position_embeddings tokens, so longer ones are windowed.
         max_len: Some(c.max_position_embeddings),
         emb_norm,
-        blocks,
         final_norm,
-        norm_place: NormPlace::Pre,
-        ffn: FeedForward::Plain(Activation::Gelu),
-        token_dropout: None,
-        dtype: None,
-        device: device.clone(),
+        ..Encoder::pre_ln(word, blocks, c.num_attention_heads, ff, device)
     };
     Ok((encoder, w.finish()))
 }
