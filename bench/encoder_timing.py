@@ -15,6 +15,18 @@ def write_proteins(fasta, n):
             f.write(f">p{i}\n" + "".join(rng.choice("ACDEFGHIKLMNPQRSTVWY") for _ in range(L)) + "\n")
 
 
+def write_cds(fasta, n):
+    """n random coding sequences of the same codon counts as write_proteins' lengths
+    (ATG, random sense codons, a stop), seed 1."""
+    rng = random.Random(1)
+    stops = {"TAA", "TAG", "TGA"}
+    sense = [a + b + c for a in "ACGT" for b in "ACGT" for c in "ACGT" if a + b + c not in stops]
+    with open(fasta, "w") as f:
+        for i in range(n):
+            L = int(min(1000, max(30, rng.lognormvariate(5.6, 0.5))))
+            f.write(f">c{i}\n" + "ATG" + "".join(rng.choice(sense) for _ in range(L - 2)) + "TAA\n")
+
+
 def setup(fasta, threads, device):
     """The device and thread count, and the sequences of the FASTA."""
     torch.set_num_threads(threads)

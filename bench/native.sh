@@ -6,8 +6,10 @@
 #   t5    a ProtT5-shaped T5 encoder, 6 x 320 (bench/t5_reference.py; bench/t5.sh)
 #   glm2  gLM2, 6 x 320, the authors' modeling file (bench/glm2_reference.py; GLM2_SRC)
 #   lucaone  LucaOne, 6 x 320, the lucaone package (bench/lucaone_reference.py)
+#   calm, codonbert, encodon  codon models, 6 x 320, on coding sequences (the authors'
+#                  code from checkouts: CALM_SRC, CODONBERT_SRC, CDSFM_SRC)
 # Needs a Python with torch + transformers (not CI): PYTHON=/path/to/python.
-# Usage: PYTHON=/tmp/torchenv/bin/python bash bench/native.sh esm|bert|t5|glm2|lucaone [N]
+# Usage: PYTHON=/tmp/torchenv/bin/python bash bench/native.sh esm|bert|t5|glm2|lucaone|calm|codonbert|encodon [N]
 #   FEATURES=tch   burn's LibTorch backend, built against PYTHON's torch (must
 #                  be 2.9.0, e.g. the .venv-tch of scripts/tch-check.sh plus
 #                  `pip install transformers`); default: flex.
@@ -17,7 +19,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 py=${PYTHON:-python3}
-family=${1:?usage: bench/native.sh esm|bert|t5|glm2|lucaone [N]}
+family=${1:?usage: bench/native.sh esm|bert|t5|glm2|lucaone|calm|codonbert|encodon [N]}
 n=${2:-200}
 threads=$(nproc)
 features=${FEATURES:-}
@@ -32,6 +34,8 @@ $py "bench/${family}_reference.py" make "$work/model" "$work/prot.fa" "$n"
 # ESM: also one titin-length protein (35,000 residues, windowed), with the
 # process's peak memory; LONG=N changes the length, LONG= skips it.
 long=${LONG-35000}; [ "$family" = esm ] || long=${LONG:-}
+# Codon models read DNA, under the kind the entry would name.
+case $family in calm|codonbert|encodon) export GP_MODALITY=dna GP_KIND=$family ;; esac
 ours=$(GP_LONG=$long GP_DEVICE=$device cargo bench -q --locked -p workers --features "$features" --bench native -- "$work/model" "$work/prot.fa" 2>/dev/null)
 echo "$ours" | grep -v '^RESULT'
 ref=$($py "bench/${family}_reference.py" time "$work/model" "$work/prot.fa" "$threads" "$device")

@@ -2,7 +2,7 @@
 //! the sequences of a FASTA file with a model folder (any native family)
 //! through burn (this build's backend), mean pooling, length-bucketed
 //! batches; prints `RESULT {json}`. GP_MODALITY=dna reads them as DNA;
-//! GP_PASS=2,4,6 returns those layers from one pass.
+//! GP_PASS=2,4,6 returns those layers from one pass; GP_KIND names the kind.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -40,9 +40,14 @@ fn main() {
         _ => Modality::Protein,
     };
     eprintln!("device: {placement}");
+    // GP_KIND: the kind an entry would name (codonbert, encodon); default:
+    // whatever family the folder's model_type says.
+    let kind: Option<workers::embed::kinds::ModelKind> = std::env::var("GP_KIND")
+        .ok()
+        .map(|k| serde_json::from_value(serde_json::Value::String(k)).expect("a kind"));
     let e = workers::models::native::NativeEmbedder::load(
         "bench",
-        None,
+        kind,
         modality,
         &device,
         &model,

@@ -1,7 +1,10 @@
 //! Native models: a Hugging Face folder's family read from `config.json`
 //! (`model_type: esm` → [`super::esm`], `bert` → [`super::bert`], `t5` →
-//! [`super::t5`], `esmc` → [`super::esmc`]), its tokenizer, and the
-//! embedder that runs them (`kind: esm | bert | t5 | esmc`).
+//! [`super::t5`], `esmc`, `gLM2`, `lucaone`, `calm`; or the kind the entry
+//! names where it accepts the folder: `codonbert`, `encodon`), its
+//! tokenizer, and the embedder that runs them. A multimodal family reads
+//! DNA, protein, or both (`modality: gene`: the CDS's vector, then the
+//! protein's); several layers can come from one pass (`layers:`).
 //!
 //! Pooling: mean over real tokens (no specials, no padding) or the first
 //! (`<cls>` / `[CLS]`) token, of the last layer by default. Sequences longer

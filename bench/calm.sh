@@ -1,0 +1,4 @@
+#!/usr/bin/env bash
+# Benchmark: burn vs the authors' code (bench/calm_reference.py) on the same random-weight
+# model, coding sequences and threads; see bench/native.sh. Usage: PYTHON=... bash bench/calm.sh [N]
+exec bash "$(dirname "$0")/native.sh" calm "$@"
