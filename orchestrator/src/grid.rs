@@ -84,20 +84,19 @@ impl Grid {
     pub fn build(cfg: &SweepConfig, ds: &Dataset, tasks: &[String]) -> Grid {
         let base = cfg.base_dir();
         let dh = ds.manifest.dataset_hash.clone();
-        let embed: Vec<EmbedJob> = cfg
-            .models
-            .iter()
-            // A `layers:` entry's rows: one job, one pass (the first row's).
-            .filter(|m| cfg.has_embed_job(&m.name))
-            .map(|m| EmbedJob {
-                model: m.name.clone(),
-                config_hash: m.config_hash(&dh, &base),
-            })
-            .collect();
         let hashes: Vec<(String, String)> = cfg
             .models
             .iter()
             .map(|m| (m.name.clone(), m.config_hash(&dh, &base)))
+            .collect();
+        let embed: Vec<EmbedJob> = hashes
+            .iter()
+            // A `layers:` entry's rows: one job, one pass (the first row's).
+            .filter(|(m, _)| cfg.has_embed_job(m))
+            .map(|(m, h)| EmbedJob {
+                model: m.clone(),
+                config_hash: h.clone(),
+            })
             .collect();
         let model_hash: BTreeMap<&str, &str> = hashes
             .iter()

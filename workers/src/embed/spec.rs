@@ -104,6 +104,25 @@ impl Layers {
         }
     }
 
+    /// What can be checked without the model's depth: at least one value,
+    /// every word one of `mid`, `last`, `all`.
+    pub fn check(&self) -> Result<(), String> {
+        let values = self.values();
+        if values.is_empty() {
+            return Err("layers: [] names no layer (e.g. layers: [mid, last])".into());
+        }
+        match values.iter().find_map(|v| match v {
+            LayerSel::Word(w) if !["mid", "last", "all"].contains(&w.as_str()) => Some(w),
+            _ => None,
+        }) {
+            Some(w) => Err(format!(
+                "layers: {w:?}: expected layer numbers, mid, last or all \
+                 (e.g. layers: [12, 24, last])"
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// The block counts they name for a model of `n` layers (`None`: the
     /// model's depth is unknown), ascending, each once; `Err` says which
     /// value cannot work.
@@ -116,12 +135,9 @@ impl Layers {
                 )
             })
         };
+        self.check()?;
         let mut out = Vec::new();
-        let values = self.values();
-        if values.is_empty() {
-            return Err("layers: [] names no layer (e.g. layers: [mid, last])".into());
-        }
-        for v in values {
+        for v in self.values() {
             match v {
                 LayerSel::Index(k) if k >= 0 => {
                     if let Some(n) = n.filter(|n| k > *n) {
@@ -141,13 +157,7 @@ impl Layers {
                 LayerSel::Word(w) => match w.as_str() {
                     "last" => out.push(need_n("last")?),
                     "mid" => out.push(need_n("mid")? / 2),
-                    "all" => out.extend(1..=need_n("all")?),
-                    _ => {
-                        return Err(format!(
-                            "layers: {w:?}: expected layer numbers, mid, last or all \
-                             (e.g. layers: [12, 24, last])"
-                        ));
-                    }
+                    _ => out.extend(1..=need_n("all")?),
                 },
             }
         }
@@ -285,6 +295,13 @@ pub fn check_placeholders(cmd: &str) -> Result<(), SpecError> {
 }
 
 /// A model folder's `config.json`, parsed.
+/// A model's layer count, under each native family's `config.json` key.
+pub fn model_depth(config: &serde_json::Value) -> Option<i64> {
+    ["num_hidden_layers", "num_layers", "n_layers", "depth"]
+        .iter()
+        .find_map(|k| config.get(*k).and_then(|v| v.as_i64()))
+}
+
 pub fn read_model_config(dir: &Path) -> Result<serde_json::Value, ModelError> {
     let p = dir.join("config.json");
     let text = std::fs::read_to_string(&p).map_err(|source| ModelError::Read {
@@ -412,13 +429,9 @@ impl ModelSpec {
                      layer to embed)",
                 ));
             }
-            // The words and indices that need no folder are checked here;
-            // the others when the folder is read.
-            if let Err(e) = l.resolve(None)
-                && !e.contains("needs the model's depth")
-            {
-                return Err(SpecError::value("layers", e));
-            }
+            // What needs no folder is checked here; the layers against the
+            // model's depth when the folder is read.
+            l.check().map_err(|e| SpecError::value("layers", e))?;
         }
         if self.k == Some(0) {
             return Err(SpecError::value(
@@ -548,11 +561,7 @@ impl ModelSpec {
             .weights_dir(base)
             .ok()
             .and_then(|d| read_model_config(&d).ok())
-            .and_then(|c| {
-                ["num_hidden_layers", "num_layers", "n_layers", "depth"]
-                    .iter()
-                    .find_map(|k| c.get(*k).and_then(|v| v.as_i64()))
-            });
+            .and_then(|c| model_depth(&c));
         let ks = l
             .resolve(depth)
             .map_err(|e| SpecError::value("layers", e))?;

@@ -23,18 +23,10 @@ use std::path::Path;
 
 /// CodonBERT's vocabulary (`get_tokenizer()`), id = position.
 pub fn vocab() -> Vec<String> {
-    let mut v: Vec<String> = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-        .map(String::from)
-        .to_vec();
-    let letters = ['A', 'U', 'G', 'C'];
-    for a in letters {
-        for b in letters {
-            for c in letters {
-                v.push(format!("{a}{b}{c}"));
-            }
-        }
-    }
-    v
+    super::family::codon_vocab(
+        &["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"],
+        ['A', 'U', 'G', 'C'],
+    )
 }
 
 /// The family as the kind registry sees it (`kind: codonbert`).

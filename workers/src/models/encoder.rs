@@ -225,12 +225,14 @@ impl Encoder {
             } else {
                 x.clone()
             };
-            let v = t.into_data().try_to_vec::<f32>().expect("f32");
-            for (o, s) in out.iter_mut().zip(&stops) {
-                if *s == at {
-                    *o = Some(v.clone());
-                }
+            let v = t.into_data().try_into_vec::<f32>().expect("f32");
+            // Copied only for a layer asked twice; the last asker takes it.
+            let askers: Vec<usize> = (0..stops.len()).filter(|j| stops[*j] == at).collect();
+            let (last, rest) = askers.split_last().expect("a stop asked for it");
+            for j in rest {
+                out[*j] = Some(v.clone());
             }
+            out[*last] = Some(v);
         };
         take(&x, 0, &mut out);
         for (k, blk) in self.blocks[..deepest].iter().enumerate() {

@@ -30,18 +30,10 @@ use std::path::Path;
 
 /// EnCodon's vocabulary (`EnCodonTokenizer`, `seq_type="dna"`).
 pub fn vocab() -> Vec<String> {
-    let mut v: Vec<String> = ["<CLS>", "<SEP>", "<UNK>", "<PAD>", "<MASK>"]
-        .map(String::from)
-        .to_vec();
-    let letters = ['A', 'C', 'G', 'T'];
-    for a in letters {
-        for b in letters {
-            for c in letters {
-                v.push(format!("{a}{b}{c}"));
-            }
-        }
-    }
-    v
+    super::family::codon_vocab(
+        &["<CLS>", "<SEP>", "<UNK>", "<PAD>", "<MASK>"],
+        ['A', 'C', 'G', 'T'],
+    )
 }
 
 #[derive(Debug, Clone, Deserialize)]

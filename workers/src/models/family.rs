@@ -104,6 +104,21 @@ pub fn check_sizes(
     Ok(())
 }
 
+/// The 64 codons over `letters` in product order (first letter slowest),
+/// after `specials`: CodonBERT's vocabulary over A U G C, EnCodon's over
+/// A C G T.
+pub fn codon_vocab(specials: &[&str], letters: [char; 4]) -> Vec<String> {
+    let mut v: Vec<String> = specials.iter().map(|s| s.to_string()).collect();
+    for a in letters {
+        for b in letters {
+            for c in letters {
+                v.push(format!("{a}{b}{c}"));
+            }
+        }
+    }
+    v
+}
+
 /// A coding sequence in RNA letters, upper case (T → U), as codon models'
 /// vocabularies write it.
 pub fn rna_letters(seq: &[u8]) -> Vec<u8> {

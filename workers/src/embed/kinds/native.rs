@@ -6,7 +6,9 @@
 //! its [`NativeFamily`].
 
 use super::{KindSpec, ModelKind};
-use crate::embed::spec::{BuildContext, ModelSpec, SpecError, folder_hash, read_model_config};
+use crate::embed::spec::{
+    BuildContext, ModelSpec, SpecError, folder_hash, model_depth, read_model_config,
+};
 use crate::embed::{EmbedError, Embedder, Modality};
 use crate::models::ModelError;
 use crate::models::family::NativeFamily;
@@ -143,11 +145,7 @@ impl KindSpec for Native {
         };
         // The layer count, by each family's config key.
         let config = read_model_config(&dir).ok();
-        let layers = config.as_ref().and_then(|c| {
-            ["num_hidden_layers", "num_layers", "n_layers", "depth"]
-                .iter()
-                .find_map(|k| c.get(*k).and_then(|v| v.as_i64()))
-        });
+        let layers = config.as_ref().and_then(model_depth);
         if let (Some(k), Some(n)) = (spec.layer, layers) {
             let fits = (0..=n).contains(&k) || (k < 0 && n + k + 1 >= 0);
             if !fits {
