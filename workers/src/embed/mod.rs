@@ -114,6 +114,13 @@ pub trait Embedder: Send + Sync {
     fn max_tokens(&self) -> usize {
         usize::MAX
     }
+    /// Letters (bases or residues) per call of [`Embedder::embed`] in
+    /// [`embed_all`], length-bucketed; default the token budget. Native
+    /// models take several of their batches per call, to run them side by
+    /// side.
+    fn letters_per_call(&self) -> usize {
+        self.max_tokens()
+    }
     /// Tokens this embedder has run through its model so far, where it
     /// tokenizes itself (native models); `None` for baselines and external
     /// programs, whose progress is counted in letters.
@@ -179,7 +186,7 @@ pub fn embed_all(
     let mut done = 0;
     let mut letters = 0;
     let tokens_before = e.tokens_run();
-    for batch in crate::batching::length_buckets(&lens, e.max_tokens(), usize::MAX) {
+    for batch in crate::batching::length_buckets(&lens, e.letters_per_call(), usize::MAX) {
         let items: Vec<SeqInput<'_>> = batch.iter().map(|i| inputs[*i]).collect();
         let m = e.embed(&items)?;
         if d == 0 && done == 0 {

@@ -26,6 +26,8 @@ pub enum Kernel {
     GeluTanh,
     /// `x·σ(x)`.
     Silu,
+    /// `max(x, 0)`.
+    Relu,
 }
 
 /// Applies an activation to every element, in parallel chunks.
@@ -64,29 +66,74 @@ fn dispatch(x: &mut [f32], k: Kernel) {
             return unsafe { run_avx2(x, k) };
         }
     }
-    run(x, k)
+    run::<false>(x, k)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 fn run_avx512(x: &mut [f32], k: Kernel) {
-    run(x, k)
+    run::<true>(x, k)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 fn run_avx2(x: &mut [f32], k: Kernel) {
-    run(x, k)
+    run::<true>(x, k)
 }
 
+/// `F`: the CPU fuses multiply-adds (FMA), so polynomials use them (one
+/// rounding and one instruction per step instead of two).
 #[inline(always)]
-fn run(x: &mut [f32], k: Kernel) {
+fn run<const F: bool>(x: &mut [f32], k: Kernel) {
     match k {
-        Kernel::Softmax => softmax_kernel(x),
-        Kernel::Gelu => x.iter_mut().for_each(|v| *v = gelu(*v)),
-        Kernel::GeluTanh => x.iter_mut().for_each(|v| *v = gelu_tanh(*v)),
-        Kernel::Silu => x.iter_mut().for_each(|v| *v = *v / (1.0 + exp(-*v))),
+        Kernel::Softmax => softmax_kernel::<F>(x),
+        Kernel::Gelu => x.iter_mut().for_each(|v| *v = gelu::<F>(*v)),
+        Kernel::GeluTanh => x.iter_mut().for_each(|v| *v = gelu_tanh::<F>(*v)),
+        Kernel::Silu => x
+            .iter_mut()
+            .for_each(|v| *v = *v / (1.0 + exp_with::<F>(-*v))),
+        Kernel::Relu => x.iter_mut().for_each(|v| *v = v.max(0.0)),
     }
+}
+
+/// A norm's parameters: LayerNorm (`(x − mean)/√(var + eps)·w + b`, the
+/// biased variance, as torch.nn.LayerNorm) or RMS norm (`x/√(mean(x²) +
+/// eps)·w`, T5's and gLM2's).
+#[derive(Clone, Copy)]
+pub struct NormParams<'a> {
+    pub w: &'a [f32],
+    pub b: Option<&'a [f32]>,
+    pub eps: f64,
+    pub rms: bool,
+}
+
+/// Normalizes columns `cols` of every `stride`-wide row of `x` in place, in
+/// parallel over rows; sums in f64 (torch's f32 norms round no better).
+pub fn norm_rows(x: &mut [f32], stride: usize, cols: std::ops::Range<usize>, p: NormParams) {
+    let n = cols.len() as f64;
+    x.par_chunks_mut(stride).for_each(|row| {
+        let v = &mut row[cols.clone()];
+        let mean = if p.rms {
+            0.0
+        } else {
+            v.iter().map(|a| *a as f64).sum::<f64>() / n
+        };
+        let var = v.iter().map(|a| (*a as f64 - mean).powi(2)).sum::<f64>() / n;
+        let r = 1.0 / (var + p.eps).sqrt();
+        let (m, r) = (mean as f32, r as f32);
+        match p.b {
+            Some(b) => {
+                for ((a, w), b) in v.iter_mut().zip(p.w).zip(b) {
+                    *a = (*a - m) * r * w + b;
+                }
+            }
+            None => {
+                for (a, w) in v.iter_mut().zip(p.w) {
+                    *a = (*a - m) * r * w;
+                }
+            }
+        }
+    });
 }
 
 const LANES: usize = 16;
@@ -94,7 +141,7 @@ const LANES: usize = 16;
 /// Max, exponentials and sum over lanes of 16 (so the compiler can keep them
 /// in vector registers: a float reduction in order would not vectorize).
 #[inline(always)]
-fn softmax_kernel(row: &mut [f32]) {
+fn softmax_kernel<const F: bool>(row: &mut [f32]) {
     let mut m = [f32::NEG_INFINITY; LANES];
     let mut chunks = row.chunks_exact(LANES);
     for c in &mut chunks {
@@ -110,13 +157,13 @@ fn softmax_kernel(row: &mut [f32]) {
     let mut chunks = row.chunks_exact_mut(LANES);
     for c in &mut chunks {
         for (a, x) in sums.iter_mut().zip(c.iter_mut()) {
-            *x = exp(*x - max);
+            *x = exp_with::<F>(*x - max);
             *a += *x;
         }
     }
     let mut sum: f32 = sums.iter().sum();
     for x in chunks.into_remainder() {
-        *x = exp(*x - max);
+        *x = exp_with::<F>(*x - max);
         sum += *x;
     }
     let inv = 1.0 / sum;
@@ -128,16 +175,37 @@ fn softmax_kernel(row: &mut [f32]) {
 /// returns e⁻⁸⁷ (~1.6e-38) rather than a denormal or 0.
 #[inline(always)]
 pub fn exp(x: f32) -> f32 {
+    exp_with::<false>(x)
+}
+
+/// `a·b + c`, fused when `F` (the caller's CPU has FMA).
+#[inline(always)]
+fn madd<const F: bool>(a: f32, b: f32, c: f32) -> f32 {
+    if F { a.mul_add(b, c) } else { a * b + c }
+}
+
+/// [`exp`], with fused multiply-adds when `F`.
+#[inline(always)]
+fn exp_with<const F: bool>(x: f32) -> f32 {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
     const LN2_HI: f32 = 0.693_145_75;
     const LN2_LO: f32 = 1.428_606_8e-6;
+    const C: [f32; 7] = [
+        1.0,
+        1.0,
+        0.5,
+        1.0 / 6.0,
+        1.0 / 24.0,
+        1.0 / 120.0,
+        1.0 / 720.0,
+    ];
     let x = x.clamp(-87.0, 88.0);
-    let n = (x * LOG2E + 0.5).floor();
-    let r = x - n * LN2_HI - n * LN2_LO;
-    let p = 1.0
-        + r * (1.0
-            + r * (0.5
-                + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
+    let n = madd::<F>(x, LOG2E, 0.5).floor();
+    let r = madd::<F>(-n, LN2_LO, madd::<F>(-n, LN2_HI, x));
+    let mut p = C[6];
+    for c in C[..6].iter().rev() {
+        p = madd::<F>(p, r, *c);
+    }
     // 2ⁿ from integer bits: n + 127 + 2²³ holds n + 127 in its low mantissa
     // bits (a float → int cast would not vectorize: it saturates).
     let biased = (n + (127.0 + 8_388_608.0)).to_bits() - 0x4B00_0000;
@@ -147,7 +215,7 @@ pub fn exp(x: f32) -> f32 {
 /// erf(x): Abramowitz & Stegun 7.1.26's form `1 − t·P(t)·e^(−x²)`,
 /// t = 1/(1 + p·|x|), with a degree-5 P (absolute error < 1.5e-7), odd.
 #[inline(always)]
-fn erf(x: f32) -> f32 {
+fn erf<const F: bool>(x: f32) -> f32 {
     const P: f32 = 0.327_591_1;
     const A: [f32; 5] = [
         0.254_829_6,
@@ -157,23 +225,26 @@ fn erf(x: f32) -> f32 {
         1.061_405_4,
     ];
     let a = x.abs();
-    let t = 1.0 / (1.0 + P * a);
-    let poly = t * (A[0] + t * (A[1] + t * (A[2] + t * (A[3] + t * A[4]))));
-    let y = 1.0 - poly * exp(-a * a);
+    let t = 1.0 / madd::<F>(P, a, 1.0);
+    let mut poly = A[4];
+    for c in A[..4].iter().rev() {
+        poly = madd::<F>(poly, t, *c);
+    }
+    let y = madd::<F>(-poly * t, exp_with::<F>(-a * a), 1.0);
     y.copysign(x)
 }
 
 #[inline(always)]
-fn gelu(x: f32) -> f32 {
-    0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2))
+fn gelu<const F: bool>(x: f32) -> f32 {
+    0.5 * x * (1.0 + erf::<F>(x * std::f32::consts::FRAC_1_SQRT_2))
 }
 
 #[inline(always)]
-fn gelu_tanh(x: f32) -> f32 {
+fn gelu_tanh<const F: bool>(x: f32) -> f32 {
     const C: f32 = 0.797_884_6; // √(2/π)
-    let u = C * (x + 0.044_715 * x * x * x);
+    let u = C * madd::<F>(0.044_715 * x * x, x, x);
     // tanh u = 1 − 2/(e^{2u} + 1)
-    let tanh = 1.0 - 2.0 / (exp(2.0 * u) + 1.0);
+    let tanh = 1.0 - 2.0 / (exp_with::<F>(2.0 * u) + 1.0);
     0.5 * x * (1.0 + tanh)
 }
 
@@ -187,8 +258,11 @@ mod tests {
         for i in 0..400_000 {
             let x = -87.0 + 175.0 * i as f32 / 400_000.0;
             let want = (x as f64).exp();
-            let rel = ((exp(x) as f64 - want) / want).abs();
-            worst = worst.max(rel);
+            // Plain and fused multiply-adds (software-fused here when the
+            // CPU has no FMA: the same roundings).
+            for got in [exp(x), exp_with::<true>(x)] {
+                worst = worst.max(((got as f64 - want) / want).abs());
+            }
         }
         assert!(worst < 2.5e-7, "{worst}");
         assert_eq!(exp(0.0), 1.0);

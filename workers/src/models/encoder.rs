@@ -198,6 +198,19 @@ impl Encoder {
         pad: u32,
         layers: &[Option<usize>],
     ) -> (Vec<Vec<f32>>, usize) {
+        self.pass(rows, types, pad, layers, true)
+    }
+
+    /// [`Encoder::forward_layers`]; `host`: on flex, the blocks run on the
+    /// host ([`super::host_block`]) rather than as burn ops.
+    pub(super) fn pass(
+        &self,
+        rows: &[Vec<u32>],
+        types: &[u32],
+        pad: u32,
+        layers: &[Option<usize>],
+        host: bool,
+    ) -> (Vec<Vec<f32>>, usize) {
         let (b, l) = (
             rows.len(),
             rows.iter().map(Vec::len).max().unwrap_or(1).max(1),
@@ -216,36 +229,75 @@ impl Encoder {
         let mut x = self.embed(ids, types, scale, b, l);
         let a = self.attention_inputs(rows, &mask, b, l);
         let mut out: Vec<Option<Vec<f32>>> = vec![None; stops.len()];
-        let take = |x: &Tensor<3>, at: usize, out: &mut Vec<Option<Vec<f32>>>| {
-            if !stops.contains(&at) {
-                return;
-            }
-            let t = if self.dtype.is_some() {
-                x.clone().cast(FloatDType::F32)
-            } else {
-                x.clone()
-            };
-            let v = t.into_data().try_into_vec::<f32>().expect("f32");
-            // Copied only for a layer asked twice; the last asker takes it.
+        // The states after `at` blocks to each stop that asked for them
+        // (copied only for a layer asked twice; the last asker takes them).
+        let put = |v: Vec<f32>, at: usize, out: &mut Vec<Option<Vec<f32>>>| {
             let askers: Vec<usize> = (0..stops.len()).filter(|j| stops[*j] == at).collect();
-            let (last, rest) = askers.split_last().expect("a stop asked for it");
-            for j in rest {
-                out[*j] = Some(v.clone());
+            if let Some((last, rest)) = askers.split_last() {
+                for j in rest {
+                    out[*j] = Some(v.clone());
+                }
+                out[*last] = Some(v);
             }
-            out[*last] = Some(v);
         };
-        take(&x, 0, &mut out);
-        for (k, blk) in self.blocks[..deepest].iter().enumerate() {
-            x = self.block(blk, x, &a);
-            if k + 1 < n {
-                take(&x, k + 1, &mut out);
+        let views = if host && a.host {
+            self.host_views()
+        } else {
+            None
+        };
+        if let Some((blocks, final_norm)) = views {
+            let pass = super::host_block::Pass {
+                norm_place: self.norm_place,
+                ffn: self.ffn,
+                intermediate: self.intermediate,
+                residual_scale: self.residual_scale as f32,
+                attn_scale: self.attn_scale as f32,
+                shape: a.shape,
+                lens: &a.lens,
+                bias: a.host_bias.as_deref(),
+                rotary: a.rotary.as_ref(),
+            };
+            let mut h = x.into_data().try_into_vec::<f32>().expect("f32");
+            for (k, blk) in blocks[..deepest].iter().enumerate() {
+                if stops.contains(&k) {
+                    put(h.clone(), k, &mut out);
+                }
+                blk.forward(&mut h, &pass);
             }
-        }
-        if stops.contains(&(n + 1)) {
-            if let Some(norm) = &self.final_norm {
-                x = norm.fwd(x);
+            if stops.contains(&deepest) && deepest < n {
+                put(h.clone(), deepest, &mut out);
             }
-            take(&x, n + 1, &mut out);
+            if stops.contains(&(n + 1)) {
+                if let Some(norm) = final_norm {
+                    norm.apply(&mut h, self.hidden, 0..self.hidden);
+                }
+                put(h, n + 1, &mut out);
+            }
+        } else {
+            let take = |x: &Tensor<3>, at: usize, out: &mut Vec<Option<Vec<f32>>>| {
+                if !stops.contains(&at) {
+                    return;
+                }
+                let t = if self.dtype.is_some() {
+                    x.clone().cast(FloatDType::F32)
+                } else {
+                    x.clone()
+                };
+                put(t.into_data().try_into_vec::<f32>().expect("f32"), at, out);
+            };
+            take(&x, 0, &mut out);
+            for (k, blk) in self.blocks[..deepest].iter().enumerate() {
+                x = self.block(blk, x, &a);
+                if k + 1 < n {
+                    take(&x, k + 1, &mut out);
+                }
+            }
+            if stops.contains(&(n + 1)) {
+                if let Some(norm) = &self.final_norm {
+                    x = norm.fwd(x);
+                }
+                take(&x, n + 1, &mut out);
+            }
         }
         (
             out.into_iter()
@@ -253,6 +305,53 @@ impl Encoder {
                 .collect(),
             l,
         )
+    }
+
+    /// Whether forward passes run on the host (flex, f32): callers may then
+    /// run several at once, one per thread.
+    pub fn host_forward(&self) -> bool {
+        crate::device::is_flex(&self.device) && self.dtype.is_none()
+    }
+
+    /// Every block's weights and the final norm's, in place, when all of
+    /// them can be read so (f32 on flex).
+    pub(super) fn host_views(
+        &self,
+    ) -> Option<(
+        Vec<super::host_block::BlockView>,
+        Option<super::host_block::NormView>,
+    )> {
+        let blocks = self
+            .blocks
+            .iter()
+            .map(|b| {
+                let qk_norm = match &b.qk_norm {
+                    Some((q, k)) => Some((q.view()?, k.view()?)),
+                    None => None,
+                };
+                let opt = |n: &Option<Norm>| match n {
+                    Some(n) => n.view().map(Some),
+                    None => Some(None),
+                };
+                let v = super::host_block::BlockView {
+                    attn_norm: b.attn_norm.view()?,
+                    qkv: b.qkv.view()?,
+                    qk_norm,
+                    ctx_norm: opt(&b.ctx_norm)?,
+                    o: b.o.view()?,
+                    ffn_norm: b.ffn_norm.view()?,
+                    inter: b.inter.view()?,
+                    inner_norm: opt(&b.inner_norm)?,
+                    out: b.out.view()?,
+                };
+                v.usable().then_some(v)
+            })
+            .collect::<Option<Vec<_>>>()?;
+        let final_norm = match &self.final_norm {
+            Some(n) => Some(n.view().filter(|v| v.usable())?),
+            None => None,
+        };
+        Some((blocks, final_norm))
     }
 
     /// Token ids padded to `l`, the padding mask, and each token's

@@ -34,6 +34,17 @@ impl Lin {
         self.b = self.b.take().map(|b| b.cast(d));
     }
 
+    /// The weights in place (flex, f32); `None` elsewhere.
+    pub(super) fn view(&self) -> Option<super::host_block::LinView> {
+        Some(super::host_block::LinView {
+            w: super::host_block::Mat::of(&self.w)?,
+            b: match &self.b {
+                Some(b) => Some(super::host_block::Mat::of(b)?),
+                None => None,
+            },
+        })
+    }
+
     /// Layers with the same input side by side as one (outputs of the
     /// first, then the second, …): query, key and value as one GEMM.
     pub fn joined<const N: usize>(parts: [Lin; N]) -> Lin {
@@ -94,7 +105,6 @@ impl Norm {
     /// by the weights (the sum in f64, as T5's and gLM2's f32 norms round
     /// no worse).
     fn rms_host(&self, x: Tensor<3>) -> Tensor<3> {
-        use rayon::prelude::*;
         let (dev, shape) = (x.device(), x.dims());
         let n = shape[2];
         let w = self
@@ -104,15 +114,27 @@ impl Norm {
             .try_into_vec::<f32>()
             .expect("f32");
         let mut v = x.into_data().try_into_vec::<f32>().expect("f32");
-        let eps = self.eps;
-        v.par_chunks_mut(n).for_each(|row| {
-            let ms = row.iter().map(|a| (*a as f64) * (*a as f64)).sum::<f64>() / n as f64;
-            let r = (1.0 / (ms + eps).sqrt()) as f32;
-            for (a, g) in row.iter_mut().zip(&w) {
-                *a = *a * r * g;
-            }
-        });
+        let p = super::elementwise::NormParams {
+            w: &w,
+            b: None,
+            eps: self.eps,
+            rms: true,
+        };
+        super::elementwise::norm_rows(&mut v, n, 0..n, p);
         Tensor::from_data(TensorData::new(v, shape), &dev)
+    }
+
+    /// The weights in place (flex, f32); `None` elsewhere.
+    pub(super) fn view(&self) -> Option<super::host_block::NormView> {
+        Some(super::host_block::NormView {
+            w: super::host_block::Mat::of(&self.w)?,
+            b: match &self.b {
+                Some(b) => Some(super::host_block::Mat::of(b)?),
+                None => None,
+            },
+            eps: self.eps,
+            rms: self.rms,
+        })
     }
 }
 
@@ -141,21 +163,23 @@ impl Activation {
         }
     }
 
+    /// The host kernel (flex).
+    pub fn kernel(self) -> super::elementwise::Kernel {
+        use super::elementwise::Kernel;
+        match self {
+            Activation::Gelu => Kernel::Gelu,
+            Activation::GeluTanh => Kernel::GeluTanh,
+            Activation::Silu => Kernel::Silu,
+            Activation::Relu => Kernel::Relu,
+        }
+    }
+
     fn apply(self, x: Tensor<3>) -> Tensor<3> {
-        let host = match self {
-            Activation::Gelu => Some(super::elementwise::Kernel::Gelu),
-            Activation::GeluTanh => Some(super::elementwise::Kernel::GeluTanh),
-            Activation::Silu => Some(super::elementwise::Kernel::Silu),
-            Activation::Relu => None,
-        };
         // flex: on the host, vectorized (flex calls libm per element).
-        if let Some(k) = host
-            && crate::device::is_flex(&x.device())
-            && x.dtype() == burn::tensor::DType::F32
-        {
+        if crate::device::is_flex(&x.device()) && x.dtype() == burn::tensor::DType::F32 {
             let (dev, shape) = (x.device(), x.dims());
             let mut v = x.into_data().try_into_vec::<f32>().expect("f32");
-            super::elementwise::activate(&mut v, k);
+            super::elementwise::activate(&mut v, self.kernel());
             return Tensor::from_data(TensorData::new(v, shape), &dev);
         }
         match self {
@@ -188,19 +212,10 @@ impl FeedForward {
             FeedForward::Plain(a) => a.apply(y),
             FeedForward::Gated(a) => {
                 // flex: activation and product in one pass on the host.
-                let host = match a {
-                    Activation::Gelu => Some(super::elementwise::Kernel::Gelu),
-                    Activation::GeluTanh => Some(super::elementwise::Kernel::GeluTanh),
-                    Activation::Silu => Some(super::elementwise::Kernel::Silu),
-                    Activation::Relu => None,
-                };
-                if let Some(k) = host
-                    && crate::device::is_flex(&y.device())
-                    && y.dtype() == burn::tensor::DType::F32
-                {
+                if crate::device::is_flex(&y.device()) && y.dtype() == burn::tensor::DType::F32 {
                     let (dev, [b, l, _]) = (y.device(), y.dims());
                     let v = y.into_data().try_into_vec::<f32>().expect("f32");
-                    let out = super::elementwise::gate(&v, intermediate, k);
+                    let out = super::elementwise::gate(&v, intermediate, a.kernel());
                     return Tensor::from_data(TensorData::new(out, [b, l, intermediate]), &dev);
                 }
                 let g = y.clone().narrow(2, intermediate, intermediate);

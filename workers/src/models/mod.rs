@@ -16,6 +16,7 @@ pub mod esmc;
 pub mod family;
 pub mod glm2;
 pub mod hf_tokenizer;
+pub mod host_block;
 pub mod hub;
 pub mod layers;
 pub mod loader;

@@ -373,6 +373,17 @@ impl Embedder for NativeEmbedder {
     fn max_tokens(&self) -> usize {
         self.max_tokens
     }
+    /// Batches for every thread several times over (a codon is 3 letters
+    /// and one token: ×3 more for DNA).
+    fn letters_per_call(&self) -> usize {
+        let per_token = if self.modality == Modality::Protein {
+            1
+        } else {
+            3
+        };
+        self.max_tokens
+            .saturating_mul(4 * per_token * rayon::current_num_threads().max(1))
+    }
     fn tokens_run(&self) -> Option<usize> {
         Some(self.tokens_run.load(std::sync::atomic::Ordering::Relaxed))
     }
@@ -443,37 +454,54 @@ impl NativeEmbedder {
             lens.iter().sum::<usize>(),
             std::sync::atomic::Ordering::Relaxed,
         );
-        for group in crate::batching::length_buckets(&lens, self.max_tokens, usize::MAX) {
+        let enc = &self.model.encoder;
+        let forward = |group: &Vec<usize>| {
             let rows: Vec<Vec<u32>> = group.iter().map(|k| pieces[*k].1.clone()).collect();
             let types = vec![ty; rows.len()];
-            let (states, l) =
-                self.model
-                    .encoder
-                    .forward_layers(&rows, &types, tok.pad(), &self.layers);
-            for (gi, k) in group.iter().enumerate() {
-                let (seq, row, n) = &pieces[*k];
-                let base = gi * l * h;
-                if self.pooling == "cls" {
-                    for (o, hs) in out.iter_mut().zip(&states) {
-                        for d in 0..h {
-                            o[[*seq, d]] += hs[base + d];
-                        }
-                    }
-                    cls_count[*seq] += 1.0;
-                } else {
-                    // mean over real tokens: skip specials and padding
-                    let real: Vec<usize> = (0..row.len())
-                        .filter(|j| !tok.is_special(row[*j]))
-                        .collect();
-                    let cnt = real.len().max(1) as f32;
-                    for (o, hs) in out.iter_mut().zip(&states) {
-                        for j in &real {
+            enc.forward_layers(&rows, &types, tok.pad(), &self.layers)
+        };
+        // flex: a wave of batches at a time, one per thread (each batch's
+        // GEMMs keep to its thread: no hand-offs inside a layer); a lone
+        // batch, or another backend: one at a time. Pooled in order.
+        let wave = if enc.host_forward() {
+            rayon::current_num_threads().max(1)
+        } else {
+            1
+        };
+        let groups = crate::batching::length_buckets(&lens, self.max_tokens, usize::MAX);
+        for groups in groups.chunks(wave) {
+            let done: Vec<(Vec<Vec<f32>>, usize)> = if groups.len() > 1 {
+                use rayon::prelude::*;
+                groups.par_iter().map(forward).collect()
+            } else {
+                groups.iter().map(forward).collect()
+            };
+            for (group, (states, l)) in groups.iter().zip(done) {
+                for (gi, k) in group.iter().enumerate() {
+                    let (seq, row, n) = &pieces[*k];
+                    let base = gi * l * h;
+                    if self.pooling == "cls" {
+                        for (o, hs) in out.iter_mut().zip(&states) {
                             for d in 0..h {
-                                o[[*seq, d]] += hs[base + j * h + d] / cnt * *n as f32;
+                                o[[*seq, d]] += hs[base + d];
                             }
                         }
+                        cls_count[*seq] += 1.0;
+                    } else {
+                        // mean over real tokens: skip specials and padding
+                        let real: Vec<usize> = (0..row.len())
+                            .filter(|j| !tok.is_special(row[*j]))
+                            .collect();
+                        let cnt = real.len().max(1) as f32;
+                        for (o, hs) in out.iter_mut().zip(&states) {
+                            for j in &real {
+                                for d in 0..h {
+                                    o[[*seq, d]] += hs[base + j * h + d] / cnt * *n as f32;
+                                }
+                            }
+                        }
+                        weight[*seq] += *n as f32;
                     }
-                    weight[*seq] += *n as f32;
                 }
             }
         }
