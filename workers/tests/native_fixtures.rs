@@ -149,6 +149,21 @@ fn check(name: &str, modality: Modality) {
                     s["windows"]
                 );
             }
+            // The same bits on one thread (one batch at a time) and on
+            // three (batches side by side): results do not depend on the
+            // cores a run got.
+            let bits = |a: &ndarray::Array2<f32>| a.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            for threads in [1, 3] {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                let again = pool.install(|| embed_all(&e, &inputs, &mut |_| {}).unwrap());
+                assert!(
+                    bits(&again) == bits(&out),
+                    "{name} {pooling} budget {budget}: {threads} threads changed bits"
+                );
+            }
         }
     }
 }

@@ -13,7 +13,8 @@
 //! * an optional final LayerNorm.
 //!
 //! Its layers are in `layers.rs`; [`Loader`] (`loader.rs`) reads the tensors from a [`super::weights::Weights`]
-//! folder and hashes them as loaded.
+//! folder and hashes them as loaded. Blocks run as burn ops (LibTorch, half
+//! precision) or, on flex, on the host over one buffer (`host_block.rs`).
 
 pub use super::layers::{Activation, FeedForward, Lin, Norm, gated_feed_forward};
 use super::positions::rotary_tables;
@@ -198,18 +199,19 @@ impl Encoder {
         pad: u32,
         layers: &[Option<usize>],
     ) -> (Vec<Vec<f32>>, usize) {
-        self.pass(rows, types, pad, layers, true)
+        self.pass(rows, types, pad, layers, Some(rayon::current_num_threads()))
     }
 
     /// [`Encoder::forward_layers`]; `host`: on flex, the blocks run on the
-    /// host ([`super::host_block`]) rather than as burn ops.
+    /// host ([`super::host_block`]), each GEMM on at most that many threads,
+    /// rather than as burn ops (`None`; other backends always do).
     pub(super) fn pass(
         &self,
         rows: &[Vec<u32>],
         types: &[u32],
         pad: u32,
         layers: &[Option<usize>],
-        host: bool,
+        host: Option<usize>,
     ) -> (Vec<Vec<f32>>, usize) {
         let (b, l) = (
             rows.len(),
@@ -240,16 +242,22 @@ impl Encoder {
                 out[*last] = Some(v);
             }
         };
-        let views = if host && a.host {
+        let views = if host.is_some() && a.host {
             self.host_views()
         } else {
             None
         };
         if let Some((blocks, final_norm)) = views {
+            let (gated, act) = match self.ffn {
+                FeedForward::Plain(a) => (false, a),
+                FeedForward::Gated(a) => (true, a),
+            };
             let pass = super::host_block::Pass {
-                norm_place: self.norm_place,
-                ffn: self.ffn,
+                pre: self.norm_place == NormPlace::Pre,
+                activation: act.kernel(),
+                gated,
                 intermediate: self.intermediate,
+                gemm_threads: host.unwrap_or(1),
                 residual_scale: self.residual_scale as f32,
                 attn_scale: self.attn_scale as f32,
                 shape: a.shape,

@@ -21,9 +21,7 @@
 //! their authors' code.
 
 use super::attention::{self, Rows, Shape};
-use super::elementwise::{self, NormParams};
-use super::encoder::NormPlace;
-use super::layers::FeedForward;
+use super::elementwise::{self, Kernel, NormParams};
 use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;
 use burn::tensor::{DType, Tensor};
@@ -68,6 +66,15 @@ impl Mat {
     }
 }
 
+/// How a linear layer writes: `dst := dst + scale·(x·W + b)`, or with
+/// `fresh` `dst := scale·(x·W + b)`; its GEMM on `threads` threads.
+#[derive(Clone, Copy)]
+struct Gemm {
+    scale: f32,
+    fresh: bool,
+    threads: usize,
+}
+
 /// A linear layer's weights `[in, out]` (any strides) and bias.
 pub struct LinView {
     pub w: Mat,
@@ -97,15 +104,31 @@ pub struct BlockView {
 
 /// What every block of one forward pass shares.
 pub struct Pass<'a> {
-    pub norm_place: NormPlace,
-    pub ffn: FeedForward,
+    /// Pre-LN (`x + f(norm x)`) or post-LN (`norm(x + f(x))`).
+    pub pre: bool,
+    /// The feed-forward's activation, and whether it gates: `act(a) ⊙ g`
+    /// of the two halves of the inner layer, each `intermediate` wide.
+    pub activation: Kernel,
+    pub gated: bool,
     pub intermediate: usize,
+    /// Threads each GEMM may use (1: its caller's alone).
+    pub gemm_threads: usize,
     pub residual_scale: f32,
     pub attn_scale: f32,
     pub shape: Shape,
     pub lens: &'a [usize],
     pub bias: Option<&'a [f32]>,
     pub rotary: Option<&'a (Vec<f32>, Vec<f32>)>,
+}
+
+impl Pass<'_> {
+    fn gemm(&self, scale: f32, fresh: bool) -> Gemm {
+        Gemm {
+            scale,
+            fresh,
+            threads: self.gemm_threads,
+        }
+    }
 }
 
 impl NormView {
@@ -147,10 +170,14 @@ impl LinView {
             && self.b.as_ref().is_none_or(|b| b.vector().is_some())
     }
 
-    /// `dst := dst + scale·(x·W + b)` over `rows` rows of `x` (`[rows, in]`)
-    /// and `dst` (`[rows, out]`); with `fresh`, `dst`'s old values are
-    /// ignored (`dst := scale·(x·W + b)`).
-    fn apply(&self, x: &[f32], dst: &mut [f32], rows: usize, scale: f32, fresh: bool) {
+    /// [`Gemm`] over `rows` rows of `x` (`[rows, in]`) and `dst`
+    /// (`[rows, out]`).
+    fn apply(&self, x: &[f32], dst: &mut [f32], rows: usize, p: Gemm) {
+        let Gemm {
+            scale,
+            fresh,
+            threads,
+        } = p;
         let (din, dout) = (self.din(), self.dout());
         assert!(x.len() >= rows * din && dst.len() >= rows * dout);
         let mut read = !fresh;
@@ -169,10 +196,8 @@ impl LinView {
         let span = (din - 1) * rs as usize + (dout - 1) * cs as usize + 1;
         assert!(w.len() >= span, "weights within their storage");
         let ops = rows * din * dout;
-        // Inside a pool's task (several batches at once) each GEMM keeps to
-        // its thread.
-        let par = if ops >= 192 * 192 * 192 && rayon::current_thread_index().is_none() {
-            gemm::Parallelism::Rayon(0)
+        let par = if ops >= 192 * 192 * 192 && threads > 1 {
+            gemm::Parallelism::Rayon(threads)
         } else {
             gemm::Parallelism::None
         };
@@ -224,16 +249,16 @@ impl BlockView {
     pub fn forward(&self, x: &mut [f32], p: &Pass) {
         let hidden = self.qkv.din();
         let rows = p.shape.batch * p.shape.len;
-        let pre = p.norm_place == NormPlace::Pre;
+        let pre = p.pre;
         let branch = 1.0 / p.residual_scale;
         let ctx = self.attention(&input(&self.attn_norm, x, pre), p);
-        self.o.apply(&ctx, x, rows, branch, false);
+        self.o.apply(&ctx, x, rows, p.gemm(branch, false));
         drop(ctx);
         if !pre {
             self.attn_norm.apply(x, hidden, 0..hidden);
         }
         let y = self.feed_forward(&input(&self.ffn_norm, x, pre), p);
-        self.out.apply(&y, x, rows, branch, false);
+        self.out.apply(&y, x, rows, p.gemm(branch, false));
         if !pre {
             self.ffn_norm.apply(x, hidden, 0..hidden);
         }
@@ -246,7 +271,8 @@ impl BlockView {
         let inner = s.heads * s.head_dim;
         let width = self.qkv.dout();
         let mut qkv = vec![0f32; s.batch * s.len * width];
-        self.qkv.apply(hn, &mut qkv, s.batch * s.len, 1.0, true);
+        self.qkv
+            .apply(hn, &mut qkv, s.batch * s.len, p.gemm(1.0, true));
         if let Some((qn, kn)) = &self.qk_norm {
             qn.apply(&mut qkv, width, 0..inner);
             kn.apply(&mut qkv, width, inner..2 * inner);
@@ -281,13 +307,12 @@ impl BlockView {
     fn feed_forward(&self, hn: &[f32], p: &Pass) -> Vec<f32> {
         let rows = p.shape.batch * p.shape.len;
         let mut y = vec![0f32; rows * self.inter.dout()];
-        self.inter.apply(hn, &mut y, rows, 1.0, true);
-        let mut y = match p.ffn {
-            FeedForward::Plain(a) => {
-                elementwise::activate(&mut y, a.kernel());
-                y
-            }
-            FeedForward::Gated(a) => elementwise::gate(&y, p.intermediate, a.kernel()),
+        self.inter.apply(hn, &mut y, rows, p.gemm(1.0, true));
+        let mut y = if p.gated {
+            elementwise::gate(&y, p.intermediate, p.activation)
+        } else {
+            elementwise::activate(&mut y, p.activation);
+            y
         };
         if let Some(n) = &self.inner_norm {
             let w = self.out.din();
@@ -306,104 +331,4 @@ fn input<'a>(n: &NormView, x: &'a [f32], pre: bool) -> std::borrow::Cow<'a, [f32
     let mut v = x.to_vec();
     n.apply(&mut v, hidden, 0..hidden);
     std::borrow::Cow::Owned(v)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::super::encoder::{Block, Encoder, NormPlace, Positions};
-    use super::super::layers::{Activation, FeedForward, Lin, Norm};
-    use burn::tensor::{Distribution, Tensor};
-
-    fn rand<const D: usize>(shape: [usize; D]) -> Tensor<D> {
-        Tensor::random(shape, Distribution::Normal(0.0, 0.2), &crate::device::cpu())
-    }
-
-    fn lin(din: usize, dout: usize, bias: bool, torch_layout: bool) -> Lin {
-        Lin {
-            // Loaded layers are views of PyTorch's [out, in] (strided);
-            // joined ones are contiguous [in, out]: both are read in place.
-            w: if torch_layout {
-                rand([dout, din]).transpose()
-            } else {
-                rand([din, dout])
-            },
-            b: bias.then(|| rand([dout])),
-        }
-    }
-
-    fn norm(n: usize, bias: bool, rms: bool) -> Norm {
-        Norm {
-            w: rand([n]) + 1.0,
-            b: bias.then(|| rand([n])),
-            eps: 1e-5,
-            rms,
-        }
-    }
-
-    /// Every block option at once: biases or none, QK norms, the sandwich
-    /// norms, plain or gated feed-forwards, RMS norms, residual scaling.
-    fn encoder(pre: bool, gated: bool, rms: bool) -> Encoder {
-        let (h, heads, inter) = (32, 4, 48);
-        let w1 = if gated { 2 * inter } else { inter };
-        let blocks = (0..2)
-            .map(|k| Block {
-                attn_norm: norm(h, !rms, rms),
-                qkv: lin(h, 3 * h, !rms, false),
-                qk_norm: (k == 0).then(|| (norm(h, false, false), norm(h, false, false))),
-                ctx_norm: (k == 1).then(|| norm(h, true, false)),
-                o: lin(h, h, !rms, true),
-                ffn_norm: norm(h, !rms, rms),
-                inter: lin(h, w1, !rms, true),
-                inner_norm: (k == 1 && !gated).then(|| norm(inter, true, false)),
-                out: lin(inter, h, !rms, true),
-            })
-            .collect();
-        let mut e = Encoder::pre_ln(rand([11, h]), blocks, heads, inter, &crate::device::cpu());
-        e.norm_place = if pre { NormPlace::Pre } else { NormPlace::Post };
-        e.ffn = if gated {
-            FeedForward::Gated(Activation::Silu)
-        } else {
-            FeedForward::Plain(Activation::Gelu)
-        };
-        e.residual_scale = if rms { 1.3 } else { 1.0 };
-        e.final_norm = Some(norm(h, !rms, rms));
-        if !pre {
-            e.positions = Positions::Learned {
-                table: rand([16, h]),
-                offset: 0,
-            };
-        }
-        e
-    }
-
-    /// The host blocks give burn's block ops' states at every layer, on a
-    /// padded batch.
-    #[test]
-    fn host_blocks_equal_the_burn_ops() {
-        let rows = vec![vec![1, 4, 5, 9, 2], vec![1, 3, 2], vec![1, 7, 8, 6, 10, 2]];
-        for (pre, gated, rms) in [
-            (true, false, false),
-            (false, false, false),
-            (true, true, true),
-        ] {
-            let e = encoder(pre, gated, rms);
-            assert!(e.host_views().is_some(), "every weight readable in place");
-            let layers = [Some(0), Some(1), None];
-            let (host, l) = e.pass(&rows, &[], 0, &layers, true);
-            let (ops, l2) = e.pass(&rows, &[], 0, &layers, false);
-            assert_eq!(l, l2);
-            for (a, b) in host.iter().zip(&ops) {
-                for (r, row) in rows.iter().enumerate() {
-                    // Real tokens (padding rows differ in ways nothing reads).
-                    let span = r * l * 32..(r * l + row.len()) * 32;
-                    let worst = a[span.clone()]
-                        .iter()
-                        .zip(&b[span])
-                        .map(|(x, y)| (x - y).abs())
-                        .fold(0f32, f32::max);
-                    assert!(worst < 2e-5, "pre {pre} gated {gated}: {worst}");
-                }
-            }
-        }
-    }
 }

@@ -17,6 +17,8 @@ pub mod family;
 pub mod glm2;
 pub mod hf_tokenizer;
 pub mod host_block;
+#[cfg(test)]
+mod host_block_tests;
 pub mod hub;
 pub mod layers;
 pub mod loader;

@@ -381,8 +381,7 @@ impl Embedder for NativeEmbedder {
         } else {
             3
         };
-        self.max_tokens
-            .saturating_mul(4 * per_token * rayon::current_num_threads().max(1))
+        self.max_tokens.saturating_mul(4 * per_token * 2)
     }
     fn tokens_run(&self) -> Option<usize> {
         Some(self.tokens_run.load(std::sync::atomic::Ordering::Relaxed))
@@ -455,26 +454,25 @@ impl NativeEmbedder {
             std::sync::atomic::Ordering::Relaxed,
         );
         let enc = &self.model.encoder;
-        let forward = |group: &Vec<usize>| {
+        let forward = |group: &Vec<usize>, threads: usize| {
             let rows: Vec<Vec<u32>> = group.iter().map(|k| pieces[*k].1.clone()).collect();
             let types = vec![ty; rows.len()];
-            enc.forward_layers(&rows, &types, tok.pad(), &self.layers)
+            enc.pass(&rows, &types, tok.pad(), &self.layers, Some(threads))
         };
-        // flex: a wave of batches at a time, one per thread (each batch's
-        // GEMMs keep to its thread: no hand-offs inside a layer); a lone
-        // batch, or another backend: one at a time. Pooled in order.
-        let wave = if enc.host_forward() {
-            rayon::current_num_threads().max(1)
-        } else {
-            1
-        };
+        // flex: a wave of batches at a time, side by side, each batch's
+        // GEMMs on its share of the threads (one each when there are enough
+        // batches: no hand-offs inside a layer); another backend: one at a
+        // time. Pooled in order.
+        let threads = rayon::current_num_threads().max(1);
+        let wave = if enc.host_forward() { threads } else { 1 };
         let groups = crate::batching::length_buckets(&lens, self.max_tokens, usize::MAX);
         for groups in groups.chunks(wave) {
+            let share = (threads / groups.len()).max(1);
             let done: Vec<(Vec<Vec<f32>>, usize)> = if groups.len() > 1 {
                 use rayon::prelude::*;
-                groups.par_iter().map(forward).collect()
+                groups.par_iter().map(|g| forward(g, share)).collect()
             } else {
-                groups.iter().map(forward).collect()
+                groups.iter().map(|g| forward(g, share)).collect()
             };
             for (group, (states, l)) in groups.iter().zip(done) {
                 for (gi, k) in group.iter().enumerate() {
