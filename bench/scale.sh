@@ -6,7 +6,8 @@
 # the logistic probe with c [0.01, 0.1, 1, 10]. The sweep runs three times
 # from the same embeddings:
 #   one       workers: 1 (one cell at a time, on every core)
-#   two       workers: 2 (two cells at a time, each on its share of the cores)
+#   two       workers: 2 (two cells at a time, each on its share of the cores;
+#             large cells alone on every core: cost::Shape::threads)
 #   solo      workers: 1 with RAYON_NUM_THREADS=cores/2 (each cell alone with
 #             the threads it gets in `two`: its solo time)
 # and prints wall time, cells/s, per-stage seconds and peak RSS of each, the

@@ -528,20 +528,22 @@ fn a_second_plan_reads_no_weight_bytes() {
 fn new_kinds_run_from_hub_ids_in_the_cache_and_equal_their_folders() {
     let d = setup();
     let cache = fixtures().join("hf-cache/hub");
-    for (kind, modality) in [
-        ("glm2", "protein"),
-        ("lucaone", "gene"),
-        ("calm", "dna"),
-        ("codonbert", "dna"),
-        ("encodon", "dna"),
+    for (kind, model, modality) in [
+        ("glm2", "glm2", "protein"),
+        ("lucaone", "lucaone", "gene"),
+        ("calm", "calm", "dna"),
+        ("codonbert", "codonbert", "dna"),
+        ("encodon", "encodon", "dna"),
+        // NV-CodonFM: its safetensors file under its own name, `model.` keys.
+        ("encodon", "codonfm", "dna"),
     ] {
         let mut stores = Vec::new();
         for (store, weights) in [
-            ("hub", format!("genoprot-test/{kind}-tiny")),
+            ("hub", format!("genoprot-test/{model}-tiny")),
             (
                 "dir",
                 fixtures()
-                    .join(format!("{kind}-tiny"))
+                    .join(format!("{model}-tiny"))
                     .display()
                     .to_string(),
             ),
@@ -549,7 +551,7 @@ fn new_kinds_run_from_hub_ids_in_the_cache_and_equal_their_folders() {
             std::fs::write(
                 d.path().join("c.yaml"),
                 format!(
-                    "name: m\ndataset: data\nstore: {kind}-{store}\nseeds: [0]\ntasks: [membrane]\nmodels:\n\
+                    "name: m\ndataset: data\nstore: {model}-{store}\nseeds: [0]\ntasks: [membrane]\nmodels:\n\
                      \x20 - {{name: mm, kind: {kind}, modality: {modality}, weights: {weights}}}\n"
                 ),
             )
@@ -561,15 +563,15 @@ fn new_kinds_run_from_hub_ids_in_the_cache_and_equal_their_folders() {
                 ],
                 &[("HF_HUB_CACHE", &cache)],
             );
-            assert_eq!(code, 0, "{kind} {store}: {err}");
+            assert_eq!(code, 0, "{model} {store}: {err}");
             stores.push(
                 workers::store::Embeddings::read(
-                    &d.path().join(format!("{kind}-{store}/embeddings/mm.h5")),
+                    &d.path().join(format!("{model}-{store}/embeddings/mm.h5")),
                 )
                 .unwrap(),
             );
         }
-        assert_eq!(stores[0].emb, stores[1].emb, "{kind}");
+        assert_eq!(stores[0].emb, stores[1].emb, "{model}");
         assert_eq!(stores[0].meta.weights_hash, stores[1].meta.weights_hash);
         if modality == "gene" {
             assert_eq!(

@@ -33,9 +33,32 @@ pub struct Shape {
 /// A cell's fixed work, in entries of its feature matrix.
 pub const CELL_OVERHEAD: f64 = 350_000.0;
 
+/// The feature-matrix entries per thread from which a cell runs on more
+/// threads than its share: four fixed parts' worth (1.4 M entries, 5.6 MB
+/// of f32 a thread).
+///
+/// Why: a cell's fixed part (reading, metrics, its store) runs on one
+/// thread, so by Amdahl's law a cell of at least 2 × this on 2 threads
+/// (its fixed part ≤ 1/9 of its time) runs ≥ 1.8× faster than on one,
+/// about what running two cells side by side gives. And a matrix that size
+/// outgrows a core's cache: every L-BFGS iteration streams it from memory,
+/// so two such cells side by side share the memory bandwidth and each runs
+/// up to 1.6× slower than alone (`bench/scale.sh`, 2026-12-06). Small cells
+/// fit in cache and gain nothing from more threads but sync overhead: they
+/// keep their share and run side by side.
+pub const ENTRIES_PER_THREAD: f64 = 4.0 * CELL_OVERHEAD;
+
 impl Shape {
     pub fn cost(self) -> f64 {
         (self.rows * self.columns) as f64 + CELL_OVERHEAD
+    }
+
+    /// The threads this cell runs on when its share is `share` of `cores`:
+    /// its share, or one per [`ENTRIES_PER_THREAD`] of its feature matrix
+    /// when that is more, up to every core.
+    pub fn threads(self, share: usize, cores: usize) -> usize {
+        let wanted = ((self.rows * self.columns) as f64 / ENTRIES_PER_THREAD) as usize;
+        wanted.min(cores).max(share).max(1)
     }
 }
 
@@ -178,6 +201,28 @@ mod tests {
                 "{name}: by count {by_count:.1} s vs {truth:.1} s"
             );
         }
+    }
+
+    #[test]
+    fn large_cells_take_more_threads_than_their_share_up_to_every_core() {
+        let cell = |rows, columns| Shape { rows, columns };
+        // 2 cores, two workers: a gene cell of 14,000 × 20 keeps its one
+        // thread; 14,000 × 464 (6.5 M entries) and a pair cell of 80,000 ×
+        // 177 take both cores.
+        assert_eq!(cell(14_000, 20).threads(1, 2), 1);
+        assert_eq!(cell(14_000, 464).threads(1, 2), 2);
+        assert_eq!(cell(80_000, 177).threads(1, 2), 2);
+        // Just below two threads' worth: its share.
+        assert_eq!(cell(1000, 2799).threads(1, 2), 1);
+        assert_eq!(cell(1000, 2800).threads(1, 2), 2);
+        // 64 cores, 4 workers (16 each): 14 M entries → 10 threads wanted,
+        // its share of 16 is more; 80,000 × 3,840 takes all 64.
+        assert_eq!(cell(80_000, 177).threads(16, 64), 16);
+        assert_eq!(cell(80_000, 3840).threads(16, 64), 64);
+        // One worker: every cell on every core, as before.
+        assert_eq!(cell(10, 10).threads(2, 2), 2);
+        // No cores known: one thread.
+        assert_eq!(cell(0, 0).threads(0, 0), 1);
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod clean;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod cores;
 pub mod cost;
 pub mod dataset;
 pub mod doctor;

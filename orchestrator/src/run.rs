@@ -159,7 +159,14 @@ pub fn cell_warning(r: &workers::probe::cell::CellResult) -> Option<String> {
 }
 
 /// A finished cell's log: what it trained on, its metrics, the fit, the grid.
-fn cell_log(label: &str, c: &CellSpec, shape: Shape, r: &CellResult, secs: f64) -> String {
+fn cell_log(
+    label: &str,
+    c: &CellSpec,
+    shape: Shape,
+    r: &CellResult,
+    secs: f64,
+    threads: Option<usize>,
+) -> String {
     let m: Vec<String> = r
         .metrics
         .iter()
@@ -185,8 +192,11 @@ fn cell_log(label: &str, c: &CellSpec, shape: Shape, r: &CellResult, secs: f64) 
             f.objective
         )
     });
+    let on = threads.map_or(String::new(), |n| {
+        format!(", {n} thread{}", if n == 1 { "" } else { "s" })
+    });
     format!(
-        "{label}\ncell {}\ninput {} rows × {} columns\n{}\nbest epoch {}\n{fit}{}{}\n{secs:.2} s\n",
+        "{label}\ncell {}\ninput {} rows × {} columns\n{}\nbest epoch {}\n{fit}{}{}\n{secs:.2} s{on}\n",
         c.id,
         shape.rows,
         shape.columns,
@@ -254,7 +264,8 @@ fn run_cells(
     // run: every later cell would be trained only to fail the same way.
     let fault: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
     // `workers` cells at a time, each computing on a thread pool of its own
-    // that holds its share of the cores (`threads_of`). Not one pool for all:
+    // that holds its share of the cores (`threads_of`), or more when it is
+    // large (below). Not one pool for all:
     // a cell waiting on its parallel step there steals the other cell's
     // tasks and waits for them in turn, which made single cells up to 61×
     // slower than alone. (Not for LibTorch: see below.)
@@ -292,7 +303,8 @@ fn run_cells(
         let log = log_dir.join(cell_log_name(&c.model, &c.task, c.seed, &c.id));
         match res {
             Ok(r) => {
-                let _ = std::fs::write(&log, cell_log(&label, c, shape, &r, secs));
+                let threads = compute.map(|p| p.current_num_threads());
+                let _ = std::fs::write(&log, cell_log(&label, c, shape, &r, secs, threads));
                 if let Some(w) = cell_warning(&r) {
                     tracing::warn!(cell = %c.id, "{label}: {w}");
                     let _ = journal.record(&c.id, EventKind::Warning, Some(w), None);
@@ -330,30 +342,50 @@ fn run_cells(
     };
     // Plain threads hand out the cells, not a rayon pool: a rayon worker that
     // waits on `compute.install` steals more cells meanwhile, which would run
-    // more than `workers` cells at once.
+    // more than `workers` cells at once. Each cell then takes the cores its
+    // size calls for (`cost::Shape::threads`: its worker's share, more for
+    // large cells, up to every core), in the order the cells were handed out
+    // (`cores`), and computes on a pool of that many threads.
+    let total = compute_threads();
+    let cores = crate::cores::Cores::new(total.max(threads.iter().sum()));
     let next = AtomicUsize::new(0);
     let pool_error: std::sync::Mutex<Option<rayon::ThreadPoolBuildError>> = Default::default();
     std::thread::scope(|s| {
-        for (w, &n) in threads.iter().enumerate() {
-            let (one_cell, next, todo, pool_error) = (&one_cell, &next, &todo, &pool_error);
+        for (w, &share) in threads.iter().enumerate() {
+            let (one_cell, next, todo, pool_error, cores) =
+                (&one_cell, &next, &todo, &pool_error, &cores);
             s.spawn(move || {
-                let compute = if libtorch {
-                    None
-                } else {
-                    match rayon::ThreadPoolBuilder::new()
-                        .num_threads(n)
-                        .thread_name(move |i| format!("genoprot-cell{w}-{i}"))
-                        .build()
-                    {
-                        Ok(p) => Some(p),
-                        Err(e) => {
-                            *pool_error.lock().unwrap() = Some(e);
-                            return;
-                        }
+                // This worker's pools, by size (a small cell's and a large one's).
+                let mut pools: std::collections::BTreeMap<usize, rayon::ThreadPool> =
+                    Default::default();
+                loop {
+                    let turn = next.fetch_add(1, Ordering::SeqCst);
+                    let Some((c, shape)) = todo.get(turn) else {
+                        break;
+                    };
+                    if libtorch {
+                        // LibTorch runs its own threads: `workers` at a time.
+                        one_cell(c, *shape, None);
+                        continue;
                     }
-                };
-                while let Some((c, shape)) = todo.get(next.fetch_add(1, Ordering::SeqCst)) {
-                    one_cell(c, *shape, compute.as_ref());
+                    let held = cores.take(turn, shape.threads(share, total));
+                    let pool = match pools.entry(held.n) {
+                        std::collections::btree_map::Entry::Occupied(p) => p.into_mut(),
+                        std::collections::btree_map::Entry::Vacant(v) => {
+                            match rayon::ThreadPoolBuilder::new()
+                                .num_threads(held.n)
+                                .thread_name(move |i| format!("genoprot-cell{w}-{i}"))
+                                .build()
+                            {
+                                Ok(p) => v.insert(p),
+                                Err(e) => {
+                                    *pool_error.lock().unwrap() = Some(e);
+                                    break;
+                                }
+                            }
+                        }
+                    };
+                    one_cell(c, *shape, Some(pool));
                 }
             });
         }

@@ -3,7 +3,8 @@
 //! LucaOne against the `lucaone` package (scripts/make_multimodal_fixtures.py),
 //! CaLM against the `calm` package, CodonBERT against transformers' BERT
 //! with Sanofi's tokenizer code, EnCodon against cdsFM's modeling file
-//! (scripts/make_codon_fixtures.py). Every
+//! (scripts/make_codon_fixtures.py), NV-CodonFM's Encodon against NVIDIA's
+//! (scripts/make_codonfm_fixture.py). Every
 //! input the model takes (protein, CDS), token ids equal, mean (and CLS) of
 //! the last layer, of layer 1 and of the embeddings within 1e-4, padded
 //! sub-batches and windowed long sequences; `modality: gene` is the CDS's
@@ -60,7 +61,7 @@ fn load(
     use workers::embed::kinds::ModelKind;
     let kind = match name {
         "codonbert-tiny" => Some(ModelKind::Codonbert),
-        "encodon-tiny" => Some(ModelKind::Encodon),
+        "encodon-tiny" | "codonfm-tiny" => Some(ModelKind::Encodon),
         _ => None,
     };
     NativeEmbedder::load(
@@ -190,6 +191,14 @@ fn codonbert_matches_bert_with_the_authors_codon_tokenizer() {
 #[test]
 fn encodon_with_sandwich_norms_and_half_rotary_matches_the_cdsfm_code() {
     check("encodon-tiny");
+}
+
+/// NV-CodonFM's Encodon (`kind: encodon` on NVIDIA's layout): rotary over
+/// whole heads, no position table, against NVIDIA's own modeling code
+/// (scripts/make_codonfm_fixture.py).
+#[test]
+fn nv_codonfm_encodon_matches_nvidias_code() {
+    check("codonfm-tiny");
 }
 
 /// `modality: gene`: one vector per gene, the CDS's part then the protein's.

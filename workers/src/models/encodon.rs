@@ -18,6 +18,20 @@
 //! T in product order; the CDS matched codon by codon, and at a position
 //! where no codon matches (an N) one letter is one `<UNK>` (the tokenizer's
 //! regex `codons | specials | \S`); rows are `<CLS> … <SEP>`.
+//!
+//! NVIDIA's **NV-CodonFM** Encodon releases (`nvidia/NV-CodonFM-Encodon-*`;
+//! the authors' `src/models/components/{encodon,encodon_layer,mha,
+//! codon_embedding,rotary_embedding}.py`) are read by the same kind, told
+//! apart by their tensor names (`layers.N.pre_attn_layer_norm`, with or
+//! without the Lightning `model.` prefix), from the `config.json` the
+//! authors' loader reads beside the safetensors file (`EncodonPL`'s
+//! hyper-parameters, possibly under `hparams`). The same tokens and the same
+//! sandwich-norm block (`x + post_attn_dense(post_attn_layer_norm(MHA(
+//! pre_attn_layer_norm x)))`, `x + output_dense(post_ffn_layer_norm(act(
+//! intermediate_dense(pre_ffn_layer_norm x))))`); the embedding is the word
+//! table then a LayerNorm (`post_ln`: no token types, no position table);
+//! rotary over the **whole** head, its two halves turned together, base
+//! `rotary_theta` (10⁴ by default, `EncodonPL`'s); no final norm.
 
 use super::ModelError;
 use super::encoder::{Activation, Block, Encoder, FeedForward, Positions};
@@ -72,6 +86,150 @@ fn default_pos() -> String {
 }
 fn default_theta() -> f64 {
     5e5
+}
+
+/// Whether `weights` hold NVIDIA's NV-CodonFM layout.
+pub fn is_codonfm(weights: &Weights) -> bool {
+    weights.contains("layers.0.pre_attn_layer_norm.weight")
+}
+
+/// `EncodonPL`'s hyper-parameters as its `config.json` holds them.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CodonFmConfig {
+    #[serde(default = "default_vocab")]
+    pub vocab_size: usize,
+    pub hidden_size: usize,
+    pub num_hidden_layers: usize,
+    pub num_attention_heads: usize,
+    pub intermediate_size: usize,
+    #[serde(default = "default_act")]
+    pub hidden_act: String,
+    #[serde(default = "default_eps")]
+    pub layer_norm_eps: f64,
+    #[serde(default = "default_rotary")]
+    pub position_embedding_type: String,
+    #[serde(default = "default_codonfm_theta")]
+    pub rotary_theta: f64,
+    #[serde(default = "default_context")]
+    pub max_position_embeddings: usize,
+}
+
+fn default_vocab() -> usize {
+    69
+}
+fn default_rotary() -> String {
+    "rotary".into()
+}
+fn default_codonfm_theta() -> f64 {
+    1e4
+}
+fn default_context() -> usize {
+    2048
+}
+
+/// Reads an NV-CodonFM folder's config (parsed at `cpath`; the fields under
+/// `hparams` when they are nested there, as the authors' loader takes them)
+/// and weights.
+pub fn load_codonfm(
+    cpath: &Path,
+    config: &serde_json::Value,
+    weights: &Weights,
+    device: &Device,
+) -> Result<(Encoder, String), ModelError> {
+    let config = config.get("hparams").unwrap_or(config);
+    let c: CodonFmConfig =
+        serde_json::from_value(config.clone()).map_err(|e| ModelError::file(cpath, e))?;
+    super::family::check_sizes(
+        cpath,
+        &[
+            ("vocab_size", c.vocab_size),
+            ("hidden_size", c.hidden_size),
+            ("num_hidden_layers", c.num_hidden_layers),
+            ("num_attention_heads", c.num_attention_heads),
+            ("intermediate_size", c.intermediate_size),
+            ("max_position_embeddings", c.max_position_embeddings),
+        ],
+        c.num_attention_heads,
+        ("layer_norm_eps", c.layer_norm_eps),
+    )?;
+    let act = Activation::parse(&c.hidden_act).ok_or_else(|| {
+        ModelError::field(
+            cpath,
+            "hidden_act",
+            &c.hidden_act,
+            "is not one of gelu, gelu_new, relu, silu",
+        )
+    })?;
+    if c.position_embedding_type != "rotary" {
+        return Err(ModelError::field(
+            cpath,
+            "position_embedding_type",
+            &c.position_embedding_type,
+            "NV-CodonFM's layers always apply rotary embeddings: only rotary is supported",
+        ));
+    }
+    let (h, nh, i, eps) = (
+        c.hidden_size,
+        c.num_attention_heads,
+        c.intermediate_size,
+        c.layer_norm_eps,
+    );
+    let hd = h / nh;
+    if hd % 2 != 0 || c.rotary_theta.is_nan() || c.rotary_theta <= 0.0 {
+        return Err(ModelError::file(
+            cpath,
+            "rotary embeddings need an even head size and rotary_theta > 0",
+        ));
+    }
+    if c.vocab_size < vocab().len() {
+        return Err(ModelError::field(
+            cpath,
+            "vocab_size",
+            c.vocab_size,
+            "is smaller than Encodon's 69 tokens",
+        ));
+    }
+    let w = Loader::new(weights, device);
+    let word = w.t2("embeddings.word_embeddings.weight", c.vocab_size, h)?;
+    let emb_norm = Some(w.norm("embeddings.post_ln", h, eps)?);
+    let blocks = (0..c.num_hidden_layers)
+        .map(|l| {
+            let p = format!("layers.{l}");
+            let a = format!("{p}.attention");
+            Ok(Block {
+                attn_norm: w.norm(&format!("{p}.pre_attn_layer_norm"), h, eps)?,
+                qkv: super::encoder::Lin::joined([
+                    w.lin(&format!("{a}.query"), h, h, true)?,
+                    w.lin(&format!("{a}.key"), h, h, true)?,
+                    w.lin(&format!("{a}.value"), h, h, true)?,
+                ]),
+                qk_norm: None,
+                ctx_norm: Some(w.norm(&format!("{p}.post_attn_layer_norm"), h, eps)?),
+                o: w.lin(&format!("{p}.post_attn_dense"), h, h, true)?,
+                ffn_norm: w.norm(&format!("{p}.pre_ffn_layer_norm"), h, eps)?,
+                inter: w.lin(&format!("{p}.intermediate_dense"), h, i, true)?,
+                inner_norm: Some(w.norm(&format!("{p}.post_ffn_layer_norm"), i, eps)?),
+                out: w.lin(&format!("{p}.output_dense"), i, h, true)?,
+            })
+        })
+        .collect::<Result<Vec<_>, ModelError>>()?;
+    // `RotaryEmbedding(dim=head_dim, theta)`: pair j (dims j and j + hd/2)
+    // turns at θ^(−2j/hd).
+    let freqs = (0..hd / 2)
+        .map(|j| c.rotary_theta.powf(-((2 * j) as f64) / hd as f64))
+        .collect();
+    let encoder = Encoder {
+        positions: Positions::RotaryFreqs {
+            freqs,
+            learned: None,
+        },
+        // The context it was trained on (`max_position_embeddings`).
+        max_len: Some(c.max_position_embeddings),
+        emb_norm,
+        ffn: FeedForward::Plain(act),
+        ..Encoder::pre_ln(word, blocks, nh, i, device)
+    };
+    Ok((encoder, w.finish()))
 }
 
 /// Reads an EnCodon folder's config (parsed at `cpath`) and weights.
@@ -249,7 +407,7 @@ impl super::family::NativeFamily for Family {
     }
 
     fn models(&self) -> &'static str {
-        "EnCodon (cdsFM)"
+        "EnCodon (cdsFM), NV-CodonFM Encodon"
     }
 
     fn load(
@@ -259,6 +417,10 @@ impl super::family::NativeFamily for Family {
         weights: &Weights,
         device: &Device,
     ) -> Result<(Encoder, &'static str, String), ModelError> {
+        if is_codonfm(weights) {
+            let (e, h) = load_codonfm(cpath, config, weights, device)?;
+            return Ok((e, "NV-CodonFM Encodon (sandwich norm, rotary)", h));
+        }
         let (e, h) = load(cpath, config, weights, device)?;
         Ok((e, "EnCodon (sandwich norm)", h))
     }

@@ -7,6 +7,7 @@
 //! | `model.safetensors.index.json` + shards | the same, per shard |
 //! | `pytorch_model.bin` (PyTorch ≥ 1.6 zip checkpoint) | burn-store's PyTorch reader |
 //! | `pytorch_model.bin.index.json` + shards | the same, per shard |
+//! | one `*.safetensors` file under another name (NV-CodonFM's releases) | the `safetensors` crate |
 //! | one `*.pth` state dict (ESM C's released files) | burn-store's PyTorch reader |
 //!
 //! Safetensors wins when a folder has both. Legacy (pre-zip) pickles are
@@ -67,14 +68,20 @@ pub fn weight_files(dir: &Path) -> Option<(&'static str, Vec<PathBuf>)> {
     } else if index_pt.is_file() {
         Some(("sharded pytorch_model.bin", shards_of(&index_pt)))
     } else {
-        // A single PyTorch state dict saved with torch.save (no other
-        // weight file, exactly one .pth: several would be ambiguous).
-        let mut pth: Vec<PathBuf> = std::fs::read_dir(dir)
-            .ok()?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "pth"))
-            .collect();
-        (pth.len() == 1).then(|| ("pth", vec![pth.remove(0)]))
+        // A single safetensors file under another name (NV-CodonFM's
+        // releases), else a single PyTorch state dict saved with torch.save:
+        // exactly one of the kind, as several would be ambiguous.
+        let only = |ext: &str| -> Option<PathBuf> {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+                .ok()?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == ext))
+                .collect();
+            (found.len() == 1).then(|| found.remove(0))
+        };
+        only("safetensors")
+            .map(|p| ("safetensors", vec![p]))
+            .or_else(|| only("pth").map(|p| ("pth", vec![p])))
     }
 }
 
@@ -111,7 +118,8 @@ impl Weights {
             return Err(ModelError::file(
                 dir,
                 "no weights: expected model.safetensors, model.safetensors.index.json, \
-                 pytorch_model.bin, pytorch_model.bin.index.json or one *.pth state dict",
+                 pytorch_model.bin, pytorch_model.bin.index.json, one *.safetensors file or one \
+                 *.pth state dict",
             ));
         };
         let mut shards: Vec<(PathBuf, Shard)> = Vec::new();

@@ -109,7 +109,8 @@ impl KindSpec for Native {
             return Err(ModelError::file(
                 &dir,
                 "no weights: expected model.safetensors, model.safetensors.index.json, \
-                 pytorch_model.bin, pytorch_model.bin.index.json or one *.pth state dict",
+                 pytorch_model.bin, pytorch_model.bin.index.json, one *.safetensors file or one \
+                 *.pth state dict",
             ));
         }
         let tokenizer = ["vocab.txt", "tokenizer.json", "spiece.model"]
