@@ -8,8 +8,10 @@
 #   lucaone  LucaOne, 6 x 320, the lucaone package (bench/lucaone_reference.py)
 #   calm, codonbert, encodon  codon models, 6 x 320, on coding sequences (the authors'
 #                  code from checkouts: CALM_SRC, CODONBERT_SRC, CDSFM_SRC)
+#   codonfm  NV-CodonFM's Encodon (kind: encodon), 6 x 320, NVIDIA's code (CODONFM_SRC;
+#                  needs their pinned transformers and xformers, bench/codonfm_reference.py)
 # Needs a Python with torch + transformers (not CI): PYTHON=/path/to/python.
-# Usage: PYTHON=/tmp/torchenv/bin/python bash bench/native.sh esm|bert|t5|glm2|lucaone|calm|codonbert|encodon [N]
+# Usage: PYTHON=/tmp/torchenv/bin/python bash bench/native.sh esm|bert|t5|glm2|lucaone|calm|codonbert|encodon|codonfm [N]
 #   FEATURES=tch   burn's LibTorch backend, built against PYTHON's torch (must
 #                  be 2.9.0, e.g. the .venv-tch of scripts/tch-check.sh plus
 #                  `pip install transformers`); default: flex.
@@ -19,7 +21,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 py=${PYTHON:-python3}
-family=${1:?usage: bench/native.sh esm|bert|t5|glm2|lucaone|calm|codonbert|encodon [N]}
+family=${1:?usage: bench/native.sh esm|bert|t5|glm2|lucaone|calm|codonbert|encodon|codonfm [N]}
 n=${2:-200}
 threads=$(nproc)
 features=${FEATURES:-}
@@ -35,7 +37,10 @@ $py "bench/${family}_reference.py" make "$work/model" "$work/prot.fa" "$n"
 # process's peak memory; LONG=N changes the length, LONG= skips it.
 long=${LONG-35000}; [ "$family" = esm ] || long=${LONG:-}
 # Codon models read DNA, under the kind the entry would name.
-case $family in calm|codonbert|encodon) export GP_MODALITY=dna GP_KIND=$family ;; esac
+case $family in
+  calm|codonbert|encodon) export GP_MODALITY=dna GP_KIND=$family ;;
+  codonfm) export GP_MODALITY=dna GP_KIND=encodon ;;
+esac
 ours=$(GP_LONG=$long GP_DEVICE=$device cargo bench -q --locked -p workers --features "$features" --bench native -- "$work/model" "$work/prot.fa" 2>/dev/null)
 echo "$ours" | grep -v '^RESULT'
 ref=$($py "bench/${family}_reference.py" time "$work/model" "$work/prot.fa" "$threads" "$device")
