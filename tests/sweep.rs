@@ -436,7 +436,11 @@ fn results_are_identical_whatever_threads_a_cell_gets() {
             stores.push(results(d.path(), &store));
             // Each cell's log ends with the threads it ran on: the demo's
             // cells are small, so their share (`cost::Shape::threads`).
-            let want = if workers == 2 { ", 1 thread\n" } else { ", 3 threads\n" };
+            let want = if workers == 2 {
+                ", 1 thread\n"
+            } else {
+                ", 3 threads\n"
+            };
             let logs = d.path().join(format!("runs/{store}/logs/cells"));
             for e in std::fs::read_dir(&logs).unwrap() {
                 let log = std::fs::read_to_string(e.unwrap().path()).unwrap();

@@ -88,6 +88,42 @@ fn default_theta() -> f64 {
     5e5
 }
 
+/// The checks both layouts share: every size ≥ 1 (the first, `vocab_size`,
+/// at least EnCodon's 69 tokens), heads dividing the width, the norms'
+/// epsilon; and the activation, read.
+fn checked(
+    cpath: &Path,
+    sizes: &[(&str, usize)],
+    act: &str,
+    eps: f64,
+) -> Result<Activation, ModelError> {
+    let heads = sizes
+        .iter()
+        .find(|(k, _)| *k == "num_attention_heads")
+        .map_or(1, |(_, v)| *v);
+    super::family::check_sizes(cpath, sizes, heads, ("layer_norm_eps", eps))?;
+    let vocab_size = sizes
+        .iter()
+        .find(|(k, _)| *k == "vocab_size")
+        .map_or(0, |(_, v)| *v);
+    if vocab_size < vocab().len() {
+        return Err(ModelError::field(
+            cpath,
+            "vocab_size",
+            vocab_size,
+            "is smaller than EnCodon's 69 tokens",
+        ));
+    }
+    Activation::parse(act).ok_or_else(|| {
+        ModelError::field(
+            cpath,
+            "hidden_act",
+            act,
+            "is not one of gelu, gelu_new, relu, silu",
+        )
+    })
+}
+
 /// Whether `weights` hold NVIDIA's NV-CodonFM layout.
 pub fn is_codonfm(weights: &Weights) -> bool {
     weights.contains("layers.0.pre_attn_layer_norm.weight")
@@ -139,7 +175,7 @@ pub fn load_codonfm(
     let config = config.get("hparams").unwrap_or(config);
     let c: CodonFmConfig =
         serde_json::from_value(config.clone()).map_err(|e| ModelError::file(cpath, e))?;
-    super::family::check_sizes(
+    let act = checked(
         cpath,
         &[
             ("vocab_size", c.vocab_size),
@@ -149,17 +185,9 @@ pub fn load_codonfm(
             ("intermediate_size", c.intermediate_size),
             ("max_position_embeddings", c.max_position_embeddings),
         ],
-        c.num_attention_heads,
-        ("layer_norm_eps", c.layer_norm_eps),
+        &c.hidden_act,
+        c.layer_norm_eps,
     )?;
-    let act = Activation::parse(&c.hidden_act).ok_or_else(|| {
-        ModelError::field(
-            cpath,
-            "hidden_act",
-            &c.hidden_act,
-            "is not one of gelu, gelu_new, relu, silu",
-        )
-    })?;
     if c.position_embedding_type != "rotary" {
         return Err(ModelError::field(
             cpath,
@@ -179,14 +207,6 @@ pub fn load_codonfm(
         return Err(ModelError::file(
             cpath,
             "rotary embeddings need an even head size and rotary_theta > 0",
-        ));
-    }
-    if c.vocab_size < vocab().len() {
-        return Err(ModelError::field(
-            cpath,
-            "vocab_size",
-            c.vocab_size,
-            "is smaller than Encodon's 69 tokens",
         ));
     }
     let w = Loader::new(weights, device);
@@ -241,7 +261,7 @@ pub fn load(
 ) -> Result<(Encoder, String), ModelError> {
     let c: EncodonConfig =
         serde_json::from_value(config.clone()).map_err(|e| ModelError::file(cpath, e))?;
-    super::family::check_sizes(
+    let act = checked(
         cpath,
         &[
             ("vocab_size", c.vocab_size),
@@ -252,17 +272,9 @@ pub fn load(
             ("max_position_embeddings", c.max_position_embeddings),
             ("type_vocab_size", c.type_vocab_size),
         ],
-        c.num_attention_heads,
-        ("layer_norm_eps", c.layer_norm_eps),
+        &c.hidden_act,
+        c.layer_norm_eps,
     )?;
-    let act = Activation::parse(&c.hidden_act).ok_or_else(|| {
-        ModelError::field(
-            cpath,
-            "hidden_act",
-            &c.hidden_act,
-            "is not one of gelu, gelu_new, relu, silu",
-        )
-    })?;
     let absolute = match c.position_embedding_type.as_str() {
         "absolute" => true,
         "none" => false,
@@ -288,14 +300,6 @@ pub fn load(
         return Err(ModelError::file(
             cpath,
             "use_rotary_emb needs a head size divisible by 4 and rotary_theta > 0",
-        ));
-    }
-    if c.vocab_size < vocab().len() {
-        return Err(ModelError::field(
-            cpath,
-            "vocab_size",
-            c.vocab_size,
-            "is smaller than EnCodon's 69 tokens",
         ));
     }
     let w = Loader::new(weights, device);
@@ -437,6 +441,52 @@ impl super::family::NativeFamily for Family {
 mod tests {
     use super::*;
     use crate::models::family::NativeFamily;
+
+    /// NV-CodonFM's folder (fixtures/codonfm-tiny) is read by its tensor
+    /// names; a config asking for what its layers do not do, or without a
+    /// needed size, is refused naming the field.
+    #[test]
+    fn nv_codonfm_is_told_by_its_tensors_and_bad_configs_name_the_field() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/codonfm-tiny");
+        let weights = Weights::open(&dir).unwrap();
+        assert!(is_codonfm(&weights));
+        let cpath = dir.join("config.json");
+        let config: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&cpath).unwrap()).unwrap();
+        let device = crate::device::cpu();
+        let (_, what, _) = Family.load(&cpath, &config, &weights, &device).unwrap();
+        assert!(what.starts_with("NV-CodonFM"), "{what}");
+        // Nested under `hparams`, as a Lightning checkpoint's are.
+        let nested = serde_json::json!({ "hparams": config.clone() });
+        assert!(load_codonfm(&cpath, &nested, &weights, &device).is_ok());
+        let with = |k: &str, v: serde_json::Value| {
+            let mut c = config.clone();
+            c[k] = v;
+            match load_codonfm(&cpath, &c, &weights, &device) {
+                Ok(_) => panic!("{k} accepted"),
+                Err(e) => e.to_string(),
+            }
+        };
+        let e = with("position_embedding_type", "absolute".into());
+        assert!(
+            e.contains("position_embedding_type") && e.contains("only rotary"),
+            "{e}"
+        );
+        let e = with("hidden_act", "softplus".into());
+        assert!(e.contains("hidden_act"), "{e}");
+        let e = with("vocab_size", 60.into());
+        assert!(e.contains("vocab_size") && e.contains("69 tokens"), "{e}");
+        let mut c = config.clone();
+        c.as_object_mut().unwrap().remove("hidden_size");
+        let e = load_codonfm(&cpath, &c, &weights, &device)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("hidden_size"), "{e}");
+        // cdsFM's folder is not NVIDIA's.
+        let cds = Weights::open(&dir.join("../encodon-tiny")).unwrap();
+        assert!(!is_codonfm(&cds));
+    }
 
     #[test]
     fn codons_matched_in_turn_an_unmatched_letter_is_one_unk() {
