@@ -8,6 +8,8 @@
 //! ones behind it (no starvation), and the threads in use never exceed the
 //! total.
 
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 
 /// `total` cores, handed out in turns.
@@ -63,6 +65,72 @@ impl Drop for Held<'_> {
         let mut s = self.cores.state.lock().unwrap_or_else(|e| e.into_inner());
         s.free += self.n;
         self.cores.turn.notify_all();
+    }
+}
+
+/// Runs items `0..n` on one plain thread per entry of `shares` (its share
+/// of the cores), handing the items out in order. With `pools`, item `i`
+/// takes `want(i, share)` of the `total` cores in its turn and runs as
+/// `f(i, Some(pool))` on a rayon pool of that many threads (each worker
+/// keeps one pool per size); without (LibTorch, which runs its own
+/// threads), `f(i, None)`, `shares.len()` items at a time.
+///
+/// Plain threads hand out the items, not a rayon pool: a rayon worker that
+/// waits on `pool.install` steals more items meanwhile, which would run more
+/// than `shares.len()` at once. And not one pool for all: an item waiting on
+/// its parallel step there runs the other item's tasks and waits for them in
+/// turn (single cells ran up to 61× slower than alone).
+pub fn run_in_turns(
+    n: usize,
+    shares: &[usize],
+    total: usize,
+    pools: bool,
+    want: impl Fn(usize, usize) -> usize + Sync,
+    f: impl Fn(usize, Option<&rayon::ThreadPool>) + Sync,
+) -> Result<(), rayon::ThreadPoolBuildError> {
+    // More workers than cores (a user's choice) keep one core each.
+    let cores = Cores::new(total.max(shares.iter().sum()));
+    let next = AtomicUsize::new(0);
+    let error: Mutex<Option<rayon::ThreadPoolBuildError>> = Mutex::new(None);
+    std::thread::scope(|s| {
+        for (w, &share) in shares.iter().enumerate() {
+            let (cores, next, error, want, f) = (&cores, &next, &error, &want, &f);
+            s.spawn(move || {
+                let mut by_size: BTreeMap<usize, rayon::ThreadPool> = BTreeMap::new();
+                loop {
+                    let turn = next.fetch_add(1, Ordering::SeqCst);
+                    if turn >= n {
+                        break;
+                    }
+                    if !pools {
+                        f(turn, None);
+                        continue;
+                    }
+                    let held = cores.take(turn, want(turn, share));
+                    let pool = match by_size.entry(held.n) {
+                        std::collections::btree_map::Entry::Occupied(p) => p.into_mut(),
+                        std::collections::btree_map::Entry::Vacant(v) => {
+                            match rayon::ThreadPoolBuilder::new()
+                                .num_threads(held.n)
+                                .thread_name(move |i| format!("genoprot-cell{w}-{i}"))
+                                .build()
+                            {
+                                Ok(p) => v.insert(p),
+                                Err(e) => {
+                                    *error.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
+                                    break;
+                                }
+                            }
+                        }
+                    };
+                    f(turn, Some(pool));
+                }
+            });
+        }
+    });
+    match error.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        Some(e) => Err(e),
+        None => Ok(()),
     }
 }
 
@@ -126,6 +194,45 @@ mod tests {
             drop(first);
         });
         assert_eq!(order.into_inner().unwrap(), [1, 2]);
+    }
+
+    /// Items get pools of the size they want (within the total), each run
+    /// once; without pools they run with none.
+    #[test]
+    fn items_run_once_each_on_pools_of_the_size_they_want() {
+        let seen = Mutex::new(Vec::new());
+        run_in_turns(
+            6,
+            &[1, 1],
+            2,
+            true,
+            |i, share| if i < 2 { 8 } else { share },
+            |i, pool| {
+                let n = pool.map(|p| p.current_num_threads());
+                seen.lock().unwrap().push((i, n));
+            },
+        )
+        .unwrap();
+        let mut seen = seen.into_inner().unwrap();
+        seen.sort();
+        let want: Vec<(usize, Option<usize>)> = (0..6)
+            .map(|i| (i, Some(if i < 2 { 2 } else { 1 })))
+            .collect();
+        assert_eq!(seen, want);
+        let none = AtomicUsize::new(0);
+        run_in_turns(
+            3,
+            &[1, 1],
+            2,
+            false,
+            |_, _| 1,
+            |_, pool| {
+                assert!(pool.is_none());
+                none.fetch_add(1, Ordering::SeqCst);
+            },
+        )
+        .unwrap();
+        assert_eq!(none.into_inner(), 3);
     }
 
     #[test]

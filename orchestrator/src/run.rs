@@ -263,12 +263,9 @@ fn run_cells(
     // The first write the file system refuses (full, read-only) stops the
     // run: every later cell would be trained only to fail the same way.
     let fault: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
-    // `workers` cells at a time, each computing on a thread pool of its own
-    // that holds its share of the cores (`threads_of`), or more when it is
-    // large (below). Not one pool for all:
-    // a cell waiting on its parallel step there steals the other cell's
-    // tasks and waits for them in turn, which made single cells up to 61×
-    // slower than alone. (Not for LibTorch: see below.)
+    // `workers` cells at a time, each on a thread pool of its own holding
+    // its share of the cores (`threads_of`), or more when it is large
+    // (`cores::run_in_turns`). (LibTorch runs its own threads.)
     let libtorch = workers::device::is_libtorch(&device);
     let workers = workers.clamp(1, todo.len().max(1));
     let threads = threads_of(compute_threads(), workers);
@@ -340,59 +337,19 @@ fn run_cells(
         work.add(cost);
         pb.inc(1);
     };
-    // Plain threads hand out the cells, not a rayon pool: a rayon worker that
-    // waits on `compute.install` steals more cells meanwhile, which would run
-    // more than `workers` cells at once. Each cell then takes the cores its
-    // size calls for (`cost::Shape::threads`: its worker's share, more for
-    // large cells, up to every core), in the order the cells were handed out
-    // (`cores`), and computes on a pool of that many threads.
+    // Each cell takes the cores its size calls for (`cost::Shape::threads`:
+    // its worker's share, more for large cells, up to every core), in the
+    // order the cells are handed out, on a pool of that many threads.
     let total = compute_threads();
-    let cores = crate::cores::Cores::new(total.max(threads.iter().sum()));
-    let next = AtomicUsize::new(0);
-    let pool_error: std::sync::Mutex<Option<rayon::ThreadPoolBuildError>> = Default::default();
-    std::thread::scope(|s| {
-        for (w, &share) in threads.iter().enumerate() {
-            let (one_cell, next, todo, pool_error, cores) =
-                (&one_cell, &next, &todo, &pool_error, &cores);
-            s.spawn(move || {
-                // This worker's pools, by size (a small cell's and a large one's).
-                let mut pools: std::collections::BTreeMap<usize, rayon::ThreadPool> =
-                    Default::default();
-                loop {
-                    let turn = next.fetch_add(1, Ordering::SeqCst);
-                    let Some((c, shape)) = todo.get(turn) else {
-                        break;
-                    };
-                    if libtorch {
-                        // LibTorch runs its own threads: `workers` at a time.
-                        one_cell(c, *shape, None);
-                        continue;
-                    }
-                    let held = cores.take(turn, shape.threads(share, total));
-                    let pool = match pools.entry(held.n) {
-                        std::collections::btree_map::Entry::Occupied(p) => p.into_mut(),
-                        std::collections::btree_map::Entry::Vacant(v) => {
-                            match rayon::ThreadPoolBuilder::new()
-                                .num_threads(held.n)
-                                .thread_name(move |i| format!("genoprot-cell{w}-{i}"))
-                                .build()
-                            {
-                                Ok(p) => v.insert(p),
-                                Err(e) => {
-                                    *pool_error.lock().unwrap() = Some(e);
-                                    break;
-                                }
-                            }
-                        }
-                    };
-                    one_cell(c, *shape, Some(pool));
-                }
-            });
-        }
-    });
-    if let Some(e) = pool_error.into_inner().unwrap() {
-        anyhow::bail!("starting the cells' compute threads: {e}");
-    }
+    crate::cores::run_in_turns(
+        todo.len(),
+        &threads,
+        total,
+        !libtorch,
+        |turn, share| todo[turn].1.threads(share, total),
+        |turn, pool| one_cell(todo[turn].0, todo[turn].1, pool),
+    )
+    .map_err(|e| anyhow::anyhow!("starting the cells' compute threads: {e}"))?;
     if let Some(msg) = fault.into_inner().unwrap() {
         anyhow::bail!(msg);
     }
