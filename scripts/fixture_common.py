@@ -1,5 +1,5 @@
 """Helpers shared by the fixture scripts (make_esm_fixtures.py, make_bert_fixtures.py,
-make_t5_fixtures.py) and bench/t5_reference.py."""
+make_t5_fixtures.py, make_codon_fixtures.py, make_codonfm_fixture.py) and bench/t5_reference.py."""
 import torch
 
 
@@ -23,6 +23,33 @@ def windows(n, w):
         out.append((s, s + w))
         s += w
     return out
+
+
+def window_pieces(enc, w, first, last):
+    """Every sequence's token ids (no specials) cut into genoprot's windows of w tokens, each
+    between `first` and `last`: (sequence index, row) in order."""
+    return [(i, [first] + ids[a:b] + [last]) for i, ids in enumerate(enc) for (a, b) in windows(len(ids), w)]
+
+
+def window_refs(seqs, enc, pieces, last, layer1, layer0):
+    """reference.json's records: per sequence its ids, its window count, the mean over its
+    windows (weighted by their token counts) of each window's inner-token mean of the last
+    layer, of layer 1 and of layer 0 ([rows, L, d] hidden states of the `pieces` batch), and
+    the mean <CLS> vector (row position 0) of the last layer."""
+    refs = []
+    for i, ids in enumerate(enc):
+        parts = [(k, p) for k, (j, p) in enumerate(pieces) if j == i]
+        rec = {"sequence": seqs[i], "ids": ids, "windows": len(parts)}
+        for name, h in [("", last), ("_layer1", layer1), ("_layer0", layer0)]:
+            means, lens = [], []
+            for k, p in parts:
+                m = len(p) - 2
+                means.append(h[k, 1:1 + m].mean(0)); lens.append(m)
+            w = torch.tensor(lens, dtype=torch.float32) / sum(lens)
+            rec[f"mean{name}"] = sum(wi * x for wi, x in zip(w, means)).tolist()
+        rec["cls"] = (sum(last[k, 0] for k, _ in parts) / len(parts)).tolist()
+        refs.append(rec)
+    return refs
 
 
 def spiece(path, residues="ALGVSREDTIPKFQNYMHWCXBOUZ"):

@@ -37,7 +37,7 @@ than `window` codons are windowed as genoprot does (fixture_common.windows).
 import argparse, json, os, pickle, subprocess, sys, tempfile
 import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fixture_common import hub_cache, windows  # noqa: E402
+from fixture_common import hub_cache, window_pieces, window_refs, windows  # noqa: E402
 
 # The conversion docs/models.md gives, run in the folder of calm_weights.pkl.
 CONVERT = ("import pickle, torch; from safetensors.torch import save_file; "
@@ -85,29 +85,13 @@ with open(os.path.join(d, "config.json"), "w") as f:
 # Token rows as the package makes them: CodonSequence's text, the alphabet's ids.
 cls, eos, pad = alphabet.cls_idx, alphabet.eos_idx, alphabet.padding_idx
 enc = [alphabet.encode(CodonSequence(s).seq)[1:-1] for s in CDS]
-pieces = []
-for i, ids in enumerate(enc):
-    for (a, b) in windows(len(ids), WINDOW):
-        pieces.append((i, [cls] + ids[a:b] + [eos]))
+pieces = window_pieces(enc, WINDOW, cls, eos)
 L = max(len(p) for _, p in pieces)
 tokens = torch.tensor([p + [pad] * (L - len(p)) for _, p in pieces])
 n = cfg["num_layers"]
 with torch.no_grad():
     reps = model(tokens, repr_layers=[0, 1, n])["representations"]
-refs = []
-for i, ids in enumerate(enc):
-    parts = [(k, p) for k, (j, p) in enumerate(pieces) if j == i]
-    rec = {"sequence": CDS[i], "ids": ids, "windows": len(parts)}
-    for name, layer in [("", n), ("_layer1", 1), ("_layer0", 0)]:
-        h = reps[layer]
-        means, lens = [], []
-        for k, p in parts:
-            m = len(p) - 2
-            means.append(h[k, 1:1 + m].mean(0)); lens.append(m)
-        w = torch.tensor(lens, dtype=torch.float32) / sum(lens)
-        rec[f"mean{name}"] = sum(wi * x for wi, x in zip(w, means)).tolist()
-    rec["cls"] = (sum(reps[n][k, 0] for k, _ in parts) / len(parts)).tolist()
-    refs.append(rec)
+refs = window_refs(CDS, enc, pieces, reps[n], reps[1], reps[0])
 with open(os.path.join(d, "reference.json"), "w") as f:
     json.dump({"window": WINDOW, "layers": n, "dna": refs}, f)
 print(f"wrote {d}")
@@ -212,28 +196,13 @@ ECDS = CDS + ["ATGNNNAAAGCNTTT"]  # an N inside a codon: one <UNK> per letter, a
 rows = [etok(s_)["input_ids"] for s_ in ECDS]
 assert all(r[0] == etok.cls_token_id and r[-1] == etok.sep_token_id for r in rows)
 enc = [r[1:-1] for r in rows]
-pieces = []
-for i, ids in enumerate(enc):
-    for (a, b) in windows(len(ids), WINDOW):
-        pieces.append((i, [etok.cls_token_id] + ids[a:b] + [etok.sep_token_id]))
+pieces = window_pieces(enc, WINDOW, etok.cls_token_id, etok.sep_token_id)
 L = max(len(p) for _, p in pieces)
 ids_t = torch.tensor([p + [etok.pad_token_id] * (L - len(p)) for _, p in pieces])
 with torch.no_grad():
     hs = enc_model.bert(input_ids=ids_t, attention_mask=(ids_t != etok.pad_token_id).long(),
                         output_hidden_states=True).hidden_states
-refs = []
-for i, ids in enumerate(enc):
-    parts = [(k, p) for k, (j, p) in enumerate(pieces) if j == i]
-    rec = {"sequence": ECDS[i], "ids": ids, "windows": len(parts)}
-    for name, layer in [("", -1), ("_layer1", 1), ("_layer0", 0)]:
-        means, lens = [], []
-        for k, p in parts:
-            m = len(p) - 2
-            means.append(hs[layer][k, 1:1 + m].mean(0)); lens.append(m)
-        w = torch.tensor(lens, dtype=torch.float32) / sum(lens)
-        rec[f"mean{name}"] = sum(wi * x for wi, x in zip(w, means)).tolist()
-    rec["cls"] = (sum(hs[-1][k, 0] for k, _ in parts) / len(parts)).tolist()
-    refs.append(rec)
+refs = window_refs(ECDS, enc, pieces, hs[-1], hs[1], hs[0])
 with open(os.path.join(d, "reference.json"), "w") as f:
     json.dump({"window": WINDOW, "layers": 3, "dna": refs}, f)
 print(f"wrote {d}")

@@ -30,12 +30,12 @@ reference.json: per CDS, the token ids without <CLS>/<SEP>, the mean over the co
 the last layer, of layer 1 and of layer 0 (the embeddings, after `post_ln`), and the <CLS>
 vector of the last layer (the authors' `extract_embeddings` pooling), from one padded batch
 (padded to a multiple of 8, as their attention asserts); CDSs longer than `window` codons are
-windowed as genoprot does (fixture_common.windows).
+windowed as genoprot does (fixture_common.window_pieces).
 """
 import argparse, json, os, sys
 import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fixture_common import hub_cache, windows  # noqa: E402
+from fixture_common import hub_cache, window_pieces, window_refs  # noqa: E402
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--codonfm-src", required=True,
@@ -107,10 +107,7 @@ for s in CDS:
     row = item["input_ids"][item["attention_mask"] == 1].tolist()
     assert row[0] == tok.cls_token_id and row[-1] == tok.sep_token_id
     enc.append(row[1:-1])
-pieces = []
-for i, ids in enumerate(enc):
-    for (a, b) in windows(len(ids), WINDOW):
-        pieces.append((i, [tok.cls_token_id] + ids[a:b] + [tok.sep_token_id]))
+pieces = window_pieces(enc, WINDOW, tok.cls_token_id, tok.sep_token_id)
 L = max(len(p) for _, p in pieces)
 L = (L + 7) // 8 * 8  # their MHA asserts a key length divisible by 8
 ids_t = torch.tensor([p + [tok.pad_token_id] * (L - len(p)) for _, p in pieces])
@@ -119,19 +116,7 @@ with torch.no_grad():
     out = model(input_ids=ids_t, attention_mask=mask, return_hidden_states=True,
                 extract_embeddings_only=True)
     hs = [model.embeddings(ids_t)] + list(out.all_hidden_states)
-refs = []
-for i, ids in enumerate(enc):
-    parts = [(k, p) for k, (j, p) in enumerate(pieces) if j == i]
-    rec = {"sequence": CDS[i], "ids": ids, "windows": len(parts)}
-    for name, layer in [("", -1), ("_layer1", 1), ("_layer0", 0)]:
-        means, lens = [], []
-        for k, p in parts:
-            m = len(p) - 2
-            means.append(hs[layer][k, 1:1 + m].mean(0)); lens.append(m)
-        w = torch.tensor(lens, dtype=torch.float32) / sum(lens)
-        rec[f"mean{name}"] = sum(wi * x for wi, x in zip(w, means)).tolist()
-    rec["cls"] = (sum(hs[-1][k, 0] for k, _ in parts) / len(parts)).tolist()
-    refs.append(rec)
+refs = window_refs(CDS, enc, pieces, hs[-1], hs[1], hs[0])
 with open(os.path.join(d, "reference.json"), "w") as f:
     json.dump({"window": WINDOW, "layers": 3, "dna": refs}, f)
 print(f"wrote {d}")
