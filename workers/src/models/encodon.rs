@@ -88,24 +88,17 @@ fn default_theta() -> f64 {
     5e5
 }
 
-/// The checks both layouts share: every size ≥ 1 (the first, `vocab_size`,
-/// at least EnCodon's 69 tokens), heads dividing the width, the norms'
-/// epsilon; and the activation, read.
+/// The checks both layouts share: every size ≥ 1 and `heads` dividing the
+/// width (`family::check_sizes`), `vocab_size` at least EnCodon's 69 tokens;
+/// and the activation, read.
 fn checked(
     cpath: &Path,
     sizes: &[(&str, usize)],
+    (heads, vocab_size): (usize, usize),
     act: &str,
     eps: f64,
 ) -> Result<Activation, ModelError> {
-    let heads = sizes
-        .iter()
-        .find(|(k, _)| *k == "num_attention_heads")
-        .map_or(1, |(_, v)| *v);
     super::family::check_sizes(cpath, sizes, heads, ("layer_norm_eps", eps))?;
-    let vocab_size = sizes
-        .iter()
-        .find(|(k, _)| *k == "vocab_size")
-        .map_or(0, |(_, v)| *v);
     if vocab_size < vocab().len() {
         return Err(ModelError::field(
             cpath,
@@ -185,6 +178,7 @@ pub fn load_codonfm(
             ("intermediate_size", c.intermediate_size),
             ("max_position_embeddings", c.max_position_embeddings),
         ],
+        (c.num_attention_heads, c.vocab_size),
         &c.hidden_act,
         c.layer_norm_eps,
     )?;
@@ -233,14 +227,10 @@ pub fn load_codonfm(
             })
         })
         .collect::<Result<Vec<_>, ModelError>>()?;
-    // `RotaryEmbedding(dim=head_dim, theta)`: pair j (dims j and j + hd/2)
-    // turns at θ^(−2j/hd).
-    let freqs = (0..hd / 2)
-        .map(|j| c.rotary_theta.powf(-((2 * j) as f64) / hd as f64))
-        .collect();
     let encoder = Encoder {
+        // `RotaryEmbedding(dim=head_dim, theta)`: the whole head turns.
         positions: Positions::RotaryFreqs {
-            freqs,
+            freqs: super::positions::rotary_freqs(c.rotary_theta, hd, hd),
             learned: None,
         },
         // The context it was trained on (`max_position_embeddings`).
@@ -272,6 +262,7 @@ pub fn load(
             ("max_position_embeddings", c.max_position_embeddings),
             ("type_vocab_size", c.type_vocab_size),
         ],
+        (c.num_attention_heads, c.vocab_size),
         &c.hidden_act,
         c.layer_norm_eps,
     )?;
@@ -330,16 +321,8 @@ pub fn load(
             learned: None,
         },
         (true, learned) => Positions::RotaryFreqs {
-            // Pair j of the rotated half turns at θ^(−2j/rotated); the rest stay.
-            freqs: (0..hd / 2)
-                .map(|j| {
-                    if j < rotated / 2 {
-                        c.rotary_theta.powf(-((2 * j) as f64) / rotated as f64)
-                    } else {
-                        0.0
-                    }
-                })
-                .collect(),
+            // Half of each head turns; the other half stays.
+            freqs: super::positions::rotary_freqs(c.rotary_theta, hd, rotated),
             learned: learned.map(|t| (t, 0)),
         },
     };

@@ -37,6 +37,12 @@ impl Mat {
         (p.dtype() == DType::F32).then_some(Mat(p))
     }
 
+    /// An optional tensor in place: `Some(None)` when there is none, `None`
+    /// when it is not flex f32 (as [`Mat::of`]).
+    pub fn of_opt<const D: usize>(t: Option<&Tensor<D>>) -> Option<Option<Mat>> {
+        t.map_or(Some(None), |t| Mat::of(t).map(Some))
+    }
+
     fn offset(&self) -> usize {
         self.0.layout().start_offset()
     }

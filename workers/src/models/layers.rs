@@ -38,10 +38,7 @@ impl Lin {
     pub(super) fn view(&self) -> Option<super::host_block::LinView> {
         Some(super::host_block::LinView {
             w: super::host_block::Mat::of(&self.w)?,
-            b: match &self.b {
-                Some(b) => Some(super::host_block::Mat::of(b)?),
-                None => None,
-            },
+            b: super::host_block::Mat::of_opt(self.b.as_ref())?,
         })
     }
 
@@ -88,9 +85,12 @@ impl Norm {
 
     pub(super) fn fwd(&self, x: Tensor<3>) -> Tensor<3> {
         if self.rms {
-            // flex: one pass per row on the host (four tensor ops otherwise).
-            if crate::device::is_flex(&x.device()) && x.dtype() == burn::tensor::DType::F32 {
-                return self.rms_host(x);
+            // flex, f32: one pass per row on the host, the weights read in
+            // place (four tensor ops otherwise).
+            if x.dtype() == burn::tensor::DType::F32
+                && let Some(view) = self.view().filter(|v| v.usable())
+            {
+                return rms_host(&view, x);
             }
             let ms = x.clone().powi_scalar(2).mean_dim(2);
             let n = self.w.dims()[0];
@@ -98,44 +98,27 @@ impl Norm {
         }
         layer_norm(x, self.w.clone(), self.b.clone(), self.eps)
     }
-}
-
-impl Norm {
-    /// RMS norm on the host: each row scaled by 1/√(mean(x²) + eps), then
-    /// by the weights (the sum in f64, as T5's and gLM2's f32 norms round
-    /// no worse).
-    fn rms_host(&self, x: Tensor<3>) -> Tensor<3> {
-        let (dev, shape) = (x.device(), x.dims());
-        let n = shape[2];
-        let w = self
-            .w
-            .clone()
-            .into_data()
-            .try_into_vec::<f32>()
-            .expect("f32");
-        let mut v = x.into_data().try_into_vec::<f32>().expect("f32");
-        let p = super::elementwise::NormParams {
-            w: &w,
-            b: None,
-            eps: self.eps,
-            rms: true,
-        };
-        super::elementwise::norm_rows(&mut v, n, 0..n, p);
-        Tensor::from_data(TensorData::new(v, shape), &dev)
-    }
 
     /// The weights in place (flex, f32); `None` elsewhere.
     pub(super) fn view(&self) -> Option<super::host_block::NormView> {
         Some(super::host_block::NormView {
             w: super::host_block::Mat::of(&self.w)?,
-            b: match &self.b {
-                Some(b) => Some(super::host_block::Mat::of(b)?),
-                None => None,
-            },
+            b: super::host_block::Mat::of_opt(self.b.as_ref())?,
             eps: self.eps,
             rms: self.rms,
         })
     }
+}
+
+/// RMS norm on the host (`view`: the norm's weights in place): each row
+/// scaled by 1/√(mean(x²) + eps), then by the weights (the sum in f64, as
+/// T5's and gLM2's f32 norms round no worse).
+fn rms_host(view: &super::host_block::NormView, x: Tensor<3>) -> Tensor<3> {
+    let (dev, shape) = (x.device(), x.dims());
+    let n = shape[2];
+    let mut v = x.into_data().try_into_vec::<f32>().expect("f32");
+    view.apply(&mut v, n, 0..n);
+    Tensor::from_data(TensorData::new(v, shape), &dev)
 }
 
 /// The feed-forward's activation.

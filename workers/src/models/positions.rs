@@ -69,6 +69,22 @@ pub fn alibi_slopes(n: usize) -> Vec<f32> {
     slopes(n.max(1)).into_iter().map(|s| s as f32).collect()
 }
 
+/// The turns of a head's `hd / 2` rotary pairs when the first `rotated`
+/// dims of the head rotate at base `theta` (the rest pass through): pair j
+/// turns θ^(−2j/rotated) radians per position for j < rotated / 2, else 0
+/// (`rotated = hd`: the whole head).
+pub fn rotary_freqs(theta: f64, hd: usize, rotated: usize) -> Vec<f64> {
+    (0..hd / 2)
+        .map(|j| {
+            if j < rotated / 2 {
+                theta.powf(-((2 * j) as f64) / rotated as f64)
+            } else {
+                0.0
+            }
+        })
+        .collect()
+}
+
 /// cos and sin tables [l, d] of rotary embeddings, the two halves of a
 /// head rotated together: pair i at `freqs[i]` radians per position, or by
 /// default base 10,000 over the whole head (10000^(−2i/d)).
