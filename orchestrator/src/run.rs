@@ -268,7 +268,8 @@ fn run_cells(
     // (`cores::run_in_turns`). (LibTorch runs its own threads.)
     let libtorch = workers::device::is_libtorch(&device);
     let workers = workers.clamp(1, todo.len().max(1));
-    let threads = threads_of(compute_threads(), workers);
+    let total = compute_threads();
+    let threads = threads_of(total, workers);
     tracing::debug!(
         "{} cells: {workers} at a time, threads per cell {threads:?}",
         todo.len()
@@ -340,7 +341,6 @@ fn run_cells(
     // Each cell takes the cores its size calls for (`cost::Shape::threads`:
     // its worker's share, more for large cells, up to every core), in the
     // order the cells are handed out, on a pool of that many threads.
-    let total = compute_threads();
     crate::cores::run_in_turns(
         todo.len(),
         &threads,
