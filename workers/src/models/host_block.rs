@@ -170,10 +170,10 @@ impl LinView {
         self.w.dims()[1]
     }
 
+    /// A 2-D weight with non-negative strides (`strides2` holds only for
+    /// rank 2), and a contiguous bias if any.
     fn usable(&self) -> bool {
-        self.w.strides2().is_some()
-            && self.w.dims().len() == 2
-            && self.b.as_ref().is_none_or(|b| b.vector().is_some())
+        self.w.strides2().is_some() && self.b.as_ref().is_none_or(|b| b.vector().is_some())
     }
 
     /// [`Gemm`] over `rows` rows of `x` (`[rows, in]`) and `dst`
